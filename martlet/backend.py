@@ -1,0 +1,97 @@
+"""The cluster-internal HTTP client: proxy -> storage, storage -> storage.
+
+One pooled, keep-alive ``aiohttp.ClientSession`` per daemon; every request
+carries the current transaction id. Paths are built here, once, so that
+every caller quotes names the same way the storage daemon unquotes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from martlet.http import TRANS_ID_HEADER
+from martlet.logs import trans_id_var
+
+
+@dataclass(frozen=True)
+class BackendTimeouts:
+    conn_timeout: float = 0.5  # seconds to open a connection to a node
+    node_timeout: float = 10.0  # seconds a node may take for any read
+
+
+def backend_path(
+    device: str,
+    partition: int,
+    account: str,
+    container: str | None = None,
+    obj: str | None = None,
+) -> str:
+    """``/<dev>/<part>/<account>[/<container>[/<object>]]``, percent-quoted."""
+    parts = [device, str(partition), account]
+    if container is not None:
+        parts.append(container)
+    if obj is not None:
+        parts.append(obj)
+    return "/" + "/".join(quote(part, safe="") for part in parts[:4]) + (
+        "/" + quote(parts[4], safe="/") if len(parts) > 4 else ""
+    )
+
+
+def backend_url(ip: str, port: int, path: str, query: Mapping[str, str] | None = None) -> URL:
+    host = f"[{ip}]" if ":" in ip else ip
+    url = URL(f"http://{host}:{port}{path}", encoded=True)
+    return url.with_query(dict(query)) if query else url
+
+
+def make_session(
+    timeouts: BackendTimeouts = BackendTimeouts(), connections_per_host: int = 64
+) -> aiohttp.ClientSession:
+    """A pooled session; call from inside the running loop, close on shutdown."""
+    connector = aiohttp.TCPConnector(
+        limit=0, limit_per_host=connections_per_host, keepalive_timeout=30, ttl_dns_cache=None
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None, sock_connect=timeouts.conn_timeout, sock_read=timeouts.node_timeout
+    )
+    return aiohttp.ClientSession(
+        connector=connector, timeout=timeout, auto_decompress=False, skip_auto_headers=("User-Agent",)
+    )
+
+
+def backend_headers(headers: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Copy ``headers`` and add the transaction id of the current request."""
+    out = dict(headers or {})
+    out.setdefault(TRANS_ID_HEADER, trans_id_var.get())
+    return out
+
+
+async def backend_request(
+    session: aiohttp.ClientSession,
+    ip: str,
+    port: int,
+    method: str,
+    path: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    query: Mapping[str, str] | None = None,
+    data: Any = None,
+    timeout: aiohttp.ClientTimeout | None = None,
+) -> aiohttp.ClientResponse:
+    """Send one backend request; the caller reads and releases the response."""
+    kwargs: dict[str, Any] = {}
+    if timeout is not None:
+        kwargs["timeout"] = timeout
+    return await session.request(
+        method,
+        backend_url(ip, port, path, query),
+        headers=backend_headers(headers),
+        data=data,
+        allow_redirects=False,
+        **kwargs,
+    )

@@ -1,0 +1,101 @@
+"""aiohttp pieces every daemon shares: the error middleware that maps
+``MartletError`` to a response once, transaction ids, and the access log."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from martlet.errors import MartletError
+from martlet.logs import new_trans_id, trans_id_var
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("martlet.access")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+TRANS_ID_HEADER = "X-Trans-Id"
+
+
+def error_response(error: MartletError, request: web.Request | None = None) -> web.Response:
+    """A short plain-text answer; HEAD answers carry no body."""
+    headers = dict(error.headers)
+    body = None if request is not None and request.method == "HEAD" else error.reason
+    return web.Response(
+        status=error.http_status,
+        text=body,
+        headers=headers,
+        content_type="text/plain" if body is not None else None,
+    )
+
+
+@web.middleware
+async def trans_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Adopt the caller's ``X-Trans-Id`` (backend) or make one (edge)."""
+    trans_id = request.headers.get(TRANS_ID_HEADER) or new_trans_id()
+    token = trans_id_var.set(trans_id)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers[TRANS_ID_HEADER] = trans_id
+        raise
+    finally:
+        trans_id_var.reset(token)
+    if not response.prepared:
+        response.headers[TRANS_ID_HEADER] = trans_id
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one place a domain error becomes an HTTP status."""
+    try:
+        return await handler(request)
+    except MartletError as exc:
+        return error_response(exc, request)
+    except web.HTTPException:
+        raise
+    except ConnectionResetError:
+        raise
+    except Exception:
+        log.exception("unhandled error", extra={"method": request.method, "path": request.path})
+        return web.Response(status=500, text="Internal Server Error")
+
+
+@web.middleware
+async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One structured line per request: method, path, status, bytes, duration."""
+    started = time.monotonic()
+    status = 500
+    sent = 0
+    try:
+        response = await handler(request)
+        status = response.status
+        sent = response.body_length if response.prepared else (response.content_length or 0)
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except ConnectionResetError:
+        status = 499
+        raise
+    finally:
+        access_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.rel_url.raw_path,
+                "status": status,
+                "bytes_out": sent,
+                "bytes_in": request.content_length or 0,
+                "duration_ms": round((time.monotonic() - started) * 1000, 3),
+                "remote": request.remote,
+            },
+        )
+
+
+# Order matters: the trans id is set before logging and error mapping see it.
+STANDARD_MIDDLEWARES = [trans_id_middleware, access_log_middleware, error_middleware]
