@@ -74,3 +74,16 @@ def test_relative_paths_resolve_beside_the_file(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, "[sample]\n"), environ={})
     assert resolve_relative(cfg, "rings") == tmp_path.resolve() / "rings"
     assert resolve_relative(cfg, "/abs") == Path("/abs")
+
+
+def test_cluster_config_ring_dir_defaults_to_its_folder(tmp_path: Path) -> None:
+    from martlet.cluster import load_cluster_config
+
+    path = tmp_path / "martlet.conf"
+    path.write_text("[hash]\npath_suffix = s3cret\n[cluster]\nsecret = k\n")
+    cluster = load_cluster_config(path)
+    assert cluster.hash.path_suffix == "s3cret"
+    assert cluster.secret == "k"
+    assert cluster.ring_path("object") == tmp_path.resolve() / "object.ring"
+    with pytest.raises(ValueError):
+        cluster.ring_path("bogus")
