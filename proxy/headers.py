@@ -1,0 +1,90 @@
+"""Which headers cross the proxy, in each direction.
+
+Client requests carry only what the backend should see (user metadata,
+content headers, conditions, ACLs); internal headers are built here and
+never taken from the client. Backend answers lose their ``X-Backend-*`` and
+hop-by-hop headers before the client sees them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from martlet.logs import trans_id_var
+
+# Passed from the client to the backend as they are (case-insensitive).
+_PASSED = frozenset(
+    h.lower()
+    for h in (
+        "Content-Type",
+        "Content-Encoding",
+        "Content-Disposition",
+        "Content-Language",
+        "Cache-Control",
+        "Expires",
+        "ETag",
+        "Range",
+        "If-Match",
+        "If-None-Match",
+        "If-Modified-Since",
+        "If-Unmodified-Since",
+        "X-Delete-At",
+        "X-Container-Read",
+        "X-Container-Write",
+        "X-Object-Manifest",
+        "X-Static-Large-Object",
+        "Accept",
+    )
+)
+_META_PREFIXES = ("x-account-meta-", "x-container-meta-", "x-object-meta-")
+_SYSMETA_PREFIXES = ("x-account-sysmeta-", "x-container-sysmeta-", "x-object-sysmeta-")
+_REMOVE_PREFIXES = ("x-remove-account-meta-", "x-remove-container-meta-", "x-remove-object-meta-")
+
+# Never returned to a client: hop-by-hop, or the backend's own business.
+_DROPPED_FROM_BACKEND = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "server", "date", "content-length"}
+)
+_REMOVE_ACL = {"x-remove-container-read": "X-Container-Read", "x-remove-container-write": "X-Container-Write"}
+
+
+def client_headers_for_backend(headers: Mapping[str, str]) -> dict[str, str]:
+    """The client's headers that the backend should see.
+
+    ``X-Remove-<Kind>-Meta-Foo`` becomes ``X-<Kind>-Meta-Foo`` with an empty
+    value, which the backend takes as a deletion (Swift's convention).
+    """
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered in _PASSED or lowered.startswith(_META_PREFIXES):
+            out[name] = value
+        elif lowered.startswith(_REMOVE_PREFIXES):
+            out["X-" + name[len("X-Remove-") :]] = ""
+        elif lowered in _REMOVE_ACL:
+            out[_REMOVE_ACL[lowered]] = ""
+    return out
+
+
+def backend_response_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """A backend answer's headers, fit for the client."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered in _DROPPED_FROM_BACKEND or lowered.startswith("x-backend-"):
+            continue
+        if lowered.startswith(_SYSMETA_PREFIXES) or lowered == "x-trans-id":
+            continue
+        out[name] = value
+    return out
+
+
+def trans_id_headers() -> dict[str, str]:
+    """``X-Trans-Id`` and its OpenStack alias, for every client response."""
+    trans_id = trans_id_var.get()
+    return {"X-Trans-Id": trans_id, "X-Openstack-Request-Id": trans_id}
+
+
+def user_metadata(headers: Mapping[str, str], kind: str) -> dict[str, str]:
+    """The ``X-<kind>-Meta-*`` headers of a backend answer (for copies)."""
+    prefix = f"x-{kind}-meta-"
+    return {k: v for k, v in headers.items() if k.lower().startswith(prefix)}

@@ -1,0 +1,37 @@
+"""``GET /info``: capabilities and limits, shaped like Swift's.
+
+Clients read it (python-swiftclient asks for ``slo`` before segmenting), so
+it advertises only what this proxy really does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import martlet
+from proxy import constraints as c
+
+
+def info_document(max_file_size: int) -> dict[str, Any]:
+    return {
+        "swift": {
+            "version": martlet.__version__,
+            "max_file_size": max_file_size,
+            "max_object_name_length": c.MAX_OBJECT_NAME_LENGTH,
+            "max_container_name_length": c.MAX_CONTAINER_NAME_LENGTH,
+            "max_account_name_length": c.MAX_ACCOUNT_NAME_LENGTH,
+            "container_listing_limit": c.CONTAINER_LISTING_LIMIT,
+            "account_listing_limit": c.ACCOUNT_LISTING_LIMIT,
+            "max_meta_name_length": c.MAX_META_NAME_LENGTH,
+            "max_meta_value_length": c.MAX_META_VALUE_LENGTH,
+            "max_meta_count": c.MAX_META_COUNT,
+            "max_meta_overall_size": c.MAX_META_OVERALL_SIZE,
+            "max_header_size": c.MAX_HEADER_SIZE,
+            "extra_header_count": 0,
+            "account_autocreate": True,
+            "allow_account_management": False,
+            "strict_cors_mode": True,
+            "policies": [{"name": "Policy-0", "default": True}],
+        },
+        "tempauth": {"account_acls": False},
+    }
