@@ -46,6 +46,13 @@ class MethodNotAllowed(MartletError):
     default_reason = "Method Not Allowed"
 
 
+class NotAcceptable(MartletError):
+    """No representation matches the request's Accept header."""
+
+    http_status = 406
+    default_reason = "Not Acceptable"
+
+
 class Conflict(MartletError):
     http_status = 409
     default_reason = "Conflict"

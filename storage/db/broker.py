@@ -1,0 +1,270 @@
+"""The shared half of the container and account databases.
+
+On-disk contract:
+
+- One SQLite file per container (or account) at
+  ``<dev>/containers/<part>/<suffix>/<hash>/<hash>.db`` (``accounts/`` for
+  accounts), ``<hash>`` being ``martlet.hashing.hash_path`` of the path and
+  ``<suffix>`` its last three hex digits: the same layout as objects, so the
+  replicator walks both the same way.
+- A database is built complete in ``<dev>/tmp/`` (schema, first row of
+  stats, metadata of the creating PUT), closed, then *linked* into place. A
+  crash leaves at worst a stray file in ``tmp/``; a reader never sees a
+  half-made database. ``link`` (not ``rename``) refuses to replace a file
+  that a concurrent PUT put there first; the loser drops its copy and
+  applies its update to the winner's database instead.
+- Journal mode is WAL (persistent in the file header), so readers never block
+  the writer; ``synchronous=FULL`` so an acknowledged update survives a power
+  cut. Every write is one ``BEGIN IMMEDIATE`` transaction, taken up front so
+  that two writers never deadlock upgrading a read lock.
+- A connection lives for one operation inside the calling thread and is then
+  closed. Connections are never cached or shared between threads (sqlite3's
+  ``check_same_thread`` stays on), which is what makes the per-device thread
+  pool safe; opening a SQLite file costs tens of microseconds.
+- Metadata is one JSON map ``{key: [value, timestamp]}``; merging keeps the
+  newer timestamp per key, so replicas can merge in any order. An empty value
+  is a deletion that remembers its timestamp (it is hidden from clients).
+- The single stats row keeps ``put_timestamp``, ``delete_timestamp`` and
+  ``status_changed_at``: a database is deleted when its delete timestamp is
+  newer than its put timestamp and it holds no live rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from martlet.errors import DeviceUnavailable, NotFound
+from martlet.hashing import HashSection, hash_path
+from martlet.timestamp import Timestamp
+
+# Seconds a writer waits for another writer's transaction before giving up.
+BUSY_TIMEOUT = 25.0
+ZERO_TIMESTAMP = Timestamp(0).internal
+
+Metadata = dict[str, tuple[str, str]]  # key -> (value, timestamp)
+
+
+def db_path(
+    devices_root: Path,
+    device: str,
+    kind: str,
+    partition: int,
+    account: str,
+    container: str | None = None,
+    *,
+    hash_settings: HashSection,
+) -> Path:
+    """Where the database of an account (or container) lives on a device."""
+    name = hash_path(account, container, settings=hash_settings)
+    folder = "containers" if kind == "container" else "accounts"
+    return devices_root / device / folder / str(partition) / name[-3:] / name / f"{name}.db"
+
+
+def merge_metadata(current: Metadata, update: Mapping[str, tuple[str, str]]) -> Metadata:
+    """Per key, the value with the newer timestamp wins (pure, order-free)."""
+    merged = dict(current)
+    for key, (value, timestamp) in update.items():
+        old = merged.get(key)
+        if old is None or timestamp > old[1]:
+            merged[key] = (value, timestamp)
+    return merged
+
+
+def visible_metadata(metadata: Metadata) -> dict[str, str]:
+    """What clients see: deleted (empty) values hidden."""
+    return {key: value for key, (value, _ts) in metadata.items() if value != ""}
+
+
+def decode_metadata(text: str | None) -> Metadata:
+    if not text:
+        return {}
+    raw = json.loads(text)
+    return {key: (str(pair[0]), str(pair[1])) for key, pair in raw.items()}
+
+
+def encode_metadata(metadata: Metadata) -> str:
+    return json.dumps({k: [v, ts] for k, (v, ts) in sorted(metadata.items())}, ensure_ascii=False)
+
+
+class DatabaseBroker:
+    """One account or container database file.
+
+    Subclasses give ``kind``, ``stat_table`` and ``schema_sql`` (which must
+    create the stat table with the common columns) and the row logic.
+    """
+
+    kind = ""
+    stat_table = ""
+    schema_sql = ""
+
+    def __init__(self, path: Path, *, fsync: bool = True) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+
+    # -- connections ------------------------------------------------------
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def _open(self, path: Path) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None)
+        conn.execute(f"PRAGMA synchronous = {'FULL' if self.fsync else 'OFF'}")
+        return conn
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection for this thread and this operation only."""
+        if not self.exists():
+            raise NotFound(f"{self.kind} not found")
+        try:
+            conn = self._open(self.path)
+        except sqlite3.OperationalError as exc:  # e.g. the device went away
+            raise DeviceUnavailable(f"cannot open {self.kind} database: {exc}") from None
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it is committed, or none of it."""
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- creation ---------------------------------------------------------
+
+    def initialize(
+        self,
+        tmp_dir: Path,
+        put_timestamp: str,
+        metadata: Mapping[str, tuple[str, str]] | None = None,
+        **stat_values: object,
+    ) -> bool:
+        """Create the database if it does not exist; True if this call made it.
+
+        ``metadata`` (the creating PUT's) is written in the same transaction,
+        so a crash cannot leave a database that lacks it.
+
+        The file is fully built under ``tmp_dir`` (same device, so ``link``
+        works) and linked into place, so it appears complete or not at all.
+        """
+        if self.exists():
+            return False
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp_path = tmp_dir / f"{self.kind}-{uuid.uuid4().hex}.db"
+        try:
+            conn = self._open(tmp_path)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.executescript(self.schema_sql)
+                columns = {
+                    "created_at": Timestamp.now().internal,
+                    "put_timestamp": put_timestamp,
+                    "delete_timestamp": ZERO_TIMESTAMP,
+                    "status_changed_at": put_timestamp,
+                    "id": str(uuid.uuid4()),
+                    "metadata": encode_metadata(dict(metadata or {})),
+                    **stat_values,
+                }
+                names = ", ".join(columns)
+                marks = ", ".join("?" for _ in columns)
+                conn.execute("BEGIN")
+                conn.execute(
+                    f"INSERT INTO {self.stat_table} ({names}) VALUES ({marks})",
+                    list(columns.values()),
+                )
+                conn.execute("COMMIT")
+            finally:
+                conn.close()  # the last close checkpoints and removes the -wal file
+            if self.fsync:
+                _fsync_file(tmp_path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(tmp_path, self.path)
+            except FileExistsError:
+                return False  # a concurrent PUT won; our update goes to its file
+            if self.fsync:
+                _fsync_dir(self.path.parent)
+            return True
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp_path.unlink()
+
+    # -- status and metadata ---------------------------------------------
+
+    def _stat_row(self, conn: sqlite3.Connection, columns: str) -> tuple:
+        row = conn.execute(f"SELECT {columns} FROM {self.stat_table}").fetchone()
+        if row is None:  # cannot happen for a file made by initialize()
+            raise NotFound(f"{self.kind} database has no stats row")
+        return tuple(row)
+
+    def get_metadata(self) -> Metadata:
+        with self.connect() as conn:
+            return decode_metadata(self._stat_row(conn, "metadata")[0])
+
+    def update_metadata(self, update: Mapping[str, tuple[str, str]]) -> None:
+        """Merge ``update`` in (newest timestamp wins per key)."""
+        if not update:
+            return
+        with self.transaction() as conn:
+            current = decode_metadata(self._stat_row(conn, "metadata")[0])
+            merged = merge_metadata(current, update)
+            if merged != current:
+                conn.execute(
+                    f"UPDATE {self.stat_table} SET metadata = ?", (encode_metadata(merged),)
+                )
+
+    def update_put_timestamp(self, timestamp: str) -> None:
+        """A PUT of an existing database: keep the newer put timestamp."""
+        with self.transaction() as conn:
+            put_ts, delete_ts = self._stat_row(conn, "put_timestamp, delete_timestamp")
+            if timestamp > put_ts:
+                conn.execute(f"UPDATE {self.stat_table} SET put_timestamp = ?", (timestamp,))
+                if put_ts <= delete_ts < timestamp:  # deleted -> alive again
+                    conn.execute(
+                        f"UPDATE {self.stat_table} SET status_changed_at = ?", (timestamp,)
+                    )
+
+    def mark_deleted(self, timestamp: str) -> None:
+        """Record a DELETE (newest wins); rows are reclaimed by replication."""
+        with self.transaction() as conn:
+            put_ts, delete_ts = self._stat_row(conn, "put_timestamp, delete_timestamp")
+            if timestamp > delete_ts:
+                conn.execute(f"UPDATE {self.stat_table} SET delete_timestamp = ?", (timestamp,))
+                if delete_ts <= put_ts < timestamp:  # alive -> deleted
+                    conn.execute(
+                        f"UPDATE {self.stat_table} SET status_changed_at = ?", (timestamp,)
+                    )
+
+
+def is_deleted_status(put_timestamp: str, delete_timestamp: str, live_rows: int) -> bool:
+    """Deleted: a DELETE newer than the last PUT, and nothing left inside."""
+    return delete_timestamp > put_timestamp and live_rows == 0
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

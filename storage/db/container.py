@@ -1,0 +1,332 @@
+"""The container database: object rows, stats, and where to report them.
+
+Object rows are never updated in place: a newer row for a name deletes the
+old one and is inserted afresh, so ROWID only grows and the database
+replicator (a later issue) can ship "rows since ROWID n". A DELETE is a row
+with ``deleted = 1`` (a tombstone row) kept until replication reclaims it.
+Triggers keep ``object_count`` and ``bytes_used`` in the stats row exact in
+the same transaction as the row change.
+
+The stats row also remembers the account server(s) this container reports
+to (from the creating PUT's ``X-Account-*`` headers) and the stats it last
+reported, so a change of stats can be sent later without another PUT.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage.db.broker import (
+    ZERO_TIMESTAMP,
+    DatabaseBroker,
+    Metadata,
+    decode_metadata,
+    encode_metadata,
+    is_deleted_status,
+    merge_metadata,
+)
+from storage.listing import ObjectRecord, RowQuery
+
+from martlet.timestamp import Timestamp
+
+CONTAINER_SCHEMA = """
+CREATE TABLE object (
+    ROWID INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0
+);
+-- Listings read live names in order, merges look names up: both use this.
+CREATE INDEX ix_object_deleted_name ON object (deleted, name);
+
+CREATE TABLE container_stat (
+    account TEXT NOT NULL,
+    container TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    put_timestamp TEXT NOT NULL,
+    delete_timestamp TEXT NOT NULL,
+    status_changed_at TEXT NOT NULL,
+    object_count INTEGER NOT NULL DEFAULT 0,
+    bytes_used INTEGER NOT NULL DEFAULT 0,
+    -- when object_count/bytes_used last changed: orders stats reports
+    stats_changed_at TEXT NOT NULL DEFAULT '0000000000.00000',
+    reported_put_timestamp TEXT NOT NULL DEFAULT '0000000000.00000',
+    reported_delete_timestamp TEXT NOT NULL DEFAULT '0000000000.00000',
+    reported_object_count INTEGER NOT NULL DEFAULT 0,
+    reported_bytes_used INTEGER NOT NULL DEFAULT 0,
+    account_target TEXT NOT NULL DEFAULT '',
+    id TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TRIGGER object_insert AFTER INSERT ON object BEGIN
+    UPDATE container_stat SET
+        object_count = object_count + (1 - new.deleted),
+        bytes_used = bytes_used + (1 - new.deleted) * new.size;
+END;
+CREATE TRIGGER object_delete AFTER DELETE ON object BEGIN
+    UPDATE container_stat SET
+        object_count = object_count - (1 - old.deleted),
+        bytes_used = bytes_used - (1 - old.deleted) * old.size;
+END;
+CREATE TRIGGER object_update BEFORE UPDATE ON object BEGIN
+    SELECT RAISE(FAIL, 'object rows are replaced, never updated');
+END;
+"""
+
+# SQLite's default limit on bound parameters is 32766; stay well below.
+NAME_BATCH = 500
+
+
+@dataclass(frozen=True)
+class ObjectUpdate:
+    """An object row as the object server (or a replica) sends it."""
+
+    name: str
+    created_at: str
+    size: int = 0
+    content_type: str = ""
+    etag: str = ""
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class AccountTarget:
+    """The account server(s) a container reports its stats to."""
+
+    hosts: tuple[tuple[str, str], ...]  # (ip:port, device) pairs
+    partition: str
+
+    def encode(self) -> str:
+        return json.dumps({"hosts": [list(h) for h in self.hosts], "partition": self.partition})
+
+    @classmethod
+    def decode(cls, text: str) -> AccountTarget | None:
+        if not text:
+            return None
+        raw = json.loads(text)
+        return cls(tuple((str(h), str(d)) for h, d in raw["hosts"]), str(raw["partition"]))
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    account: str
+    container: str
+    created_at: str
+    put_timestamp: str
+    delete_timestamp: str
+    status_changed_at: str
+    object_count: int
+    bytes_used: int
+    stats_changed_at: str
+    reported: tuple[str, str, int, int]  # put, delete, object_count, bytes_used
+    account_target: AccountTarget | None
+    metadata: Metadata
+
+    @property
+    def is_deleted(self) -> bool:
+        return is_deleted_status(self.put_timestamp, self.delete_timestamp, self.object_count)
+
+    @property
+    def report(self) -> tuple[str, str, int, int]:
+        """What the account server should hold for this container now."""
+        return (self.put_timestamp, self.delete_timestamp, self.object_count, self.bytes_used)
+
+    @property
+    def needs_report(self) -> bool:
+        return self.account_target is not None and self.report != self.reported
+
+
+_INFO_COLUMNS = (
+    "account, container, created_at, put_timestamp, delete_timestamp, status_changed_at, "
+    "object_count, bytes_used, stats_changed_at, reported_put_timestamp, "
+    "reported_delete_timestamp, reported_object_count, reported_bytes_used, account_target, "
+    "metadata"
+)
+
+
+def _newest_per_name(items: Iterable[ObjectUpdate]) -> dict[str, ObjectUpdate]:
+    newest: dict[str, ObjectUpdate] = {}
+    for item in items:
+        old = newest.get(item.name)
+        if old is None or item.created_at > old.created_at:
+            newest[item.name] = item
+    return newest
+
+
+def _next_stats_timestamp(previous: str) -> str:
+    """Now, but strictly after ``previous`` even if the clock went back."""
+    now, prev = Timestamp.now(), Timestamp.parse(previous)
+    if now > prev:
+        return now.internal
+    return prev.with_offset(prev.offset + 1).internal
+
+
+class ContainerBroker(DatabaseBroker):
+    kind = "container"
+    stat_table = "container_stat"
+    schema_sql = CONTAINER_SCHEMA
+
+    def create(
+        self,
+        tmp_dir: Path,
+        account: str,
+        container: str,
+        put_timestamp: str,
+        metadata: Metadata,
+        target: AccountTarget | None,
+    ) -> bool:
+        return self.initialize(
+            tmp_dir,
+            put_timestamp,
+            metadata,
+            account=account,
+            container=container,
+            account_target=target.encode() if target else "",
+        )
+
+    def get_info(self) -> ContainerInfo:
+        with self.connect() as conn:
+            row = self._stat_row(conn, _INFO_COLUMNS)
+        return ContainerInfo(
+            *row[:9],
+            reported=(row[9], row[10], row[11], row[12]),
+            account_target=AccountTarget.decode(row[13]),
+            metadata=decode_metadata(row[14]),
+        )
+
+    def put_container(
+        self, timestamp: str, metadata: Metadata, target: AccountTarget | None
+    ) -> None:
+        """A PUT of an existing container, as one transaction."""
+        with self.transaction() as conn:
+            put_ts, delete_ts, meta_text = self._stat_row(
+                conn, "put_timestamp, delete_timestamp, metadata"
+            )
+            if timestamp > put_ts:
+                changed_at = timestamp if put_ts <= delete_ts < timestamp else None
+                conn.execute(
+                    "UPDATE container_stat SET put_timestamp = ?, "
+                    "status_changed_at = COALESCE(?, status_changed_at)",
+                    (timestamp, changed_at),
+                )
+            current = decode_metadata(meta_text)
+            merged = merge_metadata(current, metadata)
+            if merged != current:
+                conn.execute("UPDATE container_stat SET metadata = ?", (encode_metadata(merged),))
+            if target is not None:
+                conn.execute("UPDATE container_stat SET account_target = ?", (target.encode(),))
+
+    def merge_objects(self, items: Iterable[ObjectUpdate]) -> bool:
+        """Apply object rows; the newest timestamp per name wins.
+
+        Replays and out-of-order arrivals are harmless: an update older than
+        the stored row changes nothing. Returns whether any row changed.
+        """
+        newest = _newest_per_name(items)
+        names = list(newest)
+        changed = False
+        with self.transaction() as conn:
+            for start in range(0, len(names), NAME_BATCH):
+                batch = names[start : start + NAME_BATCH]
+                marks = ",".join("?" * len(batch))
+                existing = dict(
+                    conn.execute(
+                        "SELECT name, created_at FROM object "
+                        f"WHERE deleted IN (0, 1) AND name IN ({marks})",
+                        batch,
+                    ).fetchall()
+                )
+                winners = [
+                    newest[n] for n in batch if n not in existing or newest[n].created_at > existing[n]
+                ]
+                if not winners:
+                    continue
+                changed = True
+                conn.executemany(
+                    "DELETE FROM object WHERE deleted IN (0, 1) AND name = ?",
+                    [(w.name,) for w in winners if w.name in existing],
+                )
+                conn.executemany(
+                    "INSERT INTO object (name, created_at, size, content_type, etag, deleted) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (w.name, w.created_at, w.size, w.content_type, w.etag, int(w.deleted))
+                        for w in winners
+                    ],
+                )
+            if changed:
+                (previous,) = self._stat_row(conn, "stats_changed_at")
+                conn.execute(
+                    "UPDATE container_stat SET stats_changed_at = ?",
+                    (_next_stats_timestamp(previous),),
+                )
+        return changed
+
+    def mark_reported(self, report: tuple[str, str, int, int]) -> None:
+        """Remember what the account server accepted."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE container_stat SET reported_put_timestamp = ?, "
+                "reported_delete_timestamp = ?, reported_object_count = ?, "
+                "reported_bytes_used = ?",
+                report,
+            )
+
+    def list_objects(self, query: RowQuery) -> list[ObjectRecord]:
+        """One range scan of live rows on ``ix_object_deleted_name``."""
+        sql, args = object_range_sql(query)
+        with self.connect() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [ObjectRecord(*row) for row in rows]
+
+    def get_object_rows(self, names: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """``name -> (created_at, deleted)`` for the given names (tests, replication)."""
+        with self.connect() as conn:
+            marks = ",".join("?" * len(names))
+            rows = conn.execute(
+                f"SELECT name, created_at, deleted FROM object "
+                f"WHERE deleted IN (0, 1) AND name IN ({marks})",
+                list(names),
+            ).fetchall()
+        return {name: (created_at, deleted) for name, created_at, deleted in rows}
+
+
+def range_sql(table: str, columns: str, query: RowQuery) -> tuple[str, list[object]]:
+    """The SQL of one listing range query (shared with the account broker)."""
+    conditions = ["deleted = 0"]
+    args: list[object] = []
+    if query.lower:
+        conditions.append("name >= ?" if query.lower_inclusive else "name > ?")
+        args.append(query.lower)
+    if query.upper is not None:
+        conditions.append("name < ?")
+        args.append(query.upper)
+    order = "DESC" if query.reverse else "ASC"
+    args.append(query.limit)
+    sql = (
+        f"SELECT {columns} FROM {table} WHERE {' AND '.join(conditions)} "
+        f"ORDER BY name {order} LIMIT ?"
+    )
+    return sql, args
+
+
+def object_range_sql(query: RowQuery) -> tuple[str, list[object]]:
+    return range_sql("object", "name, created_at, size, content_type, etag", query)
+
+
+__all__ = [
+    "AccountTarget",
+    "ContainerBroker",
+    "ContainerInfo",
+    "ObjectUpdate",
+    "ZERO_TIMESTAMP",
+    "object_range_sql",
+    "range_sql",
+]

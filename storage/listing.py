@@ -1,0 +1,330 @@
+"""Container and account listings: parameters, the page walk, rendering.
+
+Pure: no SQLite and no HTTP in here. The database brokers supply a
+``fetch(RowQuery) -> rows`` function that answers one range query on the
+``(deleted, name)`` index; ``build_listing`` turns the client's parameters
+into such queries, folding names that contain the delimiter into ``subdir``
+entries and skipping past each folded range in one step, so a page costs a
+handful of index range scans whatever the container's size.
+
+Names compare as Python strings, which order by code point; UTF-8 preserves
+code point order, so this is the same order as SQLite's BINARY collation on
+the UTF-8 text it stores (and Swift's listing order).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Union
+from xml.sax.saxutils import escape, quoteattr
+
+from martlet.errors import BadRequest, NotAcceptable, PreconditionFailed
+from martlet.timestamp import Timestamp
+
+LISTING_LIMIT = 10_000  # default and maximum page size, as Swift's
+MAX_CODE_POINT = 0x10FFFF
+SURROGATES = range(0xD800, 0xE000)
+
+
+@dataclass(frozen=True)
+class ObjectRecord:
+    """A live object row of a container."""
+
+    name: str
+    created_at: str  # internal timestamp
+    size: int
+    content_type: str
+    etag: str
+
+
+@dataclass(frozen=True)
+class ContainerRecord:
+    """A live container row of an account."""
+
+    name: str
+    object_count: int
+    bytes_used: int
+    put_timestamp: str
+
+
+@dataclass(frozen=True)
+class Subdir:
+    """Names sharing ``name`` up to and including the delimiter."""
+
+    name: str
+
+
+Record = Union[ObjectRecord, ContainerRecord]
+Entry = Union[ObjectRecord, ContainerRecord, Subdir]
+
+
+@dataclass(frozen=True)
+class ListingParams:
+    prefix: str = ""
+    delimiter: str = ""
+    marker: str = ""
+    end_marker: str = ""
+    limit: int = LISTING_LIMIT
+    reverse: bool = False
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class RowQuery:
+    """One index range scan: live names in (lower, upper), in one direction."""
+
+    lower: str  # "" means unbounded
+    lower_inclusive: bool
+    upper: str | None  # exclusive; None means unbounded
+    reverse: bool
+    limit: int
+
+
+Fetch = Callable[[RowQuery], Sequence[Record]]
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on", "t", "y"}
+
+
+def parse_listing_params(query: Mapping[str, str]) -> ListingParams:
+    """The listing parameters of a GET, checked as Swift checks them."""
+    for key in ("prefix", "delimiter", "marker", "end_marker", "path"):
+        value = query.get(key)
+        if value is not None and ("\x00" in value or len(value.encode("utf-8", "surrogatepass")) > 1024):
+            raise PreconditionFailed(f"bad {key} parameter")
+        if value is not None:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise PreconditionFailed(f"invalid UTF-8 in {key}") from None
+    limit = LISTING_LIMIT
+    given = query.get("limit", "")
+    if given.isdigit():
+        limit = int(given)
+        if limit > LISTING_LIMIT:
+            raise PreconditionFailed(f"Maximum limit is {LISTING_LIMIT}")
+    return ListingParams(
+        prefix=query.get("prefix", ""),
+        delimiter=query.get("delimiter", ""),
+        marker=query.get("marker", ""),
+        end_marker=query.get("end_marker", ""),
+        limit=limit,
+        reverse=_truthy(query.get("reverse", "")),
+        path=query.get("path"),
+    )
+
+
+def increment(text: str) -> str | None:
+    """The smallest string greater than every string starting with ``text``.
+
+    None when there is none (``text`` is all U+10FFFF). Surrogates are
+    skipped: they cannot be encoded as UTF-8, so no stored name has one.
+    """
+    chars = list(text)
+    while chars:
+        code = ord(chars.pop()) + 1
+        if code in SURROGATES:
+            code = SURROGATES.stop
+        if code <= MAX_CODE_POINT:
+            return "".join(chars) + chr(code)
+    return None
+
+
+def build_listing(fetch: Fetch, params: ListingParams) -> list[Entry]:
+    """One page of a listing, walking the index as Swift's broker does.
+
+    In reverse, ``marker`` bounds from above and ``end_marker`` from below,
+    so a client pages backwards by passing the last name it saw as marker.
+    With ``path``, only the direct children of that folder are listed.
+    """
+    prefix, delimiter, path = params.prefix, params.delimiter, params.path
+    if path is not None:
+        prefix = path = (path.rstrip("/") + "/") if path else ""
+        delimiter = "/"
+    marker, end_marker = params.marker, params.end_marker
+    if params.reverse:
+        marker, end_marker = end_marker, marker
+    end_prefix = increment(prefix) if prefix else None
+    orig_marker = marker
+    force_gte = False
+    results: list[Entry] = []
+    while len(results) < params.limit:
+        query = _row_query(prefix, end_prefix, marker, end_marker, force_gte, params, len(results))
+        force_gte = False
+        rows = fetch(query)
+        if not delimiter:
+            results.extend(rows)
+            return results
+        if not rows:
+            break
+        for row in rows:
+            name = row.name
+            if params.reverse:
+                end_marker = name
+            else:
+                marker = name
+            end = name.find(delimiter, len(prefix))
+            if path is not None and name == path:
+                continue  # the folder's own marker object is not its child
+            if end >= 0 and (path is None or len(name) > end + len(delimiter)):
+                dir_name = name[: end + len(delimiter)]
+                if params.reverse:
+                    end_marker = dir_name
+                else:
+                    # Everything starting with dir_name sorts below this
+                    # bound, and the bound itself may be a real name.
+                    marker = increment(dir_name) or ""
+                    force_gte = True
+                if path is None and dir_name != orig_marker:
+                    results.append(Subdir(dir_name))
+                break
+            results.append(row)
+            if len(results) >= params.limit:
+                break
+        else:
+            if len(rows) < query.limit:
+                break  # the range is exhausted
+    return results
+
+
+def _row_query(
+    prefix: str,
+    end_prefix: str | None,
+    marker: str,
+    end_marker: str,
+    force_gte: bool,
+    params: ListingParams,
+    have: int,
+) -> RowQuery:
+    upper: str | None
+    if end_marker and (not prefix or end_prefix is None or end_marker < end_prefix):
+        upper = end_marker
+    else:
+        upper = end_prefix
+    if force_gte:
+        lower, inclusive = marker, True
+    elif marker and (not prefix or marker >= prefix):
+        lower, inclusive = marker, False
+    else:
+        lower, inclusive = prefix, True
+    return RowQuery(lower, inclusive, upper, params.reverse, params.limit - have)
+
+
+# -- rendering --------------------------------------------------------------
+
+FORMAT_TYPES = {
+    "json": "application/json",
+    "xml": "application/xml",
+    "plain": "text/plain",
+}
+# What a listing can be rendered as, in Swift's order of preference on ties.
+OFFERED = ("text/plain", "application/json", "application/xml", "text/xml")
+
+
+def _parse_accept(accept: str) -> list[tuple[str, float]]:
+    ranges = []
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        if not fields[0]:
+            continue
+        quality = 1.0
+        for param in fields[1:]:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    raise BadRequest("invalid Accept header") from None
+        ranges.append((fields[0].lower(), quality))
+    return ranges
+
+
+def _media_quality(offer: str, ranges: list[tuple[str, float]]) -> float:
+    """q of the most specific range that matches ``offer`` (0 if none)."""
+    best, specificity = 0.0, -1
+    kind = offer.split("/")[0]
+    for media, quality in ranges:
+        if media == offer:
+            rank = 2
+        elif media == f"{kind}/*":
+            rank = 1
+        elif media == "*/*":
+            rank = 0
+        else:
+            continue
+        if rank > specificity:
+            best, specificity = quality, rank
+    return best
+
+
+def listing_content_type(format_param: str | None, accept: str | None) -> str:
+    """The media type of a listing: ``format=`` first, then ``Accept``.
+
+    Raises NotAcceptable (406) when Accept rules out every format we offer.
+    """
+    if format_param:
+        return FORMAT_TYPES.get(format_param.strip().lower(), "text/plain")
+    if not accept:
+        return "text/plain"
+    ranges = _parse_accept(accept)
+    best, best_q = None, 0.0
+    for offer in OFFERED:
+        quality = _media_quality(offer, ranges)
+        if quality > best_q:
+            best, best_q = offer, quality
+    if best is None:
+        raise NotAcceptable("no acceptable listing format")
+    return best
+
+
+def last_modified(timestamp: str) -> str:
+    """Swift's listing date: ISO 8601, UTC, no zone, always microseconds."""
+    ticks = Timestamp.parse(timestamp).ticks
+    whole, frac = divmod(ticks, 100_000)
+    moment = datetime.fromtimestamp(whole, tz=timezone.utc)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{frac * 10:06d}"
+
+
+def _json_entry(entry: Entry) -> dict[str, object]:
+    if isinstance(entry, Subdir):
+        return {"subdir": entry.name}
+    if isinstance(entry, ObjectRecord):
+        return {
+            "name": entry.name,
+            "hash": entry.etag,
+            "bytes": entry.size,
+            "content_type": entry.content_type,
+            "last_modified": last_modified(entry.created_at),
+        }
+    return {
+        "name": entry.name,
+        "count": entry.object_count,
+        "bytes": entry.bytes_used,
+        "last_modified": last_modified(entry.put_timestamp),
+    }
+
+
+def _xml_entry(entry: Entry) -> str:
+    if isinstance(entry, Subdir):
+        return f"<subdir name={quoteattr(entry.name)}><name>{escape(entry.name)}</name></subdir>"
+    fields = _json_entry(entry)
+    tag = "object" if isinstance(entry, ObjectRecord) else "container"
+    inner = "".join(f"<{key}>{escape(str(value))}</{key}>" for key, value in fields.items())
+    return f"<{tag}>{inner}</{tag}>"
+
+
+def render_listing(entries: Sequence[Entry], content_type: str, kind: str, name: str) -> bytes:
+    """The body of a listing; ``kind`` is "container" or "account" (the XML root)."""
+    if content_type == "application/json":
+        return json.dumps([_json_entry(e) for e in entries], ensure_ascii=False).encode("utf-8")
+    if content_type in ("application/xml", "text/xml"):
+        body = "".join(_xml_entry(e) for e in entries)
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<{kind} name={quoteattr(name)}>{body}</{kind}>"
+        ).encode("utf-8")
+    return "".join(f"{e.name}\n" for e in entries).encode("utf-8")
