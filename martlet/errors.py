@@ -58,6 +58,13 @@ class Conflict(MartletError):
     default_reason = "Conflict"
 
 
+class RequestTimeout(MartletError):
+    """The client stopped sending a body it had announced."""
+
+    http_status = 408
+    default_reason = "Request Timeout"
+
+
 class LengthRequired(MartletError):
     http_status = 411
     default_reason = "Length Required"

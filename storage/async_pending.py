@@ -1,0 +1,205 @@
+"""Container (and account) updates that could not be sent: ``async_pending/``.
+
+When a write's row update to the container server fails, the write still
+succeeds and the update is queued here; the updater (``replicator/updater.py``)
+replays the queue until each update lands. Record format, one msgpack map per
+file::
+
+    {"v": 1, "method": "PUT"|"DELETE", "host": "ip:port", "device": str,
+     "partition": int, "account": str, "container": str, "obj": str | None,
+     "headers": {str: str}}
+
+at ``<devices>/<dev>/async_pending/<suffix>/<hash>-<timestamp>`` where hash is
+the md5 hex of the target path (``martlet.hashing.hash_path``), suffix its last
+three hex digits, and timestamp the update's ``X-Timestamp`` (internal form).
+Files are written atomically (tmp + fsync + rename), so a reader never sees a
+half record. Replaying a record is ``backend_request(method,
+backend_path(device, partition, account, container, obj), headers)`` to host.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiohttp
+import msgpack
+
+from martlet.backend import backend_path, backend_request
+from martlet.hashing import HashSection, hash_path
+from martlet.timestamp import Timestamp
+from storage.fileutil import atomic_write, fsync_dir
+
+log = logging.getLogger(__name__)
+
+ASYNC_DIR = "async_pending"
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PendingUpdate:
+    """One row update to send to a container (or account) server."""
+
+    method: str
+    host: str  # "ip:port"
+    device: str
+    partition: int
+    account: str
+    container: str
+    obj: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def timestamp(self) -> Timestamp:
+        return Timestamp.parse(self.headers.get("X-Timestamp", "0"))
+
+    @property
+    def ip_port(self) -> tuple[str, int]:
+        ip, _, port = self.host.rpartition(":")
+        return ip.strip("[]"), int(port)
+
+    @property
+    def path(self) -> str:
+        return backend_path(self.device, self.partition, self.account, self.container, self.obj)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "v": RECORD_VERSION,
+            "method": self.method,
+            "host": self.host,
+            "device": self.device,
+            "partition": self.partition,
+            "account": self.account,
+            "container": self.container,
+            "obj": self.obj,
+            "headers": dict(self.headers),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PendingUpdate:
+        """Raises ValueError for anything that is not a version-1 record."""
+        if not isinstance(data, dict) or data.get("v") != RECORD_VERSION:
+            raise ValueError("not a version 1 async_pending record")
+        try:
+            record = cls(
+                method=str(data["method"]),
+                host=str(data["host"]),
+                device=str(data["device"]),
+                partition=int(data["partition"]),
+                account=str(data["account"]),
+                container=str(data["container"]),
+                obj=None if data["obj"] is None else str(data["obj"]),
+                headers={str(k): str(v) for k, v in dict(data["headers"]).items()},
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"malformed async_pending record: {exc}") from None
+        if record.method not in ("PUT", "DELETE"):
+            raise ValueError(f"unexpected method {record.method!r}")
+        return record
+
+
+class Runner(Protocol):
+    """What ``send_or_queue`` needs of ``storage.devices.DeviceIO``."""
+
+    async def run(self, device: str, fn: Any, *args: Any) -> Any: ...
+
+
+def pending_path(
+    device_path: Path, record: PendingUpdate, settings: HashSection = HashSection()
+) -> Path:
+    digest = hash_path(record.account, record.container, record.obj, settings=settings)
+    name = f"{digest}-{record.timestamp.internal}"
+    return device_path / ASYNC_DIR / digest[-3:] / name
+
+
+def write_pending(
+    device_path: Path,
+    record: PendingUpdate,
+    settings: HashSection = HashSection(),
+    fsync: bool = True,
+) -> Path:
+    """Blocking: queue ``record`` atomically; returns the file's path."""
+    target = pending_path(device_path, record, settings)
+    payload = msgpack.packb(record.to_dict(), use_bin_type=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(device_path / "tmp", target, payload, fsync=fsync)
+    return target
+
+
+def iter_pending(device_path: Path) -> Iterator[tuple[Path, PendingUpdate]]:
+    """Blocking: every readable record of the device, oldest suffix first.
+
+    An unreadable or malformed file is logged and skipped, never fatal: the
+    updater must get past it to the good ones.
+    """
+    root = device_path / ASYNC_DIR
+    try:
+        suffixes = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return
+    for suffix in suffixes:
+        suffix_dir = root / suffix
+        try:
+            names = sorted(os.listdir(suffix_dir))
+        except (NotADirectoryError, FileNotFoundError):
+            continue
+        for name in names:
+            path = suffix_dir / name
+            try:
+                with open(path, "rb") as handle:
+                    record = PendingUpdate.from_dict(msgpack.unpackb(handle.read(), raw=False))
+            except FileNotFoundError:
+                continue  # another updater got there first
+            except (OSError, ValueError, msgpack.UnpackException) as exc:
+                log.warning("skipping unreadable async_pending file", extra={"file": str(path), "error": str(exc)})
+                continue
+            yield path, record
+
+
+def remove_pending(path: Path, fsync: bool = False) -> None:
+    """Blocking: drop a record that has been delivered; its empty suffix dir too."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return
+    try:
+        os.rmdir(path.parent)
+    except OSError:
+        pass  # not empty: other records still wait there
+    if fsync:
+        fsync_dir(path.parent.parent)
+
+
+async def send_update(session: aiohttp.ClientSession, record: PendingUpdate) -> bool:
+    """Send one update; True when the server answered 2xx."""
+    ip, port = record.ip_port
+    try:
+        response = await backend_request(
+            session, ip, port, record.method, record.path, headers=record.headers
+        )
+        async with response:
+            await response.read()
+            return 200 <= response.status < 300
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        log.info("update failed", extra={"host": record.host, "path": record.path, "error": repr(exc)})
+        return False
+
+
+async def send_or_queue(
+    session: aiohttp.ClientSession,
+    record: PendingUpdate,
+    device_path: Path,
+    io: Runner,
+    settings: HashSection = HashSection(),
+    fsync: bool = True,
+) -> bool:
+    """Send ``record``; on any failure or non-2xx, queue it. True if sent."""
+    if await send_update(session, record):
+        return True
+    path = await io.run(device_path.name, write_pending, device_path, record, settings, fsync)
+    log.info("update queued", extra={"file": str(path), "host": record.host})
+    return False

@@ -1,0 +1,70 @@
+"""The storage daemon's configuration: ``[storage]`` of storage.conf.
+
+Parsed once by ``load_storage_config``; every other module receives the typed
+``StorageConfig`` and never reads a file or the environment itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from martlet.cluster import ClusterConfig, load_cluster_config
+from martlet.config import load_config, resolve_relative
+
+
+@dataclass(frozen=True)
+class StorageSection:
+    """``[storage]`` keys, with the defaults a production node would use."""
+
+    devices: str = "/srv/node"
+    bind_ip: str = "127.0.0.1"
+    bind_port: int = field(default=6200, metadata={"min": 0})
+    workers: int = field(default=1, metadata={"min": 1})
+    cluster_conf: str = "/etc/martlet/martlet.conf"
+    # Threads per device: blocking file work for one disk never waits on another.
+    threads_per_device: int = field(default=4, metadata={"min": 1})
+    # fsync data files and directories before answering; off only for tests/benches.
+    fsync: bool = True
+    # Bytes per disk read or write (one thread-pool hop); also the size of
+    # each network write when streaming a GET.
+    disk_chunk_size: int = field(default=262144, metadata={"min": 4096})
+    # Seconds a client may stay silent while sending a body.
+    client_timeout: float = field(default=60.0, metadata={"min": 0.001})
+    # Seconds for a container update before it is queued in async_pending.
+    container_update_timeout: float = field(default=1.0, metadata={"min": 0.001})
+    # Tombstones older than this many seconds are removed when a suffix is rehashed.
+    reclaim_age: int = field(default=604800, metadata={"min": 0})
+    log_level: str = field(
+        default="INFO", metadata={"choices": ("DEBUG", "INFO", "WARNING", "ERROR")}
+    )
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Everything the daemon needs: its section plus the cluster config."""
+
+    storage: StorageSection
+    cluster: ClusterConfig
+    path: str = "<defaults>"
+
+    @property
+    def devices_root(self) -> Path:
+        return Path(self.storage.devices)
+
+
+def load_storage_config(path: str | Path | None) -> StorageConfig:
+    """Read storage.conf and the martlet.conf its ``cluster_conf`` names."""
+    config = load_config(path)
+    section = config.section("storage", StorageSection)
+    # An empty cluster_conf means defaults plus MARTLET_HASH_* overrides; a
+    # named file that is missing is an error, since a wrong hash suffix would
+    # silently put every object in the wrong place.
+    if section.cluster_conf:
+        cluster = load_cluster_config(resolve_relative(config, section.cluster_conf))
+    else:
+        cluster = load_cluster_config(None)
+    devices = str(resolve_relative(config, section.devices))
+    section = dataclasses.replace(section, devices=devices)
+    return StorageConfig(storage=section, cluster=cluster, path=config.path)

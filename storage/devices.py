@@ -1,0 +1,90 @@
+"""Devices under the devices root, and one thread pool per device.
+
+Every blocking file operation of the daemon (objects and SQLite alike) goes
+through ``DeviceIO.run(device, fn, *args)``: a slow or hung disk then only
+stalls its own threads, never the event loop nor the other devices. The
+caller's ``contextvars`` are copied into the worker thread, so log lines
+written there keep the request's transaction id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+from martlet.errors import DeviceUnavailable
+from storage.paths import check_device
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def device_dir(devices_root: Path, device: str) -> Path:
+    """The directory of ``device``: a direct child of the root, never outside."""
+    return devices_root / check_device(device)
+
+
+def check_device_dir(devices_root: Path, device: str) -> Path:
+    """Blocking: the device's directory, or DeviceUnavailable (507)."""
+    path = device_dir(devices_root, device)
+    if not os.path.isdir(path):
+        raise DeviceUnavailable(f"device {device} unavailable")
+    return path
+
+
+class DeviceIO:
+    """Thread pools keyed by device name, created on first use.
+
+    A pool is made only after the device was found to exist (the check runs
+    in a small shared pool), so requests naming made-up devices cannot make
+    the daemon grow threads without bound.
+    """
+
+    def __init__(self, devices_root: Path, threads_per_device: int = 4) -> None:
+        self.devices_root = devices_root
+        self.threads_per_device = threads_per_device
+        self._pools: dict[str, ThreadPoolExecutor] = {}
+        self._lock = threading.Lock()
+        self._checker = ThreadPoolExecutor(max_workers=2, thread_name_prefix="devcheck")
+        self._closed = False
+
+    def _pool(self, device: str) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise DeviceUnavailable("daemon is shutting down")
+            pool = self._pools.get(device)
+            if pool is None:
+                pool = ThreadPoolExecutor(
+                    max_workers=self.threads_per_device, thread_name_prefix=f"dev-{device}"
+                )
+                self._pools[device] = pool
+            return pool
+
+    async def check(self, device: str) -> Path:
+        """The device's directory, or DeviceUnavailable (507); never blocks the loop."""
+        check_device(device)
+        loop = asyncio.get_running_loop()
+        call = functools.partial(check_device_dir, self.devices_root, device)
+        return await loop.run_in_executor(self._checker, contextvars.copy_context().run, call)
+
+    async def run(self, device: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run ``fn(*args, **kwargs)`` in ``device``'s pool with the caller's context."""
+        loop = asyncio.get_running_loop()
+        call = functools.partial(fn, *args, **kwargs)
+        return await loop.run_in_executor(self._pool(device), contextvars.copy_context().run, call)
+
+    def close(self) -> None:
+        """Stop accepting work and wait for running operations to finish."""
+        with self._lock:
+            self._closed = True
+            pools = list(self._pools.values())
+        for pool in pools:
+            pool.shutdown(wait=True)
+        self._checker.shutdown(wait=True)

@@ -1,0 +1,398 @@
+"""The object server: backend PUT/GET/HEAD/DELETE/POST of objects, and REPLICATE.
+
+Handlers are thin: they parse headers (``storage.object_headers``), decide
+with pure rules (timestamps, ``martlet.conditional``, ``martlet.ranges``), and
+run every blocking file operation in the device's thread pool
+(``storage.devices.DeviceIO``). Bodies are streamed in ``disk_chunk_size``
+pieces both ways, so memory stays flat whatever the object's size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import aiohttp
+import msgpack
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
+
+from martlet import ranges as http_ranges
+from martlet.conditional import evaluate, last_modified_seconds, parse_conditions
+from martlet.errors import (
+    BadRequest,
+    ClientDisconnect,
+    Conflict,
+    LengthRequired,
+    MethodNotAllowed,
+    NotFound,
+    PreconditionFailed,
+    RequestTimeout,
+    Unprocessable,
+)
+from martlet.timestamp import Timestamp
+from storage.async_pending import PendingUpdate, send_or_queue
+from storage.diskfile import (
+    DATA,
+    META,
+    TOMBSTONE,
+    DiskFileWriter,
+    ObjectLocation,
+    ObjectState,
+    iter_body,
+    object_location,
+    object_name,
+    open_object,
+    read_range,
+    write_marker,
+)
+from storage.metadata import CorruptObject, ObjectMetadata
+from storage.object_headers import (
+    DEFAULT_CONTENT_TYPE,
+    is_expired,
+    normalize_etag,
+    object_headers,
+    parse_delete_at,
+    request_timestamp,
+    sys_meta_from,
+    user_meta_from,
+)
+from storage.partition_hashes import SUFFIX_RE, get_hashes
+from storage.paths import EntityPath, ReplicatePath
+
+if TYPE_CHECKING:
+    from storage.server import StorageContext
+
+log = logging.getLogger(__name__)
+
+# What reading a request body raises when the client goes away mid-body.
+_BODY_ERRORS = (ConnectionResetError, RequestPayloadError, aiohttp.ClientPayloadError, HttpProcessingError)
+
+
+class ObjectServer:
+    """The ``object`` entity of the storage daemon (see ``storage.server``)."""
+
+    def __init__(self, ctx: StorageContext) -> None:
+        self.ctx = ctx
+        self.conf = ctx.config.storage
+        self._methods = {
+            "PUT": self.put,
+            "GET": self.get,
+            "HEAD": self.get,
+            "DELETE": self.delete,
+            "POST": self.post,
+        }
+
+    async def handle(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
+        method = self._methods.get(request.method)
+        if method is None:
+            raise MethodNotAllowed(f"{request.method} not allowed on objects")
+        return await method(request, path)
+
+    # -- shared steps ------------------------------------------------------
+
+    def _location(self, path: EntityPath) -> ObjectLocation:
+        assert path.container is not None and path.obj is not None
+        return object_location(
+            self.ctx.devices_root / path.device,
+            path.partition,
+            path.account,
+            path.container,
+            path.obj,
+            self.ctx.hash_settings,
+        )
+
+    async def _state(self, path: EntityPath, location: ObjectLocation, *, keep_fd: bool = False) -> ObjectState:
+        """The object's state; a corrupt object counts as absent for writes."""
+        try:
+            state = await self.ctx.io.run(path.device, open_object, location)
+        except CorruptObject as exc:
+            log.warning("corrupt object", extra={"hash_dir": str(location.hash_dir), "error": exc.reason})
+            if keep_fd:
+                raise
+            return ObjectState()
+        if not keep_fd:
+            state.close()
+        return state
+
+    @staticmethod
+    def _not_found(state: ObjectState) -> NotFound:
+        """404; "deleted at T" carries T so the proxy can tell it from "never seen"."""
+        stamp = state.tombstone_timestamp or state.data_timestamp
+        headers = {"X-Backend-Timestamp": stamp.internal} if stamp else {}
+        return NotFound(headers=headers)
+
+    @staticmethod
+    def _conflict(stamp: Timestamp) -> Conflict:
+        return Conflict(headers={"X-Backend-Timestamp": stamp.internal})
+
+    # -- PUT -----------------------------------------------------------------
+
+    async def put(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
+        assert path.container is not None and path.obj is not None
+        timestamp = request_timestamp(request.headers)
+        expected_length = self._expected_length(request)
+        expected_etag = normalize_etag(request.headers.get("ETag"))
+        delete_at = parse_delete_at(request.headers.get("X-Delete-At"))
+        if_none_match = request.headers.get("If-None-Match")
+        if if_none_match is not None and if_none_match.strip() != "*":
+            raise BadRequest("only If-None-Match: * is supported on PUT")
+        location = self._location(path)
+        state = await self._state(path, location)
+        if state.durable is not None and state.durable >= timestamp:
+            raise self._conflict(state.durable)
+        if if_none_match is not None and state.exists and not is_expired(state.metadata):  # type: ignore[arg-type]
+            raise PreconditionFailed("object exists", headers={"X-Backend-Timestamp": str(state.durable)})
+        writer = DiskFileWriter(location, fsync=self.conf.fsync)
+        await self.ctx.io.run(path.device, writer.open)
+        try:
+            await self._receive_body(request, path.device, writer)
+            if expected_length is not None and writer.bytes_written != expected_length:
+                raise ClientDisconnect("body shorter than Content-Length")
+            etag = writer.etag
+            if expected_etag is not None and expected_etag != etag:
+                raise Unprocessable("ETag does not match the body")
+            metadata = ObjectMetadata(
+                name=object_name(path.account, path.container, path.obj),
+                timestamp=timestamp,
+                etag=etag,
+                content_length=writer.bytes_written,
+                content_type=request.headers.get("Content-Type") or DEFAULT_CONTENT_TYPE,
+                delete_at=delete_at,
+                user_meta=user_meta_from(request.headers),
+                sys_meta=sys_meta_from(request.headers, put=True),
+            )
+            await self.ctx.io.run(path.device, writer.commit, metadata, DATA)
+        finally:
+            await self.ctx.io.run(path.device, writer.abort)
+        await self._update_containers(request, path, "PUT", timestamp, metadata)
+        return web.Response(status=201, headers={"ETag": etag})
+
+    @staticmethod
+    def _expected_length(request: web.Request) -> int | None:
+        if request.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return None
+        if request.content_length is None:
+            raise LengthRequired("Content-Length or chunked transfer encoding required")
+        return request.content_length
+
+    async def _receive_body(self, request: web.Request, device: str, writer: DiskFileWriter) -> None:
+        """Stream the body to ``writer`` in disk-sized pieces."""
+        chunk_size = self.conf.disk_chunk_size
+        buffer = bytearray()
+        while True:
+            try:
+                async with asyncio.timeout(self.conf.client_timeout):
+                    data = await request.content.readany()
+            except TimeoutError:
+                raise RequestTimeout("client sent no data for too long") from None
+            except _BODY_ERRORS:
+                raise ClientDisconnect() from None
+            if data:
+                buffer += data
+            if len(buffer) >= chunk_size or (not data and buffer):
+                await self.ctx.io.run(device, writer.write, bytes(buffer))
+                buffer.clear()
+            if not data:
+                return
+
+    # -- GET / HEAD -----------------------------------------------------------
+
+    async def get(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
+        location = self._location(path)
+        state = await self._state(path, location, keep_fd=True)
+        try:
+            return await self._serve(request, path, state)
+        finally:
+            state.close()
+
+    async def _serve(self, request: web.Request, path: EntityPath, state: ObjectState) -> web.StreamResponse:
+        conditions = parse_conditions(request.headers)
+        meta = state.metadata
+        if meta is None or not state.exists or is_expired(meta):
+            if conditions.if_match is not None:
+                raise PreconditionFailed()
+            raise self._not_found(state)
+        headers = object_headers(state)
+        last_modified = last_modified_seconds(meta.timestamp.seconds)
+        verdict = evaluate(conditions, meta.etag, last_modified, request.method)
+        if verdict == 304:
+            return web.Response(status=304, headers={k: headers[k] for k in ("ETag", "Last-Modified", "X-Timestamp")})
+        if verdict == 412:
+            raise PreconditionFailed(headers={"X-Backend-Timestamp": headers["X-Backend-Timestamp"]})
+        total = meta.content_length or 0
+        byte_ranges = http_ranges.ranges_for(request.headers.get("Range"), total)
+        response = web.StreamResponse(status=200 if byte_ranges is None else 206, headers=headers)
+        if byte_ranges is None:
+            response.content_length = total
+            await self._stream(request, response, path.device, state, [(0, total, None)])
+        elif len(byte_ranges) == 1:
+            only = byte_ranges[0]
+            response.headers["Content-Range"] = only.content_range(total)
+            response.content_length = only.length
+            await self._stream(request, response, path.device, state, [(only.start, only.end + 1, None)])
+        else:
+            boundary = uuid.uuid4().hex
+            ctype = headers["Content-Type"]
+            response.content_type = http_ranges.multipart_content_type(boundary)
+            response.content_length = http_ranges.multipart_length(boundary, ctype, byte_ranges, total)
+            parts = []
+            for index, byte_range in enumerate(byte_ranges):
+                prefix = (http_ranges.part_separator() if index else b"") + http_ranges.part_header(
+                    boundary, ctype, byte_range, total
+                )
+                parts.append((byte_range.start, byte_range.end + 1, prefix))
+            await self._stream(request, response, path.device, state, parts, http_ranges.closing_delimiter(boundary))
+        return response
+
+    async def _stream(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        device: str,
+        state: ObjectState,
+        parts: list[tuple[int, int, bytes | None]],
+        trailer: bytes = b"",
+    ) -> None:
+        """Send ``[start, end)`` pieces of the .data, each after its prefix."""
+        await response.prepare(request)
+        if request.method == "HEAD":
+            await response.write_eof()
+            return
+        assert state.fd is not None
+        for start, end, prefix in parts:
+            if prefix:
+                await response.write(prefix)
+            for offset, length in iter_body(state.fd, start, end, self.conf.disk_chunk_size):
+                data = await self.ctx.io.run(device, read_range, state.fd, offset, length)
+                if len(data) != length:
+                    # The file is shorter than its metadata says: corrupt. The
+                    # status is already sent, so cutting the connection is the
+                    # only honest signal left.
+                    log.error("object shorter than its metadata", extra={"path": request.path})
+                    raise ConnectionResetError("object truncated on disk")
+                await response.write(data)
+        if trailer:
+            await response.write(trailer)
+        await response.write_eof()
+
+    # -- DELETE ---------------------------------------------------------------
+
+    async def delete(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
+        assert path.container is not None and path.obj is not None
+        timestamp = request_timestamp(request.headers)
+        location = self._location(path)
+        state = await self._state(path, location)
+        if state.durable is not None and state.durable >= timestamp:
+            raise self._conflict(state.durable)
+        existed = state.exists and state.metadata is not None and not is_expired(state.metadata)
+        metadata = ObjectMetadata(name=object_name(path.account, path.container, path.obj), timestamp=timestamp)
+        await self.ctx.io.run(path.device, write_marker, location, metadata, TOMBSTONE, self.conf.fsync)
+        await self._update_containers(request, path, "DELETE", timestamp, metadata)
+        if not existed:
+            raise self._not_found(ObjectState(tombstone_timestamp=timestamp))
+        return web.Response(status=204)
+
+    # -- POST -----------------------------------------------------------------
+
+    async def post(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
+        assert path.container is not None and path.obj is not None
+        timestamp = request_timestamp(request.headers)
+        delete_at = parse_delete_at(request.headers.get("X-Delete-At"))
+        location = self._location(path)
+        state = await self._state(path, location)
+        if not state.exists or state.metadata is None or is_expired(state.metadata):
+            raise self._not_found(state)
+        newest = state.newest
+        if newest is not None and newest >= timestamp:
+            raise self._conflict(newest)
+        metadata = ObjectMetadata(
+            name=object_name(path.account, path.container, path.obj),
+            timestamp=timestamp,
+            content_type=request.headers.get("Content-Type") or None,
+            delete_at=delete_at,
+            user_meta=user_meta_from(request.headers),
+            sys_meta=sys_meta_from(request.headers, put=False),
+        )
+        await self.ctx.io.run(path.device, write_marker, location, metadata, META, self.conf.fsync)
+        return web.Response(status=202)
+
+    # -- container updates ----------------------------------------------------
+
+    async def _update_containers(
+        self, request: web.Request, path: EntityPath, method: str, timestamp: Timestamp, meta: ObjectMetadata
+    ) -> None:
+        """After a durable write: tell the container server(s); queue on failure."""
+        records = container_updates(request.headers, path, method, timestamp, meta)
+        if not records:
+            return
+        device_path = self.ctx.devices_root / path.device
+        await asyncio.gather(
+            *(
+                send_or_queue(
+                    self.ctx.session, record, device_path, self.ctx.io, self.ctx.hash_settings, self.conf.fsync
+                )
+                for record in records
+            )
+        )
+
+    # -- REPLICATE --------------------------------------------------------------
+
+    async def replicate(self, request: web.Request, path: ReplicatePath) -> web.StreamResponse:
+        """Suffix hashes of a partition as msgpack, rehashing dirty and named suffixes."""
+        recalculate = parse_suffixes(path.rest)
+        part_dir = self.ctx.devices_root / path.device / "objects" / str(path.partition)
+        tmp_dir = self.ctx.devices_root / path.device / "tmp"
+        hashes = await self.ctx.io.run(
+            path.device, get_hashes, part_dir, tmp_dir, recalculate, self.conf.reclaim_age, self.conf.fsync
+        )
+        body = msgpack.packb(hashes, use_bin_type=True)
+        return web.Response(body=body, content_type="application/x-msgpack")
+
+
+def parse_suffixes(rest: tuple[str, ...]) -> list[str]:
+    """``("abc-def",)`` -> ``["abc", "def"]``; 400 for anything not a suffix."""
+    if len(rest) > 1:
+        raise BadRequest("REPLICATE path must be /<device>/<partition>[/<suffix>-<suffix>...]")
+    suffixes = rest[0].split("-") if rest else []
+    for suffix in suffixes:
+        if not SUFFIX_RE.match(suffix):
+            raise BadRequest("invalid suffix")
+    return suffixes
+
+
+def container_updates(
+    headers: Mapping[str, str], path: EntityPath, method: str, timestamp: Timestamp, meta: ObjectMetadata
+) -> list[PendingUpdate]:
+    """Pure: one update per ``X-Container-Host``/``-Device`` pair (comma-separated lists)."""
+    hosts = [h.strip() for h in headers.get("X-Container-Host", "").split(",") if h.strip()]
+    devices = [d.strip() for d in headers.get("X-Container-Device", "").split(",") if d.strip()]
+    partition = headers.get("X-Container-Partition", "").strip()
+    if not hosts:
+        return []
+    if len(hosts) != len(devices) or not partition.isdigit():
+        raise BadRequest("X-Container-Host, -Device and -Partition do not match")
+    for host in hosts:
+        ip, sep, port = host.rpartition(":")
+        if not sep or not ip or not port.isdigit():
+            raise BadRequest("X-Container-Host must be ip:port")
+    update_headers = {"X-Backend-Type": "container", "X-Timestamp": timestamp.internal}
+    if method == "PUT":
+        update_headers.update(
+            {
+                "X-Size": str(meta.content_length or 0),
+                "X-Content-Type": meta.content_type or DEFAULT_CONTENT_TYPE,
+                "X-Etag": meta.etag or "",
+            }
+        )
+    assert path.container is not None
+    return [
+        PendingUpdate(method, host, device, int(partition), path.account, path.container, path.obj, update_headers)
+        for host, device in zip(hosts, devices)
+    ]

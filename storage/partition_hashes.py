@@ -1,0 +1,163 @@
+"""Suffix hashes of an object partition: ``hashes.msgpack`` and ``hashes.invalid``.
+
+Replication compares partitions suffix by suffix: the hash of a suffix is
+the md5 over ``<hash>/<file name>\\n`` of every file left in it after cleanup,
+in sorted order, so two replicas agree exactly when they hold the same files.
+Computing it lists every hash directory, so it is cached:
+
+* ``hashes.msgpack``: ``{"v": 1, "hashes": {suffix: md5 hex | None}}``, written
+  atomically; ``None`` means dirty (recompute before answering).
+* ``hashes.invalid``: suffixes made dirty by writes, one per line. Appending a
+  line is cheap and safe under concurrency, so a write never rewrites
+  ``hashes.msgpack``; REPLICATE folds the lines in.
+
+Both are touched only under an exclusive ``flock`` on ``<part>/.lock``, which
+holds across threads and worker processes alike. Hashing itself runs without
+the lock; if a suffix was invalidated meanwhile, its fresh hash is dropped
+and recomputed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import msgpack
+
+from storage.fileutil import atomic_write
+
+HASHES_FILE = "hashes.msgpack"
+INVALID_FILE = "hashes.invalid"
+LOCK_FILE = ".lock"
+FORMAT_VERSION = 1
+SUFFIX_RE = re.compile(r"^[0-9a-f]{3}$")
+MAX_PASSES = 10  # bound on retries when writes keep invalidating a suffix
+
+
+@contextmanager
+def partition_lock(part_dir: Path) -> Iterator[None]:
+    part_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(part_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def invalidate_suffix(part_dir: Path, suffix: str) -> None:
+    """Blocking: mark ``suffix`` dirty after a write to it."""
+    with partition_lock(part_dir):
+        with open(part_dir / INVALID_FILE, "a", encoding="ascii") as handle:
+            handle.write(suffix + "\n")
+
+
+def hash_suffix(suffix_dir: Path, reclaim_age: float | None, now: float | None = None) -> str | None:
+    """Blocking: clean up and hash one suffix; None (and removed) when empty."""
+    from storage.diskfile import cleanup_ondisk_files
+
+    md5 = hashlib.md5(usedforsecurity=False)
+    found = False
+    try:
+        hash_dirs = sorted(os.listdir(suffix_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    for name in hash_dirs:
+        files = cleanup_ondisk_files(suffix_dir / name, reclaim_age, now)
+        for filename in sorted(files.kept):
+            md5.update(f"{name}/{filename}\n".encode())
+            found = True
+    if not found:
+        try:
+            os.rmdir(suffix_dir)
+        except OSError:
+            pass  # something we don't know, or a write landed meanwhile
+        return None
+    return md5.hexdigest()
+
+
+def _read_hashes(part_dir: Path) -> dict[str, str | None]:
+    try:
+        with open(part_dir / HASHES_FILE, "rb") as handle:
+            data = msgpack.unpackb(handle.read(), raw=False)
+        hashes = data["hashes"] if data.get("v") == FORMAT_VERSION else None
+        if isinstance(hashes, dict):
+            return {str(k): v for k, v in hashes.items() if SUFFIX_RE.match(str(k))}
+    except FileNotFoundError:
+        pass  # never hashed (or lost): every suffix on disk is dirty
+    except Exception:
+        pass  # unreadable: start over and rehash every suffix on disk
+    return {name: None for name in _suffixes_on_disk(part_dir)}
+
+
+def _suffixes_on_disk(part_dir: Path) -> list[str]:
+    try:
+        return [n for n in os.listdir(part_dir) if SUFFIX_RE.match(n)]
+    except FileNotFoundError:
+        return []
+
+
+def _fold_invalid(part_dir: Path, hashes: dict[str, str | None]) -> set[str]:
+    """Under the lock: mark suffixes of ``hashes.invalid`` dirty, empty the file."""
+    path = part_dir / INVALID_FILE
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            invalid = {line.strip() for line in handle if SUFFIX_RE.match(line.strip())}
+    except FileNotFoundError:
+        return set()
+    for suffix in invalid:
+        hashes[suffix] = None
+    return invalid
+
+
+def _write_hashes(part_dir: Path, tmp_dir: Path, hashes: dict[str, str | None], fsync: bool) -> None:
+    payload = msgpack.packb({"v": FORMAT_VERSION, "hashes": hashes}, use_bin_type=True)
+    atomic_write(tmp_dir, part_dir / HASHES_FILE, payload, fsync=fsync)
+    try:
+        os.truncate(part_dir / INVALID_FILE, 0)
+    except FileNotFoundError:
+        pass
+
+
+def get_hashes(
+    part_dir: Path,
+    tmp_dir: Path,
+    recalculate: Iterable[str] = (),
+    reclaim_age: float | None = None,
+    fsync: bool = True,
+) -> dict[str, str]:
+    """Blocking: suffix -> hash of the partition, recomputing what is dirty.
+
+    ``recalculate`` names suffixes to rehash even if their cached hash looks
+    fresh (REPLICATE's ``/<suffix>-<suffix>`` after a push).
+    """
+    if not part_dir.is_dir():
+        return {}
+    with partition_lock(part_dir):
+        hashes = _read_hashes(part_dir)
+        _fold_invalid(part_dir, hashes)
+        for suffix in recalculate:
+            hashes[suffix] = None
+        _write_hashes(part_dir, tmp_dir, hashes, fsync)
+    for _ in range(MAX_PASSES):
+        dirty = [s for s, h in hashes.items() if h is None]
+        if not dirty:
+            break
+        fresh = {s: hash_suffix(part_dir / s, reclaim_age) for s in dirty}
+        with partition_lock(part_dir):
+            hashes = _read_hashes(part_dir)
+            again = _fold_invalid(part_dir, hashes)
+            for suffix, value in fresh.items():
+                if suffix in again:
+                    continue  # written to while we hashed: hash it again
+                if value is None:
+                    hashes.pop(suffix, None)
+                else:
+                    hashes[suffix] = value
+            _write_hashes(part_dir, tmp_dir, hashes, fsync)
+    return {s: h for s, h in hashes.items() if h is not None}
