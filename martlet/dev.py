@@ -1,0 +1,314 @@
+"""``martlet dev``: a whole cluster on this machine, with no set-up.
+
+On first run it creates ``<data-dir>`` (default ``./.dev-cluster``) holding
+``martlet.conf`` (random hash suffix and secret), the account, container and
+object rings over 4 devices in 4 zones with 3 replicas, and one storage
+daemon config per device, each on its own port of 127.0.0.1 and standing for
+one storage node; later runs reuse it all. Then it starts those daemons, the
+proxy and the background daemons that exist (updater, replicator, auditor),
+prints how to use the cluster, and on Ctrl-C stops every process it started.
+
+The cluster tests start their clusters with this same code, on ephemeral
+ports (``DevSpec.ephemeral``). This module is one of the two places in the
+kernel allowed to import components (the ring builder), lazily.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEVICES = 4
+REPLICAS = 3
+PART_POWER = 10
+DEV_USERS = {
+    "user_test_tester": "testing .admin",
+    "user_test_tester2": "testing2",
+    "user_test2_tester2": "testing2 .admin",
+    "user_admin_admin": "admin .admin .reseller_admin",
+}
+# Background daemons started when their subcommand exists, with their config.
+BACKGROUND = (("updater", "storage"), ("replicator", "storage"), ("auditor", "storage"))
+
+
+@dataclass(frozen=True)
+class DevSpec:
+    """Where a dev cluster lives and which ports it uses."""
+
+    data_dir: Path
+    proxy_port: int = 8080
+    storage_ports: tuple[int, ...] = tuple(6210 + 10 * i for i in range(DEVICES))
+    fsync: bool = True
+    part_power: int = PART_POWER
+    # Extra [proxy] keys (tests shorten timeouts and caches).
+    proxy_options: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def ephemeral(cls, data_dir: Path, **kwargs: object) -> DevSpec:
+        """Free ports picked by binding port 0 (then released) for every daemon."""
+        ports = free_ports(DEVICES + 1)
+        return cls(data_dir, proxy_port=ports[0], storage_ports=tuple(ports[1:]), **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def cluster_conf(self) -> Path:
+        return self.data_dir / "martlet.conf"
+
+    @property
+    def proxy_conf(self) -> Path:
+        return self.data_dir / "proxy.conf"
+
+    def storage_conf(self, index: int) -> Path:
+        return self.data_dir / f"storage{index + 1}.conf"
+
+    def devices_root(self, index: int) -> Path:
+        """Each storage daemon stands for one node with one device."""
+        return self.data_dir / f"node{index + 1}"
+
+    @property
+    def auth_url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy_port}/auth/v1.0"
+
+
+def free_ports(count: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _ini(sections: dict[str, dict[str, str]]) -> str:
+    lines = []
+    for name, keys in sections.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{k} = {v}" for k, v in keys.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_role_configs(spec: DevSpec) -> None:
+    """proxy.conf and storage<N>.conf; rewritten each run (ports may change)."""
+    proxy = {"bind_ip": "127.0.0.1", "bind_port": str(spec.proxy_port), "cluster_conf": "martlet.conf",
+             **spec.proxy_options}
+    _write(spec.proxy_conf, _ini({"proxy": proxy, "auth": DEV_USERS}))
+    for i, port in enumerate(spec.storage_ports):
+        (spec.devices_root(i) / f"d{i + 1}").mkdir(parents=True, exist_ok=True)
+        storage = {
+            "devices": spec.devices_root(i).name,
+            "bind_ip": "127.0.0.1",
+            "bind_port": str(port),
+            "cluster_conf": "martlet.conf",
+            "fsync": "true" if spec.fsync else "false",
+        }
+        _write(spec.storage_conf(i), _ini({"storage": storage}))
+
+
+def create_cluster(spec: DevSpec) -> bool:
+    """Create the data dir on first run; False when it already existed."""
+    if spec.cluster_conf.exists():
+        return False
+    spec.data_dir.mkdir(parents=True, exist_ok=True)
+    cluster = {
+        "hash": {"path_prefix": "", "path_suffix": secrets.token_hex(16)},
+        "cluster": {"secret": secrets.token_hex(32)},
+    }
+    write_role_configs(spec)
+    _build_rings(spec, cluster["hash"]["path_suffix"])
+    # Written last: its presence marks a complete data dir.
+    _write(spec.cluster_conf, _ini(cluster))
+    return True
+
+
+def _build_rings(spec: DevSpec, suffix: str) -> None:
+    from martlet.hashing import HashSection
+    from ring import Device, RingBuilder, save_ring
+
+    settings = HashSection(path_prefix="", path_suffix=suffix)
+    for kind in ("account", "container", "object"):
+        builder = RingBuilder(spec.part_power, REPLICAS, 1)
+        for i, port in enumerate(spec.storage_ports):
+            builder.add_dev(Device(i, 1, i + 1, "127.0.0.1", port, f"d{i + 1}", 100.0))
+        builder.rebalance()
+        builder.save(spec.data_dir / f"{kind}.builder")
+        save_ring(builder.get_ring(settings), spec.data_dir / f"{kind}.ring")
+
+
+def available_commands() -> set[str]:
+    """The ``martlet`` subcommands this installation has."""
+    from martlet.cli import build_parser
+
+    parser = build_parser()
+    for action in parser._actions:  # argparse keeps subparsers here
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices)
+    return set()
+
+
+def _martlet(*args: str) -> list[str]:
+    return [sys.executable, "-m", "martlet.cli", *args]
+
+
+def process_commands(spec: DevSpec) -> list[tuple[str, list[str]]]:
+    """(name, argv) of every process of the cluster, storage daemons first."""
+    commands = [
+        (f"storage{i + 1}", _martlet("storage", "--config", str(spec.storage_conf(i))))
+        for i in range(len(spec.storage_ports))
+    ]
+    commands.append(("proxy", _martlet("proxy", "--config", str(spec.proxy_conf))))
+    present = available_commands()
+    for command, role in BACKGROUND:
+        if command not in present:
+            continue
+        for i in range(len(spec.storage_ports)):
+            config = spec.storage_conf(i) if role == "storage" else spec.proxy_conf
+            commands.append((f"{command}{i + 1}", _martlet(command, "--config", str(config))))
+    return commands
+
+
+class DevCluster:
+    """The running processes of a dev cluster."""
+
+    def __init__(self, spec: DevSpec, log_dir: Path | None = None) -> None:
+        self.spec = spec
+        self.log_dir = log_dir or spec.data_dir / "logs"
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, names: list[str] | None = None) -> None:
+        """Start every process (or only ``names``) with output in log files."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name, argv in process_commands(self.spec):
+            if names is not None and name not in names:
+                continue
+            if name in self.processes and self.processes[name].poll() is None:
+                continue
+            with open(self.log_dir / f"{name}.log", "ab") as log:
+                self.processes[name] = subprocess.Popen(
+                    argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # Ctrl-C reaches us; we stop them in order
+                )
+
+    def health_urls(self) -> dict[str, str]:
+        urls = {f"storage{i + 1}": f"http://127.0.0.1:{port}/healthcheck"
+                for i, port in enumerate(self.spec.storage_ports)}
+        urls["proxy"] = f"http://127.0.0.1:{self.spec.proxy_port}/healthcheck"
+        return urls
+
+    def wait_ready(self, timeout: float = 30.0, names: list[str] | None = None) -> None:
+        """Until every HTTP daemon answers its healthcheck; RuntimeError if one
+        exits or the time is up."""
+        deadline = time.monotonic() + timeout
+        pending = {n: u for n, u in self.health_urls().items() if names is None or n in names}
+        while pending:
+            for name, url in list(pending.items()):
+                process = self.processes.get(name)
+                if process is not None and process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_dir / name}.log")
+                try:
+                    with urllib.request.urlopen(url, timeout=1.0) as answer:
+                        if answer.status == 200:
+                            del pending[name]
+                except OSError:
+                    pass
+            if pending:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"not ready after {timeout}s: {', '.join(sorted(pending))}")
+                time.sleep(0.1)
+
+    def stop(self, names: list[str] | None = None, timeout: float = 10.0) -> None:
+        """SIGTERM, wait up to ``timeout``, then SIGKILL what is left."""
+        chosen = {n: p for n, p in self.processes.items() if names is None or n in names}
+        for process in chosen.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for name, process in chosen.items():
+            try:
+                process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            del self.processes[name]
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process (probe-style tests)."""
+        process = self.processes.pop(name)
+        process.kill()
+        process.wait()
+
+
+def banner(spec: DevSpec, created: bool) -> str:
+    swift = Path(sys.executable).with_name("swift")
+    auth = f"-A {spec.auth_url} -U test:tester -K testing"
+    state = "created" if created else "reused"
+    return "\n".join([
+        f"martlet dev cluster ({state} {spec.data_dir})",
+        f"  auth URL : {spec.auth_url}",
+        "  user     : test:tester   key: testing",
+        f"  try      : {swift} {auth} stat",
+        f"             {swift} {auth} upload photos README.md",
+        f"             {swift} {auth} list photos",
+        f"  logs     : {spec.data_dir / 'logs'}",
+        "Press Ctrl-C to stop every process.",
+    ])
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = DevSpec(Path(args.data_dir).resolve(), proxy_port=args.port)
+    created = create_cluster(spec)
+    if not created:
+        write_role_configs(spec)
+    cluster = DevCluster(spec)
+    stop_requested = False
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        cluster.start()
+        cluster.wait_ready()
+        print(banner(spec, created), flush=True)
+        while True:
+            for name, process in cluster.processes.items():
+                if process.poll() is not None:
+                    print(f"{name} exited with {process.returncode}; see {cluster.log_dir / name}.log",
+                          file=sys.stderr, flush=True)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    except RuntimeError as exc:
+        print(f"martlet dev: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("stopping...", file=sys.stderr, flush=True)
+        cluster.stop()
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser("dev", help="run a whole cluster on this machine")
+    parser.add_argument("--data-dir", default=".dev-cluster", help="where configs, rings and data live")
+    parser.add_argument("--port", type=int, default=8080, help="the proxy's port")
+    parser.set_defaults(func=run)

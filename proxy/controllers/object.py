@@ -1,0 +1,276 @@
+"""``/v1/<account>/<container>/<object>``: PUT (and server-side copy), GET,
+HEAD, POST, DELETE and the COPY verb.
+
+Every check that can refuse a request (names, metadata, lengths, ACLs, the
+container's existence) runs before any replica is written to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncIterator
+from email.utils import formatdate
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+
+from martlet.errors import (
+    BadRequest, ClientDisconnect, EntityTooLarge, MethodNotAllowed, NotFound, ServiceUnavailable,
+    Unauthorized,
+)
+from martlet.timestamp import Timestamp
+from proxy.acl import parse_acl
+from proxy.config import ProxySection
+from proxy.constraints import (
+    check_copy_path, check_metadata, check_object_body, guess_content_type, resolve_delete_at,
+)
+from proxy.controllers.base import Context, new_timestamp, quorum_response, raise_for_missing, ring_names, slot_headers, write_entity
+from proxy.controllers.container import container_info
+from proxy.controllers.object_read import stream_object
+from proxy.fanout import NODE_ERRORS, Names, read_first, write_streaming
+from proxy.headers import client_headers_for_backend, user_metadata
+from proxy.quorum import Reply, best_status, quorum_etag, quorum_size
+
+# Headers that a read passes on to the backend: ranges and conditions.
+_READ_HEADERS = ("Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
+# Headers a copy takes from its source object (unless X-Fresh-Metadata).
+_COPIED = ("Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")
+
+
+async def handle_object(ctx: Context) -> web.StreamResponse:
+    method = ctx.method
+    if method in ("GET", "HEAD"):
+        return await _read(ctx)
+    if method == "PUT":
+        if "X-Copy-From" in ctx.request.headers:
+            return await _copy_from_header(ctx)
+        return await _put(ctx)
+    if method == "COPY":
+        return await _copy_verb(ctx)
+    if method == "POST":
+        return await _post(ctx)
+    if method == "DELETE":
+        return await _delete(ctx)
+    raise MethodNotAllowed()
+
+
+async def _check_write(ctx: Context, account: str, container: str, obj: str, need_container: bool) -> None:
+    """Authorize a write and, when asked, require the container to exist.
+
+    Authorization is decided before existence, so a stranger learns nothing
+    about which containers exist (Swift's order).
+    """
+    if ctx.identity is None:
+        raise Unauthorized()
+    owner = ctx.owns(account)
+    if owner and not need_container:
+        return
+    try:
+        info = await container_info(ctx, account, container)
+    except NotFound:
+        if not owner:
+            ctx.authorize(method="PUT", container=container, obj=obj, account=account)
+        raise
+    if not owner:
+        ctx.authorize(write_acl=parse_acl(info.write_acl), method="PUT", container=container,
+                      obj=obj, account=account)
+
+
+async def _check_read(ctx: Context, account: str, container: str, obj: str) -> None:
+    if ctx.owns(account):
+        return
+    info = await container_info(ctx, account, container)
+    ctx.authorize(read_acl=parse_acl(info.read_acl), method="GET", container=container, obj=obj,
+                  account=account)
+
+
+async def _read(ctx: Context) -> web.StreamResponse:
+    p = ctx.path
+    assert p.container is not None and p.obj is not None
+    await _check_read(ctx, p.account, p.container, p.obj)
+    names = Names(p.account, p.container, p.obj)
+    ring, part, _ = ring_names("object", names, ctx.state)
+    headers = {h: ctx.request.headers[h] for h in _READ_HEADERS if h in ctx.request.headers}
+    answer = await read_first(ctx.state, ring, part, ctx.method, names, headers)
+    raise_for_missing(answer)
+    return await stream_object(ctx.request, ctx.state, answer, part, names, ring, headers, {})
+
+
+def _last_modified(timestamp: str) -> str:
+    return formatdate(math.ceil(Timestamp.parse(timestamp).seconds), usegmt=True)
+
+
+async def _client_chunks(request: web.Request, settings: ProxySection) -> AsyncIterator[bytes]:
+    """The request body in chunks; a stalled or vanished client is a 499."""
+    while True:
+        try:
+            async with asyncio.timeout(settings.client_timeout):
+                chunk = await request.content.read(settings.chunk_size)
+        except (ConnectionError, TimeoutError, aiohttp.ClientPayloadError, aiohttp.web.HTTPException) as exc:
+            raise ClientDisconnect(f"Client read failed: {type(exc).__name__}") from None
+        if not chunk:
+            return
+        yield chunk
+
+
+async def _put_replicas(ctx: Context, names: Names, headers: dict[str, str],
+                        chunks: AsyncIterator[bytes], length: int | None) -> tuple[list[Reply], int]:
+    ring, part, nodes = ring_names("object", names, ctx.state)
+    _, cpart, cnodes = ring_names("container", Names(names.account, names.container), ctx.state)
+    per_slot = slot_headers(headers, len(nodes), cnodes, cpart, "Container")
+    replies = await write_streaming(
+        ctx.state, ring, part, names, per_slot, chunks, length, ctx.state.settings.max_file_size
+    )
+    return replies, len(nodes)
+
+
+def _put_response(replies: list[Reply], replicas: int, timestamp: str,
+                  extra: dict[str, str] | None = None) -> web.Response:
+    quorum = quorum_size(replicas)
+    status = best_status([r.status for r in replies], quorum)
+    if status != 201:
+        return quorum_response(replies, replicas)
+    headers = {"Last-Modified": _last_modified(timestamp), **(extra or {})}
+    etag = quorum_etag(replies, quorum)
+    if etag:
+        headers["ETag"] = etag
+    return web.Response(status=201, headers=headers)
+
+
+def _object_headers(ctx: Context, name: str) -> dict[str, str]:
+    """Backend headers of a PUT or POST from the client's, checked."""
+    request_headers = ctx.request.headers
+    check_metadata(request_headers, "object")
+    headers = client_headers_for_backend(request_headers)
+    delete_at = resolve_delete_at(request_headers, time.time())
+    if delete_at is not None:
+        headers["X-Delete-At"] = delete_at
+    return headers
+
+
+async def _put(ctx: Context) -> web.StreamResponse:
+    p = ctx.path
+    assert p.container is not None and p.obj is not None
+    request = ctx.request
+    length = check_object_body(request.headers, ctx.state.settings.max_file_size)
+    headers = _object_headers(ctx, p.obj)
+    detect = request.headers.get("X-Detect-Content-Type", "").lower() in ("true", "1", "yes")
+    headers["Content-Type"] = guess_content_type(p.obj, request.headers.get("Content-Type"), detect)
+    await _check_write(ctx, p.account, p.container, p.obj, need_container=True)
+    timestamp = new_timestamp()
+    headers["X-Timestamp"] = timestamp
+    if length is not None:
+        headers["Content-Length"] = str(length)
+    names = Names(p.account, p.container, p.obj)
+    replies, replicas = await _put_replicas(ctx, names, headers, _client_chunks(request, ctx.state.settings), length)
+    return _put_response(replies, replicas, timestamp)
+
+
+async def _source_chunks(response: aiohttp.ClientResponse, chunk_size: int) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.content.iter_chunked(chunk_size):
+            yield chunk
+    except NODE_ERRORS:
+        raise ServiceUnavailable("Copy source failed mid-read") from None
+
+
+async def _copy(ctx: Context, source: Names, dest: Names) -> web.StreamResponse:
+    """Server-side copy: stream the source object into a PUT of ``dest``."""
+    assert source.container and source.obj and dest.container and dest.obj
+    await _check_read(ctx, source.account, source.container, source.obj)
+    await _check_write(ctx, dest.account, dest.container, dest.obj, need_container=True)
+    request_headers = ctx.request.headers
+    headers = _object_headers(ctx, dest.obj)
+    headers.pop("ETag", None)
+    ring, part, _ = ring_names("object", source, ctx.state)
+    answer = await read_first(ctx.state, ring, part, "GET", source, {})
+    raise_for_missing(answer)
+    response = answer.response
+    assert response is not None
+    try:
+        if response.status != 200:
+            raise NotFound("Copy source not found")
+        length = int(response.headers.get("Content-Length", "0"))
+        if length > ctx.state.settings.max_file_size:
+            raise EntityTooLarge("Copy source is larger than max_file_size")
+        fresh = request_headers.get("X-Fresh-Metadata", "").lower() in ("true", "1", "yes")
+        if not fresh:
+            inherited = user_metadata(response.headers, "object")
+            inherited.update({h: response.headers[h] for h in _COPIED if h in response.headers})
+            headers = {**inherited, **headers}
+        headers.setdefault("Content-Type", guess_content_type(dest.obj, None))
+        etag = response.headers.get("ETag", "").strip('"')
+        if etag:
+            headers["ETag"] = etag
+        timestamp = new_timestamp()
+        headers["X-Timestamp"] = timestamp
+        headers["Content-Length"] = str(length)
+        chunks = _source_chunks(response, ctx.state.settings.chunk_size)
+        replies, replicas = await _put_replicas(ctx, dest, headers, chunks, length)
+        extra = {
+            "X-Copied-From": quote(f"{source.container}/{source.obj}"),
+            "X-Copied-From-Last-Modified": response.headers.get("Last-Modified", ""),
+        }
+        if source.account != dest.account:
+            extra["X-Copied-From-Account"] = quote(source.account)
+        return _put_response(replies, replicas, timestamp, extra)
+    finally:
+        response.release()
+
+
+async def _copy_from_header(ctx: Context) -> web.StreamResponse:
+    p = ctx.path
+    assert p.container is not None and p.obj is not None
+    if ctx.request.headers.get("Content-Length", "0") not in ("0", ""):
+        raise BadRequest("Copy requests require a zero byte body")
+    container, obj = check_copy_path(ctx.request.headers["X-Copy-From"])
+    account = _other_account(ctx, "X-Copy-From-Account")
+    return await _copy(ctx, Names(account, container, obj), Names(p.account, p.container, p.obj))
+
+
+async def _copy_verb(ctx: Context) -> web.StreamResponse:
+    p = ctx.path
+    assert p.container is not None and p.obj is not None
+    destination = ctx.request.headers.get("Destination")
+    if not destination:
+        raise BadRequest("COPY needs a Destination header")
+    container, obj = check_copy_path(destination)
+    account = _other_account(ctx, "Destination-Account")
+    return await _copy(ctx, Names(p.account, p.container, p.obj), Names(account, container, obj))
+
+
+def _other_account(ctx: Context, header: str) -> str:
+    from proxy.constraints import check_names, decode_segment
+
+    value = ctx.request.headers.get(header)
+    if not value:
+        return ctx.path.account
+    account = decode_segment(value)
+    check_names(account, None, None)
+    return account
+
+
+async def _post(ctx: Context) -> web.StreamResponse:
+    p = ctx.path
+    assert p.container is not None and p.obj is not None
+    headers = _object_headers(ctx, p.obj)
+    await _check_write(ctx, p.account, p.container, p.obj, need_container=True)
+    headers["X-Timestamp"] = new_timestamp()
+    replies, replicas = await write_entity(
+        ctx, "object", "POST", Names(p.account, p.container, p.obj), headers, "container", "Container"
+    )
+    return quorum_response(replies, replicas)
+
+
+async def _delete(ctx: Context) -> web.StreamResponse:
+    p = ctx.path
+    assert p.container is not None and p.obj is not None
+    await _check_write(ctx, p.account, p.container, p.obj, need_container=False)
+    headers = {"X-Timestamp": new_timestamp()}
+    replies, replicas = await write_entity(
+        ctx, "object", "DELETE", Names(p.account, p.container, p.obj), headers, "container", "Container"
+    )
+    return quorum_response(replies, replicas)

@@ -1,0 +1,336 @@
+"""Talking to the replicas: writes to all primaries at once, reads in turn.
+
+Writes: one slot per replica, each starting on a primary; a slot whose node
+cannot be reached moves on to the next handoff (keeping its own headers, so
+that its container update still goes to "its" container replica). A body is
+streamed: each client chunk is queued to every slot's connection, a full
+queue makes the reader wait (backpressure), and a slot that stalls longer
+than ``node_timeout`` or fails is dropped rather than holding up the rest.
+
+Reads: primaries in order, then handoffs (only when a primary failed), at
+most ``2 * replicas`` nodes; the first decisive answer is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from martlet.backend import backend_path, backend_request
+from martlet.errors import ClientDisconnect, EntityTooLarge
+from proxy.error_limiter import node_key
+from proxy.quorum import Reply
+from proxy.state import ProxyState
+
+log = logging.getLogger(__name__)
+
+NODE_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+QUEUE_CHUNKS = 4  # chunks buffered per backend connection before backpressure
+
+
+def key_of(node: Any) -> str:
+    return node_key(node.ip, node.port, node.device)
+
+
+def note_status(state: ProxyState, node: Any, status: int) -> None:
+    """Feed the error limiter with one backend answer."""
+    now = time.monotonic()
+    if status == 507:
+        state.limiter.insufficient_storage(key_of(node), now)
+    elif status >= 500:
+        state.limiter.error(key_of(node), now)
+    else:
+        state.limiter.success(key_of(node))
+
+
+def note_error(state: ProxyState, node: Any, exc: BaseException) -> None:
+    state.limiter.error(key_of(node), time.monotonic())
+    log.warning("backend error", extra={"node": key_of(node), "error": repr(exc)})
+
+
+@dataclass
+class NodeIter:
+    """Primaries, then handoffs, skipping error-limited nodes; at most ``limit``.
+
+    ``failed`` records that a primary was skipped or failed, which is what
+    lets a read go on to handoffs.
+    """
+
+    state: ProxyState
+    primaries: Sequence[Any]
+    handoffs: Iterator[Any]
+    limit: int
+    failed: bool = False
+    _given: int = 0
+    _index: int = 0
+
+    def next_node(self, *, reads: bool = False) -> tuple[Any, bool] | None:
+        """(node, is_handoff), or None when there is no node left to try."""
+        now = time.monotonic()
+        while self._index < len(self.primaries):
+            node = self.primaries[self._index]
+            self._index += 1
+            if self.state.limiter.is_limited(key_of(node), now):
+                self.failed = True
+                continue
+            self._given += 1
+            return node, False
+        if reads and not self.failed:
+            return None
+        while self._given < self.limit:
+            node = next(self.handoffs, None)
+            if node is None:
+                return None
+            if self.state.limiter.is_limited(key_of(node), now):
+                continue
+            self._given += 1
+            return node, True
+        return None
+
+
+def node_iter(state: ProxyState, ring: Any, part: int) -> NodeIter:
+    primaries = ring.get_part_nodes(part)
+    return NodeIter(state, primaries, iter(ring.get_more_nodes(part)), 2 * len(primaries))
+
+
+@dataclass(frozen=True)
+class Names:
+    account: str
+    container: str | None = None
+    obj: str | None = None
+
+    def path(self, device: str, part: int) -> str:
+        return backend_path(device, part, self.account, self.container, self.obj)
+
+
+def reply_of(response: aiohttp.ClientResponse) -> Reply:
+    return Reply(
+        response.status,
+        (response.headers.get("ETag") or "").strip('"') or None,
+        response.headers.get("X-Backend-Timestamp") or response.headers.get("X-Timestamp"),
+    )
+
+
+async def _send_slot(
+    state: ProxyState,
+    nodes: NodeIter,
+    method: str,
+    part: int,
+    names: Names,
+    headers: Mapping[str, str],
+    query: Mapping[str, str] | None,
+    make_body: Callable[[], AsyncIterator[bytes]] | None = None,
+    started: asyncio.Event | None = None,
+) -> Reply:
+    """One replica's write: try nodes until one answers or none is left.
+
+    With a body, a node may be replaced only while the body has not started
+    to flow (``started`` is set by the body generator once connected).
+    """
+    while True:
+        picked = nodes.next_node()
+        if picked is None:
+            return Reply(503)
+        node = picked[0]
+        try:
+            response = await backend_request(
+                state.session, node.ip, node.port, method, names.path(node.device, part),
+                headers=headers, query=query, data=make_body() if make_body else None,
+            )
+            async with response:
+                await response.read()
+        except NODE_ERRORS as exc:
+            note_error(state, node, exc)
+            if started is not None and started.is_set():
+                return Reply(503)
+            continue
+        note_status(state, node, response.status)
+        if response.status == 507 and (started is None or not started.is_set()):
+            continue
+        return reply_of(response)
+
+
+async def write_bodiless(
+    state: ProxyState,
+    ring: Any,
+    part: int,
+    method: str,
+    names: Names,
+    slot_headers: Sequence[Mapping[str, str]],
+    query: Mapping[str, str] | None = None,
+) -> list[Reply]:
+    """PUT/POST/DELETE without a body to every replica at once."""
+    nodes = node_iter(state, ring, part)
+    tasks = [_send_slot(state, nodes, method, part, names, h, query) for h in slot_headers]
+    return list(await asyncio.gather(*tasks))
+
+
+@dataclass
+class _Slot:
+    queue: asyncio.Queue[bytes | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_CHUNKS))
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[Reply] | None = None
+
+    async def body(self) -> AsyncIterator[bytes]:
+        self.started.set()
+        while True:
+            chunk = await self.queue.get()
+            if chunk is None:
+                return
+            yield chunk
+
+
+async def _wait_started(slots: list[_Slot]) -> None:
+    """Until each slot's connection is up (body flowing) or its task ended."""
+    for slot in slots:
+        assert slot.task is not None
+        started = asyncio.ensure_future(slot.started.wait())
+        await asyncio.wait({started, slot.task}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+
+
+async def _feed(slot: _Slot, chunk: bytes | None, timeout: float) -> bool:
+    """Queue ``chunk`` for one slot; False when the slot died or stalled."""
+    assert slot.task is not None
+    if slot.task.done():
+        return False
+    try:
+        slot.queue.put_nowait(chunk)
+        return True
+    except asyncio.QueueFull:
+        pass
+    put = asyncio.ensure_future(slot.queue.put(chunk))
+    done, _ = await asyncio.wait({put, slot.task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    if put in done:
+        return True
+    put.cancel()
+    if not slot.task.done():
+        slot.task.cancel()  # stalled longer than node_timeout
+    return False
+
+
+async def write_streaming(
+    state: ProxyState,
+    ring: Any,
+    part: int,
+    names: Names,
+    slot_headers: Sequence[Mapping[str, str]],
+    chunks: AsyncIterator[bytes],
+    expected: int | None,
+    max_size: int,
+) -> list[Reply]:
+    """PUT a body to every replica at once, streaming each chunk to all.
+
+    Raises ClientDisconnect (499) when the client sends less than announced
+    and EntityTooLarge (413) when a chunked body passes ``max_size``; in both
+    cases every backend connection is cut before its body is complete, so no
+    replica commits it.
+    """
+    nodes = node_iter(state, ring, part)
+    slots = [_Slot() for _ in slot_headers]
+    for slot, headers in zip(slots, slot_headers):
+        slot.task = asyncio.ensure_future(
+            _send_slot(state, nodes, "PUT", part, names, headers, None, slot.body, slot.started)
+        )
+    timeout = state.settings.node_timeout
+    try:
+        await _wait_started(slots)
+        live = [s for s in slots if s.task is not None and not s.task.done()]
+        received = 0
+        async for chunk in chunks:
+            received += len(chunk)
+            if received > max_size or (expected is not None and received > expected):
+                raise EntityTooLarge(f"Your request is too large; max_file_size is {max_size}")
+            live = [s for s in live if await _feed(s, chunk, timeout)]
+            if not live:
+                break
+        if live and expected is not None and received < expected:
+            raise ClientDisconnect("Client sent less than its Content-Length")
+        for slot in live:
+            await _feed(slot, None, timeout)
+        done, pending = await asyncio.wait([s.task for s in slots if s.task], timeout=timeout)
+        for task in pending:
+            task.cancel()
+    except BaseException:
+        for slot in slots:
+            if slot.task is not None:
+                slot.task.cancel()
+        await asyncio.gather(*(s.task for s in slots if s.task), return_exceptions=True)
+        raise
+    return [
+        s.task.result() if s.task in done and not s.task.cancelled() else Reply(503)
+        for s in slots
+        if s.task is not None
+    ]
+
+
+@dataclass
+class ReadAnswer:
+    """The chosen backend answer of a read, still open, and how it was found."""
+
+    response: aiohttp.ClientResponse | None
+    node: Any
+    nodes: NodeIter
+    statuses: list[int]
+    tombstone: str | None = None  # newest X-Backend-Timestamp among the 404s
+    primary_404: bool = False  # a primary (not a handoff) said "not found"
+
+
+async def read_first(
+    state: ProxyState,
+    ring: Any,
+    part: int,
+    method: str,
+    names: Names,
+    headers: Mapping[str, str],
+    query: Mapping[str, str] | None = None,
+    nodes: NodeIter | None = None,
+) -> ReadAnswer:
+    """The first decisive answer (anything but 404 and 5xx) from the replicas.
+
+    404s are remembered with their timestamps, so that an object found on a
+    later node but older than a tombstone seen earlier counts as deleted.
+    The caller must release ``response``.
+    """
+    from proxy.quorum import is_newer  # local: keeps the import list short
+
+    nodes = nodes or node_iter(state, ring, part)
+    statuses: list[int] = []
+    tombstone: str | None = None
+    primary_404 = False
+    while (picked := nodes.next_node(reads=True)) is not None:
+        node, is_handoff = picked
+        try:
+            response = await backend_request(
+                state.session, node.ip, node.port, method, names.path(node.device, part),
+                headers=headers, query=query,
+            )
+        except NODE_ERRORS as exc:
+            note_error(state, node, exc)
+            nodes.failed = True
+            statuses.append(503)
+            continue
+        note_status(state, node, response.status)
+        statuses.append(response.status)
+        stamp = response.headers.get("X-Backend-Timestamp") or response.headers.get("X-Timestamp")
+        if response.status == 404 or response.status >= 500:
+            if response.status >= 500:
+                nodes.failed = True
+            else:
+                primary_404 = primary_404 or not is_handoff
+                if is_newer(stamp, tombstone):
+                    tombstone = stamp
+            response.release()
+            continue
+        if tombstone is not None and 200 <= response.status < 300 and not is_newer(stamp, tombstone):
+            response.release()
+            statuses[-1] = 404
+            continue
+        return ReadAnswer(response, node, nodes, statuses, tombstone, primary_404)
+    return ReadAnswer(None, None, nodes, statuses, tombstone, primary_404)
