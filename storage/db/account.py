@@ -12,6 +12,7 @@ client) is taken as-is, as Swift does.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from storage.db.broker import (
     decode_metadata,
 )
 from storage.db.container import NAME_BATCH, range_sql
-from storage.listing import ContainerRecord, RowQuery
+from storage.listing import ContainerRecord, Entry, ListingParams, RowQuery, build_listing
 
 ACCOUNT_SCHEMA = """
 CREATE TABLE container (
@@ -197,10 +198,22 @@ class AccountBroker(DatabaseBroker):
 
     def list_containers(self, query: RowQuery) -> list[ContainerRecord]:
         """One range scan of live rows on ``ix_container_deleted_name``."""
-        sql, args = container_range_sql(query)
         with self.connect() as conn:
-            rows = conn.execute(sql, args).fetchall()
-        return [ContainerRecord(*row) for row in rows]
+            return _fetch_containers(conn, query)
+
+    def list_page(self, params: ListingParams) -> list[Entry]:
+        """One listing page, read in one snapshot on one connection."""
+        with self.connect() as conn:
+            conn.execute("BEGIN")
+            try:
+                return build_listing(lambda query: _fetch_containers(conn, query), params)
+            finally:
+                conn.execute("ROLLBACK")
+
+
+def _fetch_containers(conn: sqlite3.Connection, query: RowQuery) -> list[ContainerRecord]:
+    sql, args = container_range_sql(query)
+    return [ContainerRecord(*row) for row in conn.execute(sql, args)]
 
 
 def container_range_sql(query: RowQuery) -> tuple[str, list[object]]:

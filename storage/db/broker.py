@@ -226,16 +226,29 @@ class DatabaseBroker:
                     f"UPDATE {self.stat_table} SET metadata = ?", (encode_metadata(merged),)
                 )
 
-    def update_put_timestamp(self, timestamp: str) -> None:
-        """A PUT of an existing database: keep the newer put timestamp."""
+    def _apply_put(
+        self, conn: sqlite3.Connection, timestamp: str, metadata: Mapping[str, tuple[str, str]]
+    ) -> None:
+        """Inside a transaction: a PUT's newer put timestamp and its metadata."""
+        put_ts, delete_ts, meta_text = self._stat_row(
+            conn, "put_timestamp, delete_timestamp, metadata"
+        )
+        if timestamp > put_ts:
+            changed_at = timestamp if put_ts <= delete_ts < timestamp else None  # revived
+            conn.execute(
+                f"UPDATE {self.stat_table} SET put_timestamp = ?, "
+                "status_changed_at = COALESCE(?, status_changed_at)",
+                (timestamp, changed_at),
+            )
+        current = decode_metadata(meta_text)
+        merged = merge_metadata(current, metadata)
+        if merged != current:
+            conn.execute(f"UPDATE {self.stat_table} SET metadata = ?", (encode_metadata(merged),))
+
+    def put(self, timestamp: str, metadata: Mapping[str, tuple[str, str]]) -> None:
+        """A PUT of an existing database, as one transaction."""
         with self.transaction() as conn:
-            put_ts, delete_ts = self._stat_row(conn, "put_timestamp, delete_timestamp")
-            if timestamp > put_ts:
-                conn.execute(f"UPDATE {self.stat_table} SET put_timestamp = ?", (timestamp,))
-                if put_ts <= delete_ts < timestamp:  # deleted -> alive again
-                    conn.execute(
-                        f"UPDATE {self.stat_table} SET status_changed_at = ?", (timestamp,)
-                    )
+            self._apply_put(conn, timestamp, metadata)
 
     def mark_deleted(self, timestamp: str) -> None:
         """Record a DELETE (newest wins); rows are reclaimed by replication."""

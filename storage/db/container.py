@@ -15,6 +15,7 @@ reported, so a change of stats can be sent later without another PUT.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +25,9 @@ from storage.db.broker import (
     DatabaseBroker,
     Metadata,
     decode_metadata,
-    encode_metadata,
     is_deleted_status,
-    merge_metadata,
 )
-from storage.listing import ObjectRecord, RowQuery
+from storage.listing import Entry, ListingParams, ObjectRecord, RowQuery, build_listing
 
 from martlet.timestamp import Timestamp
 
@@ -101,7 +100,7 @@ class AccountTarget:
     """The account server(s) a container reports its stats to."""
 
     hosts: tuple[tuple[str, str], ...]  # (ip:port, device) pairs
-    partition: str
+    partition: int
 
     def encode(self) -> str:
         return json.dumps({"hosts": [list(h) for h in self.hosts], "partition": self.partition})
@@ -111,7 +110,7 @@ class AccountTarget:
         if not text:
             return None
         raw = json.loads(text)
-        return cls(tuple((str(h), str(d)) for h, d in raw["hosts"]), str(raw["partition"]))
+        return cls(tuple((str(h), str(d)) for h, d in raw["hosts"]), int(raw["partition"]))
 
 
 @dataclass(frozen=True)
@@ -206,20 +205,7 @@ class ContainerBroker(DatabaseBroker):
     ) -> None:
         """A PUT of an existing container, as one transaction."""
         with self.transaction() as conn:
-            put_ts, delete_ts, meta_text = self._stat_row(
-                conn, "put_timestamp, delete_timestamp, metadata"
-            )
-            if timestamp > put_ts:
-                changed_at = timestamp if put_ts <= delete_ts < timestamp else None
-                conn.execute(
-                    "UPDATE container_stat SET put_timestamp = ?, "
-                    "status_changed_at = COALESCE(?, status_changed_at)",
-                    (timestamp, changed_at),
-                )
-            current = decode_metadata(meta_text)
-            merged = merge_metadata(current, metadata)
-            if merged != current:
-                conn.execute("UPDATE container_stat SET metadata = ?", (encode_metadata(merged),))
+            self._apply_put(conn, timestamp, metadata)
             if target is not None:
                 conn.execute("UPDATE container_stat SET account_target = ?", (target.encode(),))
 
@@ -281,10 +267,17 @@ class ContainerBroker(DatabaseBroker):
 
     def list_objects(self, query: RowQuery) -> list[ObjectRecord]:
         """One range scan of live rows on ``ix_object_deleted_name``."""
-        sql, args = object_range_sql(query)
         with self.connect() as conn:
-            rows = conn.execute(sql, args).fetchall()
-        return [ObjectRecord(*row) for row in rows]
+            return _fetch_objects(conn, query)
+
+    def list_page(self, params: ListingParams) -> list[Entry]:
+        """One listing page, read in one snapshot on one connection."""
+        with self.connect() as conn:
+            conn.execute("BEGIN")
+            try:
+                return build_listing(lambda query: _fetch_objects(conn, query), params)
+            finally:
+                conn.execute("ROLLBACK")
 
     def get_object_rows(self, names: Sequence[str]) -> dict[str, tuple[str, int]]:
         """``name -> (created_at, deleted)`` for the given names (tests, replication)."""
@@ -296,6 +289,11 @@ class ContainerBroker(DatabaseBroker):
                 list(names),
             ).fetchall()
         return {name: (created_at, deleted) for name, created_at, deleted in rows}
+
+
+def _fetch_objects(conn: sqlite3.Connection, query: RowQuery) -> list[ObjectRecord]:
+    sql, args = object_range_sql(query)
+    return [ObjectRecord(*row) for row in conn.execute(sql, args)]
 
 
 def range_sql(table: str, columns: str, query: RowQuery) -> tuple[str, list[object]]:

@@ -157,7 +157,7 @@ def test_delete_and_recreate_status(tmp_path: Path) -> None:
 
 
 def test_account_target_and_reporting(tmp_path: Path) -> None:
-    target = AccountTarget((("127.0.0.1:6200", "sda"),), "3")
+    target = AccountTarget((("127.0.0.1:6200", "sda"),), 3)
     broker = new_container(tmp_path, target)
     info = broker.get_info()
     assert info.account_target == target and info.needs_report

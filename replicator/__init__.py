@@ -1,0 +1,3 @@
+"""Background daemons of a storage node: replication, auditing, and the
+updater that replays queued container and account updates
+(``replicator.updater``)."""

@@ -1,0 +1,46 @@
+"""``martlet updater --config storage.conf [--once]``: replay async_pending.
+
+Reads ``[storage] devices`` (and ``cluster_conf``, ``fsync``) and the
+``[updater]`` section of the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from typing import Any
+
+from martlet.config import load_config
+from martlet.logs import setup_logging
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "updater", help="send queued container and account updates (async_pending)"
+    )
+    parser.add_argument("--config", required=True, help="path to storage.conf")
+    parser.add_argument("--once", action="store_true", help="run one pass and exit")
+    parser.set_defaults(func=run_updater)
+
+
+def run_updater(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from replicator.updater import Updater, UpdaterSection
+    from storage.config import load_storage_config
+
+    storage = load_storage_config(args.config)
+    section = load_config(args.config).section("updater", UpdaterSection)
+    setup_logging(section.log_level, name="updater")
+    updater = Updater(storage.devices_root, section, fsync=storage.storage.fsync)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await updater.run(once=args.once, stop=stop)
+
+    uvloop.run(main())
+    return 0

@@ -1,0 +1,277 @@
+"""The container server: container databases over HTTP, and account reports.
+
+Every SQLite call runs in the device's thread pool (``StorageContext.io``),
+so the event loop never waits on a disk. Requests:
+
+- ``PUT|POST|HEAD|GET|DELETE /<dev>/<part>/<a>/<c>``: the container itself.
+- ``PUT|DELETE /<dev>/<part>/<a>/<c>/<o>`` with ``X-Backend-Type:
+  container``: an object row update from an object server. It is accepted
+  (201/204) even when the stored row is newer: the update is then simply
+  superseded, which is what makes replays harmless.
+
+Account reports. A container PUT or DELETE reports the container's row to
+its account server(s) before answering, as Swift's container server does.
+Stats that change later through object rows are reported by the same
+server, *debounced*: the first change arms a timer (``account_update_delay``)
+and the report then sends whatever the stats are by that time, so a burst
+of a thousand uploads costs one account update, not a thousand. Swift leaves
+this to a container updater that walks every database each pass; reporting
+from the server costs nothing when nothing changes and keeps listings of
+the account fresh within the delay. A report that cannot be sent is queued
+in ``async_pending/`` for the updater. What was reported is stored in the
+database (``reported_*``), so a change is never reported twice; on shutdown
+armed reports are queued to ``async_pending/`` rather than lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from martlet.config import load_config
+from martlet.errors import Conflict, MethodNotAllowed, NotFound
+from storage.async_pending import send_or_queue, write_pending
+from storage.db import ContainerBroker, ContainerInfo, db_path
+from storage.db.headers import (
+    account_target_from_headers,
+    account_update_records,
+    container_headers,
+    deleted_headers,
+    metadata_from_headers,
+    object_update_from_request,
+    require_timestamp,
+)
+from storage.listing import listing_content_type, parse_listing_params, render_listing
+from storage.paths import EntityPath
+from storage.server import StorageContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ContainerServerSection:
+    """``[container-server]`` of storage.conf."""
+
+    # Seconds between the first stats change of a container and its report.
+    account_update_delay: float = field(default=1.0, metadata={"min": 0.0})
+
+
+def _section(ctx: StorageContext) -> ContainerServerSection:
+    """Our section of the same storage.conf (defaults plus environment when
+    the daemon was built without a file, as tests do)."""
+    path = ctx.config.path if Path(ctx.config.path).is_file() else None
+    return load_config(path).section("container-server", ContainerServerSection)
+
+
+class AccountReporter:
+    """Sends container rows to account servers: now, or debounced."""
+
+    def __init__(self, ctx: StorageContext, delay: float) -> None:
+        self.ctx = ctx
+        self.delay = delay
+        self._armed: dict[Path, tuple[str, ContainerBroker, asyncio.TimerHandle]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _device_path(self, device: str) -> Path:
+        return self.ctx.devices_root / device
+
+    async def report(self, device: str, broker: ContainerBroker, info: ContainerInfo) -> None:
+        """Send ``info``'s row to every account server; queue what fails."""
+        if not info.needs_report:
+            return
+        records = account_update_records(info)
+        await asyncio.gather(
+            *(
+                send_or_queue(
+                    self.ctx.session,
+                    record,
+                    self._device_path(device),
+                    self.ctx.io,
+                    self.ctx.hash_settings,
+                    self.ctx.config.storage.fsync,
+                )
+                for record in records
+            )
+        )
+        # Sent or durably queued: either way the report is handed off.
+        await self.ctx.io.run(device, broker.mark_reported, info.report)
+
+    def schedule(self, device: str, broker: ContainerBroker) -> None:
+        """Arm a report of ``broker``'s stats unless one is already armed."""
+        if broker.path in self._armed:
+            return
+        loop = asyncio.get_running_loop()
+        handle = loop.call_later(self.delay, self._fire, device, broker)
+        self._armed[broker.path] = (device, broker, handle)
+
+    def _fire(self, device: str, broker: ContainerBroker) -> None:
+        self._armed.pop(broker.path, None)
+        task = asyncio.create_task(self._report_latest(device, broker))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _report_latest(self, device: str, broker: ContainerBroker) -> None:
+        try:
+            info = await self.ctx.io.run(device, broker.get_info)
+            await self.report(device, broker, info)
+        except Exception:  # a background report must never kill the loop
+            log.exception("account report failed", extra={"db": str(broker.path)})
+
+    async def close(self) -> None:
+        """Queue armed reports in async_pending (the session is gone by now)."""
+        armed, self._armed = self._armed, {}
+        for _device, _broker, handle in armed.values():
+            handle.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5.0)
+        for device, broker, _handle in armed.values():
+            await asyncio.to_thread(self._queue_now, device, broker)
+
+    def _queue_now(self, device: str, broker: ContainerBroker) -> None:
+        try:
+            info = broker.get_info()
+            if not info.needs_report:
+                return
+            for record in account_update_records(info):
+                write_pending(
+                    self._device_path(device), record, self.ctx.hash_settings, self.ctx.config.storage.fsync
+                )
+            broker.mark_reported(info.report)
+        except Exception:
+            log.exception("could not queue account report", extra={"db": str(broker.path)})
+
+
+class ContainerServer:
+    """The ``container`` entity of the storage daemon's dispatch registry."""
+
+    def __init__(self, ctx: StorageContext) -> None:
+        self.ctx = ctx
+        self.reporter = AccountReporter(ctx, _section(ctx).account_update_delay)
+
+    def broker(self, path: EntityPath) -> ContainerBroker:
+        assert path.container is not None
+        return ContainerBroker(
+            db_path(
+                self.ctx.devices_root,
+                path.device,
+                "container",
+                path.partition,
+                path.account,
+                path.container,
+                hash_settings=self.ctx.hash_settings,
+            ),
+            fsync=self.ctx.config.storage.fsync,
+        )
+
+    async def handle(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
+        if path.obj is not None:
+            return await self.object_row(request, path)
+        handler = {
+            "PUT": self.put,
+            "POST": self.post,
+            "HEAD": self.get,
+            "GET": self.get,
+            "DELETE": self.delete,
+        }.get(request.method)
+        if handler is None:
+            raise MethodNotAllowed(f"{request.method} not allowed on a container")
+        return await handler(request, path)
+
+    async def close(self) -> None:
+        await self.reporter.close()
+
+    async def object_row(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
+        if request.method not in ("PUT", "DELETE"):
+            raise MethodNotAllowed("object rows take PUT or DELETE")
+        assert path.obj is not None
+        update = object_update_from_request(request.method, path.obj, request.headers)
+        broker = self.broker(path)
+        if await self.ctx.io.run(path.device, broker.merge_objects, [update]):
+            self.reporter.schedule(path.device, broker)
+        return web.Response(status=201 if request.method == "PUT" else 204)
+
+    async def put(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
+        timestamp = require_timestamp(request.headers)
+        metadata = metadata_from_headers(request.headers, "container", timestamp)
+        target = account_target_from_headers(request.headers)
+        broker = self.broker(path)
+        tmp_dir = self.ctx.devices_root / path.device / "tmp"
+
+        def work() -> tuple[bool, ContainerInfo]:
+            assert path.container is not None
+            if broker.create(tmp_dir, path.account, path.container, timestamp, metadata, target):
+                return True, broker.get_info()
+            was_deleted = broker.get_info().is_deleted
+            broker.put_container(timestamp, metadata, target)
+            info = broker.get_info()
+            if info.is_deleted:
+                raise Conflict("container was deleted after this PUT", headers=deleted_headers(info))
+            return was_deleted, info
+
+        created, info = await self.ctx.io.run(path.device, work)
+        await self.reporter.report(path.device, broker, info)
+        return web.Response(status=201 if created else 202)
+
+    async def post(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
+        timestamp = require_timestamp(request.headers)
+        metadata = metadata_from_headers(request.headers, "container", timestamp)
+        broker = self.broker(path)
+
+        def work() -> None:
+            info = broker.get_info()
+            if info.is_deleted:
+                raise NotFound("container deleted", headers=deleted_headers(info))
+            broker.update_metadata(metadata)
+
+        await self.ctx.io.run(path.device, work)
+        return web.Response(status=204)
+
+    async def delete(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
+        timestamp = require_timestamp(request.headers)
+        broker = self.broker(path)
+
+        def work() -> tuple[bool, ContainerInfo]:
+            before = broker.get_info()
+            if before.object_count > 0:
+                raise Conflict("container not empty")
+            existed = not before.is_deleted
+            broker.mark_deleted(timestamp)
+            info = broker.get_info()
+            if not info.is_deleted:
+                raise Conflict("container was put after this DELETE")
+            return existed, info
+
+        existed, info = await self.ctx.io.run(path.device, work)
+        await self.reporter.report(path.device, broker, info)
+        return web.Response(status=204 if existed else 404)
+
+    async def get(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
+        broker = self.broker(path)
+        listing = request.method == "GET"
+        params = parse_listing_params(request.query) if listing else None
+        content_type = listing_content_type(request.query.get("format"), request.headers.get("Accept"))
+
+        def work() -> tuple[ContainerInfo, bytes | None]:
+            info = broker.get_info()
+            if info.is_deleted:
+                raise NotFound("container deleted", headers=deleted_headers(info))
+            if params is None:
+                return info, None
+            entries = broker.list_page(params)
+            if not entries and content_type == "text/plain":
+                return info, None
+            assert path.container is not None
+            return info, render_listing(entries, content_type, "container", path.container)
+
+        info, body = await self.ctx.io.run(path.device, work)
+        headers = container_headers(info)
+        if body is None:  # HEAD, or an empty plain listing
+            return web.Response(status=204, headers=headers)
+        response = web.Response(status=200, body=body, headers=headers)
+        response.content_type = content_type
+        response.charset = "utf-8"
+        return response
