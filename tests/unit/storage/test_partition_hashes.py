@@ -1,0 +1,51 @@
+import hashlib
+from pathlib import Path
+
+import msgpack
+
+from martlet.timestamp import Timestamp
+from storage import diskfile as df
+from storage.metadata import ObjectMetadata
+from storage.partition_hashes import get_hashes
+
+
+def tombstone(device: Path, obj: str, stamp: str) -> df.ObjectLocation:
+    loc = df.object_location(device, 3, "a", "c", obj)
+    df.write_marker(loc, ObjectMetadata(name=f"/a/c/{obj}", timestamp=Timestamp.parse(stamp)), df.TOMBSTONE, fsync=False)
+    return loc
+
+
+def test_suffix_hash_is_md5_of_file_names(tmp_path: Path) -> None:
+    device = tmp_path / "sda"
+    loc = tombstone(device, "o", "1700000000.00000")
+    hashes = get_hashes(loc.part_dir, device / "tmp", fsync=False)
+    expected = hashlib.md5(f"{loc.hash}/1700000000.00000.ts\n".encode()).hexdigest()
+    assert hashes == {loc.suffix: expected}
+    stored = msgpack.unpackb((loc.part_dir / "hashes.msgpack").read_bytes())
+    assert stored == {"v": 1, "hashes": {loc.suffix: expected}}
+    assert (loc.part_dir / "hashes.invalid").read_text() == ""
+
+
+def test_only_dirty_suffixes_are_rehashed(tmp_path: Path) -> None:
+    device = tmp_path / "sda"
+    loc = tombstone(device, "o", "1700000000.00000")
+    first = get_hashes(loc.part_dir, device / "tmp", fsync=False)
+    # Change the suffix behind the cache's back: the cached hash stays...
+    (loc.hash_dir / "1700000000.00000.ts").rename(loc.hash_dir / "1700000001.00000.ts")
+    assert get_hashes(loc.part_dir, device / "tmp", fsync=False) == first
+    # ...until the suffix is named (REPLICATE /dev/part/suffix) or invalidated.
+    named = get_hashes(loc.part_dir, device / "tmp", recalculate=[loc.suffix], fsync=False)
+    assert named != first
+    tombstone(device, "o", "1700000002.00000")  # a write invalidates
+    assert get_hashes(loc.part_dir, device / "tmp", fsync=False) != named
+
+
+def test_reclaimed_suffix_disappears(tmp_path: Path) -> None:
+    device = tmp_path / "sda"
+    loc = tombstone(device, "o", "1000000000.00000")
+    assert get_hashes(loc.part_dir, device / "tmp", reclaim_age=60, fsync=False) == {}
+    assert not (loc.part_dir / loc.suffix).exists()
+
+
+def test_missing_partition(tmp_path: Path) -> None:
+    assert get_hashes(tmp_path / "sda" / "objects" / "9", tmp_path / "sda" / "tmp") == {}
