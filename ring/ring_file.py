@@ -38,6 +38,7 @@ import numpy as np
 from martlet.errors import RingError
 from martlet.hashing import HashSection
 
+from ring.builder import RingBuilder
 from ring.device import Device
 from ring.ring import Ring
 
@@ -268,3 +269,25 @@ class RingReloader:
         self._ring, self._key = ring, key
         log.info("ring reloaded", extra={"path": str(self.path), "version": ring.version})
         return True
+
+
+# -- builders --------------------------------------------------------------------
+def builder_bytes(builder: RingBuilder) -> bytes:
+    metadata, arrays = builder.to_state()
+    return encode(BUILDER_MAGIC, metadata, arrays)
+
+
+def builder_from_bytes(data: bytes, what: str = "builder") -> RingBuilder:
+    contents = decode(data, BUILDER_MAGIC, what)
+    try:
+        return RingBuilder.from_state(contents.metadata, contents.arrays, devices_from(contents.metadata, what))
+    except RingError as exc:
+        raise RingError(f"{what}: {exc}") from None
+
+
+def save_builder(builder: RingBuilder, path: str | os.PathLike[str]) -> None:
+    write_atomic(path, builder_bytes(builder))
+
+
+def load_builder(path: str | os.PathLike[str]) -> RingBuilder:
+    return builder_from_bytes(read_file(path), what=str(path))
