@@ -1,0 +1,84 @@
+"""A whole martlet cluster for tests, started by the same code as
+``martlet dev`` (``martlet.dev``) in a temporary folder on ephemeral ports.
+
+Real processes: four storage daemons, the proxy and the background daemons
+that exist. ``start_cluster`` returns once every HTTP daemon answers its
+healthcheck (bounded wait); ``RunningCluster.close`` stops them all.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from swiftclient import client as swift_client
+
+from martlet.dev import DevCluster, DevSpec, create_cluster
+
+SWIFT = str(Path(sys.executable).with_name("swift"))
+USER, KEY = "test:tester", "testing"
+
+
+@dataclass
+class RunningCluster:
+    spec: DevSpec
+    processes: DevCluster
+    _tokens: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def proxy(self) -> str:
+        return f"http://127.0.0.1:{self.spec.proxy_port}"
+
+    def auth(self, user: str = USER, key: str = KEY) -> tuple[str, str]:
+        """(storage URL, token) of a user, cached per user."""
+        if user not in self._tokens:
+            answer = requests.get(f"{self.proxy}/auth/v1.0",
+                                  headers={"X-Auth-User": user, "X-Auth-Key": key}, timeout=10)
+            answer.raise_for_status()
+            self._tokens[user] = (answer.headers["X-Storage-Url"], answer.headers["X-Auth-Token"])
+        return self._tokens[user]
+
+    def connection(self, user: str = USER, key: str = KEY, **kwargs: Any) -> swift_client.Connection:
+        return swift_client.Connection(authurl=self.spec.auth_url, user=user, key=key,
+                                       retries=0, timeout=30, **kwargs)
+
+    def swift(self, *args: str, user: str = USER, key: str = KEY, cwd: Path | None = None,
+              timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """The ``swift`` command line as a subprocess, as a user would run it."""
+        argv = [SWIFT, "-A", self.spec.auth_url, "-U", user, "-K", key, *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+    def storage_name(self, port: int) -> str:
+        return f"storage{self.spec.storage_ports.index(port) + 1}"
+
+    def stop_storage(self, *names: str) -> None:
+        self.processes.stop(list(names))
+
+    def start_storage(self, *names: str) -> None:
+        self.processes.start(list(names))
+        self.processes.wait_ready(30, list(names))
+
+    def log_text(self, name: str) -> str:
+        return (self.processes.log_dir / f"{name}.log").read_text(errors="replace")
+
+    def close(self) -> None:
+        self.processes.stop()
+
+
+def start_cluster(data_dir: Path, **proxy_options: Any) -> RunningCluster:
+    """Create (like ``martlet dev``'s first run) and start a cluster."""
+    options = {k: str(v) for k, v in proxy_options.items()}
+    spec = DevSpec.ephemeral(data_dir, fsync=False, part_power=6, proxy_options=options)
+    create_cluster(spec)
+    processes = DevCluster(spec)
+    try:
+        processes.start()
+        processes.wait_ready(timeout=30)
+    except BaseException:
+        processes.stop()
+        raise
+    return RunningCluster(spec, processes)
