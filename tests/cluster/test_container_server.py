@@ -44,12 +44,14 @@ def cpath(container: str = "c", obj: str | None = None, account: str = "AUTH_a")
     return backend_path("sda", 3, account, container, obj)
 
 
-async def put_row(session, daemon, name: str, size: int = 1, container: str = "c") -> int:
+async def put_row(
+    session, daemon, name: str, size: int = 1, container: str = "c", account: str = "AUTH_a"
+) -> int:
     status, _, _ = await call(
         session,
         daemon,
         "PUT",
-        cpath(container, name),
+        cpath(container, name, account),
         {
             "X-Backend-Type": "container",
             "X-Timestamp": ts(),
