@@ -65,6 +65,25 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return web.Response(status=500, text="Internal Server Error")
 
 
+def _header_bytes(request: web.Request, response: web.StreamResponse) -> int:
+    """Size of the status line and headers exactly as aiohttp serializes them."""
+    version = request.version
+    size = len(f"HTTP/{version.major}.{version.minor} {response.status} {response.reason}\r\n")
+    for key, value in response.headers.items():
+        size += len(key.encode("utf-8")) + len(value.encode("utf-8")) + 4
+    return size + 2
+
+
+def _body_bytes(request: web.Request, response: web.StreamResponse) -> int:
+    """Body bytes sent: aiohttp's ``body_length`` of a streamed response
+    counts the status line and headers too, so they are taken off."""
+    if not response.prepared:
+        return response.content_length or 0
+    if response.body_length == 0:
+        return 0  # prepared but not yet finished (e.g. connection lost)
+    return max(0, response.body_length - _header_bytes(request, response))
+
+
 @web.middleware
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """One structured line per request: method, path, status, bytes, duration."""
@@ -74,7 +93,7 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
     try:
         response = await handler(request)
         status = response.status
-        sent = response.body_length if response.prepared else (response.content_length or 0)
+        sent = _body_bytes(request, response)
         return response
     except web.HTTPException as exc:
         status = exc.status

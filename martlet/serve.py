@@ -36,8 +36,18 @@ def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
+def runner_options(shutdown_timeout: float = 10.0) -> dict[str, object]:
+    """Keyword arguments for ``web.AppRunner`` that every martlet daemon needs.
+
+    ``auto_decompress=False``: a body sent with ``Content-Encoding: gzip`` is
+    the object itself and must be stored byte for byte (aiohttp would
+    otherwise inflate it, or fail on it, before the handler sees it).
+    """
+    return {"access_log": None, "shutdown_timeout": shutdown_timeout, "auto_decompress": False}
+
+
 async def _serve_forever(app: web.Application, sock: socket.socket, shutdown_timeout: float) -> None:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+    runner = web.AppRunner(app, **runner_options(shutdown_timeout))
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()

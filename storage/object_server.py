@@ -140,6 +140,7 @@ class ObjectServer:
         expected_length = self._expected_length(request)
         expected_etag = normalize_etag(request.headers.get("ETag"))
         delete_at = parse_delete_at(request.headers.get("X-Delete-At"))
+        container_targets(request.headers)  # 400 before anything is written
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match is not None and if_none_match.strip() != "*":
             raise BadRequest("only If-None-Match: * is supported on PUT")
@@ -287,6 +288,7 @@ class ObjectServer:
     async def delete(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         assert path.container is not None and path.obj is not None
         timestamp = request_timestamp(request.headers)
+        container_targets(request.headers)  # 400 before anything is written
         location = self._location(path)
         state = await self._state(path, location)
         if state.durable is not None and state.durable >= timestamp:
@@ -367,21 +369,32 @@ def parse_suffixes(rest: tuple[str, ...]) -> list[str]:
     return suffixes
 
 
-def container_updates(
-    headers: Mapping[str, str], path: EntityPath, method: str, timestamp: Timestamp, meta: ObjectMetadata
-) -> list[PendingUpdate]:
-    """Pure: one update per ``X-Container-Host``/``-Device`` pair (comma-separated lists)."""
+def container_targets(headers: Mapping[str, str]) -> tuple[list[tuple[str, str]], int]:
+    """Pure: ``([(host, device), ...], partition)`` from the X-Container-* headers.
+
+    Hosts and devices are comma-separated lists paired in order (the proxy
+    may give one object server several container replicas). 400 if they do
+    not pair up or a host is not ``ip:port``.
+    """
     hosts = [h.strip() for h in headers.get("X-Container-Host", "").split(",") if h.strip()]
     devices = [d.strip() for d in headers.get("X-Container-Device", "").split(",") if d.strip()]
     partition = headers.get("X-Container-Partition", "").strip()
-    if not hosts:
-        return []
-    if len(hosts) != len(devices) or not partition.isdigit():
+    if not hosts and not devices:
+        return [], 0
+    if len(hosts) != len(devices) or not partition.isascii() or not partition.isdigit():
         raise BadRequest("X-Container-Host, -Device and -Partition do not match")
     for host in hosts:
         ip, sep, port = host.rpartition(":")
         if not sep or not ip or not port.isdigit():
             raise BadRequest("X-Container-Host must be ip:port")
+    return list(zip(hosts, devices)), int(partition)
+
+
+def container_updates(
+    headers: Mapping[str, str], path: EntityPath, method: str, timestamp: Timestamp, meta: ObjectMetadata
+) -> list[PendingUpdate]:
+    """Pure: the row updates an object PUT or DELETE sends to its container servers."""
+    targets, partition = container_targets(headers)
     update_headers = {"X-Backend-Type": "container", "X-Timestamp": timestamp.internal}
     if method == "PUT":
         update_headers.update(
@@ -393,6 +406,6 @@ def container_updates(
         )
     assert path.container is not None
     return [
-        PendingUpdate(method, host, device, int(partition), path.account, path.container, path.obj, update_headers)
-        for host, device in zip(hosts, devices)
+        PendingUpdate(method, host, device, partition, path.account, path.container, path.obj, update_headers)
+        for host, device in targets
     ]

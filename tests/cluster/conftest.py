@@ -35,6 +35,7 @@ from aiohttp import web
 from martlet.backend import make_session
 from martlet.cluster import ClusterConfig
 from martlet.hashing import HashSection
+from martlet.serve import runner_options
 from storage.config import StorageConfig, StorageSection
 from storage.server import create_app
 
@@ -84,7 +85,7 @@ class StorageDaemon:
 
 async def start_storage_daemon(devices_root: Path, **storage_keys: Any) -> StorageDaemon:
     config = make_storage_config(devices_root, **storage_keys)
-    runner = web.AppRunner(create_app(config), access_log=None, shutdown_timeout=2.0)
+    runner = web.AppRunner(create_app(config), **runner_options(shutdown_timeout=2.0))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
