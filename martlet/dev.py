@@ -276,20 +276,34 @@ def banner(spec: DevSpec, created: bool) -> str:
     ])
 
 
+def existing_spec(data_dir: Path, proxy_port: int) -> DevSpec:
+    """The spec of a data dir made by an earlier run: the storage ports are
+    the ones its rings name (the rings are the truth, not the defaults)."""
+    from martlet.cluster import load_cluster_config
+    from ring import load_ring
+
+    cluster = load_cluster_config(data_dir / "martlet.conf")
+    ring = load_ring(cluster.ring_path("object"), cluster.hash)
+    ports = tuple(d.port for d in sorted((d for d in ring.devices if d is not None), key=lambda d: d.id))
+    fsync = "fsync = false" not in (data_dir / "storage1.conf").read_text()
+    return DevSpec(data_dir, proxy_port=proxy_port, storage_ports=ports, fsync=fsync,
+                   part_power=ring.part_power)
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
-    spec = DevSpec(Path(args.data_dir).resolve(), proxy_port=args.port)
+    data_dir = Path(args.data_dir).resolve()
+    spec = DevSpec(data_dir, proxy_port=args.port)
     created = create_cluster(spec)
     if not created:
+        spec = existing_spec(data_dir, args.port)
         write_role_configs(spec)
     cluster = DevCluster(spec)
-    stop_requested = False
-
-    def on_signal(_signum: int, _frame: object) -> None:
-        nonlocal stop_requested
-        stop_requested = True
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_interrupt)
     try:
         cluster.start()
         cluster.wait_ready()
@@ -307,8 +321,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"martlet dev: {exc}", file=sys.stderr)
         return 1
     finally:
-        print("stopping...", file=sys.stderr, flush=True)
+        # No second interrupt may cut the shutdown short and orphan a daemon.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        print("stopping every process...", file=sys.stderr, flush=True)
         cluster.stop()
+        print("stopped.", file=sys.stderr, flush=True)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
