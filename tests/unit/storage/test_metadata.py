@@ -42,7 +42,7 @@ def worst_case_user_meta(rng: random.Random) -> dict[str, str]:
 
     meta = {text(f"{i:03d}", MAX_META_NAME_LENGTH): text("", 128) for i in range(13)}
     for i in range(76):
-        meta[text(f"{i:02d}=", 5)] = text("", 5)
+        meta[text(f"{i:02d}-", 5)] = text("", 5)
     meta[text("zz", 4)] = text("", 4)
     return meta
 
