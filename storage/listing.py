@@ -1,7 +1,7 @@
 """Container and account listings: parameters, the page walk, rendering.
 
 Pure: no SQLite and no HTTP in here. The database brokers supply a
-``fetch(RowQuery) -> rows`` function that answers one range query on the
+``fetch(RowQuery) -> iterable of rows`` function that answers one range query on the
 ``(deleted, name)`` index; ``build_listing`` turns the client's parameters
 into such queries, folding names that contain the delimiter into ``subdir``
 entries and skipping past each folded range in one step, so a page costs a
@@ -15,7 +15,7 @@ the UTF-8 text it stores (and Swift's listing order).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Union
@@ -83,7 +83,9 @@ class RowQuery:
     limit: int
 
 
-Fetch = Callable[[RowQuery], Sequence[Record]]
+# Returns the rows lazily (e.g. a generator over a cursor): a delimiter walk
+# may stop after the first row of a query.
+Fetch = Callable[[RowQuery], Iterable[Record]]
 
 
 def _truthy(value: str) -> bool:
@@ -159,9 +161,10 @@ def build_listing(fetch: Fetch, params: ListingParams) -> list[Entry]:
         if not delimiter:
             results.extend(rows)
             return results
-        if not rows:
-            break
+        # Rows are read lazily: after a subdir only its first row was needed.
+        consumed = 0
         for row in rows:
+            consumed += 1
             name = row.name
             if params.reverse:
                 end_marker = name
@@ -186,7 +189,7 @@ def build_listing(fetch: Fetch, params: ListingParams) -> list[Entry]:
             if len(results) >= params.limit:
                 break
         else:
-            if len(rows) < query.limit:
+            if consumed < query.limit:
                 break  # the range is exhausted
     return results
 

@@ -13,7 +13,7 @@ client) is taken as-is, as Swift does.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,7 +199,7 @@ class AccountBroker(DatabaseBroker):
     def list_containers(self, query: RowQuery) -> list[ContainerRecord]:
         """One range scan of live rows on ``ix_container_deleted_name``."""
         with self.connect() as conn:
-            return _fetch_containers(conn, query)
+            return list(_fetch_containers(conn, query))
 
     def list_page(self, params: ListingParams) -> list[Entry]:
         """One listing page, read in one snapshot on one connection."""
@@ -211,9 +211,11 @@ class AccountBroker(DatabaseBroker):
                 conn.execute("ROLLBACK")
 
 
-def _fetch_containers(conn: sqlite3.Connection, query: RowQuery) -> list[ContainerRecord]:
+def _fetch_containers(conn: sqlite3.Connection, query: RowQuery) -> Iterator[ContainerRecord]:
+    """Rows as the cursor yields them: only what the caller reads is built."""
     sql, args = container_range_sql(query)
-    return [ContainerRecord(*row) for row in conn.execute(sql, args)]
+    for row in conn.execute(sql, args):
+        yield ContainerRecord(*row)
 
 
 def container_range_sql(query: RowQuery) -> tuple[str, list[object]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,7 +268,7 @@ class ContainerBroker(DatabaseBroker):
     def list_objects(self, query: RowQuery) -> list[ObjectRecord]:
         """One range scan of live rows on ``ix_object_deleted_name``."""
         with self.connect() as conn:
-            return _fetch_objects(conn, query)
+            return list(_fetch_objects(conn, query))
 
     def list_page(self, params: ListingParams) -> list[Entry]:
         """One listing page, read in one snapshot on one connection."""
@@ -291,9 +291,11 @@ class ContainerBroker(DatabaseBroker):
         return {name: (created_at, deleted) for name, created_at, deleted in rows}
 
 
-def _fetch_objects(conn: sqlite3.Connection, query: RowQuery) -> list[ObjectRecord]:
+def _fetch_objects(conn: sqlite3.Connection, query: RowQuery) -> Iterator[ObjectRecord]:
+    """Rows as the cursor yields them: only what the caller reads is built."""
     sql, args = object_range_sql(query)
-    return [ObjectRecord(*row) for row in conn.execute(sql, args)]
+    for row in conn.execute(sql, args):
+        yield ObjectRecord(*row)
 
 
 def range_sql(table: str, columns: str, query: RowQuery) -> tuple[str, list[object]]:
