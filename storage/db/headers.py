@@ -55,7 +55,7 @@ def metadata_from_headers(headers: Mapping[str, str], kind: str, timestamp: str)
             or lowered.startswith(sysmeta_prefix)
             or (kind == "container" and lowered in CONTAINER_SETTINGS)
         ):
-            if len(lowered) == len(meta_prefix):
+            if lowered in (meta_prefix, sysmeta_prefix):
                 raise BadRequest("metadata name cannot be empty")
             update[key.title()] = (value.strip(), timestamp)
     return update

@@ -125,13 +125,15 @@ async def test_metadata_newest_wins_and_removal(storage_daemon, backend) -> None
     await call(backend, d, "PUT", cpath(), {"X-Timestamp": first, "X-Container-Meta-Color": "red"})
     status, _, _ = await call(
         backend, d, "POST", cpath(),
-        {"X-Timestamp": newer, "X-Container-Meta-Color": "blue", "X-Container-Read": ".r:*"},
+        {"X-Timestamp": newer, "X-Container-Meta-Color": "blue", "X-Container-Read": ".r:*",
+         "X-Container-Write": "AUTH_b"},
     )
     assert status == 204
     # An older POST arriving late changes nothing.
     await call(backend, d, "POST", cpath(), {"X-Timestamp": older, "X-Container-Meta-Color": "green"})
     _, headers, _ = await call(backend, d, "HEAD", cpath())
     assert headers["X-Container-Meta-Color"] == "blue" and headers["X-Container-Read"] == ".r:*"
+    assert headers["X-Container-Write"] == "AUTH_b"
     await call(backend, d, "POST", cpath(), {"X-Timestamp": ts(), "X-Remove-Container-Meta-Color": "x"})
     _, headers, _ = await call(backend, d, "HEAD", cpath())
     assert "X-Container-Meta-Color" not in headers
