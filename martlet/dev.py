@@ -37,7 +37,12 @@ DEV_USERS = {
     "user_admin_admin": "admin .admin .reseller_admin",
 }
 # Background daemons started when their subcommand exists, with their config.
-BACKGROUND = (("updater", "storage"), ("replicator", "storage"), ("auditor", "storage"))
+BACKGROUND = (
+    ("updater", "storage"),
+    ("replicator", "storage"),
+    ("db-replicator", "storage"),
+    ("auditor", "storage"),
+)
 
 
 @dataclass(frozen=True)
