@@ -22,6 +22,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--config", required=True, help="path to storage.conf")
     parser.add_argument("--once", action="store_true", help="run one pass and exit")
     parser.set_defaults(func=run_updater)
+    # replicator, db-replicator and auditor live in their own module.
+    from replicator.daemon_cli import register_daemons
+
+    register_daemons(subparsers)
 
 
 def run_updater(args: argparse.Namespace) -> int:

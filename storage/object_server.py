@@ -63,6 +63,7 @@ from storage.object_headers import (
 )
 from storage.partition_hashes import SUFFIX_RE, get_hashes
 from storage.paths import EntityPath, ReplicatePath
+from storage.quarantine import BodyMismatch, quarantine_hash_dir, whole_body_verifier
 
 if TYPE_CHECKING:
     from storage.server import StorageContext
@@ -208,6 +209,11 @@ class ObjectServer:
         state = await self._state(path, location, keep_fd=True)
         try:
             return await self._serve(request, path, state)
+        except BodyMismatch as exc:
+            # Bytes no longer match the ETag: move the object aside (replication
+            # restores it) and cut the connection before the last chunk.
+            await self.ctx.io.run(path.device, quarantine_hash_dir, location.hash_dir, str(exc))
+            raise
         finally:
             state.close()
 
@@ -265,6 +271,10 @@ class ObjectServer:
             await response.write_eof()
             return
         assert state.fd is not None
+        meta = state.metadata
+        verifier = whole_body_verifier(
+            request.method, meta.etag if meta else None, meta.content_length if meta else None, parts
+        )
         for start, end, prefix in parts:
             if prefix:
                 await response.write(prefix)
@@ -276,6 +286,8 @@ class ObjectServer:
                     # only honest signal left.
                     log.error("object shorter than its metadata", extra={"path": request.path})
                     raise ConnectionResetError("object truncated on disk")
+                if verifier is not None:
+                    verifier.feed(data)  # raises BodyMismatch before the last chunk goes out
                 await response.write(data)
         if trailer:
             await response.write(trailer)

@@ -87,7 +87,11 @@ def entity_factories() -> dict[str, EntityFactory]:
         "container": ContainerServer,
         "account": AccountServer,
     }
-    return factories
+    # Replication endpoints (replicated writes, suffix listings, database
+    # sync) wrap these servers; their logic lives in storage.replication.
+    from storage.replication import with_replication
+
+    return with_replication(factories)
 
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,232 @@
+"""The object auditor: re-reads every object and quarantines what is corrupt.
+
+For each hash directory under ``<dev>/objects`` it reads the metadata of
+every file that counts (``storage.diskfile.gather_files``) and, for a
+``.data``, the whole body: the md5 of the bytes must be the stored ETag,
+the bytes must reach the stored length, and the stored name must hash to
+the directory it sits in. Anything else moves the hash directory to
+``quarantined/`` (``storage.quarantine``) and marks its suffix dirty, so
+the next replication pass restores a good copy from a peer.
+
+Reads are bounded by ``files_per_second`` and ``bytes_per_second``
+(``RateLimiter``), so auditing never starves client traffic. Each device is
+walked in its own thread - blocking reads never touch the event loop - and
+the limits are shared by the whole process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from martlet.hashing import HashSection, hash_path
+from replicator.config import AuditorSection, stats_path
+from replicator.stats import PassStats, Progress, write_stats
+from storage.config import StorageConfig
+from storage.diskfile import DATA, gather_files, list_hash_dir
+from storage.metadata import CorruptObject, ObjectMetadata, read_metadata
+from storage.quarantine import quarantine_hash_dir
+
+log = logging.getLogger(__name__)
+
+
+class RateLimiter:
+    """At most ``rate`` units per second on average, shared by threads.
+
+    ``wait(n)`` returns at once while the budget allows and otherwise sleeps
+    until it does; the clock and sleep are injectable for tests.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate = rate
+        self.clock = clock
+        self.sleep = sleep
+        self._allowed_at = clock()
+        self._lock = threading.Lock()
+
+    def reserve(self, amount: float) -> float:
+        """Take ``amount`` from the budget; the seconds to wait before using it."""
+        if self.rate <= 0:
+            return 0.0
+        with self._lock:
+            now = self.clock()
+            start = max(self._allowed_at, now)
+            self._allowed_at = start + amount / self.rate
+            return start - now
+
+    def wait(self, amount: float) -> None:
+        delay = self.reserve(amount)
+        if delay > 0:
+            self.sleep(delay)
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    bytes_read: int = 0
+    files: int = 0
+    problem: str | None = None  # why it is corrupt; None when it is sound
+
+
+def _check_name(meta: ObjectMetadata, hash_dir: Path, settings: HashSection) -> str | None:
+    parts = meta.name[1:].split("/", 2) if meta.name.startswith("/") else []
+    if len(parts) != 3 or hash_path(*parts, settings=settings) != hash_dir.name:
+        return "name does not hash to its directory"
+    return None
+
+
+def audit_data(fd: int, meta: ObjectMetadata, chunk_size: int, limiter: RateLimiter) -> tuple[int, str | None]:
+    """Blocking: read the body, ``(bytes read, problem or None)``."""
+    if meta.etag is None or meta.content_length is None:
+        return 0, "data file without etag or length"
+    md5 = hashlib.md5(usedforsecurity=False)
+    offset = 0
+    while offset < meta.content_length:
+        want = min(chunk_size, meta.content_length - offset)
+        limiter.wait(want)
+        data = os.pread(fd, want, offset)
+        if not data:
+            return offset, "body shorter than its metadata"
+        md5.update(data)
+        offset += len(data)
+    if md5.hexdigest() != meta.etag:
+        return offset, "body does not match its ETag"
+    return offset, None
+
+
+def audit_hash_dir(
+    hash_dir: Path, settings: HashSection, chunk_size: int, byte_limiter: RateLimiter
+) -> AuditResult:
+    """Blocking: check every file that counts in one hash directory."""
+    files = gather_files(list_hash_dir(hash_dir))
+    total = 0
+    for name in files.kept:
+        try:
+            fd = os.open(hash_dir / name, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # replaced meanwhile: the next pass sees the new one
+        try:
+            meta = read_metadata(fd)
+            problem = _check_name(meta, hash_dir, settings)
+            if problem is None and name.endswith(DATA):
+                read, problem = audit_data(fd, meta, chunk_size, byte_limiter)
+                total += read
+        except CorruptObject as exc:
+            problem = f"unreadable metadata: {exc.reason}"
+        finally:
+            os.close(fd)
+        if problem is not None:
+            # Quarantine only if the bad file is still the one on disk, so a
+            # fresh write that replaced it meanwhile is never moved aside.
+            if name in list_hash_dir(hash_dir):
+                return AuditResult(total, len(files.kept), f"{name}: {problem}")
+    return AuditResult(total, len(files.kept))
+
+
+def iter_hash_dirs(device_path: Path) -> Iterator[Path]:
+    """Blocking: every ``objects/<part>/<suffix>/<hash>`` of a device."""
+    objects = device_path / "objects"
+    for level in _subdirs(objects):
+        for suffix in _subdirs(level):
+            yield from _subdirs(suffix)
+
+
+def _subdirs(path: Path) -> list[Path]:
+    try:
+        return sorted(Path(e.path) for e in os.scandir(path) if e.is_dir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+class Auditor:
+    def __init__(
+        self, storage: StorageConfig, section: AuditorSection, devices: tuple[str, ...] = (), show_progress: bool = False
+    ) -> None:
+        self.storage = storage
+        self.section = section
+        self.only_devices = set(devices)
+        self.files = RateLimiter(section.files_per_second)
+        self.bytes = RateLimiter(section.bytes_per_second)
+        self.progress = Progress("auditor", show_progress)
+        self._stop = threading.Event()
+        self.last_pass: PassStats | None = None
+
+    def devices(self) -> list[Path]:
+        root = self.storage.devices_root
+        try:
+            names = sorted(os.listdir(root))
+        except FileNotFoundError:
+            return []
+        return [
+            root / n
+            for n in names
+            if not n.startswith(".") and (root / n).is_dir() and (not self.only_devices or n in self.only_devices)
+        ]
+
+    def audit_device(self, device_path: Path, stats: PassStats) -> None:
+        """Blocking: one device, one hash directory at a time."""
+        settings = self.storage.cluster.hash
+        for hash_dir in iter_hash_dirs(device_path):
+            if self._stop.is_set():
+                return
+            self.files.wait(1)
+            try:
+                result = audit_hash_dir(hash_dir, settings, self.section.chunk_size, self.bytes)
+            except OSError as exc:
+                log.warning("audit failed", extra={"hash_dir": str(hash_dir), "error": repr(exc)})
+                stats.failures += 1
+                continue
+            stats.files_checked += result.files
+            stats.bytes_checked += result.bytes_read
+            if result.problem is not None and quarantine_hash_dir(hash_dir, result.problem) is not None:
+                stats.quarantined += 1
+            self.progress.show(stats)
+
+    async def run_pass(self) -> PassStats:
+        stats = PassStats()
+        devices = await asyncio.to_thread(self.devices)
+        await asyncio.gather(*(asyncio.to_thread(self.audit_device, d, stats) for d in devices))
+        stats.finish()
+        self.progress.done(stats)
+        self.last_pass = stats
+        log.info("audit pass", extra=stats.figures())
+        target = stats_path(self.storage, self.section.stats_file, "auditor.json")
+        await asyncio.to_thread(write_stats, target, "auditor", stats)
+        return stats
+
+    async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> PassStats | None:
+        stop = stop or asyncio.Event()
+        watcher = asyncio.create_task(self._watch(stop))
+        try:
+            while True:
+                if once:
+                    return await self.run_pass()
+                try:
+                    await self.run_pass()
+                except Exception:
+                    log.exception("audit pass failed")
+                if self._stop.is_set():
+                    return self.last_pass
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self.section.interval)
+                    return self.last_pass
+                except TimeoutError:
+                    continue
+        finally:
+            watcher.cancel()
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        """Tell the device threads to stop when the daemon is asked to."""
+        await stop.wait()
+        self._stop.set()

@@ -1,0 +1,107 @@
+"""``martlet replicator``, ``martlet db-replicator`` and ``martlet auditor``.
+
+Each reads one storage.conf (``[storage]`` plus its own section, see
+``replicator.config``), runs one pass with ``--once`` or passes every
+``interval`` until SIGINT/SIGTERM. With ``--once`` on a terminal a progress
+line is shown while the pass runs; the pass's figures are logged and written
+to the daemon's stats file either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from martlet.logs import setup_logging
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+
+
+def _partitions(text: str | None) -> tuple[int, ...]:
+    from martlet.cli import UsageError
+
+    parts = _names(text)
+    if not all(p.isdigit() for p in parts):
+        raise UsageError("--partitions takes comma-separated partition numbers")
+    return tuple(int(p) for p in parts)
+
+
+def register_daemons(subparsers: Any) -> None:
+    rep = subparsers.add_parser("replicator", help="replicate objects between their primaries and hand off partitions")
+    _common(rep)
+    rep.add_argument("--partitions", help="only these partitions (comma-separated)")
+    rep.set_defaults(func=run_replicator)
+
+    db = subparsers.add_parser(
+        "db-replicator", help="replicate container and account databases between their primaries"
+    )
+    _common(db)
+    db.set_defaults(func=run_db_replicator)
+
+    aud = subparsers.add_parser("auditor", help="re-read objects at a rate limit and quarantine corrupt ones")
+    aud.add_argument("--config", required=True, help="path to storage.conf")
+    aud.add_argument("--once", action="store_true", help="run one pass and exit")
+    aud.add_argument("--devices", help="only these devices (comma-separated)")
+    aud.set_defaults(func=run_auditor)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="path to storage.conf")
+    parser.add_argument("--once", action="store_true", help="run one pass and exit")
+    parser.add_argument("--devices", help="only these devices (comma-separated)")
+
+
+def _serve(main: Callable[[asyncio.Event], Awaitable[object]]) -> None:
+    import uvloop
+
+    async def wrapper() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    uvloop.run(wrapper())
+
+
+def run_replicator(args: argparse.Namespace) -> int:
+    from replicator.config import ReplicatorSection, load_daemon_config
+    from replicator.object_replicator import ObjectReplicator
+
+    storage, section = load_daemon_config(args.config, "replicator", ReplicatorSection)
+    assert isinstance(section, ReplicatorSection)
+    setup_logging(section.log_level, name="replicator")
+    daemon = ObjectReplicator(
+        storage, section, _names(args.devices), _partitions(args.partitions), show_progress=args.once
+    )
+    _serve(lambda stop: daemon.run(once=args.once, stop=stop))
+    return 0
+
+
+def run_db_replicator(args: argparse.Namespace) -> int:
+    from replicator.config import DbReplicatorSection, load_daemon_config
+    from replicator.db_replicator import DbReplicator
+
+    storage, section = load_daemon_config(args.config, "db-replicator", DbReplicatorSection)
+    assert isinstance(section, DbReplicatorSection)
+    setup_logging(section.log_level, name="db-replicator")
+    daemon = DbReplicator(storage, section, _names(args.devices), show_progress=args.once)
+    _serve(lambda stop: daemon.run(once=args.once, stop=stop))
+    return 0
+
+
+def run_auditor(args: argparse.Namespace) -> int:
+    from replicator.auditor import Auditor
+    from replicator.config import AuditorSection, load_daemon_config
+
+    storage, section = load_daemon_config(args.config, "auditor", AuditorSection)
+    assert isinstance(section, AuditorSection)
+    setup_logging(section.log_level, name="auditor")
+    daemon = Auditor(storage, section, _names(args.devices), show_progress=args.once)
+    _serve(lambda stop: daemon.run(once=args.once, stop=stop))
+    return 0

@@ -1,0 +1,262 @@
+"""The database replicator (``martlet db-replicator``): container and account
+databases converge between their primaries.
+
+A separate command rather than a mode of the object replicator: databases
+and objects are walked differently (one SQLite file per hash directory
+versus suffix hashes), found through different rings, and an operator tunes
+and schedules them apart, as Swift's container- and account-replicator are.
+One daemon serves both database kinds since their protocol is the same.
+
+For each database on each local device (the container and account rings'
+devices with this node's ip and port), towards each other primary:
+
+1. ``sync``: send our status and metadata; the peer merges them (newest
+   put/delete timestamp, newest timestamp per metadata key - the deleted
+   status comes with the timestamps) and answers the highest of our ROWIDs
+   it has merged. A peer without the database is sent ``create`` instead.
+2. ``merge``: send our rows after that point in batches of
+   ``rows_per_request``; the peer merges them by newest timestamp per name
+   (deleted rows included) and records the new point.
+
+A database on a device that is not one of its primaries (a handoff) is
+pushed to every primary the same way and then removed, once all of them
+took everything and no row was added meanwhile. The wire protocol is
+``storage.db_replication``'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgpack
+
+from martlet.backend import BackendTimeouts, backend_request, make_session
+from replicator.config import DbReplicatorSection, ring_address, stats_path
+from replicator.object_peer import PEER_ERRORS, PeerState, node_key
+from replicator.stats import PassStats, Progress, write_stats
+from ring import Device, Ring, load_ring
+from storage.config import StorageConfig
+from storage.db import DatabaseBroker
+from storage.db_replication import HASH_RE, make_broker, read_info, rows_since
+from storage.devices import DeviceIO
+
+log = logging.getLogger(__name__)
+
+KIND_DIRS = {"container": "containers", "account": "accounts"}
+
+
+@dataclass(frozen=True)
+class DbFile:
+    kind: str
+    device: Device
+    partition: int
+    hash: str
+    path: Path
+
+
+def iter_db_files(device_path: Path, kind: str) -> Iterator[tuple[int, str, Path]]:
+    """Blocking: ``(partition, hash, path)`` of every database of ``kind``."""
+    root = device_path / KIND_DIRS[kind]
+    for part in _names(root):
+        if not part.isdigit():
+            continue
+        for suffix in _names(root / part):
+            for hash_ in _names(root / part / suffix):
+                path = root / part / suffix / hash_ / f"{hash_}.db"
+                if HASH_RE.match(hash_) and path.is_file():
+                    yield int(part), hash_, path
+
+
+def _names(path: Path) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def remove_db(broker: DatabaseBroker, max_row: int) -> bool:
+    """Blocking: delete a handed-off database unless rows arrived meanwhile."""
+    if read_info(broker)["max_row"] != max_row:
+        return False
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(f"{broker.path}{suffix}")
+        except FileNotFoundError:
+            pass
+    for folder in (broker.path.parent, broker.path.parent.parent, broker.path.parent.parent.parent):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            break
+    return True
+
+
+class DbReplicator:
+    def __init__(
+        self,
+        storage: StorageConfig,
+        section: DbReplicatorSection,
+        devices: tuple[str, ...] = (),
+        show_progress: bool = False,
+    ) -> None:
+        self.storage = storage
+        self.section = section
+        self.only_devices = set(devices)
+        self.io = DeviceIO(storage.devices_root, section.concurrency)
+        self.progress = Progress("db-replicator", show_progress)
+        self.last_pass: PassStats | None = None
+
+    def _local(self, ring: Ring) -> list[Device]:
+        ip, port = ring_address(self.storage, self.section.ring_ip, self.section.ring_port)
+        found: dict[str, Device] = {}
+        for dev in ring.devices:
+            if dev is not None and dev.ip == ip and dev.port == port:
+                if not self.only_devices or dev.device in self.only_devices:
+                    found.setdefault(dev.device, dev)
+        return list(found.values())
+
+    async def run_pass(self, session: aiohttp.ClientSession) -> PassStats:
+        stats = PassStats()
+        peers = PeerState()
+        cluster = self.storage.cluster
+        jobs = []
+        for kind in ("account", "container"):
+            ring = load_ring(cluster.ring_path(kind), cluster.hash)
+            for dev in self._local(ring):
+                device_path = self.storage.devices_root / dev.device
+                found = await asyncio.to_thread(lambda p=device_path, k=kind: list(iter_db_files(p, k)))
+                files = [DbFile(kind, dev, part, h, path) for part, h, path in found]
+                jobs.append(self._device(session, ring, files, stats, peers))
+        await asyncio.gather(*jobs)
+        stats.finish()
+        self.progress.done(stats)
+        self.last_pass = stats
+        log.info("db replication pass", extra=stats.figures())
+        target = stats_path(self.storage, self.section.stats_file, "db-replicator.json")
+        await asyncio.to_thread(write_stats, target, "db-replicator", stats)
+        return stats
+
+    async def _device(
+        self, session: aiohttp.ClientSession, ring: Ring, files: list[DbFile], stats: PassStats, peers: PeerState
+    ) -> None:
+        queue = iter(files)
+
+        async def worker() -> None:
+            for db in queue:
+                try:
+                    await self._replicate(session, ring, db, stats, peers)
+                except Exception:
+                    log.exception("database replication failed", extra={"db": str(db.path)})
+                    stats.failures += 1
+                stats.databases_checked += 1
+                self.progress.show(stats)
+
+        await asyncio.gather(*(worker() for _ in range(self.section.concurrency)))
+
+    async def _replicate(
+        self, session: aiohttp.ClientSession, ring: Ring, db: DbFile, stats: PassStats, peers: PeerState
+    ) -> None:
+        if db.partition >= ring.partition_count:
+            return
+        nodes = ring.get_part_nodes(db.partition)
+        primary = any(n.id == db.device.id for n in nodes)
+        broker = make_broker(db.kind, db.path, self.storage.storage.fsync)
+        info = await self.io.run(db.device.device, read_info, broker)
+        results = []
+        for node in nodes:
+            if node.id != db.device.id:
+                results.append(await self._sync(session, node, db, broker, info, stats, peers))
+        if not primary and all(results):
+            if await self.io.run(db.device.device, remove_db, broker, info["max_row"]):
+                stats.handoffs_reverted += 1
+                log.info("handoff database reverted", extra={"db": str(db.path)})
+
+    async def _call(
+        self, session: aiohttp.ClientSession, node: Device, db: DbFile, body: dict[str, Any], peers: PeerState
+    ) -> tuple[int, Any]:
+        """One REPLICATE with a msgpack body: ``(status, decoded answer)``; status 0 on failure."""
+        if node_key(node) in peers.down:
+            return 0, None
+        path = f"/{node.device}/{db.partition}/{db.hash}"
+        try:
+            response = await backend_request(
+                session, node.ip, node.port, "REPLICATE", path,
+                headers={"X-Backend-Type": db.kind, "Content-Type": "application/x-msgpack"},
+                data=msgpack.packb(body, use_bin_type=True),
+            )
+            async with response:
+                raw = await response.read()
+                if response.status == 200:
+                    return 200, msgpack.unpackb(raw, raw=False)
+                return response.status, None
+        except aiohttp.ClientConnectorError:
+            peers.down.add(node_key(node))
+        except PEER_ERRORS as exc:
+            log.info("db REPLICATE failed", extra={"node": node_key(node), "error": repr(exc)})
+        return 0, None
+
+    async def _sync(
+        self,
+        session: aiohttp.ClientSession,
+        node: Device,
+        db: DbFile,
+        broker: DatabaseBroker,
+        info: dict[str, Any],
+        stats: PassStats,
+        peers: PeerState,
+    ) -> bool:
+        """Bring one peer's copy up to ours; True when it holds all our rows."""
+        sender = str(info["id"])
+        status, answer = await self._call(session, node, db, {"op": "sync", "info": info, "sender_id": sender}, peers)
+        if status == 404:
+            status, answer = await self._call(
+                session, node, db, {"op": "create", "info": info, "sender_id": sender}, peers
+            )
+        if status != 200 or not isinstance(answer, dict):
+            stats.failures += 1
+            return False
+        point = int(answer.get("point", -1))
+        while point < info["max_row"]:
+            rows = await self.io.run(db.device.device, rows_since, broker, point, self.section.rows_per_request)
+            if not rows:
+                break
+            new_point = int(rows[-1][0])
+            status, _ = await self._call(
+                session, node, db, {"op": "merge", "rows": rows, "sender_id": sender, "point": new_point}, peers
+            )
+            if status != 204:
+                stats.failures += 1
+                return False
+            stats.rows_pushed += len(rows)
+            point = new_point
+        return True
+
+    def make_session(self) -> aiohttp.ClientSession:
+        timeouts = BackendTimeouts(self.section.conn_timeout, self.section.node_timeout)
+        return make_session(timeouts, connections_per_host=max(4, self.section.concurrency))
+
+    async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> PassStats | None:
+        stop = stop or asyncio.Event()
+        try:
+            async with self.make_session() as session:
+                while True:
+                    if once:
+                        return await self.run_pass(session)
+                    try:
+                        await self.run_pass(session)
+                    except Exception:
+                        log.exception("db replication pass failed")
+                    try:
+                        await asyncio.wait_for(stop.wait(), timeout=self.section.interval)
+                        return self.last_pass
+                    except TimeoutError:
+                        continue
+        finally:
+            await asyncio.to_thread(self.io.close)

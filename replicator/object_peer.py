@@ -1,0 +1,163 @@
+"""Talking to one peer device about one partition: suffix hashes, suffix
+listings, replicated writes (the endpoints of ``storage.replication``).
+
+Every call returns None/False on any failure of the peer (refused, timed
+out, 5xx, 507) instead of raising, because a pass goes on when one peer is
+down; the caller counts the failure. A peer that refused a connection is
+remembered for the rest of the pass (``PeerState.down``), so a dead node
+costs one refused connect per pass, not one per partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgpack
+
+from martlet.backend import backend_path, backend_request
+from ring import Device
+from storage.metadata import CorruptObject, ObjectMetadata, encode_metadata, read_metadata
+from storage.replication import EXT_HEADER, META_LENGTH_HEADER, OP_HEADER, REPLICATION_HEADER
+
+log = logging.getLogger(__name__)
+
+PEER_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError, msgpack.UnpackException)
+# Suffixes named per REPLICATE request: keeps the request line far below
+# the 8 KiB servers accept.
+SUFFIXES_PER_REQUEST = 400
+
+
+def node_key(node: Device) -> str:
+    return f"{node.ip}:{node.port}"
+
+
+@dataclass
+class PeerState:
+    """What one pass learned about peers: which hosts are down."""
+
+    down: set[str] = field(default_factory=set)
+
+
+def _batches(items: list[str], size: int = SUFFIXES_PER_REQUEST) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class ObjectPeer:
+    """One device of a peer node, for one partition."""
+
+    def __init__(self, session: aiohttp.ClientSession, node: Device, partition: int, peers: PeerState) -> None:
+        self.session = session
+        self.node = node
+        self.partition = partition
+        self.peers = peers
+
+    @property
+    def is_down(self) -> bool:
+        return node_key(self.node) in self.peers.down
+
+    async def _replicate(self, suffixes: list[str], headers: dict[str, str]) -> dict[str, Any] | None:
+        path = f"/{self.node.device}/{self.partition}"
+        if suffixes:
+            path += "/" + "-".join(suffixes)
+        try:
+            response = await backend_request(self.session, self.node.ip, self.node.port, "REPLICATE", path, headers=headers)
+            async with response:
+                body = await response.read()
+                if response.status != 200:
+                    log.info("REPLICATE refused", extra={"node": node_key(self.node), "status": response.status})
+                    return None
+            data = msgpack.unpackb(body, raw=False)
+            return data if isinstance(data, dict) else None
+        except aiohttp.ClientConnectorError as exc:
+            self.peers.down.add(node_key(self.node))
+            log.info("peer down", extra={"node": node_key(self.node), "error": repr(exc)})
+        except PEER_ERRORS as exc:
+            log.info("REPLICATE failed", extra={"node": node_key(self.node), "error": repr(exc)})
+        return None
+
+    async def hashes(self, recalculate: list[str] = ()) -> dict[str, str] | None:  # type: ignore[assignment]
+        """Suffix hashes, after rehashing ``recalculate`` (None: peer failed)."""
+        merged: dict[str, str] = {}
+        for batch in _batches(list(recalculate)) if recalculate else [[]]:
+            answer = await self._replicate(batch, {})
+            if answer is None:
+                return None
+            merged = answer
+        return merged
+
+    async def listing(self, suffixes: list[str]) -> dict[str, dict[str, list[str]]] | None:
+        """``{suffix: {hash: [names]}}`` of the peer for ``suffixes``."""
+        out: dict[str, dict[str, list[str]]] = {}
+        for batch in _batches(suffixes):
+            answer = await self._replicate(batch, {OP_HEADER: "list"})
+            if answer is None:
+                return None
+            out.update(answer)
+        return out
+
+    async def push(self, hash_dir: Path, filename: str, chunk_size: int) -> bool:
+        """Send one file with its own metadata and timestamp; True when the
+        peer holds it now (201) or already holds something that beats it (409)."""
+        ext = "." + filename.rpartition(".")[2]
+        try:
+            fd = await asyncio.to_thread(os.open, hash_dir / filename, os.O_RDONLY)
+        except FileNotFoundError:
+            return True  # superseded locally since the listing: nothing to send
+        try:
+            meta = await asyncio.to_thread(read_metadata, fd)
+            return await self._send(fd, meta, ext, chunk_size)
+        except CorruptObject as exc:
+            log.warning("not pushing a corrupt file", extra={"file": str(hash_dir / filename), "error": exc.reason})
+            return False
+        finally:
+            os.close(fd)
+
+    async def _send(self, fd: int, meta: ObjectMetadata, ext: str, chunk_size: int) -> bool:
+        account, container, obj = meta.name[1:].split("/", 2)
+        blob = encode_metadata(meta)
+        length = (meta.content_length or 0) if ext == ".data" else 0
+        headers = {
+            REPLICATION_HEADER: "true",
+            EXT_HEADER: ext,
+            META_LENGTH_HEADER: str(len(blob)),
+            "Content-Length": str(len(blob) + length),
+        }
+        path = backend_path(self.node.device, self.partition, account, container, obj)
+        try:
+            response = await backend_request(
+                self.session, self.node.ip, self.node.port, "PUT", path,
+                headers=headers, data=_body(blob, fd, length, chunk_size),
+            )
+            async with response:
+                await response.read()
+                status = response.status
+        except aiohttp.ClientConnectorError:
+            self.peers.down.add(node_key(self.node))
+            return False
+        except PEER_ERRORS as exc:
+            log.info("push failed", extra={"node": node_key(self.node), "object": meta.name, "error": repr(exc)})
+            return False
+        if status in (201, 409):
+            return True
+        log.info("push refused", extra={"node": node_key(self.node), "object": meta.name, "status": status})
+        return False
+
+
+async def _body(blob: bytes, fd: int, length: int, chunk_size: int) -> AsyncIterator[bytes]:
+    """The metadata blob, then ``length`` body bytes read off the loop."""
+    yield blob
+    offset = 0
+    while offset < length:
+        data = await asyncio.to_thread(os.pread, fd, min(chunk_size, length - offset), offset)
+        if not data:
+            raise OSError("file shorter than its metadata")
+        offset += len(data)
+        yield data

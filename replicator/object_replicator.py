@@ -1,0 +1,281 @@
+"""The object replicator: makes every partition's replicas agree.
+
+For each partition on each local device (the ring's devices with this node's
+ip and port), one pass:
+
+* **primary**: ask each other primary for its suffix hashes (REPLICATE);
+  for each suffix that differs, compare hash directories file by file
+  (``replicator.plan``) and push what the peer lacks or holds older -
+  ``.data`` with its metadata, ``.ts``, ``.meta`` - keeping the original
+  timestamps (replicated writes, ``storage.replication``); then REPLICATE
+  the pushed suffixes on the peer so it rehashes them and both sides agree.
+  Only pushes: a peer that holds something we lack pushes it to us in its
+  own pass, as in Swift.
+* **handoff** (this device is not a primary): the same towards every
+  primary, then the partition's files are deleted here - only the files
+  that were listed before the pushes, and only when every primary answered
+  and took everything (a write landing meanwhile stays for the next pass).
+
+Tombstones older than ``[storage] reclaim_age`` are removed when a suffix is
+hashed or listed, on both sides; newer ones replicate like data, so a DELETE
+made while a replica was down wins when it returns.
+
+Bounds: ``concurrency`` partitions in flight per device (one thread pool per
+device for the disk work, as the storage daemon has), devices in parallel,
+short connect timeouts, and a peer found down is skipped for the rest of the
+pass. Figures per pass: ``replicator.stats``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import aiohttp
+
+from martlet.backend import BackendTimeouts, make_session
+from replicator.config import ReplicatorSection, ring_address, stats_path
+from replicator.object_peer import ObjectPeer, PeerState
+from replicator.plan import plan_partition, suffixes_to_sync
+from replicator.stats import PassStats, Progress, write_stats
+from ring import Device, Ring, load_ring
+from storage.config import StorageConfig
+from storage.devices import DeviceIO
+from storage.partition_hashes import HASHES_FILE, INVALID_FILE, LOCK_FILE, get_hashes, invalidate_suffix
+from storage.replication import list_suffixes
+
+log = logging.getLogger(__name__)
+
+Listing = dict[str, dict[str, list[str]]]  # suffix -> hash -> file names
+
+
+def list_partitions(device_path: Path) -> list[int]:
+    """Blocking: the partitions present under ``<dev>/objects``, sorted."""
+    try:
+        names = os.listdir(device_path / "objects")
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(int(n) for n in names if n.isdigit())
+
+
+def remove_reverted(part_dir: Path, listing: Listing) -> bool:
+    """Blocking: delete the listed files of a handed-off partition.
+
+    Only listed files go; a directory that is not empty afterwards (a write
+    landed meanwhile) stays, its suffix marked dirty. True when the whole
+    partition directory is gone.
+    """
+    for suffix, hashes in listing.items():
+        for hash_, names in hashes.items():
+            hash_dir = part_dir / suffix / hash_
+            for name in names:
+                try:
+                    os.unlink(hash_dir / name)
+                except FileNotFoundError:
+                    pass
+            _rmdir_quietly(hash_dir)
+        _rmdir_quietly(part_dir / suffix)
+    try:
+        left = [n for n in os.listdir(part_dir) if n not in (HASHES_FILE, INVALID_FILE, LOCK_FILE)]
+    except FileNotFoundError:
+        return True
+    if not left:
+        for name in (HASHES_FILE, INVALID_FILE, LOCK_FILE):
+            try:
+                os.unlink(part_dir / name)
+            except FileNotFoundError:
+                pass
+        if _rmdir_quietly(part_dir):
+            return True
+    for suffix in listing:
+        invalidate_suffix(part_dir, suffix)
+    return False
+
+
+def _rmdir_quietly(path: Path) -> bool:
+    try:
+        os.rmdir(path)
+        return True
+    except OSError:
+        return False
+
+
+class ObjectReplicator:
+    def __init__(
+        self,
+        storage: StorageConfig,
+        section: ReplicatorSection,
+        devices: tuple[str, ...] = (),
+        partitions: tuple[int, ...] = (),
+        show_progress: bool = False,
+    ) -> None:
+        self.storage = storage
+        self.section = section
+        self.only_devices = set(devices)
+        self.only_partitions = set(partitions)
+        self.io = DeviceIO(storage.devices_root, section.concurrency)
+        self.progress = Progress("replicator", show_progress)
+        self.last_pass: PassStats | None = None
+
+    # -- what is local ---------------------------------------------------
+
+    def load_ring(self) -> Ring:
+        cluster = self.storage.cluster
+        return load_ring(cluster.ring_path("object"), cluster.hash)
+
+    def local_devices(self, ring: Ring) -> list[Device]:
+        ip, port = ring_address(self.storage, self.section.ring_ip, self.section.ring_port)
+        found: dict[str, Device] = {}
+        for dev in ring.devices:
+            if dev is None or dev.ip != ip or dev.port != port:
+                continue
+            if self.only_devices and dev.device not in self.only_devices:
+                continue
+            found.setdefault(dev.device, dev)
+        return list(found.values())
+
+    # -- one pass --------------------------------------------------------
+
+    async def run_pass(self, session: aiohttp.ClientSession) -> PassStats:
+        ring = self.load_ring()
+        stats = PassStats()
+        peers = PeerState()
+        work: list[tuple[Device, list[int]]] = []
+        for dev in self.local_devices(ring):
+            device_path = self.storage.devices_root / dev.device
+            if not await asyncio.to_thread(device_path.is_dir):
+                log.warning("device unavailable", extra={"device": dev.device})
+                stats.failures += 1
+                continue
+            parts = await asyncio.to_thread(list_partitions, device_path)
+            if self.only_partitions:
+                parts = [p for p in parts if p in self.only_partitions]
+            stats.partitions_total += len(parts)
+            work.append((dev, parts))
+        await asyncio.gather(*(self._device(session, ring, dev, parts, stats, peers) for dev, parts in work))
+        stats.finish()
+        self.progress.done(stats)
+        self.last_pass = stats
+        log.info("replication pass", extra=stats.figures())
+        target = stats_path(self.storage, self.section.stats_file, "object-replicator.json")
+        await asyncio.to_thread(write_stats, target, "object-replicator", stats)
+        return stats
+
+    async def _device(
+        self, session: aiohttp.ClientSession, ring: Ring, dev: Device, parts: list[int], stats: PassStats, peers: PeerState
+    ) -> None:
+        queue: Iterator[int] = iter(parts)
+
+        async def worker() -> None:
+            for part in queue:
+                try:
+                    await self._partition(session, ring, dev, part, stats, peers)
+                except Exception:  # one bad partition must not end the pass
+                    log.exception("partition failed", extra={"device": dev.device, "partition": part})
+                    stats.failures += 1
+                stats.partitions_checked += 1
+                self.progress.show(stats)
+
+        await asyncio.gather(*(worker() for _ in range(self.section.concurrency)))
+
+    async def _partition(
+        self, session: aiohttp.ClientSession, ring: Ring, dev: Device, part: int, stats: PassStats, peers: PeerState
+    ) -> None:
+        if part >= ring.partition_count:
+            log.warning("partition not in the ring", extra={"device": dev.device, "partition": part})
+            return
+        conf = self.storage.storage
+        part_dir = self.storage.devices_root / dev.device / "objects" / str(part)
+        tmp_dir = self.storage.devices_root / dev.device / "tmp"
+        local = await self.io.run(dev.device, get_hashes, part_dir, tmp_dir, (), conf.reclaim_age, conf.fsync)
+        nodes = ring.get_part_nodes(part)
+        primary = any(n.id == dev.id for n in nodes)
+        targets = [n for n in nodes if n.id != dev.id]
+        if not local and primary:
+            return
+        cache: Listing = {}
+
+        async def local_listing(suffixes: list[str]) -> Listing:
+            missing = [s for s in suffixes if s not in cache]
+            if missing:
+                cache.update(await self.io.run(dev.device, list_suffixes, part_dir, missing, conf.reclaim_age))
+            return {s: cache[s] for s in suffixes}
+
+        if not primary:
+            await local_listing(sorted(local))  # what may be deleted once pushed
+        results = [await self._sync_peer(session, dev, node, part, local, local_listing, stats, peers) for node in targets]
+        if not primary and all(results):
+            if await self.io.run(dev.device, remove_reverted, part_dir, dict(cache)):
+                stats.handoffs_reverted += 1
+                log.info("handoff reverted", extra={"device": dev.device, "partition": part})
+
+    async def _sync_peer(
+        self,
+        session: aiohttp.ClientSession,
+        dev: Device,
+        node: Device,
+        part: int,
+        local: dict[str, str],
+        local_listing: Callable[[list[str]], Awaitable[Listing]],
+        stats: PassStats,
+        peers: PeerState,
+    ) -> bool:
+        """Bring one peer up to date with us; True if it needs nothing more."""
+        peer = ObjectPeer(session, node, part, peers)
+        if peer.is_down:
+            stats.failures += 1
+            return False
+        remote = await peer.hashes()
+        if remote is None:
+            stats.failures += 1
+            return False
+        suffixes = list(suffixes_to_sync(local, remote))
+        if not suffixes:
+            return True
+        mine = await local_listing(suffixes)
+        theirs = await peer.listing(suffixes)
+        if theirs is None:
+            stats.failures += 1
+            return False
+        plan = plan_partition(local, remote, mine, theirs)
+        ok = True
+        part_dir = self.storage.devices_root / dev.device / "objects" / str(part)
+        for push in plan.pushes:
+            if await peer.push(part_dir / push.suffix / push.hash, push.filename, self.storage.storage.disk_chunk_size):
+                stats.objects_pushed += 1
+            else:
+                stats.failures += 1
+                ok = False
+        if await peer.hashes(list(plan.suffixes)) is None:
+            ok = False
+        stats.suffixes_synced += len(plan.suffixes)
+        return ok
+
+    # -- the daemon ------------------------------------------------------
+
+    def make_session(self) -> aiohttp.ClientSession:
+        timeouts = BackendTimeouts(self.section.conn_timeout, self.section.node_timeout)
+        return make_session(timeouts, connections_per_host=max(4, self.section.concurrency))
+
+    async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> PassStats | None:
+        """One pass (``once``) or a pass every ``interval`` until ``stop``."""
+        stop = stop or asyncio.Event()
+        try:
+            async with self.make_session() as session:
+                while True:
+                    if once:
+                        return await self.run_pass(session)
+                    try:
+                        await self.run_pass(session)
+                    except Exception:  # e.g. a missing ring: log, try again later
+                        log.exception("replication pass failed")
+                    try:
+                        await asyncio.wait_for(stop.wait(), timeout=self.section.interval)
+                        return self.last_pass
+                    except TimeoutError:
+                        continue
+        finally:
+            await asyncio.to_thread(self.io.close)

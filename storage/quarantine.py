@@ -1,0 +1,94 @@
+"""Quarantine: moving an object that cannot be trusted out of ``objects/``.
+
+Who quarantines: the auditor (re-reading every object at a rate limit) and
+the object server's GET (checking the md5 as it streams a whole body). Both
+move the whole hash directory to ``<dev>/quarantined/objects/<hash>`` (a
+unique name if that is taken) and mark its suffix dirty, so that the next
+REPLICATE sees the object missing here and a peer's replicator pushes a good
+copy back. The bytes are kept, not deleted, for an operator to look at.
+
+A GET that finds a mismatch has already sent its status line; the only
+honest signal left is to cut the connection before the last chunk, so the
+client sees a short body and never a clean success (``BodyMismatch``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import uuid
+from pathlib import Path
+
+from storage.partition_hashes import invalidate_suffix
+
+log = logging.getLogger(__name__)
+
+QUARANTINE_DIR = "quarantined"
+
+
+class BodyMismatch(ConnectionResetError):
+    """The bytes read do not match the stored ETag or length.
+
+    A ``ConnectionResetError`` so that a server that does not catch it still
+    cuts the connection rather than completing the response.
+    """
+
+
+def quarantine_hash_dir(hash_dir: Path, reason: str = "") -> Path | None:
+    """Blocking: move ``<dev>/objects/<part>/<suffix>/<hash>`` aside.
+
+    Returns where it went, or None when it was already gone (a concurrent
+    quarantine or cleanup got there first).
+    """
+    suffix_dir = hash_dir.parent
+    part_dir = suffix_dir.parent
+    kind_dir = part_dir.parent  # objects/
+    device_path = kind_dir.parent
+    target_dir = device_path / QUARANTINE_DIR / kind_dir.name
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / hash_dir.name
+    if target.exists():
+        target = target_dir / f"{hash_dir.name}-{uuid.uuid4().hex}"
+    try:
+        os.rename(hash_dir, target)
+    except FileNotFoundError:
+        return None
+    invalidate_suffix(part_dir, suffix_dir.name)
+    log.warning("quarantined", extra={"hash_dir": str(hash_dir), "to": str(target), "reason": reason})
+    return target
+
+
+class BodyVerifier:
+    """Checks a whole body against its stored ETag and length as it streams.
+
+    ``feed`` each chunk *before* sending it; it raises ``BodyMismatch`` when
+    the chunk would complete (or overrun) the body and the md5 does not match,
+    so the caller never sends the last chunk of a corrupt body.
+    """
+
+    def __init__(self, etag: str, length: int) -> None:
+        self.etag = etag
+        self.remaining = length
+        self._md5 = hashlib.md5(usedforsecurity=False)
+
+    def feed(self, data: bytes) -> None:
+        self._md5.update(data)
+        self.remaining -= len(data)
+        if self.remaining < 0:
+            raise BodyMismatch("object body longer than its metadata")
+        if self.remaining == 0 and self._md5.hexdigest() != self.etag:
+            raise BodyMismatch("object body does not match its ETag")
+
+
+def whole_body_verifier(
+    method: str, etag: str | None, length: int | None, parts: list[tuple[int, int, bytes | None]]
+) -> BodyVerifier | None:
+    """A verifier when a GET sends the whole body in one part, else None
+    (a range cannot be checked against the md5 of the whole)."""
+    if method != "GET" or etag is None or length is None or len(parts) != 1:
+        return None
+    start, end, prefix = parts[0]
+    if start != 0 or end != length or prefix:
+        return None
+    return BodyVerifier(etag, length)
