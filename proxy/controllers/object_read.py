@@ -10,6 +10,7 @@ is cut, so that a short body is never mistaken for a complete one.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from proxy.state import ProxyState
 
 log = logging.getLogger(__name__)
 
+_MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
 
@@ -58,6 +60,31 @@ async def _resume(state: ProxyState, answer: ReadAnswer, part: int, names: Names
     return again.response, again.node
 
 
+class _BodyDigest:
+    """md5 of a whole body as it streams; refuses the chunk that would
+    complete a body whose md5 is not its ETag."""
+
+    def __init__(self, etag: str, length: int) -> None:
+        self.etag = etag
+        self.remaining = length
+        self.md5 = hashlib.md5(usedforsecurity=False)
+
+    def accepts(self, chunk: bytes) -> bool:
+        self.md5.update(chunk)
+        self.remaining -= len(chunk)
+        return self.remaining > 0 or self.md5.hexdigest() == self.etag
+
+
+def _body_digest(method: str, status: int, headers: Mapping[str, str], length: int | None) -> _BodyDigest | None:
+    """A digest for a whole plain object's body (not ranges, not manifests)."""
+    etag = headers.get("ETag", "").strip('"').lower()
+    if method != "GET" or status != 200 or length is None or not _MD5_HEX.match(etag):
+        return None
+    if "X-Object-Manifest" in headers or "X-Static-Large-Object" in headers:
+        return None
+    return _BodyDigest(etag, length)
+
+
 async def stream_object(request: web.Request, state: ProxyState, answer: ReadAnswer, part: int,
                         names: Names, ring: Any, headers: Mapping[str, str],
                         extra: Mapping[str, str]) -> web.StreamResponse:
@@ -72,6 +99,11 @@ async def stream_object(request: web.Request, state: ProxyState, answer: ReadAns
     etag = response.headers.get("ETag", "")
     sent = 0
     node = answer.node
+    # A backend cut mid-body is resumed on another replica, but the bytes sent
+    # before the cut may have been the corrupt ones that made it cut: check
+    # the whole body's md5 and cut the client before the last chunk rather
+    # than complete a body that does not match its ETag.
+    verify = _body_digest(request.method, status, response.headers, out.content_length)
     try:
         await out.prepare(request)
         if request.method == "HEAD":
@@ -80,6 +112,11 @@ async def stream_object(request: web.Request, state: ProxyState, answer: ReadAns
         while True:
             try:
                 async for chunk in response.content.iter_chunked(state.settings.chunk_size):
+                    if verify is not None and not verify.accepts(chunk):
+                        log.error("body does not match its ETag; cutting", extra={"path": request.path})
+                        if request.transport is not None:
+                            request.transport.close()
+                        return out
                     await out.write(chunk)
                     sent += len(chunk)
                 break

@@ -1,0 +1,115 @@
+"""Probes: damaged disks are repaired by the auditor and the replicator.
+
+4. A ``.data`` corrupted on disk: a direct GET is cut short (and the copy
+   quarantined), proxy GETs only ever succeed with the right bytes, the
+   auditor quarantines the other corrupt copy, replication restores both.
+5. A whole device wiped (left as an empty directory): replication refills it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+import requests
+
+from martlet.backend import backend_path
+from tests.probe.probe_cluster import ProbeCluster, md5_hex
+
+pytestmark = pytest.mark.probe
+
+# Larger than one disk chunk (256 KiB), so a cut GET has sent data already.
+BIG = os.urandom(600 * 1024)
+
+
+def _corrupt(path: os.PathLike[str]) -> None:
+    """Flip bytes in place: same length, same xattrs, wrong md5."""
+    with open(path, "r+b") as handle:
+        handle.seek(300 * 1024)
+        original = handle.read(16)
+        handle.seek(300 * 1024)
+        handle.write(bytes(b ^ 0xFF for b in original))
+
+
+def _quarantined(cluster: ProbeCluster, device: str) -> list[str]:
+    where = cluster.device_path(device) / "quarantined" / "objects"
+    return sorted(os.listdir(where)) if where.is_dir() else []
+
+
+def test_corrupt_data_is_never_served_and_is_restored(cluster: ProbeCluster) -> None:
+    conn = cluster.connection()
+    conn.put_container("c4")
+    conn.put_object("c4", "big", BIG)
+    part, primaries = cluster.primaries("c4", "big")
+    first, second = primaries[0], primaries[1]
+    _corrupt(cluster.data_path(first, "c4", "big"))
+
+    # A direct GET of the corrupt copy: never a complete 200 with bad bytes.
+    port = cluster.spec.storage_ports[cluster.node_index(first)]
+    url = f"http://127.0.0.1:{port}{backend_path(first, part, cluster.account(), 'c4', 'big')}"
+    received = b""
+    with pytest.raises(requests.exceptions.RequestException):
+        with requests.get(url, stream=True, timeout=10) as answer:
+            assert answer.status_code == 200
+            for chunk in answer.iter_content(65536):
+                received += chunk
+    assert len(received) < len(BIG)
+    assert first not in cluster.hash_dirs("c4", "big")
+    assert len(_quarantined(cluster, first)) == 1
+
+    # A second corrupt copy; the proxy must only ever hand out the real bytes.
+    # A GET that happens to stream from it is cut (never completed with bad
+    # bytes); the corrupt copy is then quarantined and later GETs succeed.
+    _corrupt(cluster.data_path(second, "c4", "big"))
+    good = 0
+    for _ in range(6):
+        try:
+            _headers, body = cluster.connection().get_object("c4", "big")
+        except Exception:
+            continue
+        assert md5_hex(body) == md5_hex(BIG)
+        good += 1
+    assert good >= 1
+    # Whether or not a GET hit it, the auditor leaves it quarantined.
+
+    cluster.run_daemon("auditor", cluster.node_index(second))
+    assert second not in cluster.hash_dirs("c4", "big")
+    assert len(_quarantined(cluster, second)) == 1
+
+    cluster.replicate()
+    placed = cluster.hash_dirs("c4", "big")
+    assert set(placed) == set(primaries)
+    for device in primaries:
+        data = cluster.data_path(device, "c4", "big")
+        assert md5_hex(data.read_bytes()) == md5_hex(BIG), device
+    # A clean audit pass now: nothing more to quarantine.
+    done = cluster.run_daemon("auditor", cluster.node_index(second))
+    assert '"quarantined": 0' in done.stderr
+
+
+def test_wiped_device_is_refilled(cluster: ProbeCluster) -> None:
+    conn = cluster.connection()
+    conn.put_container("c5")
+    bodies = {f"obj-{i}": os.urandom(2048) for i in range(24)}
+    for name, body in bodies.items():
+        conn.put_object("c5", name, body)
+    victim = "d2"
+    index = cluster.node_index(victim)
+    cluster.stop_node(index)
+    device = cluster.device_path(victim)
+    for entry in os.listdir(device):
+        shutil.rmtree(device / entry)
+    assert os.listdir(device) == []
+    cluster.start_node(index)
+
+    cluster.replicate()
+
+    expected = [name for name in bodies if victim in cluster.primaries("c5", name)[1]]
+    assert expected, "the ring put none of the objects on the wiped device"
+    for name, body in bodies.items():
+        placed = cluster.hash_dirs("c5", name)
+        _part, primaries = cluster.primaries("c5", name)
+        assert set(placed) == set(primaries), (name, placed)
+        for dev in primaries:
+            assert md5_hex(cluster.data_path(dev, "c5", name).read_bytes()) == md5_hex(body)
