@@ -10,14 +10,13 @@ prints how to use the cluster, and on Ctrl-C stops every process it started.
 
 The cluster tests start their clusters with this same code, on ephemeral
 ports (``DevSpec.ephemeral``). This module is one of the two places in the
-kernel allowed to import components (the ring builder), lazily.
+kernel allowed to import components (the ring reader, and `ops.init_cluster`
+for the first-run set-up it shares with `martlet ring-init`), lazily.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -96,70 +95,44 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def layout_of(spec: DevSpec):  # -> ops.init_cluster.ClusterLayout
+    """The dev cluster as a cluster layout: one storage node per device, each
+    in its own zone on 127.0.0.1, its devices under ``node<N>/``. The set-up
+    itself is ``ops.init_cluster``, shared with ``martlet ring-init`` (the
+    compose file's first step), so both paths stay in step."""
+    from ops.init_cluster import ClusterLayout, StorageNode
 
-
-def _ini(sections: dict[str, dict[str, str]]) -> str:
-    lines = []
-    for name, keys in sections.items():
-        lines.append(f"[{name}]")
-        lines.extend(f"{k} = {v}" for k, v in keys.items())
-        lines.append("")
-    return "\n".join(lines)
+    nodes = tuple(
+        StorageNode("127.0.0.1", port, (f"d{i + 1}",), zone=i + 1, devices_root=spec.devices_root(i).name)
+        for i, port in enumerate(spec.storage_ports)
+    )
+    return ClusterLayout(
+        spec.data_dir, nodes, proxy_ip="127.0.0.1", proxy_port=spec.proxy_port, part_power=spec.part_power,
+        replicas=REPLICAS, min_part_hours=1, fsync=spec.fsync, users=DEV_USERS,
+        proxy_options=spec.proxy_options,
+    )
 
 
 def write_role_configs(spec: DevSpec) -> None:
     """proxy.conf and storage<N>.conf; rewritten each run (ports may change)."""
-    proxy = {"bind_ip": "127.0.0.1", "bind_port": str(spec.proxy_port), "cluster_conf": "martlet.conf",
-             **spec.proxy_options}
-    _write(spec.proxy_conf, _ini({"proxy": proxy, "auth": DEV_USERS}))
-    for i, port in enumerate(spec.storage_ports):
+    from ops.init_cluster import write_role_configs as write_configs
+
+    for i in range(len(spec.storage_ports)):
         (spec.devices_root(i) / f"d{i + 1}").mkdir(parents=True, exist_ok=True)
-        storage = {
-            "devices": spec.devices_root(i).name,
-            "bind_ip": "127.0.0.1",
-            "bind_port": str(port),
-            "cluster_conf": "martlet.conf",
-            "fsync": "true" if spec.fsync else "false",
-        }
-        _write(spec.storage_conf(i), _ini({"storage": storage}))
+    write_configs(layout_of(spec), overwrite=True)
 
 
 def create_cluster(spec: DevSpec) -> bool:
     """Create the data dir on first run; False when it already existed."""
+    from ops.init_cluster import init_cluster
+
     if spec.cluster_conf.exists():
         return False
     spec.data_dir.mkdir(parents=True, exist_ok=True)
-    cluster = {
-        "hash": {"path_prefix": "", "path_suffix": secrets.token_hex(16)},
-        "cluster": {"secret": secrets.token_hex(32)},
-    }
     write_role_configs(spec)
-    _build_rings(spec, cluster["hash"]["path_suffix"])
-    # Written last: its presence marks a complete data dir.
-    _write(spec.cluster_conf, _ini(cluster))
+    # Rings, builders, then martlet.conf last: its presence marks a complete data dir.
+    init_cluster(layout_of(spec))
     return True
-
-
-def _build_rings(spec: DevSpec, suffix: str) -> None:
-    """Three rings over the same devices: one device per zone, 3 replicas."""
-    import ring
-    from martlet.hashing import HashSection
-    from ring.builder import RingBuilder
-
-    settings = HashSection(path_prefix="", path_suffix=suffix)
-    save_builder = getattr(ring, "save_builder", None)
-    for kind in ("account", "container", "object"):
-        builder = RingBuilder(spec.part_power, REPLICAS, 1)
-        for i, port in enumerate(spec.storage_ports):
-            builder.add_device(1, i + 1, "127.0.0.1", port, f"d{i + 1}", 100.0)
-        builder.rebalance(now=time.time())
-        if save_builder is not None:  # operators grow the dev cluster from these
-            save_builder(builder, spec.data_dir / f"{kind}.builder")
-        ring.save_ring(builder.get_ring(settings), spec.data_dir / f"{kind}.ring")
 
 
 def available_commands() -> set[str]:

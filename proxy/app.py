@@ -24,6 +24,7 @@ from proxy.controllers.container import handle_container
 from proxy.controllers.object import handle_object
 from proxy.headers import trans_id_headers
 from proxy.info import info_document
+from proxy.metrics import install as install_metrics
 from proxy.state import ProxyState
 
 STATE: web.AppKey[ProxyState] = web.AppKey("proxy_state", ProxyState)
@@ -109,6 +110,7 @@ def create_app(config: ProxyConfig) -> web.Application:
         app.router.add_get(path, auth_handler)
     app.router.add_get("/info", info_handler)
     app.router.add_get("/healthcheck", healthcheck_handler)
+    install_metrics(app, state)  # GET /metrics (proxy.metrics)
     app.router.add_route("*", "/v1/{tail:.*}", swift_handler)
     app.router.add_route("*", "/v1", swift_handler)
     return app

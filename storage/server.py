@@ -32,6 +32,7 @@ from martlet.hashing import HashSection
 from martlet.http import STANDARD_MIDDLEWARES
 from storage.config import StorageConfig
 from storage.devices import DeviceIO
+from storage.recon import install as install_recon
 from storage.paths import EntityPath, ReplicatePath, entity_type, parse_entity_path, parse_replicate_path
 
 log = logging.getLogger(__name__)
@@ -166,5 +167,6 @@ def create_app(config: StorageConfig) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthcheck", _healthcheck)
+    install_recon(app, config)  # GET /recon and GET /metrics, before the catch-all
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     return app

@@ -1,0 +1,89 @@
+"""``martlet ring-init`` and ``martlet status``: operator commands.
+
+``ring-init`` is the first-run set-up of a cluster folder (``ops.init_cluster``),
+the same code ``martlet dev`` runs; the compose file's one-shot ``ring-init``
+service calls it on every ``up`` and it creates only what is missing.
+``status`` prints the rings and every storage node's health (``ops.status``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    init = subparsers.add_parser(
+        "ring-init",
+        help="create a cluster folder: rings, martlet.conf (random suffix and secret), role configs",
+        description="Creates in --dir whatever is missing: storage<N>.conf per storage node and "
+        "proxy.conf, the account/container/object builders and rings, and martlet.conf "
+        "(written last, on first run only). Existing files are kept.",
+    )
+    init.add_argument("--dir", required=True, help="the cluster folder (ring_dir and configs)")
+    init.add_argument("--device", action="append", required=True, metavar="SPEC",
+                      help="a device, r<region>z<zone>-<ip>:<port>/<device>; repeat for each "
+                      "(devices with the same ip:port are one storage node)")
+    init.add_argument("--devices-root", default="/srv/node",
+                      help="[storage] devices written to each storage<N>.conf (default /srv/node)")
+    init.add_argument("--weight", type=float, default=100.0, help="weight of every device (default 100)")
+    init.add_argument("--proxy", default="127.0.0.1:8080", metavar="IP:PORT",
+                      help="where the proxy listens, written to proxy.conf (default 127.0.0.1:8080)")
+    init.add_argument("--part-power", type=int, default=10, help="2^part_power partitions (default 10)")
+    init.add_argument("--replicas", type=int, default=3, help="replicas (default 3)")
+    init.add_argument("--min-part-hours", type=int, default=1, help="(default 1)")
+    init.add_argument("--no-fsync", action="store_true", help="fsync = false in storage configs (tests only)")
+    init.set_defaults(func=run_ring_init)
+
+    status = subparsers.add_parser(
+        "status", help="report the rings and each storage node's health",
+        description="Exit code 0 when every storage node answers and every device is mounted, 1 otherwise.",
+    )
+    status.add_argument("--config", default="/etc/martlet/martlet.conf", help="martlet.conf of the cluster")
+    status.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for each node")
+    status.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    status.set_defaults(func=run_status)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    from martlet.cli import UsageError
+
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise UsageError(f"expected IP:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def run_ring_init(args: argparse.Namespace) -> int:
+    from martlet.cli import UsageError
+    from ops.init_cluster import ClusterLayout, init_cluster, nodes_from_specs
+
+    try:
+        nodes = nodes_from_specs(args.device, args.devices_root, args.weight)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    proxy_ip, proxy_port = _host_port(args.proxy)
+    layout = ClusterLayout(
+        Path(args.dir), nodes, proxy_ip=proxy_ip, proxy_port=proxy_port, part_power=args.part_power,
+        replicas=args.replicas, min_part_hours=args.min_part_hours, fsync=not args.no_fsync,
+    )
+    report = init_cluster(layout)
+    print(f"ring-init {layout.directory}: created {', '.join(report.created) or 'nothing'}; "
+          f"kept {', '.join(report.kept) or 'nothing'}", flush=True)
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from martlet.cluster import load_cluster_config
+    from ops.status import gather, render, to_json
+
+    status = gather(load_cluster_config(args.config), timeout=args.timeout)
+    if args.json:
+        json.dump(to_json(status), sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render(status))
+    return 0 if status.healthy else 1

@@ -1,0 +1,216 @@
+"""A new cluster's first-run set-up, shared by ``martlet ring-init`` (the
+compose file's one-shot service) and ``martlet dev``.
+
+Given a ``ClusterLayout`` (which storage nodes hold which devices, where the
+proxy listens), ``init_cluster`` writes into one folder:
+
+- ``storage<N>.conf`` (one per storage node, numbered in layout order) and
+  ``proxy.conf``, unless they exist (an operator's edits survive);
+- ``account``/``container``/``object`` ``.builder`` and ``.ring`` for every
+  ring that does not exist yet, each device in its own zone as the layout
+  says, ``replicas`` replicas;
+- ``martlet.conf`` with a random ``path_suffix`` and ``secret``, last and only
+  if missing: its presence marks a complete folder, and regenerating it
+  would move every object and void every token.
+
+Running it again is harmless, which is what a compose service that runs on
+every ``docker compose up`` needs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from martlet.cluster import RING_KINDS
+from martlet.dev import DEV_USERS
+from martlet.hashing import HashSection
+
+# The users of a fresh cluster, dev and compose alike (defined with
+# `martlet dev`); operators replace them in proxy.conf before real use.
+DEMO_USERS: Mapping[str, str] = DEV_USERS
+
+
+@dataclass(frozen=True)
+class StorageNode:
+    """One storage daemon and the devices it serves (usually one)."""
+
+    ip: str
+    port: int
+    devices: tuple[str, ...]
+    zone: int
+    region: int = 1
+    # [storage] devices of its storage.conf: where its device dirs live.
+    devices_root: str = "/srv/node"
+    weight: float = 100.0
+
+
+@dataclass(frozen=True)
+class ClusterLayout:
+    directory: Path
+    nodes: tuple[StorageNode, ...]
+    proxy_ip: str = "127.0.0.1"
+    proxy_port: int = 8080
+    part_power: int = 10
+    replicas: int = 3
+    min_part_hours: int = 1
+    fsync: bool = True
+    users: Mapping[str, str] = field(default_factory=lambda: dict(DEMO_USERS))
+    # Extra [proxy] keys (tests shorten timeouts and caches).
+    proxy_options: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def cluster_conf(self) -> Path:
+        return self.directory / "martlet.conf"
+
+    @property
+    def proxy_conf(self) -> Path:
+        return self.directory / "proxy.conf"
+
+    def storage_conf(self, index: int) -> Path:
+        return self.directory / f"storage{index + 1}.conf"
+
+
+@dataclass(frozen=True)
+class InitReport:
+    """What ``init_cluster`` wrote (names of files), for its one-line report."""
+
+    created: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def render_ini(sections: Mapping[str, Mapping[str, str]], header: str = "") -> str:
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    if lines:
+        lines.append("")
+    for name, keys in sections.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {value}" for key, value in keys.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def new_cluster_sections() -> dict[str, dict[str, str]]:
+    """martlet.conf of a new cluster: a random hash suffix and token secret."""
+    return {
+        "hash": {"path_prefix": "", "path_suffix": secrets.token_hex(16)},
+        "cluster": {"secret": secrets.token_hex(32)},
+    }
+
+
+def storage_sections(layout: ClusterLayout, node: StorageNode) -> dict[str, dict[str, str]]:
+    return {
+        "storage": {
+            "devices": node.devices_root,
+            "bind_ip": node.ip,
+            "bind_port": str(node.port),
+            "cluster_conf": "martlet.conf",
+            "fsync": "true" if layout.fsync else "false",
+        }
+    }
+
+
+def proxy_sections(layout: ClusterLayout) -> dict[str, dict[str, str]]:
+    proxy = {
+        "bind_ip": layout.proxy_ip,
+        "bind_port": str(layout.proxy_port),
+        "cluster_conf": "martlet.conf",
+        **layout.proxy_options,
+    }
+    return {"proxy": proxy, "auth": dict(layout.users)}
+
+
+def write_role_configs(layout: ClusterLayout, overwrite: bool) -> tuple[list[str], list[str]]:
+    """proxy.conf and storage<N>.conf; existing ones are kept unless
+    ``overwrite`` (``martlet dev`` rewrites them: its ports may change)."""
+    created: list[str] = []
+    kept: list[str] = []
+    files = [(layout.proxy_conf, proxy_sections(layout))]
+    files += [(layout.storage_conf(i), storage_sections(layout, n)) for i, n in enumerate(layout.nodes)]
+    for path, sections in files:
+        if path.exists() and not overwrite:
+            kept.append(path.name)
+            continue
+        write_text_atomic(path, render_ini(sections, "written by martlet ring-init / martlet dev"))
+        created.append(path.name)
+    return created, kept
+
+
+def build_ring(layout: ClusterLayout, kind: str, hash_settings: HashSection) -> None:
+    """One builder and its ring over every device of the layout."""
+    import ring
+    from ring.builder import RingBuilder
+
+    builder = RingBuilder(layout.part_power, layout.replicas, layout.min_part_hours)
+    for node in layout.nodes:
+        for device in node.devices:
+            builder.add_device(node.region, node.zone, node.ip, node.port, device, node.weight)
+    builder.rebalance(now=time.time())
+    # The builder first: operators grow the cluster from it (docs/operations.md).
+    ring.save_builder(builder, layout.directory / f"{kind}.builder")
+    ring.save_ring(builder.get_ring(hash_settings), layout.directory / f"{kind}.ring")
+
+
+def missing_rings(layout: ClusterLayout) -> list[str]:
+    return [k for k in RING_KINDS if not (layout.directory / f"{k}.ring").exists()]
+
+
+def init_cluster(layout: ClusterLayout, overwrite_role_configs: bool = False) -> InitReport:
+    """Create whatever of the cluster folder is missing (see module docstring)."""
+    if not layout.nodes:
+        raise ValueError("a cluster needs at least one storage node")
+    layout.directory.mkdir(parents=True, exist_ok=True)
+    created, kept = write_role_configs(layout, overwrite_role_configs)
+    cluster_sections = None
+    if layout.cluster_conf.exists():
+        from martlet.cluster import load_cluster_config
+
+        hash_settings = load_cluster_config(layout.cluster_conf).hash
+    else:
+        cluster_sections = new_cluster_sections()
+        hash_settings = HashSection(**cluster_sections["hash"])
+    for kind in RING_KINDS:
+        if kind in missing_rings(layout):
+            build_ring(layout, kind, hash_settings)
+            created.append(f"{kind}.ring")
+        else:
+            kept.append(f"{kind}.ring")
+    if cluster_sections is not None:
+        # Written last: its presence marks a complete cluster folder.
+        header = "written by martlet ring-init / martlet dev: keep it identical on every node"
+        write_text_atomic(layout.cluster_conf, render_ini(cluster_sections, header))
+        created.append("martlet.conf")
+    else:
+        kept.append("martlet.conf")
+    return InitReport(tuple(created), tuple(kept))
+
+
+def nodes_from_specs(specs: list[str], devices_root: str, weight: float = 100.0) -> tuple[StorageNode, ...]:
+    """``r1z1-10.0.0.1:6200/d1`` device specs grouped into nodes by ip:port,
+    in the order each node first appears."""
+    from ring.device import parse_device_spec
+
+    nodes: dict[tuple[str, int], StorageNode] = {}
+    for text in specs:
+        spec = parse_device_spec(text)
+        key = (spec.ip, spec.port)
+        node = nodes.get(key)
+        if node is None:
+            nodes[key] = StorageNode(spec.ip, spec.port, (spec.device,), spec.zone, spec.region,
+                                     devices_root, weight)
+        elif (node.zone, node.region) != (spec.zone, spec.region):
+            raise ValueError(f"{text}: {spec.ip}:{spec.port} was given another region/zone before")
+        else:
+            nodes[key] = StorageNode(node.ip, node.port, (*node.devices, spec.device), node.zone,
+                                     node.region, devices_root, weight)
+    return tuple(nodes.values())

@@ -1,0 +1,222 @@
+"""``martlet status``: one report of a cluster for operators.
+
+Two parts. The rings, read from ``ring_dir``: every device with its weight,
+the partition-replicas it holds and its balance (percent above or below
+its share by weight). The storage nodes the rings name, each asked for
+``GET /recon`` (``storage.recon``): reachable or not, its devices and disk
+usage, the depth of its async_pending queues, and the last pass of its
+replicator, database replicator and auditor with their age.
+
+Gathering (files, HTTP) and rendering (pure, tested directly) are apart.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from martlet.cluster import RING_KINDS, ClusterConfig
+
+PASS_COLUMNS = (("object-replicator", "replication"), ("db-replicator", "db replication"), ("auditor", "audit"))
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    id: int
+    region: int
+    zone: int
+    ip: str
+    port: int
+    device: str
+    weight: float
+    partitions: int
+    balance: float
+
+
+@dataclass(frozen=True)
+class RingReport:
+    kind: str
+    partitions: int
+    replicas: int
+    devices: tuple[DeviceRow, ...]
+    error: str = ""
+
+    @property
+    def balance(self) -> float:
+        weighted = [abs(d.balance) for d in self.devices if d.weight > 0]
+        return max(weighted, default=0.0)
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    address: str  # ip:port
+    reachable: bool
+    error: str = ""
+    recon: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    time: float
+    rings: tuple[RingReport, ...]
+    nodes: tuple[NodeStatus, ...]
+
+    @property
+    def healthy(self) -> bool:
+        devices_ok = all(d.get("mounted") for n in self.nodes for d in n.recon.get("devices", []))
+        return all(n.reachable for n in self.nodes) and devices_ok and not any(r.error for r in self.rings)
+
+
+def device_rows(devices: Sequence[Any], assignment: Sequence[Sequence[int]], partition_count: int) -> tuple[DeviceRow, ...]:
+    """Pure: partition-replicas per device and balance against weight."""
+    counts: dict[int, int] = {}
+    for replica in assignment:
+        for dev_id in replica:
+            counts[dev_id] = counts.get(dev_id, 0) + 1
+    live = [d for d in devices if d is not None]
+    total_weight = sum(d.weight for d in live)
+    slots = sum(len(replica) for replica in assignment) or partition_count
+    rows = []
+    for dev in live:
+        parts = counts.get(dev.id, 0)
+        target = slots * dev.weight / total_weight if total_weight else 0.0
+        if target > 0:
+            balance = (parts - target) * 100.0 / target
+        else:
+            balance = 0.0 if parts == 0 else 999.99
+        rows.append(DeviceRow(dev.id, dev.region, dev.zone, dev.ip, dev.port, dev.device,
+                              dev.weight, parts, round(balance, 2)))
+    return tuple(rows)
+
+
+def ring_report(cluster: ClusterConfig, kind: str) -> RingReport:
+    from martlet.errors import RingError
+    from ring import load_ring
+
+    try:
+        ring = load_ring(cluster.ring_path(kind), cluster.hash)
+    except (RingError, OSError) as exc:
+        return RingReport(kind, 0, 0, (), error=str(exc))
+    rows = device_rows(ring.devices, ring.replica2part2dev, ring.partition_count)
+    return RingReport(kind, ring.partition_count, ring.replica_count, rows)
+
+
+def fetch_recon(address: str, timeout: float) -> NodeStatus:
+    url = f"http://{address}/recon"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            data = json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return NodeStatus(address, False, f"HTTP {exc.code}")
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        return NodeStatus(address, False, str(reason))
+    if not isinstance(data, dict):
+        return NodeStatus(address, False, "unexpected /recon answer")
+    return NodeStatus(address, True, recon=data)
+
+
+def node_addresses(rings: Sequence[RingReport]) -> list[str]:
+    seen: dict[str, None] = {}
+    for report in rings:
+        for row in report.devices:
+            host = f"[{row.ip}]" if ":" in row.ip else row.ip
+            seen.setdefault(f"{host}:{row.port}", None)
+    return list(seen)
+
+
+def gather(cluster: ClusterConfig, timeout: float = 3.0) -> ClusterStatus:
+    rings = tuple(ring_report(cluster, kind) for kind in RING_KINDS)
+    addresses = node_addresses(rings)
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(addresses)))) as pool:
+        nodes = tuple(pool.map(lambda a: fetch_recon(a, timeout), addresses))
+    return ClusterStatus(time.time(), rings, nodes)
+
+
+# -- rendering (pure) ---------------------------------------------------------------
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def human_bytes(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(count) < 1024 or unit == "TiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} PiB"  # unreachable, for the type checker
+
+
+def human_age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def pass_cell(recon: dict[str, Any], daemon: str, now: float) -> str:
+    data = recon.get("passes", {}).get(daemon)
+    if not isinstance(data, dict) or not isinstance(data.get("finished_at"), (int, float)):
+        return "never"
+    age = human_age(max(0.0, now - float(data["finished_at"])))
+    failures = data.get("failures", 0)
+    return f"{age} ago, {failures} failures" if failures else f"{age} ago"
+
+
+def render_ring(report: RingReport) -> list[str]:
+    if report.error:
+        return [f"{report.kind} ring: cannot read: {report.error}"]
+    head = (f"{report.kind} ring: {report.partitions} partitions, {report.replicas} replicas, "
+            f"{len(report.devices)} devices, balance {report.balance:.2f}")
+    rows = [[str(d.id), str(d.region), str(d.zone), f"{d.ip}:{d.port}", d.device, f"{d.weight:.2f}",
+             str(d.partitions), f"{d.balance:.2f}"] for d in report.devices]
+    return [head, *("  " + s for s in table(
+        ["id", "region", "zone", "address", "device", "weight", "partitions", "balance"], rows))]
+
+
+def node_row(node: NodeStatus, now: float) -> list[str]:
+    if not node.reachable:
+        return [node.address, f"UNREACHABLE ({node.error})", "-", "-", "-", "-", "-", "-"]
+    devices = node.recon.get("devices", [])
+    mounted = [d for d in devices if d.get("mounted")]
+    used = sum(int(d.get("used", 0)) for d in mounted)
+    size = sum(int(d.get("size", 0)) for d in mounted)
+    usage = f"{human_bytes(used)} / {human_bytes(size)}" if size else "-"
+    missing = [d["device"] for d in devices if not d.get("mounted")]
+    state = "up" if not missing else f"up, unmounted: {','.join(missing)}"
+    return [node.address, state, f"{len(mounted)}/{len(devices)}", usage,
+            str(node.recon.get("async_pending", 0)),
+            *(pass_cell(node.recon, daemon, now) for daemon, _ in PASS_COLUMNS)]
+
+
+def render(status: ClusterStatus) -> str:
+    lines: list[str] = []
+    for report in status.rings:
+        lines.extend(render_ring(report))
+        lines.append("")
+    lines.append(f"storage nodes: {sum(n.reachable for n in status.nodes)}/{len(status.nodes)} reachable")
+    headers = ["address", "state", "devices", "disk used", "async_pending", *(c for _, c in PASS_COLUMNS)]
+    lines.extend("  " + s for s in table(headers, [node_row(n, status.time) for n in status.nodes]))
+    return "\n".join(lines) + "\n"
+
+
+def to_json(status: ClusterStatus) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {
+        "time": status.time,
+        "healthy": status.healthy,
+        "rings": [{**asdict(r), "balance": r.balance} for r in status.rings],
+        "nodes": [asdict(n) for n in status.nodes],
+    }
