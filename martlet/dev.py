@@ -120,6 +120,11 @@ def write_role_configs(spec: DevSpec) -> None:
     for i in range(len(spec.storage_ports)):
         (spec.devices_root(i) / f"d{i + 1}").mkdir(parents=True, exist_ok=True)
     write_configs(layout_of(spec), overwrite=True)
+    # Short intervals for the background daemons (replicator.config.DEV_SECTIONS).
+    from replicator.config import DEV_SECTIONS, append_missing_sections
+
+    for i in range(len(spec.storage_ports)):
+        append_missing_sections(spec.storage_conf(i), DEV_SECTIONS)
 
 
 def create_cluster(spec: DevSpec) -> bool:

@@ -1,0 +1,172 @@
+"""The object and database replicators against three real storage daemons
+in this process, placed by a real ring file (2 replicas over 3 devices)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from martlet.backend import backend_path
+from replicator.config import DbReplicatorSection, ReplicatorSection
+from replicator.db_replicator import DbReplicator
+from replicator.object_replicator import ObjectReplicator
+from ring import Ring, RingBuilder, save_ring
+from storage.config import StorageConfig
+from tests.cluster.conftest import TEST_HASH, StorageDaemon, make_devices, start_storage_daemon
+from tests.cluster.object_helpers import call, md5, ts
+
+pytestmark = pytest.mark.cluster
+
+
+@dataclass
+class Trio:
+    daemons: list[StorageDaemon]
+    ring: Ring
+    ring_dir: Path
+
+    def config(self, index: int) -> StorageConfig:
+        base = self.daemons[index].config
+        return replace(base, cluster=replace(base.cluster, ring_dir=self.ring_dir))
+
+    def object_replicator(self, index: int) -> ObjectReplicator:
+        section = ReplicatorSection(ring_port=self.daemons[index].port, conn_timeout=0.5, node_timeout=5)
+        return ObjectReplicator(self.config(index), section)
+
+    def db_replicator(self, index: int) -> DbReplicator:
+        section = DbReplicatorSection(ring_port=self.daemons[index].port, rows_per_request=2)
+        return DbReplicator(self.config(index), section)
+
+    def by_device_id(self, dev_id: int) -> StorageDaemon:
+        return self.daemons[dev_id]
+
+
+@pytest.fixture
+async def trio(tmp_path: Path) -> AsyncIterator[Trio]:
+    daemons = [await start_storage_daemon(make_devices(tmp_path / f"node{i}", ("sda",)), fsync=False) for i in range(3)]
+    builder = RingBuilder(2, 2, 0)
+    for i, daemon in enumerate(daemons):
+        builder.add_device(1, i + 1, "127.0.0.1", daemon.port, "sda", 100.0)
+    builder.rebalance()
+    ring = builder.get_ring(TEST_HASH)
+    for kind in ("object", "container", "account"):
+        save_ring(ring, tmp_path / f"{kind}.ring")
+    try:
+        yield Trio(daemons, ring, tmp_path)
+    finally:
+        for daemon in daemons:
+            await daemon.stop()
+
+
+def _roles(trio: Trio, *names: str | None) -> tuple[int, list[int], int]:
+    part, nodes = trio.ring.get_nodes("AUTH_a", *names)
+    primaries = [n.id for n in nodes]
+    (handoff,) = [i for i in range(3) if i not in primaries]
+    return part, primaries, handoff
+
+
+async def test_object_replicator_pushes_and_reverts_handoffs(trio: Trio, backend: aiohttp.ClientSession) -> None:
+    part, (first, second), handoff = _roles(trio, "c", "o")
+    path = backend_path("sda", part, "AUTH_a", "c", "o")
+    body = b"replicate me"
+    stamp = ts()
+    for index in (first, handoff):  # as if the second primary was down
+        put = {"X-Timestamp": stamp, "Content-Type": "text/plain"}
+        assert (await call(backend, trio.daemons[index], "PUT", path, put, body))[0] == 201
+    assert (await call(backend, trio.daemons[second], "GET", path))[0] == 404
+
+    stats = await trio.object_replicator(handoff).run(once=True)
+    assert stats is not None
+    assert (stats.partitions_checked, stats.objects_pushed, stats.handoffs_reverted, stats.failures) == (1, 1, 1, 0)
+    assert not (trio.daemons[handoff].device_path("sda") / "objects" / str(part)).exists()
+    status, headers, got = await call(backend, trio.daemons[second], "GET", path)
+    assert status == 200 and got == body and headers["X-Timestamp"] == stamp.split("_")[0]
+
+    again = await trio.object_replicator(first).run(once=True)
+    assert again is not None and again.objects_pushed == 0 and again.failures == 0
+
+
+async def test_object_replicator_goes_on_when_a_peer_is_down(trio: Trio, backend: aiohttp.ClientSession) -> None:
+    part, (first, second), handoff = _roles(trio, "c", "p")
+    path = backend_path("sda", part, "AUTH_a", "c", "p")
+    assert (await call(backend, trio.daemons[handoff], "PUT", path, {"X-Timestamp": ts()}, b"x"))[0] == 201
+    await trio.daemons[second].stop()
+    stats = await trio.object_replicator(handoff).run(once=True)
+    assert stats is not None and stats.failures >= 1 and stats.objects_pushed == 1
+    assert stats.handoffs_reverted == 0  # one primary never acknowledged
+    assert (trio.daemons[handoff].device_path("sda") / "objects" / str(part)).is_dir()
+    assert (await call(backend, trio.daemons[first], "GET", path))[0] == 200
+
+
+async def _container(backend: aiohttp.ClientSession, daemon: StorageDaemon, part: int, meta: dict[str, str]) -> None:
+    path = backend_path("sda", part, "AUTH_a", "c")
+    status, _, _ = await call(backend, daemon, "PUT", path, {"X-Timestamp": ts(), **meta})
+    assert status in (201, 202)
+
+
+async def _row(backend: aiohttp.ClientSession, daemon: StorageDaemon, part: int, name: str, method: str = "PUT") -> None:
+    path = backend_path("sda", part, "AUTH_a", "c", name)
+    headers = {"X-Backend-Type": "container", "X-Timestamp": ts(), "X-Size": "1", "X-Content-Type": "text/plain",
+               "X-Etag": md5(name.encode())}
+    assert (await call(backend, daemon, method, path, headers))[0] in (201, 204)
+
+
+async def _listing(backend: aiohttp.ClientSession, daemon: StorageDaemon, part: int) -> tuple[list[str], dict[str, str]]:
+    status, headers, body = await call(backend, daemon, "GET", backend_path("sda", part, "AUTH_a", "c"))
+    assert status in (200, 204), status
+    return body.decode().split(), headers
+
+
+async def test_db_replicator_merges_rows_metadata_and_hands_off(trio: Trio, backend: aiohttp.ClientSession) -> None:
+    part, (first, second), handoff = _roles(trio, "c")
+    a, b, c = trio.daemons[first], trio.daemons[second], trio.daemons[handoff]
+    await _container(backend, a, part, {"X-Container-Meta-Color": "red", "X-Container-Meta-Kept": "1"})
+    await _container(backend, b, part, {"X-Container-Meta-Color": "blue"})  # newer: wins
+    for name in ("a1", "a2", "both", "gone"):
+        await _row(backend, a, part, name)
+    await _row(backend, b, part, "b1")
+    await _row(backend, b, part, "gone", "DELETE")  # newer delete wins
+    await _container(backend, c, part, {})
+    await _row(backend, c, part, "from-handoff")
+
+    passes = {}
+    for index in (first, second, handoff):
+        stats = await trio.db_replicator(index).run(once=True)
+        assert stats is not None and stats.failures == 0
+        passes[index] = stats
+    handoff_stats = passes[handoff]
+    expected = ["a1", "a2", "b1", "both", "from-handoff"]
+    for daemon in (a, b):
+        names, headers = await _listing(backend, daemon, part)
+        assert names == expected
+        assert headers["X-Container-Meta-Color"] == "blue"
+        assert headers["X-Container-Meta-Kept"] == "1"
+        assert headers["X-Container-Object-Count"] == "5"
+    db_dir = c.device_path("sda") / "containers" / str(part)
+    assert not any(p.suffix == ".db" for p in db_dir.rglob("*")) if db_dir.exists() else True
+    assert handoff_stats is not None and handoff_stats.handoffs_reverted == 1
+
+    # Rows merged from a peer get new ROWIDs, so they echo back once; after
+    # that, passes send nothing (sync points).
+    for index in (first, second):
+        await trio.db_replicator(index).run(once=True)
+    for index in (first, second):
+        stats = await trio.db_replicator(index).run(once=True)
+        assert stats is not None and stats.rows_pushed == 0 and stats.databases_checked == 1
+
+
+async def test_db_replicator_carries_deleted_status(trio: Trio, backend: aiohttp.ClientSession) -> None:
+    part, (first, second), _handoff = _roles(trio, "c")
+    a, b = trio.daemons[first], trio.daemons[second]
+    await _container(backend, a, part, {})
+    await _container(backend, b, part, {})
+    status, _, _ = await call(backend, a, "DELETE", backend_path("sda", part, "AUTH_a", "c"), {"X-Timestamp": ts()})
+    assert status == 204
+    assert (await call(backend, b, "HEAD", backend_path("sda", part, "AUTH_a", "c")))[0] == 204
+    await trio.db_replicator(first).run(once=True)
+    assert (await call(backend, b, "HEAD", backend_path("sda", part, "AUTH_a", "c")))[0] == 404
+    assert os.path.isdir(b.device_path("sda") / "containers")
