@@ -59,6 +59,19 @@ class NodeStatus:
     reachable: bool
     error: str = ""
     recon: dict[str, Any] = field(default_factory=dict)
+    # The devices the rings put on this node; the report covers these only
+    # (an empty directory under its devices root is not a device of it).
+    ring_devices: tuple[str, ...] = ()
+
+    def devices(self) -> list[dict[str, Any]]:
+        """The node's ring devices as /recon reported them; one it did not
+        report counts as not mounted."""
+        reported = {d.get("device"): d for d in self.recon.get("devices", []) if isinstance(d, dict)}
+        return [reported.get(name, {"device": name, "mounted": False}) for name in self.ring_devices]
+
+    @property
+    def async_pending(self) -> int:
+        return sum(int(d.get("async_pending", 0)) for d in self.devices())
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,7 @@ class ClusterStatus:
 
     @property
     def healthy(self) -> bool:
-        devices_ok = all(d.get("mounted") for n in self.nodes for d in n.recon.get("devices", []))
+        devices_ok = all(d.get("mounted") for n in self.nodes if n.reachable for d in n.devices())
         return all(n.reachable for n in self.nodes) and devices_ok and not any(r.error for r in self.rings)
 
 
@@ -107,35 +120,36 @@ def ring_report(cluster: ClusterConfig, kind: str) -> RingReport:
     return RingReport(kind, ring.partition_count, ring.replica_count, rows)
 
 
-def fetch_recon(address: str, timeout: float) -> NodeStatus:
+def fetch_recon(address: str, devices: tuple[str, ...], timeout: float) -> NodeStatus:
     url = f"http://{address}/recon"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:
             data = json.loads(answer.read())
     except urllib.error.HTTPError as exc:
-        return NodeStatus(address, False, f"HTTP {exc.code}")
+        return NodeStatus(address, False, f"HTTP {exc.code}", ring_devices=devices)
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
-        return NodeStatus(address, False, str(reason))
+        return NodeStatus(address, False, str(reason), ring_devices=devices)
     if not isinstance(data, dict):
-        return NodeStatus(address, False, "unexpected /recon answer")
-    return NodeStatus(address, True, recon=data)
+        return NodeStatus(address, False, "unexpected /recon answer", ring_devices=devices)
+    return NodeStatus(address, True, recon=data, ring_devices=devices)
 
 
-def node_addresses(rings: Sequence[RingReport]) -> list[str]:
-    seen: dict[str, None] = {}
+def node_devices(rings: Sequence[RingReport]) -> dict[str, tuple[str, ...]]:
+    """Pure: ``ip:port`` of every storage node the rings name -> its devices."""
+    seen: dict[str, dict[str, None]] = {}
     for report in rings:
         for row in report.devices:
             host = f"[{row.ip}]" if ":" in row.ip else row.ip
-            seen.setdefault(f"{host}:{row.port}", None)
-    return list(seen)
+            seen.setdefault(f"{host}:{row.port}", {}).setdefault(row.device, None)
+    return {address: tuple(devices) for address, devices in seen.items()}
 
 
 def gather(cluster: ClusterConfig, timeout: float = 3.0) -> ClusterStatus:
     rings = tuple(ring_report(cluster, kind) for kind in RING_KINDS)
-    addresses = node_addresses(rings)
-    with ThreadPoolExecutor(max_workers=min(16, max(1, len(addresses)))) as pool:
-        nodes = tuple(pool.map(lambda a: fetch_recon(a, timeout), addresses))
+    nodes_devices = node_devices(rings)
+    with ThreadPoolExecutor(max_workers=min(16, max(1, len(nodes_devices)))) as pool:
+        nodes = tuple(pool.map(lambda item: fetch_recon(item[0], item[1], timeout), nodes_devices.items()))
     return ClusterStatus(time.time(), rings, nodes)
 
 
@@ -188,7 +202,7 @@ def render_ring(report: RingReport) -> list[str]:
 def node_row(node: NodeStatus, now: float) -> list[str]:
     if not node.reachable:
         return [node.address, f"UNREACHABLE ({node.error})", "-", "-", "-", "-", "-", "-"]
-    devices = node.recon.get("devices", [])
+    devices = node.devices()
     mounted = [d for d in devices if d.get("mounted")]
     used = sum(int(d.get("used", 0)) for d in mounted)
     size = sum(int(d.get("size", 0)) for d in mounted)
@@ -196,7 +210,7 @@ def node_row(node: NodeStatus, now: float) -> list[str]:
     missing = [d["device"] for d in devices if not d.get("mounted")]
     state = "up" if not missing else f"up, unmounted: {','.join(missing)}"
     return [node.address, state, f"{len(mounted)}/{len(devices)}", usage,
-            str(node.recon.get("async_pending", 0)),
+            str(node.async_pending),
             *(pass_cell(node.recon, daemon, now) for daemon, _ in PASS_COLUMNS)]
 
 
