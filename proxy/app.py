@@ -50,7 +50,9 @@ async def auth_handler(request: web.Request) -> web.Response:
 
 
 async def info_handler(request: web.Request) -> web.Response:
-    return web.json_response(info_document(request.app[STATE].settings.max_file_size))
+    settings = request.app[STATE].settings
+    return web.json_response(info_document(settings.max_file_size, settings.max_manifest_segments,
+                                           settings.max_manifest_size))
 
 
 async def healthcheck_handler(_request: web.Request) -> web.Response:

@@ -39,6 +39,12 @@ class ProxySection:
     chunk_size: int = field(default=65536, metadata={"min": 1024})
     # Account names in URLs are this prefix plus the account of [auth] users.
     reseller_prefix: str = "AUTH_"
+    # Static large objects: segments per manifest, bytes of a manifest PUT,
+    # nesting of SLOs inside SLOs, and segment HEADs/DELETEs in flight.
+    max_manifest_segments: int = field(default=1000, metadata={"min": 1})
+    max_manifest_size: int = field(default=8 * 1024 * 1024, metadata={"min": 1024})
+    max_slo_recursion_depth: int = field(default=10, metadata={"min": 1})
+    slo_concurrency: int = field(default=4, metadata={"min": 1})
 
 
 @dataclass(frozen=True)

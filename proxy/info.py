@@ -12,7 +12,8 @@ import martlet
 from proxy import constraints as c
 
 
-def info_document(max_file_size: int) -> dict[str, Any]:
+def info_document(max_file_size: int, max_manifest_segments: int = 1000,
+                  max_manifest_size: int = 8 * 1024 * 1024) -> dict[str, Any]:
     return {
         "swift": {
             "version": martlet.__version__,
@@ -34,4 +35,9 @@ def info_document(max_file_size: int) -> dict[str, Any]:
             "policies": [{"name": "Policy-0", "default": True}],
         },
         "tempauth": {"account_acls": False},
+        # Large objects (proxy.large_objects): python-swiftclient segments
+        # with SLO when "slo" is here, else with DLO.
+        "slo": {"max_manifest_segments": max_manifest_segments, "max_manifest_size": max_manifest_size,
+                "min_segment_size": 1},
+        "dlo": {},
     }

@@ -11,6 +11,7 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from email.utils import formatdate
 from urllib.parse import quote
 
@@ -22,6 +23,7 @@ from martlet.errors import (
     Unauthorized,
 )
 from martlet.timestamp import Timestamp
+from proxy import large_objects
 from proxy.acl import parse_acl
 from proxy.config import ProxySection
 from proxy.constraints import (
@@ -96,6 +98,9 @@ async def _read(ctx: Context) -> web.StreamResponse:
     headers = {h: ctx.request.headers[h] for h in _READ_HEADERS if h in ctx.request.headers}
     answer = await read_first(ctx.state, ring, part, ctx.method, names, headers)
     raise_for_missing(answer)
+    served = await large_objects.serve_if_manifest(ctx, answer, names, headers, partial(_check_read, ctx))
+    if served is not None:
+        return served
     return await stream_object(ctx.request, ctx.state, answer, part, names, ring, headers, {})
 
 
@@ -144,6 +149,7 @@ def _object_headers(ctx: Context, name: str) -> dict[str, str]:
     """Backend headers of a PUT or POST from the client's, checked."""
     request_headers = ctx.request.headers
     check_metadata(request_headers, "object")
+    large_objects.check_manifest_headers(request_headers, ctx.method, ctx.request.query)
     headers = client_headers_for_backend(request_headers)
     delete_at = resolve_delete_at(request_headers, time.time())
     if delete_at is not None:
@@ -160,6 +166,9 @@ async def _put(ctx: Context) -> web.StreamResponse:
     detect = request.headers.get("X-Detect-Content-Type", "").lower() in ("true", "1", "yes")
     headers["Content-Type"] = guess_content_type(p.obj, request.headers.get("Content-Type"), detect)
     await _check_write(ctx, p.account, p.container, p.obj, need_container=True)
+    if request.query.get("multipart-manifest") == "put":
+        return await large_objects.put_slo_manifest(
+            ctx, Names(p.account, p.container, p.obj), headers, partial(_check_read, ctx))
     timestamp = new_timestamp()
     headers["X-Timestamp"] = timestamp
     if length is not None:
@@ -269,6 +278,10 @@ async def _delete(ctx: Context) -> web.StreamResponse:
     p = ctx.path
     assert p.container is not None and p.obj is not None
     await _check_write(ctx, p.account, p.container, p.obj, need_container=False)
+    if ctx.request.query.get("multipart-manifest") == "delete":
+        return await large_objects.delete_slo(
+            ctx, Names(p.account, p.container, p.obj),
+            lambda a, c, o: _check_write(ctx, a, c, o, need_container=False))
     headers = {"X-Timestamp": new_timestamp()}
     replies, replicas = await write_entity(
         ctx, "object", "DELETE", Names(p.account, p.container, p.obj), headers, "container", "Container"

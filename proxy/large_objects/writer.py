@@ -1,0 +1,250 @@
+"""``PUT ?multipart-manifest=put`` and ``DELETE ?multipart-manifest=delete``.
+
+A manifest PUT reads the client's JSON (at most ``max_manifest_size``
+bytes), HEADs every distinct segment (``slo_concurrency`` at a time, with
+the client's own access rights), and either answers 400 listing each bad
+segment, or stores the manifest in Swift's stored form with
+``X-Static-Large-Object: True`` and the large object's ETag, size and
+nesting depth as sysmeta, so a HEAD never needs the manifest body.
+
+A manifest DELETE removes every segment (nested SLOs included), then the
+manifest if all went well, and answers 200 with a summary (Swift's bulk
+delete body: ``Number Deleted``, ``Number Not Found``, ``Errors``...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import TypeVar
+
+from aiohttp import web
+
+from martlet.conditional import http_date, last_modified_seconds
+from martlet.timestamp import Timestamp
+from martlet.errors import BadRequest, ClientDisconnect, EntityTooLarge, MartletError, NotFound, Unprocessable
+from proxy.controllers.base import Context, new_timestamp, quorum_response, ring_names, slot_headers, write_entity
+from proxy.fanout import Names, write_streaming
+from proxy.large_objects.fetch import (
+    SLO_DEPTH, SLO_ETAG, SLO_SIZE, CheckAccess, SegmentError, head_segment, is_slo, read_body, read_object,
+)
+from proxy.large_objects.manifest import (
+    Segment, SegmentHead, check_segment, data_segment, normalize_etag, parse_put_manifest,
+    parse_stored_manifest, CorruptManifest, problems_body, slo_etag, stored_json, total_length,
+)
+from proxy.quorum import best_status, quorum_etag, quorum_size
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_DELETE_SEGMENTS = 100_000  # a bound on what one manifest DELETE walks
+
+
+async def bounded_gather(limit: int, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+    """Run ``jobs`` at most ``limit`` at a time, results in order."""
+    gate = asyncio.Semaphore(limit)
+
+    async def run(job: Callable[[], Awaitable[T]]) -> T:
+        async with gate:
+            return await job()
+
+    return list(await asyncio.gather(*(run(job) for job in jobs)))
+
+
+async def read_manifest_request(request: web.Request, limit: int, client_timeout: float) -> bytes:
+    """The client's manifest body; 413 past ``limit``, 499 if it stalls."""
+    if request.content_length is not None and request.content_length > limit:
+        raise EntityTooLarge(f"Manifest File > {limit} bytes")
+    data = bytearray()
+    while True:
+        try:
+            async with asyncio.timeout(client_timeout):
+                chunk = await request.content.read(65536)
+        except (ConnectionError, TimeoutError) as exc:
+            raise ClientDisconnect(f"Client read failed: {type(exc).__name__}") from None
+        if not chunk:
+            return bytes(data)
+        data += chunk
+        if len(data) > limit:
+            raise EntityTooLarge(f"Manifest File > {limit} bytes")
+
+
+async def _check_segments(ctx: Context, names: Names, body: bytes, check_read: CheckAccess
+                          ) -> tuple[list[Segment], int, list[tuple[str, str]]]:
+    """(segments to store, nesting depth, problems) of a PUT manifest."""
+    settings = ctx.state.settings
+    requests = parse_put_manifest(body, settings.max_manifest_segments)
+    paths = sorted({r.path for r in requests if r.path is not None})
+    heads = await bounded_gather(settings.slo_concurrency, [
+        (lambda p=p: head_segment(ctx, names.account, p, check_read)) for p in paths])
+    head_of: dict[str, SegmentHead] = dict(zip(paths, heads))
+    own_path = f"/{names.container}/{names.obj}"
+    segments: list[Segment] = []
+    problems: list[tuple[str, str]] = []
+    depth = 1
+    for request in requests:
+        if request.data is not None:
+            segments.append(data_segment(request.data))
+            continue
+        assert request.path is not None
+        head = head_of[request.path]
+        segment, found = check_segment(request, head, own_path, settings.max_slo_recursion_depth)
+        problems.extend((request.path, reason) for reason in found)
+        if segment is not None:
+            segments.append(segment)
+            depth = max(depth, head.slo_depth + 1)
+    return segments, depth, problems
+
+
+async def _one_chunk(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+async def put_slo_manifest(ctx: Context, names: Names, headers: dict[str, str],
+                           check_read: CheckAccess) -> web.Response:
+    """Validate a client's SLO manifest and store it (``headers`` are the
+    object headers the controller built: metadata, Content-Type...)."""
+    settings = ctx.state.settings
+    body = await read_manifest_request(ctx.request, settings.max_manifest_size, settings.client_timeout)
+    segments, depth, problems = await _check_segments(ctx, names, body, check_read)
+    if problems:
+        content_type, text = problems_body(problems, ctx.request.headers.get("Accept"))
+        return web.Response(status=400, body=text, content_type=content_type)
+    etag = slo_etag(segments)
+    given = [k for k in headers if k.lower() == "etag"]
+    expected = normalize_etag(headers.pop(given[0])) if given else None
+    if expected is not None and expected != etag:
+        raise Unprocessable("The client's ETag does not match the manifest's segments")
+    stored = stored_json(segments)
+    for name in [k for k in headers if k.lower() in ("x-object-manifest", "x-static-large-object")]:
+        del headers[name]
+    timestamp = new_timestamp()
+    headers.update({
+        "X-Static-Large-Object": "True", SLO_ETAG: etag, SLO_SIZE: str(total_length(segments)),
+        SLO_DEPTH: str(depth), "ETag": hashlib.md5(stored).hexdigest(),
+        "Content-Length": str(len(stored)), "X-Timestamp": timestamp,
+    })
+    ring, part, nodes = ring_names("object", names, ctx.state)
+    _, cpart, cnodes = ring_names("container", Names(names.account, names.container), ctx.state)
+    per_slot = slot_headers(headers, len(nodes), cnodes, cpart, "Container")
+    replies = await write_streaming(ctx.state, ring, part, names, per_slot, _one_chunk(stored), len(stored),
+                                    len(stored))
+    quorum = quorum_size(len(nodes))
+    if best_status([r.status for r in replies], quorum) != 201 or quorum_etag(replies, quorum) is None:
+        return quorum_response(replies, len(nodes))
+    last_modified = http_date(last_modified_seconds(Timestamp.parse(timestamp).seconds))
+    return web.Response(status=201, headers={"ETag": f'"{etag}"', "Last-Modified": last_modified})
+
+
+async def _manifest_segments(ctx: Context, names: Names) -> list[Segment] | None:
+    """The stored segments of an SLO manifest; None if the object is no SLO."""
+    answer = await read_object(ctx, names, "GET")
+    response = answer.response
+    if response is None:
+        if 404 in answer.statuses:
+            raise NotFound("SLO manifest not found")
+        raise SegmentError("manifest unavailable")
+    try:
+        if response.status != 200:
+            raise SegmentError(f"manifest answered {response.status}")
+        if not is_slo(response.headers):
+            return None
+        limit = 4 * ctx.state.settings.max_manifest_size
+        return parse_stored_manifest(await read_body(response, limit))
+    except CorruptManifest as exc:
+        raise SegmentError(str(exc)) from None
+    finally:
+        response.release()
+
+
+async def _delete_one(ctx: Context, account: str, path: str, check_write: CheckAccess) -> str:
+    """'deleted', 'not found' or an error status text for one object."""
+    container, _, obj = path.lstrip("/").partition("/")
+    try:
+        await check_write(account, container, obj)
+    except MartletError as exc:
+        return f"{exc.http_status} {type(exc).__name__}"
+    replies, replicas = await write_entity(ctx, "object", "DELETE", Names(account, container, obj),
+                                           {"X-Timestamp": new_timestamp()}, "container", "Container")
+    status = best_status([r.status for r in replies], quorum_size(replicas))
+    if 200 <= status < 300:
+        return "deleted"
+    return "not found" if status == 404 else f"{status} Error"
+
+
+async def _segments_to_delete(ctx: Context, names: Names, depth: int = 1
+                              ) -> tuple[list[str], list[tuple[str, str]]] | None:
+    """Every segment path of an SLO, a sub-SLO's own segments before it, and
+    the sub-manifests that could not be read; None if ``names`` is no SLO."""
+    segments = await _manifest_segments(ctx, names)
+    if segments is None:
+        return None
+    paths: list[str] = []
+    errors: list[tuple[str, str]] = []
+    for segment in segments:
+        if segment.name is None:
+            continue
+        if segment.sub_slo and depth < ctx.state.settings.max_slo_recursion_depth:
+            container, obj = segment.split_name()
+            try:
+                inner = await _segments_to_delete(ctx, Names(names.account, container, obj), depth + 1)
+            except NotFound:
+                inner = None  # the DELETE below counts it as not found
+            except SegmentError as exc:
+                errors.append((segment.name, str(exc)))
+                continue
+            if inner is not None:
+                paths.extend(inner[0])
+                errors.extend(inner[1])
+        paths.append(segment.name)
+        if len(paths) > MAX_DELETE_SEGMENTS:
+            raise BadRequest("Too many segments to delete")
+    return paths, errors
+
+
+def _summary(deleted: int, not_found: int, errors: list[tuple[str, str]], accept: str | None) -> web.Response:
+    status = "400 Bad Request" if errors else "200 OK"
+    if accept and "application/json" in accept:
+        body = json.dumps({"Number Deleted": deleted, "Number Not Found": not_found, "Response Body": "",
+                           "Response Status": status, "Errors": [list(e) for e in errors]})
+        return web.Response(status=200, text=body, content_type="application/json")
+    lines = [f"Number Deleted: {deleted}", f"Number Not Found: {not_found}", "Response Body: ",
+             f"Response Status: {status}", "Errors:"] + [f"{path}, {reason}" for path, reason in errors]
+    return web.Response(status=200, text="\n".join(lines) + "\n", content_type="text/plain")
+
+
+async def delete_slo(ctx: Context, names: Names, check_write: CheckAccess) -> web.Response:
+    """Delete an SLO's segments, then (if they all went) its manifest. An
+    object that is no SLO is deleted alone, with the same summary."""
+    try:
+        found = await _segments_to_delete(ctx, names)
+    except SegmentError as exc:
+        raise MartletError(f"Unable to load SLO manifest: {exc}") from None
+    paths, errors = found if found is not None else ([], [])
+    results = await bounded_gather(ctx.state.settings.slo_concurrency, [
+        (lambda p=p: _delete_one(ctx, names.account, p, check_write)) for p in paths])
+    errors.extend((p, r) for p, r in zip(paths, results) if r not in ("deleted", "not found"))
+    own = f"/{names.container}/{names.obj}"
+    if not errors:
+        results.append(await _delete_one(ctx, names.account, own, check_write))
+        if results[-1] not in ("deleted", "not found"):
+            errors.append((own, results[-1]))
+    deleted, not_found = results.count("deleted"), results.count("not found")
+    log.info("SLO deleted", extra={"path": own, "deleted": deleted, "not_found": not_found,
+                                    "errors": len(errors)})
+    return _summary(deleted, not_found, errors, ctx.request.headers.get("Accept"))
+
+
+def check_manifest_headers(headers: Mapping[str, str], method: str, query: Mapping[str, str]) -> None:
+    """400 for an ``X-Static-Large-Object`` set by hand or a malformed
+    ``X-Object-Manifest`` (both would make an object that cannot be read)."""
+    from proxy.large_objects.dlo import parse_dlo_manifest
+
+    if "X-Static-Large-Object" in headers and not (method == "PUT" and query.get("multipart-manifest") == "put"):
+        raise BadRequest("X-Static-Large-Object is a reserved header. To create a static large object "
+                         "add query param multipart-manifest=put.")
+    value = headers.get("X-Object-Manifest")
+    if value:
+        parse_dlo_manifest(value)
