@@ -1,0 +1,267 @@
+"""Large objects on a real cluster (started like ``martlet dev``) with
+``max_file_size`` at 1 MiB, so the "bigger than one object" rule is cheap
+to prove: the unmodified ``swift`` CLI with ``--use-slo`` and
+``--use-dlo``, and raw HTTP for manifests, ranges, conditions and faults."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.cluster.cluster_harness import RunningCluster, start_cluster
+
+pytestmark = pytest.mark.cluster
+MAX_FILE_SIZE = 1024 * 1024
+SEGMENT = 262144
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
+    running = start_cluster(tmp_path_factory.mktemp("large-objects"), max_file_size=MAX_FILE_SIZE)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("src") / "big.bin"
+    path.write_bytes(os.urandom(3 * MAX_FILE_SIZE + 12345))  # 12 full segments and a short one
+    return path
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def ok(result) -> str:  # type: ignore[no-untyped-def]
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+class Api:
+    """Raw HTTP as the test user."""
+
+    def __init__(self, cluster: RunningCluster) -> None:
+        self.url, token = cluster.auth()
+        self.headers = {"X-Auth-Token": token}
+
+    def __call__(self, method: str, path: str, data: bytes | str | None = None, **headers: str) -> requests.Response:
+        return requests.request(method, f"{self.url}/{path}", data=data,
+                                headers={**self.headers, **{k.replace("_", "-"): v for k, v in headers.items()}},
+                                timeout=60)
+
+    def segments(self, container: str, contents: list[bytes], prefix: str = "seg") -> list[dict[str, object]]:
+        self("PUT", container)
+        manifest = []
+        for index, body in enumerate(contents):
+            name = f"{prefix}/{index:04d}"
+            assert self("PUT", f"{container}/{name}", body).status_code == 201
+            manifest.append({"path": f"/{container}/{name}", "etag": md5(body), "size_bytes": len(body)})
+        return manifest
+
+
+@pytest.fixture(scope="module")
+def api(cluster: RunningCluster) -> Api:
+    return Api(cluster)
+
+
+def test_info_advertises_slo_and_dlo(cluster: RunningCluster) -> None:
+    info = requests.get(f"{cluster.proxy}/info", timeout=10).json()
+    assert info["slo"] == {"max_manifest_segments": 1000, "max_manifest_size": 8388608, "min_segment_size": 1}
+    assert info["dlo"] == {}
+    assert info["swift"]["max_file_size"] == MAX_FILE_SIZE
+
+
+def test_above_max_file_size_only_as_segments(api: Api) -> None:
+    data = os.urandom(MAX_FILE_SIZE + 1)
+    api("PUT", "rule")
+    assert api("PUT", "rule/plain", data).status_code == 413
+    assert api("HEAD", "rule/plain").status_code == 404
+    manifest = api.segments("rule_segs", [data[:MAX_FILE_SIZE], data[MAX_FILE_SIZE:]])
+    assert api("PUT", "rule/big?multipart-manifest=put", json.dumps(manifest)).status_code == 201
+    back = api("GET", "rule/big")
+    assert back.status_code == 200 and back.content == data
+
+
+def test_swift_upload_use_slo(cluster: RunningCluster, big_file: Path, tmp_path: Path) -> None:
+    data = big_file.read_bytes()
+    ok(cluster.swift("upload", "slo", "big.bin", "--use-slo", "--segment-size", str(SEGMENT), cwd=big_file.parent))
+    segments = ok(cluster.swift("list", "slo_segments")).split()
+    assert len(segments) == 13 and all(s.startswith("big.bin/slo/") for s in segments)
+
+    stat = ok(cluster.swift("stat", "slo", "big.bin"))
+    assert f"Content Length: {len(data)}" in stat
+    head = requests.head(f"{cluster.auth()[0]}/slo/big.bin", headers={"X-Auth-Token": cluster.auth()[1]}, timeout=10)
+    assert head.headers["X-Static-Large-Object"] == "True"
+    seg_etags = "".join(md5(data[i:i + SEGMENT]) for i in range(0, len(data), SEGMENT))
+    assert head.headers["ETag"] == f'"{md5(seg_etags.encode())}"'
+    assert f'ETag: "{md5(seg_etags.encode())}"' in stat
+
+    ok(cluster.swift("download", "slo", "big.bin", "-o", str(tmp_path / "back.bin")))
+    assert md5((tmp_path / "back.bin").read_bytes()) == md5(data)
+
+    url, token = cluster.auth()
+    span = requests.get(f"{url}/slo/big.bin", headers={"X-Auth-Token": token,
+                                                      "Range": f"bytes={SEGMENT - 100}-{SEGMENT + 99}"}, timeout=10)
+    assert span.status_code == 206
+    assert span.headers["Content-Range"] == f"bytes {SEGMENT - 100}-{SEGMENT + 99}/{len(data)}"
+    assert span.content == data[SEGMENT - 100:SEGMENT + 100]
+
+    ok(cluster.swift("delete", "slo", "big.bin"))
+    assert ok(cluster.swift("list", "slo_segments")).split() == []
+    assert "big.bin" not in ok(cluster.swift("list", "slo")).split()
+
+
+def test_swift_upload_use_dlo(cluster: RunningCluster, big_file: Path, tmp_path: Path) -> None:
+    data = big_file.read_bytes()
+    ok(cluster.swift("upload", "dlo", "big.bin", "--use-dlo", "--segment-size", str(SEGMENT), cwd=big_file.parent))
+    assert len(ok(cluster.swift("list", "dlo_segments")).split()) == 13
+    stat = ok(cluster.swift("stat", "dlo", "big.bin"))
+    assert f"Content Length: {len(data)}" in stat
+    assert "Manifest: dlo_segments/big.bin/" in stat
+    seg_etags = "".join(md5(data[i:i + SEGMENT]) for i in range(0, len(data), SEGMENT))
+    assert f'ETag: "{md5(seg_etags.encode())}"' in stat
+
+    ok(cluster.swift("download", "dlo", "big.bin", "-o", str(tmp_path / "back.bin")))
+    assert md5((tmp_path / "back.bin").read_bytes()) == md5(data)
+
+    url, token = cluster.auth()
+    span = requests.get(f"{url}/dlo/big.bin", headers={"X-Auth-Token": token,
+                                                      "Range": f"bytes={2 * SEGMENT - 1}-{2 * SEGMENT}"}, timeout=10)
+    assert span.status_code == 206 and span.content == data[2 * SEGMENT - 1:2 * SEGMENT + 1]
+    manifest = requests.get(f"{url}/dlo/big.bin?multipart-manifest=get", headers={"X-Auth-Token": token}, timeout=10)
+    assert manifest.status_code == 200 and manifest.content == b""
+    assert manifest.headers["X-Object-Manifest"].startswith("dlo_segments/big.bin/")
+
+    ok(cluster.swift("delete", "dlo", "big.bin"))
+    assert ok(cluster.swift("list", "dlo_segments")).split() == []
+
+
+def test_bad_manifests_answer_400_with_every_problem(api: Api) -> None:
+    contents = [b"a" * 100, b"b" * 200]
+    manifest = api.segments("bad_segs", contents)
+    api("PUT", "bad")
+    wrong = [dict(manifest[0], etag="0" * 32), dict(manifest[1], size_bytes=5),
+             {"path": "/bad_segs/missing"}, {"path": "/bad_segs/seg/0000", "range": "500-600"}]
+    answer = api("PUT", "bad/m?multipart-manifest=put", json.dumps(wrong))
+    assert answer.status_code == 400
+    assert answer.text.splitlines() == [
+        "Errors:", "/bad_segs/seg/0000, Etag Mismatch", "/bad_segs/seg/0001, Size Mismatch",
+        "/bad_segs/missing, 404 Not Found", "/bad_segs/seg/0000, Unsatisfiable Range"]
+    as_json = api("PUT", "bad/m?multipart-manifest=put", json.dumps(wrong), Accept="application/json")
+    assert as_json.status_code == 400 and len(as_json.json()["Errors"]) == 4
+    assert api("HEAD", "bad/m").status_code == 404  # nothing stored
+
+    assert api("PUT", "bad/m?multipart-manifest=put", "{nope").status_code == 400
+    shape = api("PUT", "bad/m?multipart-manifest=put", json.dumps([{"path": "x"}, {"data": "!"}]))
+    assert shape.status_code == 400 and "Index 0" in shape.text and "Index 1" in shape.text
+    too_many = api("PUT", "bad/m?multipart-manifest=put", json.dumps([manifest[0]] * 1001))
+    assert too_many.status_code == 413
+    wrong_etag = api("PUT", "bad/m?multipart-manifest=put", json.dumps(manifest), ETag="0" * 32)
+    assert wrong_etag.status_code == 422
+    assert api("PUT", "bad/plain", b"x", X_Static_Large_Object="True").status_code == 400
+    assert api("PUT", "bad/dlo", b"", X_Object_Manifest="no-slash").status_code == 400
+
+
+def test_manifest_get_raw_and_put_back(api: Api) -> None:
+    contents = [os.urandom(1000), os.urandom(2000)]
+    manifest = api.segments("raw_segs", contents)
+    api("PUT", "raw")
+    put = api("PUT", "raw/m?multipart-manifest=put", json.dumps(manifest), Content_Type="text/x-thing")
+    assert put.status_code == 201
+    stored = api("GET", "raw/m?multipart-manifest=get")
+    assert stored.status_code == 200 and stored.headers["X-Static-Large-Object"] == "True"
+    assert stored.headers["Content-Type"].startswith("application/json")
+    assert [(s["name"], s["bytes"], s["hash"]) for s in stored.json()] == [
+        (m["path"], m["size_bytes"], m["etag"]) for m in manifest]
+    raw = api("GET", "raw/m?multipart-manifest=get&format=raw").json()
+    assert raw == manifest
+    assert api("PUT", "raw/copy?multipart-manifest=put", json.dumps(raw)).status_code == 201
+    again = api("GET", "raw/copy")
+    assert again.content == b"".join(contents)
+    assert again.headers["ETag"] == put.headers["ETag"]
+    assert api("HEAD", "raw/m").headers["Content-Type"] == "text/x-thing"
+
+
+def test_ranges_conditions_nesting_and_data_segments(api: Api) -> None:
+    contents = [os.urandom(1000), os.urandom(1500), os.urandom(700)]
+    manifest = api.segments("nest_segs", contents)
+    api("PUT", "nest")
+    inner = [manifest[0], dict(manifest[1], range="100-599")]
+    assert api("PUT", "nest/inner?multipart-manifest=put", json.dumps(inner)).status_code == 201
+    inner_bytes = contents[0] + contents[1][100:600]
+    inner_head = api("HEAD", "nest/inner")
+    outer = [{"path": "/nest/inner", "etag": inner_head.headers["ETag"].strip('"'), "size_bytes": len(inner_bytes)},
+             {"data": "aGVsbG8="}, manifest[2]]
+    assert api("PUT", "nest/outer?multipart-manifest=put", json.dumps(outer)).status_code == 201
+    whole = inner_bytes + b"hello" + contents[2]
+    got = api("GET", "nest/outer")
+    assert got.content == whole and int(got.headers["Content-Length"]) == len(whole)
+    etag = got.headers["ETag"]
+
+    for first, last in [(0, 0), (999, 1000), (1495, 1505), (len(whole) - 3, len(whole) - 1)]:
+        part = api("GET", "nest/outer", Range=f"bytes={first}-{last}")
+        assert part.status_code == 206 and part.content == whole[first:last + 1]
+    multi = api("GET", "nest/outer", Range="bytes=0-9,1498-1509,-5")
+    assert multi.status_code == 206
+    assert multi.headers["Content-Type"].startswith("multipart/byteranges; boundary=")
+    body = multi.content
+    for piece in (whole[0:10], whole[1498:1510], whole[-5:]):
+        assert piece in body
+    assert f"Content-Range: bytes 1498-1509/{len(whole)}".encode() in body
+    unsatisfiable = api("GET", "nest/outer", Range=f"bytes={len(whole)}-")
+    assert unsatisfiable.status_code == 416
+    assert unsatisfiable.headers["Content-Range"] == f"bytes */{len(whole)}"
+
+    assert api("GET", "nest/outer", If_None_Match=etag).status_code == 304
+    assert api("GET", "nest/outer", If_Match=etag).status_code == 200
+    assert api("GET", "nest/outer", If_Match='"nope"').status_code == 412
+    assert api("HEAD", "nest/outer", If_None_Match=etag).status_code == 304
+    ranged_condition = api("GET", "nest/outer", If_Match=etag, Range="bytes=1-2")
+    assert ranged_condition.status_code == 206 and ranged_condition.content == whole[1:3]
+
+
+def test_missing_or_changed_segments_never_give_wrong_bytes(cluster: RunningCluster, api: Api) -> None:
+    contents = [os.urandom(300_000), os.urandom(300_000), os.urandom(300_000)]
+    manifest = api.segments("fault_segs", contents)
+    api("PUT", "fault")
+    assert api("PUT", "fault/m?multipart-manifest=put", json.dumps(manifest)).status_code == 201
+    assert api("PUT", "fault_segs/seg/0001", os.urandom(300_000)).status_code == 201  # changed under it
+
+    with pytest.raises(requests.exceptions.RequestException):
+        answer = requests.get(f"{api.url}/fault/m", headers=api.headers, timeout=30, stream=True)
+        received = b"".join(answer.iter_content(65536))
+        # Should the cut not raise, the body must still be short, never complete.
+        assert len(received) < sum(map(len, contents))
+        raise requests.exceptions.ChunkedEncodingError("short body")
+    assert "segment error mid-stream" in cluster.log_text("proxy")
+
+    assert api("DELETE", "fault_segs/seg/0000").status_code == 204
+    first_missing = api("GET", "fault/m")
+    assert first_missing.status_code == 409
+    assert "segment error before the response" in cluster.log_text("proxy")
+
+
+def test_deletes_plain_and_multipart(api: Api) -> None:
+    manifest = api.segments("del_segs", [b"1" * 10, b"2" * 10])
+    api("PUT", "del")
+    assert api("PUT", "del/m?multipart-manifest=put", json.dumps(manifest)).status_code == 201
+    assert api("DELETE", "del/m").status_code == 204  # the manifest only
+    assert api("GET", "del_segs/seg/0000").status_code == 200
+
+    assert api("PUT", "del/m?multipart-manifest=put", json.dumps(manifest)).status_code == 201
+    summary = api("DELETE", "del/m?multipart-manifest=delete", Accept="application/json")
+    assert summary.status_code == 200
+    assert summary.json() == {"Number Deleted": 3, "Number Not Found": 0, "Response Body": "",
+                              "Response Status": "200 OK", "Errors": []}
+    assert api("GET", "del_segs/seg/0000").status_code == 404
+    assert api("HEAD", "del/m").status_code == 404
+    assert api("DELETE", "del/m?multipart-manifest=delete").status_code == 404
