@@ -25,7 +25,9 @@ from martlet.errors import RingError
 
 from ring.tiers import DEVICE_LEVEL, TierTree
 
-_REPAIR_ROUNDS = 12
+_REPAIR_ROUNDS = 24
+_RELAY_EXPANSIONS = 48
+_MAX_RELAYS = 256
 
 
 class Placement:
@@ -63,20 +65,33 @@ class Placement:
 
     def release_for_dispersion(self) -> None:
         """Partitions with more replicas in some tier than its ``hi`` give
-        one up: the one on the most over-full device."""
-        excess = np.append(self.device_counts() - self.tree.device_quota, -(1 << 40))
+        one up. Which one: a replica crowded at the highest tier, and among
+        those the one crowded at the most tiers below (one move then fixes
+        them all); between equals, within each device's excess over its
+        quota where possible, so the release also serves balance."""
+        score = np.zeros(self.a.shape, dtype=np.int64)
         for level in range(1, DEVICE_LEVEL + 1):
             nodes = self.tree.node_of[level][self.a]
-            crowded = np.zeros(self.a.shape, dtype=bool)
             for r in range(self.replicas):
                 same = (nodes == nodes[r]).sum(axis=0)
-                # Draining devices (hi 0) are emptied by release_overweight.
-                crowded[r] = (nodes[r] >= 0) & (same > np.maximum(self.tree.hi[level][nodes[r]], 1))
-            score = np.where(crowded, excess[self.a], np.iinfo(np.int64).min)
-            row = score.argmax(axis=0)
-            parts = np.flatnonzero(crowded.any(axis=0) & self.may_move)
-            if parts.size:
-                self._release(row[parts], parts)
+                # Draining devices (hi 0) are emptied by the quota moves.
+                crowded = (nodes[r] >= 0) & (same > np.maximum(self.tree.hi[level][nodes[r]], 1))
+                score[r] += crowded * (1 << (DEVICE_LEVEL + 1 - level))
+        best = (score > 0) & (score == score.max(axis=0)) & self.may_move[None, :]
+        for _ in range(4):
+            rows, parts = np.nonzero(best & self.may_move[None, :])
+            if rows.size == 0:
+                return
+            excess = np.append(self.device_counts() - self.tree.device_quota, 0)
+            pick = self._pick_per_source(rows, parts, self.a[rows, parts], np.maximum(excess, 0))
+            if pick.size == 0:
+                break
+            self._release(rows[pick], parts[pick])
+        excess = np.append(self.device_counts() - self.tree.device_quota, 0)
+        left = np.flatnonzero((best & self.may_move[None, :]).any(axis=0))
+        if left.size:
+            row = np.where(best, excess[self.a], np.iinfo(np.int64).min).argmax(axis=0)
+            self._release(row[left], left)
 
     def release_overweight(self) -> None:
         """Devices above their quota give up the excess, picked at random
@@ -165,19 +180,17 @@ class Placement:
 
         Each device below quota draws a random sample of the movable
         replicas on devices above quota and takes the legal ones, at most
-        each source's excess. When a round makes no progress (every legal
-        source for some device is at quota), one round may take from devices
-        *at* quota; the deficit then sits on a device that can draw directly.
+        each source's excess. When no direct move is legal (say the only
+        over-full device is in a region every candidate partition is already
+        full in), a two-hop move through a device at quota is looked for.
         """
         quota = self.tree.device_quota
-        chain = False
         for _ in range(_REPAIR_ROUNDS):
             diff = self.device_counts() - quota
             under = np.flatnonzero(diff < 0)
             if under.size == 0:
                 return
-            floor = -1 if chain else 0
-            allowance = np.append(np.where(diff > floor, diff - floor, 0), 0)
+            allowance = np.append(np.maximum(diff, 0), 0)
             rows, parts = np.nonzero((allowance[self.a] > 0) & self._movable_slots())
             if rows.size == 0:
                 return
@@ -187,15 +200,89 @@ class Placement:
             part_done = np.zeros(self.partitions, dtype=bool)
             moved = 0
             for u in under[np.argsort(diff[under], kind="stable")]:
-                need = int(-diff[u])
-                if chain:
-                    need = 1
-                got = self._draw(u, need, rows, parts, taken, part_done, allowance)
-                diff[u] += got
-                moved += got
-            if moved == 0 and chain:
-                return
-            chain = moved == 0
+                moved += self._draw(u, int(-diff[u]), rows, parts, taken, part_done, allowance)
+            if moved == 0:
+                relayed = 0
+                while relayed < _MAX_RELAYS and self._relay(self.device_counts() - quota):
+                    relayed += 1
+                if relayed == 0:
+                    return
+
+    def _relay(self, diff: np.ndarray) -> bool:
+        """Find and make one chain of moves over-full -> x1 -> ... -> u for
+        some under-full device u, each hop a different partition's movable
+        replica moving legally onto the next device; the devices in between
+        stay at quota. A backwards breadth-first search from u, bounded so a
+        hopeless search on a big ring stays cheap."""
+        all_rows, all_parts = np.nonzero(self._movable_slots())
+        if all_rows.size == 0:
+            return False
+        holder = self.a[all_rows, all_parts]
+        for u in self.rng.permutation(np.flatnonzero(diff < 0)):
+            # next_hop[x] = (slot index moving off x, device it moves to)
+            next_hop: dict[int, tuple[int, int]] = {}
+            path_parts: dict[int, set[int]] = {int(u): set()}
+            queue = [int(u)]
+            expanded = 0
+            while expanded < min(len(queue), _RELAY_EXPANSIONS):
+                y = queue[expanded]
+                expanded += 1
+                legal = np.flatnonzero(self._legal_for(y, all_rows, all_parts))
+                legal = legal[~np.isin(all_parts[legal], list(path_parts[y]))]
+                legal = legal[self.rng.permutation(legal.size)]
+                sources = holder[legal]
+                over = np.flatnonzero(diff[sources] > 0)
+                if over.size:
+                    self._follow(legal[over[0]], y, next_hop, all_rows, all_parts)
+                    return True
+                for slot, x in zip(legal.tolist(), sources.tolist()):
+                    if x not in path_parts and diff[x] == 0:
+                        next_hop[x] = (slot, y)
+                        path_parts[x] = path_parts[y] | {int(all_parts[slot])}
+                        queue.append(x)
+        return False
+
+    def _follow(
+        self, slot: int, dest: int, next_hop: dict[int, tuple[int, int]], rows: np.ndarray, parts: np.ndarray
+    ) -> None:
+        """Move along the path found, as many units as every hop allows (up
+        to the source's excess), each hop with partitions of its own. The
+        last hop may feed every device below quota, not just the one the
+        search started from, so one search can settle many small deficits."""
+        path = [int(self.a[rows[slot], parts[slot]]), dest]
+        while path[-1] in next_hop:
+            path.append(next_hop[path[-1]][1])
+        diff = self.device_counts() - self.tree.device_quota
+        under = np.flatnonzero(diff < 0)
+        want = int(min(diff[path[0]], -diff[under].sum()))
+        movable = self._movable_slots()
+        used = np.zeros(self.partitions, dtype=bool)
+        hops: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for source, target in zip(path[:-1], path[1:]):
+            h_rows, h_parts = np.nonzero((self.a == source) & movable)
+            last = target == path[-1]
+            targets = [target] + ([int(u) for u in under if u != target] if last else [])
+            picked: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+            for t in targets:
+                room = want if not last else int(-diff[t])
+                ok = np.flatnonzero(self._legal_for(t, h_rows, h_parts) & ~used[h_parts])
+                ok = ok[self.rng.permutation(ok.size)]
+                _, first = np.unique(h_parts[ok], return_index=True)
+                ok = ok[np.sort(first)][:room]
+                used[h_parts[ok]] = True
+                picked.append((h_rows[ok], h_parts[ok], np.full(ok.size, t)))
+            hops.append(tuple(np.concatenate(c) for c in zip(*picked)))  # type: ignore[arg-type]
+        count = min(want, *(h[0].size for h in hops))
+        for h_rows, h_parts, h_targets in hops:
+            for t in np.unique(h_targets[:count]):
+                sel = np.flatnonzero(h_targets[:count] == t)
+                self._move(h_rows[sel], h_parts[sel], int(t))
+
+    def _move(self, rows: np.ndarray, parts: np.ndarray, dev: int) -> None:
+        self.a[rows, parts] = dev
+        self.fresh[rows, parts] = True
+        self.may_move[parts] = False
+        self.touched[parts] = True
 
     def _draw(
         self,
@@ -223,10 +310,7 @@ class Placement:
                 source = self.a[rows[cand], parts[cand]]
                 pick = cand[self._pick_per_source(rows[cand], parts[cand], source, allowance)][: need - got]
                 src = self.a[rows[pick], parts[pick]]
-                self.a[rows[pick], parts[pick]] = u
-                self.fresh[rows[pick], parts[pick]] = True
-                self.may_move[parts[pick]] = False
-                self.touched[parts[pick]] = True
+                self._move(rows[pick], parts[pick], u)
                 allowance[:-1] -= np.bincount(src, minlength=self.ndev)[: self.ndev]
                 taken[pick] = True
                 part_done[parts[pick]] = True
