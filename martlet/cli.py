@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from martlet.errors import ConfigError, MartletError, RingError
 
 # Modules that register subcommands, in the order `martlet --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("storage.cli", "replicator.cli", "proxy.cli", "martlet.dev", "ops.cli")
+COMMAND_MODULES: tuple[str, ...] = ("ring.cli", "storage.cli", "replicator.cli", "proxy.cli", "martlet.dev", "ops.cli")
 
 
 class UsageError(Exception):
