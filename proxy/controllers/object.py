@@ -200,6 +200,9 @@ async def _copy(ctx: Context, source: Names, dest: Names) -> web.StreamResponse:
     response = answer.response
     assert response is not None
     try:
+        if large_objects.is_manifest(response.headers):
+            # Copying the manifest bytes would make a broken object: refuse.
+            raise BadRequest("Server-side copy of a large object is not supported")
         if response.status != 200:
             raise NotFound("Copy source not found")
         length = int(response.headers.get("Content-Length", "0"))

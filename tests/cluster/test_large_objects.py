@@ -265,3 +265,14 @@ def test_deletes_plain_and_multipart(api: Api) -> None:
     assert api("GET", "del_segs/seg/0000").status_code == 404
     assert api("HEAD", "del/m").status_code == 404
     assert api("DELETE", "del/m?multipart-manifest=delete").status_code == 404
+
+
+def test_copy_of_a_manifest_is_refused_not_garbled(api: Api) -> None:
+    manifest = api.segments("copy_segs", [b"x" * 10])
+    api("PUT", "copy")
+    assert api("PUT", "copy/m?multipart-manifest=put", json.dumps(manifest)).status_code == 201
+    assert api("PUT", "copy/dlo", b"", X_Object_Manifest="copy_segs/seg/").status_code == 201
+    for source in ("copy/m", "copy/dlo"):
+        assert api("PUT", "copy/target", b"", X_Copy_From=source).status_code == 400
+    assert api("HEAD", "copy/target").status_code == 404
+    assert api("GET", "copy/dlo").content == b"x" * 10
