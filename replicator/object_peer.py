@@ -32,6 +32,7 @@ PEER_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError, m
 # Suffixes named per REPLICATE request: keeps the request line far below
 # the 8 KiB servers accept.
 SUFFIXES_PER_REQUEST = 400
+PUSHED, HELD, FAILED = "pushed", "held", "failed"
 
 
 def node_key(node: Device) -> str:
@@ -103,24 +104,25 @@ class ObjectPeer:
             out.update(answer)
         return out
 
-    async def push(self, hash_dir: Path, filename: str, chunk_size: int) -> bool:
-        """Send one file with its own metadata and timestamp; True when the
-        peer holds it now (201) or already holds something that beats it (409)."""
+    async def push(self, hash_dir: Path, filename: str, chunk_size: int) -> str:
+        """Send one file with its own metadata and timestamp. ``PUSHED`` when
+        the peer stored it (201), ``HELD`` when it needs it no more (409: it
+        holds it or something newer, or we no longer do), else ``FAILED``."""
         ext = "." + filename.rpartition(".")[2]
         try:
             fd = await asyncio.to_thread(os.open, hash_dir / filename, os.O_RDONLY)
         except FileNotFoundError:
-            return True  # superseded locally since the listing: nothing to send
+            return HELD  # superseded locally since the listing: nothing to send
         try:
             meta = await asyncio.to_thread(read_metadata, fd)
             return await self._send(fd, meta, ext, chunk_size)
         except CorruptObject as exc:
             log.warning("not pushing a corrupt file", extra={"file": str(hash_dir / filename), "error": exc.reason})
-            return False
+            return FAILED
         finally:
             os.close(fd)
 
-    async def _send(self, fd: int, meta: ObjectMetadata, ext: str, chunk_size: int) -> bool:
+    async def _send(self, fd: int, meta: ObjectMetadata, ext: str, chunk_size: int) -> str:
         account, container, obj = meta.name[1:].split("/", 2)
         blob = encode_metadata(meta)
         length = (meta.content_length or 0) if ext == ".data" else 0
@@ -141,14 +143,16 @@ class ObjectPeer:
                 status = response.status
         except aiohttp.ClientConnectorError:
             self.peers.down.add(node_key(self.node))
-            return False
+            return FAILED
         except PEER_ERRORS as exc:
             log.info("push failed", extra={"node": node_key(self.node), "object": meta.name, "error": repr(exc)})
-            return False
-        if status in (201, 409):
-            return True
+            return FAILED
+        if status == 201:
+            return PUSHED
+        if status == 409:
+            return HELD
         log.info("push refused", extra={"node": node_key(self.node), "object": meta.name, "status": status})
-        return False
+        return FAILED
 
 
 async def _body(blob: bytes, fd: int, length: int, chunk_size: int) -> AsyncIterator[bytes]:

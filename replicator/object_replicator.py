@@ -38,8 +38,8 @@ import aiohttp
 
 from martlet.backend import BackendTimeouts, make_session
 from replicator.config import ReplicatorSection, ring_address, stats_path
-from replicator.object_peer import ObjectPeer, PeerState
-from replicator.plan import plan_partition, suffixes_to_sync
+from replicator.object_peer import FAILED, PUSHED, ObjectPeer, PeerState
+from replicator.plan import Push, plan_partition, suffixes_to_sync
 from replicator.stats import PassStats, Progress, write_stats
 from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
@@ -50,6 +50,9 @@ from storage.replication import list_suffixes
 log = logging.getLogger(__name__)
 
 Listing = dict[str, dict[str, list[str]]]  # suffix -> hash -> file names
+# Objects pushed to one peer at once (per partition): enough to hide the
+# round trip of small objects, few enough not to flood a peer.
+PUSHES_IN_FLIGHT = 8
 
 
 def list_partitions(device_path: Path) -> list[int]:
@@ -241,18 +244,37 @@ class ObjectReplicator:
             stats.failures += 1
             return False
         plan = plan_partition(local, remote, mine, theirs)
-        ok = True
         part_dir = self.storage.devices_root / dev.device / "objects" / str(part)
-        for push in plan.pushes:
-            if await peer.push(part_dir / push.suffix / push.hash, push.filename, self.storage.storage.disk_chunk_size):
-                stats.objects_pushed += 1
-            else:
-                stats.failures += 1
-                ok = False
+        results = await self._push_all(peer, part_dir, plan.pushes, stats)
+        ok = FAILED not in results
         if await peer.hashes(list(plan.suffixes)) is None:
             ok = False
         stats.suffixes_synced += len(plan.suffixes)
         return ok
+
+    async def _push_all(self, peer: ObjectPeer, part_dir: Path, pushes: tuple[Push, ...], stats: PassStats) -> list[str]:
+        """Push objects ``PUSHES_IN_FLIGHT`` at a time; the files of one object
+        in plan order (its .data or .ts before its .meta)."""
+        by_hash: dict[str, list[Push]] = {}
+        for push in pushes:
+            by_hash.setdefault(push.hash, []).append(push)
+        gate = asyncio.Semaphore(PUSHES_IN_FLIGHT)
+        chunk = self.storage.storage.disk_chunk_size
+        results: list[str] = []
+
+        async def one_object(files: list[Push]) -> None:
+            async with gate:
+                for push in files:
+                    result = await peer.push(part_dir / push.suffix / push.hash, push.filename, chunk)
+                    results.append(result)
+                    if result == PUSHED:
+                        stats.objects_pushed += 1
+                    elif result == FAILED:
+                        stats.failures += 1
+                        return
+
+        await asyncio.gather(*(one_object(files) for files in by_hash.values()))
+        return results
 
     # -- the daemon ------------------------------------------------------
 

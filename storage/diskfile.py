@@ -355,8 +355,7 @@ class DiskFileWriter:
                 os.fsync(self.fd)
             os.close(self.fd)
             self.fd = None
-            self.location.hash_dir.mkdir(parents=True, exist_ok=True)
-            os.replace(self.tmp_path, target)
+            _rename_into_place(self.tmp_path, target)
             self.tmp_path = None
         except OSError as exc:
             raise_if_full(exc)
@@ -374,6 +373,20 @@ class DiskFileWriter:
         if self.tmp_path is not None:
             unlink_quietly(self.tmp_path)
             self.tmp_path = None
+
+
+def _rename_into_place(tmp_path: Path, target: Path, attempts: int = 5) -> None:
+    """mkdir the hash directory and rename into it. Hashing a suffix (REPLICATE,
+    the replicator's listings) removes empty hash and suffix directories, so
+    one may vanish between the mkdir and the rename: make it again."""
+    for attempt in range(attempts):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(tmp_path, target)
+            return
+        except FileNotFoundError:
+            if attempt == attempts - 1 or not tmp_path.exists():
+                raise
 
 
 def write_marker(location: ObjectLocation, metadata: ObjectMetadata, ext: str, fsync: bool = True) -> Path:

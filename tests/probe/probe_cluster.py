@@ -90,6 +90,8 @@ class ProbeCluster:
         """``martlet <command> --config storage<N>.conf --once`` to completion."""
         argv = [sys.executable, "-m", "martlet.cli", command, "--config", str(self.spec.storage_conf(index)), "--once", *extra]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+        with open(self.processes.log_dir / f"{command}{index + 1}.log", "a", encoding="utf-8") as log:
+            log.write(done.stderr)
         assert done.returncode == 0, f"{command} on node {index + 1} failed: {done.stderr[-3000:]}"
         return done
 
