@@ -236,7 +236,7 @@ def test_info_and_healthcheck(cluster: RunningCluster) -> None:
     assert info["swift"]["max_file_size"] == MAX_FILE
     assert info["swift"]["max_object_name_length"] == 1024
     assert info["swift"]["container_listing_limit"] == 10000
-    assert "slo" not in info
+    assert info["slo"]["max_manifest_segments"] == 1000 and "dlo" in info  # large objects are built
     assert requests.get(cluster.proxy + "/healthcheck", timeout=10).text == "OK"
 
 
