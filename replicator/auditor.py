@@ -77,6 +77,7 @@ class AuditResult:
     bytes_read: int = 0
     files: int = 0
     problem: str | None = None  # why it is corrupt; None when it is sound
+    bad_file: str | None = None
 
 
 def _check_name(meta: ObjectMetadata, hash_dir: Path, settings: HashSection) -> str | None:
@@ -127,10 +128,7 @@ def audit_hash_dir(
         finally:
             os.close(fd)
         if problem is not None:
-            # Quarantine only if the bad file is still the one on disk, so a
-            # fresh write that replaced it meanwhile is never moved aside.
-            if name in list_hash_dir(hash_dir):
-                return AuditResult(total, len(files.kept), f"{name}: {problem}")
+            return AuditResult(total, len(files.kept), f"{name}: {problem}", name)
     return AuditResult(total, len(files.kept))
 
 
@@ -189,7 +187,9 @@ class Auditor:
                 continue
             stats.files_checked += result.files
             stats.bytes_checked += result.bytes_read
-            if result.problem is not None and quarantine_hash_dir(hash_dir, result.problem) is not None:
+            # Only if the bad file is still there: a fresh write that replaced
+            # it meanwhile is never moved aside.
+            if result.problem is not None and quarantine_hash_dir(hash_dir, result.problem, result.bad_file):
                 stats.quarantined += 1
             self.progress.show(stats)
 

@@ -212,7 +212,8 @@ class ObjectServer:
         except BodyMismatch as exc:
             # Bytes no longer match the ETag: move the object aside (replication
             # restores it) and cut the connection before the last chunk.
-            await self.ctx.io.run(path.device, quarantine_hash_dir, location.hash_dir, str(exc))
+            bad = f"{state.data_timestamp.internal}.data" if state.data_timestamp else None
+            await self.ctx.io.run(path.device, quarantine_hash_dir, location.hash_dir, str(exc), bad)
             raise
         finally:
             state.close()

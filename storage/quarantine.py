@@ -35,12 +35,19 @@ class BodyMismatch(ConnectionResetError):
     """
 
 
-def quarantine_hash_dir(hash_dir: Path, reason: str = "") -> Path | None:
+def quarantine_hash_dir(hash_dir: Path, reason: str = "", bad_file: str | None = None) -> Path | None:
     """Blocking: move ``<dev>/objects/<part>/<suffix>/<hash>`` aside.
 
-    Returns where it went, or None when it was already gone (a concurrent
-    quarantine or cleanup got there first).
+    With ``bad_file``, only if that file is still there: a fresh write that
+    replaced it meanwhile is never moved aside. Returns where it went, or
+    None when nothing was moved.
     """
+    if bad_file is not None:
+        try:
+            if bad_file not in os.listdir(hash_dir):
+                return None
+        except FileNotFoundError:
+            return None
     suffix_dir = hash_dir.parent
     part_dir = suffix_dir.parent
     kind_dir = part_dir.parent  # objects/

@@ -133,3 +133,16 @@ async def test_pass_quarantines_and_counts(tmp_path: Path) -> None:
     # the suffix is dirty, so the next REPLICATE rehashes it
     assert bad.suffix in (bad.part_dir / "hashes.invalid").read_text().split()
     assert (root / "auditor.json").is_file()
+
+
+def test_quarantine_skips_a_file_replaced_meanwhile(tmp_path: Path) -> None:
+    from storage.quarantine import quarantine_hash_dir
+
+    location = _put(tmp_path / "sda", "o", b"old")
+    stale = _data_file(location).name
+    _put(tmp_path / "sda", "o", b"new", ts=1700000005.0)  # a newer PUT replaced it
+    assert quarantine_hash_dir(location.hash_dir, "bad", bad_file=stale) is None
+    assert location.hash_dir.is_dir()
+    current = _data_file(location).name
+    moved = quarantine_hash_dir(location.hash_dir, "bad", bad_file=current)
+    assert moved is not None and moved.parent == tmp_path / "sda" / "quarantined" / "objects"
