@@ -170,3 +170,21 @@ async def test_db_replicator_carries_deleted_status(trio: Trio, backend: aiohttp
     await trio.db_replicator(first).run(once=True)
     assert (await call(backend, b, "HEAD", backend_path("sda", part, "AUTH_a", "c")))[0] == 404
     assert os.path.isdir(b.device_path("sda") / "containers")
+
+
+async def test_old_tombstones_are_reclaimed_not_replicated(trio: Trio, backend: aiohttp.ClientSession) -> None:
+    from storage.metadata import ObjectMetadata, encode_metadata
+    from martlet.timestamp import Timestamp
+
+    part, (first, second), _handoff = _roles(trio, "c", "old")
+    path = backend_path("sda", part, "AUTH_a", "c", "old")
+    blob = encode_metadata(ObjectMetadata(name="/AUTH_a/c/old", timestamp=Timestamp.parse("1000000000")))
+    headers = {"X-Backend-Replication": "true", "X-Backend-Replication-Ext": ".ts",
+               "X-Backend-Replication-Metadata-Length": str(len(blob))}
+    assert (await call(backend, trio.daemons[first], "PUT", path, headers, blob))[0] == 201
+    part_dir = trio.daemons[first].device_path("sda") / "objects" / str(part)
+    assert any(p.suffix == ".ts" for p in part_dir.rglob("*"))
+    stats = await trio.object_replicator(first).run(once=True)
+    assert stats is not None and stats.objects_pushed == 0 and stats.failures == 0
+    assert not any(p.suffix == ".ts" for p in part_dir.rglob("*"))  # reclaimed (older than a week)
+    assert not (trio.daemons[second].device_path("sda") / "objects" / str(part)).exists()
