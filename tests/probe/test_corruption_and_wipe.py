@@ -113,3 +113,20 @@ def test_wiped_device_is_refilled(cluster: ProbeCluster) -> None:
         assert set(placed) == set(primaries), (name, placed)
         for dev in primaries:
             assert md5_hex(cluster.data_path(dev, "c5", name).read_bytes()) == md5_hex(body)
+
+
+def test_every_replica_corrupt_never_succeeds(cluster: ProbeCluster) -> None:
+    """The proxy's resume cannot mend a body whose first bytes were already
+    wrong: with every copy corrupt, no GET may complete."""
+    conn = cluster.connection()
+    conn.put_container("c8")
+    conn.put_object("c8", "rotten", BIG)
+    _part, primaries = cluster.primaries("c8", "rotten")
+    for device in primaries:
+        _corrupt(cluster.data_path(device, "c8", "rotten"))
+    for _ in range(4):
+        with pytest.raises(Exception) as caught:
+            cluster.connection().get_object("c8", "rotten")
+        assert not isinstance(caught.value, AssertionError)
+    quarantined = [d for d in primaries if _quarantined(cluster, d)]
+    assert quarantined, "a cut GET quarantines the copy it read"
