@@ -147,7 +147,11 @@ class ObjectReplicator:
         stats = PassStats()
         peers = PeerState()
         work: list[tuple[Device, list[int]]] = []
-        for dev in self.local_devices(ring):
+        local = self.local_devices(ring)
+        if not local:
+            ip, port = ring_address(self.storage, self.section.ring_ip, self.section.ring_port)
+            log.warning("no device of this node in the object ring", extra={"ip": ip, "port": port})
+        for dev in local:
             device_path = self.storage.devices_root / dev.device
             if not await asyncio.to_thread(device_path.is_dir):
                 log.warning("device unavailable", extra={"device": dev.device})
