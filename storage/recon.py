@@ -78,7 +78,9 @@ class NodeReport:
 
 def stats_files(config: StorageConfig) -> dict[str, Path]:
     """daemon name -> its stats file, as that daemon resolves it."""
-    parsed = load_config(config.path if config.path != "<defaults>" else None)
+    # A config built in code (tests: path "<defaults>", "<test>") has no file
+    # to read again: defaults and environment overrides then.
+    parsed = load_config(config.path if os.path.isfile(config.path) else None)
     files = {}
     for daemon, section in PASS_DAEMONS:
         configured = parsed.section(section, StatsFileSection).stats_file

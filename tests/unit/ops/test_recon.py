@@ -66,3 +66,17 @@ def test_pass_figures_in_prometheus_text() -> None:
     assert 'martlet_last_pass_duration_seconds{daemon="auditor"} 2.5' in text
     assert 'martlet_last_pass_count{daemon="auditor",figure="quarantined"} 1.0' in text
     assert 'figure="daemon"' not in text, "strings are not figures"
+
+
+def test_stats_files_follow_the_config(tmp_path: Path) -> None:
+    from martlet.cluster import load_cluster_config
+    from storage.config import StorageConfig, StorageSection, load_storage_config
+    from storage.recon import stats_files
+
+    built = StorageConfig(StorageSection(devices=str(tmp_path)), load_cluster_config(None), path="<test>")
+    assert stats_files(built)["auditor"] == tmp_path / "auditor.json"
+    conf = tmp_path / "storage.conf"
+    conf.write_text(f"[storage]\ndevices = {tmp_path}\ncluster_conf =\n[auditor]\nstats_file = /var/cache/a.json\n")
+    files = stats_files(load_storage_config(conf))
+    assert files["auditor"] == Path("/var/cache/a.json")
+    assert files["object-replicator"] == tmp_path / "object-replicator.json"
