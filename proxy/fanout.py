@@ -7,8 +7,11 @@ streamed: each client chunk is queued to every slot's connection, a full
 queue makes the reader wait (backpressure), and a slot that stalls longer
 than ``node_timeout`` or fails is dropped rather than holding up the rest.
 
-Reads: primaries in order, then handoffs (only when a primary failed), at
-most ``2 * replicas`` nodes; the first decisive answer is used.
+Reads: primaries in order, then handoffs, at most ``2 * replicas`` nodes;
+the first decisive answer is used. A read goes on to the handoffs even when
+every primary said 404, as Swift's does: a write acknowledged while all
+primaries were unreachable lives only on handoffs until replication moves it
+home, and must still read back.
 """
 
 from __future__ import annotations
@@ -56,33 +59,25 @@ def note_error(state: ProxyState, node: Any, exc: BaseException) -> None:
 
 @dataclass
 class NodeIter:
-    """Primaries, then handoffs, skipping error-limited nodes; at most ``limit``.
-
-    ``failed`` records that a primary was skipped or failed, which is what
-    lets a read go on to handoffs.
-    """
+    """Primaries, then handoffs, skipping error-limited nodes; at most ``limit``."""
 
     state: ProxyState
     primaries: Sequence[Any]
     handoffs: Iterator[Any]
     limit: int
-    failed: bool = False
     _given: int = 0
     _index: int = 0
 
-    def next_node(self, *, reads: bool = False) -> tuple[Any, bool] | None:
+    def next_node(self) -> tuple[Any, bool] | None:
         """(node, is_handoff), or None when there is no node left to try."""
         now = time.monotonic()
         while self._index < len(self.primaries):
             node = self.primaries[self._index]
             self._index += 1
             if self.state.limiter.is_limited(key_of(node), now):
-                self.failed = True
                 continue
             self._given += 1
             return node, False
-        if reads and not self.failed:
-            return None
         while self._given < self.limit:
             node = next(self.handoffs, None)
             if node is None:
@@ -304,7 +299,7 @@ async def read_first(
     statuses: list[int] = []
     tombstone: str | None = None
     primary_404 = False
-    while (picked := nodes.next_node(reads=True)) is not None:
+    while (picked := nodes.next_node()) is not None:
         node, is_handoff = picked
         try:
             response = await backend_request(
@@ -313,16 +308,13 @@ async def read_first(
             )
         except NODE_ERRORS as exc:
             note_error(state, node, exc)
-            nodes.failed = True
             statuses.append(503)
             continue
         note_status(state, node, response.status)
         statuses.append(response.status)
         stamp = response.headers.get("X-Backend-Timestamp") or response.headers.get("X-Timestamp")
         if response.status == 404 or response.status >= 500:
-            if response.status >= 500:
-                nodes.failed = True
-            else:
+            if response.status == 404:
                 primary_404 = primary_404 or not is_handoff
                 if is_newer(stamp, tombstone):
                     tombstone = stamp

@@ -102,3 +102,29 @@ def test_read_resumes_on_another_replica_when_a_node_dies(cluster: RunningCluste
     assert received == len(body)
     assert digest.hexdigest() == hashlib.md5(body).hexdigest()
     assert "read resumed on another replica" in cluster.log_text("proxy")
+
+
+def test_object_only_on_a_handoff_still_reads_back(cluster: RunningCluster) -> None:
+    """A write acknowledged while every primary was unreachable lives only on
+    handoffs until replication; with the primaries back (answering 404) a GET
+    must still find it rather than answer 404 for an acknowledged object."""
+    from martlet.backend import backend_path
+    from martlet.timestamp import Timestamp
+
+    cluster_conf = load_cluster_config(cluster.spec.cluster_conf)
+    ring = load_ring(cluster_conf.ring_path("object"), cluster_conf.hash)
+    name = "handoff-only"
+    part, _ = ring.get_nodes("AUTH_test", "photos", name)
+    handoff = next(iter(ring.get_more_nodes(part)))
+    body = os.urandom(50_000)
+    path = backend_path(handoff.device, part, "AUTH_test", "photos", name)
+    answer = requests.put(
+        f"http://{handoff.ip}:{handoff.port}{path}",
+        data=body,
+        headers={"X-Timestamp": Timestamp.now().normal, "Content-Type": "application/octet-stream"},
+        timeout=10,
+    )
+    assert answer.status_code == 201
+    headers, got = cluster.connection().get_object("photos", name)
+    assert got == body
+    assert headers["etag"] == hashlib.md5(body).hexdigest()
