@@ -16,25 +16,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from martlet.errors import Conflict, MethodNotAllowed, NotFound
+from martlet.errors import MethodNotAllowed
 from storage.db import AccountBroker, AccountInfo, db_path
 from storage.db.headers import (
     account_headers,
     container_update_from_request,
-    deleted_headers,
     metadata_from_headers,
     require_timestamp,
 )
-from storage.listing import listing_content_type, parse_listing_params, render_listing
+from storage.db_server import DatabaseServer
 from storage.paths import EntityPath
-from storage.server import StorageContext
 
 
-class AccountServer:
+class AccountServer(DatabaseServer[AccountInfo]):
     """The ``account`` entity of the storage daemon's dispatch registry."""
 
-    def __init__(self, ctx: StorageContext) -> None:
-        self.ctx = ctx
+    kind = "account"
+    kind_phrase = "an account"
 
     def broker(self, path: EntityPath) -> AccountBroker:
         return AccountBroker(
@@ -49,21 +47,18 @@ class AccountServer:
             fsync=self.ctx.config.storage.fsync,
         )
 
+    def info_headers(self, info: AccountInfo) -> dict[str, str]:
+        return account_headers(info)
+
+    def listing_name(self, path: EntityPath) -> str:
+        return path.account
+
     async def handle(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         if path.container is not None:
             if request.method != "PUT":
                 raise MethodNotAllowed("container rows take PUT")
             return await self.container_row(request, path)
-        handler = {
-            "PUT": self.put,
-            "POST": self.post,
-            "HEAD": self.get,
-            "GET": self.get,
-            "DELETE": self.delete,
-        }.get(request.method)
-        if handler is None:
-            raise MethodNotAllowed(f"{request.method} not allowed on an account")
-        return await handler(request, path)
+        return await self.handle_entity(request, path)
 
     async def container_row(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         assert path.container is not None
@@ -71,9 +66,7 @@ class AccountServer:
         broker = self.broker(path)
 
         def work() -> None:
-            info = broker.get_info()
-            if info.is_deleted:
-                raise NotFound("account deleted", headers=deleted_headers(info))
+            self.live_info(broker)
             broker.merge_containers([update])
 
         await self.ctx.io.run(path.device, work)
@@ -86,69 +79,19 @@ class AccountServer:
         broker = self.broker(path)
         tmp_dir = self.ctx.devices_root / path.device / "tmp"
 
-        def work() -> bool:
-            if broker.create(tmp_dir, path.account, timestamp, metadata):
-                return True
-            was_deleted = broker.get_info().is_deleted
-            broker.put(timestamp, metadata)
-            info = broker.get_info()
-            if info.is_deleted:
-                raise Conflict("account was deleted after this PUT", headers=deleted_headers(info))
-            return was_deleted
+        def work() -> tuple[bool, AccountInfo]:
+            return self.create_or_put(
+                broker,
+                lambda: broker.create(tmp_dir, path.account, timestamp, metadata),
+                lambda: broker.put(timestamp, metadata),
+            )
 
-        created = await self.ctx.io.run(path.device, work)
+        created, _info = await self.ctx.io.run(path.device, work)
         return web.Response(status=201 if created else 202)
-
-    async def post(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        timestamp = require_timestamp(request.headers)
-        metadata = metadata_from_headers(request.headers, "account", timestamp)
-        broker = self.broker(path)
-
-        def work() -> None:
-            info = broker.get_info()
-            if info.is_deleted:
-                raise NotFound("account deleted", headers=deleted_headers(info))
-            broker.update_metadata(metadata)
-
-        await self.ctx.io.run(path.device, work)
-        return web.Response(status=204)
 
     async def delete(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         """Mark the account deleted; its containers are reaped later, as in Swift."""
         timestamp = require_timestamp(request.headers)
         broker = self.broker(path)
-
-        def work() -> bool:
-            existed = not broker.get_info().is_deleted
-            broker.mark_deleted(timestamp)
-            if not broker.get_info().is_deleted:
-                raise Conflict("account was put after this DELETE")
-            return existed
-
-        existed = await self.ctx.io.run(path.device, work)
+        existed, _info = await self.ctx.io.run(path.device, self.mark_deleted, broker, timestamp)
         return web.Response(status=204 if existed else 404)
-
-    async def get(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        broker = self.broker(path)
-        params = parse_listing_params(request.query) if request.method == "GET" else None
-        content_type = listing_content_type(request.query.get("format"), request.headers.get("Accept"))
-
-        def work() -> tuple[AccountInfo, bytes | None]:
-            info = broker.get_info()
-            if info.is_deleted:
-                raise NotFound("account deleted", headers=deleted_headers(info))
-            if params is None:
-                return info, None
-            entries = broker.list_page(params)
-            if not entries and content_type == "text/plain":
-                return info, None
-            return info, render_listing(entries, content_type, "account", path.account)
-
-        info, body = await self.ctx.io.run(path.device, work)
-        headers = account_headers(info)
-        if body is None:  # HEAD, or an empty plain listing
-            return web.Response(status=204, headers=headers)
-        response = web.Response(status=200, body=body, headers=headers)
-        response.content_type = content_type
-        response.charset = "utf-8"
-        return response

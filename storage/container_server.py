@@ -33,19 +33,18 @@ from pathlib import Path
 from aiohttp import web
 
 from martlet.config import load_config
-from martlet.errors import Conflict, MethodNotAllowed, NotFound
+from martlet.errors import Conflict, MethodNotAllowed
 from storage.async_pending import send_or_queue, write_pending
 from storage.db import ContainerBroker, ContainerInfo, db_path
 from storage.db.headers import (
     account_target_from_headers,
     account_update_records,
     container_headers,
-    deleted_headers,
     metadata_from_headers,
     object_update_from_request,
     require_timestamp,
 )
-from storage.listing import listing_content_type, parse_listing_params, render_listing
+from storage.db_server import DatabaseServer
 from storage.paths import EntityPath
 from storage.server import StorageContext
 
@@ -145,11 +144,14 @@ class AccountReporter:
             log.exception("could not queue account report", extra={"db": str(broker.path)})
 
 
-class ContainerServer:
+class ContainerServer(DatabaseServer[ContainerInfo]):
     """The ``container`` entity of the storage daemon's dispatch registry."""
 
+    kind = "container"
+    kind_phrase = "a container"
+
     def __init__(self, ctx: StorageContext) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.reporter = AccountReporter(ctx, _section(ctx).account_update_delay)
 
     def broker(self, path: EntityPath) -> ContainerBroker:
@@ -167,19 +169,17 @@ class ContainerServer:
             fsync=self.ctx.config.storage.fsync,
         )
 
+    def info_headers(self, info: ContainerInfo) -> dict[str, str]:
+        return container_headers(info)
+
+    def listing_name(self, path: EntityPath) -> str:
+        assert path.container is not None
+        return path.container
+
     async def handle(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         if path.obj is not None:
             return await self.object_row(request, path)
-        handler = {
-            "PUT": self.put,
-            "POST": self.post,
-            "HEAD": self.get,
-            "GET": self.get,
-            "DELETE": self.delete,
-        }.get(request.method)
-        if handler is None:
-            raise MethodNotAllowed(f"{request.method} not allowed on a container")
-        return await handler(request, path)
+        return await self.handle_entity(request, path)
 
     async def close(self) -> None:
         await self.reporter.close()
@@ -200,78 +200,27 @@ class ContainerServer:
         target = account_target_from_headers(request.headers)
         broker = self.broker(path)
         tmp_dir = self.ctx.devices_root / path.device / "tmp"
+        container = self.listing_name(path)
 
         def work() -> tuple[bool, ContainerInfo]:
-            assert path.container is not None
-            if broker.create(tmp_dir, path.account, path.container, timestamp, metadata, target):
-                return True, broker.get_info()
-            was_deleted = broker.get_info().is_deleted
-            broker.put_container(timestamp, metadata, target)
-            info = broker.get_info()
-            if info.is_deleted:
-                raise Conflict("container was deleted after this PUT", headers=deleted_headers(info))
-            return was_deleted, info
+            return self.create_or_put(
+                broker,
+                lambda: broker.create(tmp_dir, path.account, container, timestamp, metadata, target),
+                lambda: broker.put_container(timestamp, metadata, target),
+            )
 
         created, info = await self.ctx.io.run(path.device, work)
         await self.reporter.report(path.device, broker, info)
         return web.Response(status=201 if created else 202)
 
-    async def post(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        timestamp = require_timestamp(request.headers)
-        metadata = metadata_from_headers(request.headers, "container", timestamp)
-        broker = self.broker(path)
-
-        def work() -> None:
-            info = broker.get_info()
-            if info.is_deleted:
-                raise NotFound("container deleted", headers=deleted_headers(info))
-            broker.update_metadata(metadata)
-
-        await self.ctx.io.run(path.device, work)
-        return web.Response(status=204)
-
     async def delete(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         timestamp = require_timestamp(request.headers)
         broker = self.broker(path)
-
-        def work() -> tuple[bool, ContainerInfo]:
-            before = broker.get_info()
-            if before.object_count > 0:
-                raise Conflict("container not empty")
-            existed = not before.is_deleted
-            broker.mark_deleted(timestamp)
-            info = broker.get_info()
-            if not info.is_deleted:
-                raise Conflict("container was put after this DELETE")
-            return existed, info
-
-        existed, info = await self.ctx.io.run(path.device, work)
+        existed, info = await self.ctx.io.run(path.device, self.mark_deleted, broker, timestamp, _refuse_non_empty)
         await self.reporter.report(path.device, broker, info)
         return web.Response(status=204 if existed else 404)
 
-    async def get(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        broker = self.broker(path)
-        listing = request.method == "GET"
-        params = parse_listing_params(request.query) if listing else None
-        content_type = listing_content_type(request.query.get("format"), request.headers.get("Accept"))
 
-        def work() -> tuple[ContainerInfo, bytes | None]:
-            info = broker.get_info()
-            if info.is_deleted:
-                raise NotFound("container deleted", headers=deleted_headers(info))
-            if params is None:
-                return info, None
-            entries = broker.list_page(params)
-            if not entries and content_type == "text/plain":
-                return info, None
-            assert path.container is not None
-            return info, render_listing(entries, content_type, "container", path.container)
-
-        info, body = await self.ctx.io.run(path.device, work)
-        headers = container_headers(info)
-        if body is None:  # HEAD, or an empty plain listing
-            return web.Response(status=204, headers=headers)
-        response = web.Response(status=200, body=body, headers=headers)
-        response.content_type = content_type
-        response.charset = "utf-8"
-        return response
+def _refuse_non_empty(info: ContainerInfo) -> None:
+    if info.object_count > 0:
+        raise Conflict("container not empty")
