@@ -285,7 +285,9 @@ def run(args: argparse.Namespace) -> int:
         spec = existing_spec(data_dir, args.port)
         write_role_configs(spec)
     cluster = DevCluster(spec)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    # SIGINT too: a launcher started in the background of a script inherits
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt for it.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_interrupt)
     try:
         cluster.start()
