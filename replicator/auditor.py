@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from martlet.hashing import HashSection, hash_path
-from replicator.config import AuditorSection, stats_path
-from replicator.stats import PassStats, Progress, write_stats
+from replicator.config import AuditorSection
+from replicator.daemon import PassDaemon
+from replicator.stats import PassStats
 from storage.config import StorageConfig
 from storage.diskfile import DATA, gather_files, list_hash_dir
 from storage.metadata import CorruptObject, ObjectMetadata, read_metadata
@@ -147,18 +148,20 @@ def _subdirs(path: Path) -> list[Path]:
         return []
 
 
-class Auditor:
+class Auditor(PassDaemon):
+    name = "auditor"
+    progress_name = "auditor"
+    pass_message = "audit pass"
+
     def __init__(
         self, storage: StorageConfig, section: AuditorSection, devices: tuple[str, ...] = (), show_progress: bool = False
     ) -> None:
-        self.storage = storage
+        super().__init__(storage, section, log, show_progress)
         self.section = section
         self.only_devices = set(devices)
         self.files = RateLimiter(section.files_per_second)
         self.bytes = RateLimiter(section.bytes_per_second)
-        self.progress = Progress("auditor", show_progress)
         self._stop = threading.Event()
-        self.last_pass: PassStats | None = None
 
     def devices(self) -> list[Path]:
         root = self.storage.devices_root
@@ -197,32 +200,15 @@ class Auditor:
         stats = PassStats()
         devices = await asyncio.to_thread(self.devices)
         await asyncio.gather(*(asyncio.to_thread(self.audit_device, d, stats) for d in devices))
-        stats.finish()
-        self.progress.done(stats)
-        self.last_pass = stats
-        log.info("audit pass", extra=stats.figures())
-        target = stats_path(self.storage, self.section.stats_file, "auditor.json")
-        await asyncio.to_thread(write_stats, target, "auditor", stats)
-        return stats
+        return await self.end_pass(stats)
 
     async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> PassStats | None:
+        """One pass (``once``) or a pass every ``interval`` until ``stop``
+        (which also ends a pass in progress, between hash directories)."""
         stop = stop or asyncio.Event()
         watcher = asyncio.create_task(self._watch(stop))
         try:
-            while True:
-                if once:
-                    return await self.run_pass()
-                try:
-                    await self.run_pass()
-                except Exception:
-                    log.exception("audit pass failed")
-                if self._stop.is_set():
-                    return self.last_pass
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=self.section.interval)
-                    return self.last_pass
-                except TimeoutError:
-                    continue
+            return await self.run_passes(self.run_pass, once, stop)
         finally:
             watcher.cancel()
 

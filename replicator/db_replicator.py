@@ -38,9 +38,10 @@ import aiohttp
 import msgpack
 
 from martlet.backend import BackendTimeouts, backend_request, make_session
-from replicator.config import DbReplicatorSection, ring_address, stats_path
+from replicator.config import DbReplicatorSection, ring_address
+from replicator.daemon import PassDaemon, drain, local_devices
 from replicator.object_peer import PEER_ERRORS, PeerState, node_key
-from replicator.stats import PassStats, Progress, write_stats
+from replicator.stats import PassStats
 from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
 from storage.db import DatabaseBroker
@@ -98,7 +99,11 @@ def remove_db(broker: DatabaseBroker, max_row: int) -> bool:
     return True
 
 
-class DbReplicator:
+class DbReplicator(PassDaemon):
+    name = "db-replicator"
+    progress_name = "db-replicator"
+    pass_message = "db replication pass"
+
     def __init__(
         self,
         storage: StorageConfig,
@@ -106,21 +111,14 @@ class DbReplicator:
         devices: tuple[str, ...] = (),
         show_progress: bool = False,
     ) -> None:
-        self.storage = storage
+        super().__init__(storage, section, log, show_progress)
         self.section = section
         self.only_devices = set(devices)
         self.io = DeviceIO(storage.devices_root, section.concurrency)
-        self.progress = Progress("db-replicator", show_progress)
-        self.last_pass: PassStats | None = None
 
     def _local(self, ring: Ring) -> list[Device]:
         ip, port = ring_address(self.storage, self.section.ring_ip, self.section.ring_port)
-        found: dict[str, Device] = {}
-        for dev in ring.devices:
-            if dev is not None and dev.ip == ip and dev.port == port:
-                if not self.only_devices or dev.device in self.only_devices:
-                    found.setdefault(dev.device, dev)
-        return list(found.values())
+        return local_devices(ring, ip, port, self.only_devices)
 
     async def run_pass(self, session: aiohttp.ClientSession) -> PassStats:
         stats = PassStats()
@@ -135,30 +133,21 @@ class DbReplicator:
                 files = [DbFile(kind, dev, part, h, path) for part, h, path in found]
                 jobs.append(self._device(session, ring, files, stats, peers))
         await asyncio.gather(*jobs)
-        stats.finish()
-        self.progress.done(stats)
-        self.last_pass = stats
-        log.info("db replication pass", extra=stats.figures())
-        target = stats_path(self.storage, self.section.stats_file, "db-replicator.json")
-        await asyncio.to_thread(write_stats, target, "db-replicator", stats)
-        return stats
+        return await self.end_pass(stats)
 
     async def _device(
         self, session: aiohttp.ClientSession, ring: Ring, files: list[DbFile], stats: PassStats, peers: PeerState
     ) -> None:
-        queue = iter(files)
+        async def one(db: DbFile) -> None:
+            try:
+                await self._replicate(session, ring, db, stats, peers)
+            except Exception:  # one bad database must not end the pass
+                log.exception("database replication failed", extra={"db": str(db.path)})
+                stats.failures += 1
+            stats.databases_checked += 1
+            self.progress.show(stats)
 
-        async def worker() -> None:
-            for db in queue:
-                try:
-                    await self._replicate(session, ring, db, stats, peers)
-                except Exception:
-                    log.exception("database replication failed", extra={"db": str(db.path)})
-                    stats.failures += 1
-                stats.databases_checked += 1
-                self.progress.show(stats)
-
-        await asyncio.gather(*(worker() for _ in range(self.section.concurrency)))
+        await drain(files, self.section.concurrency, one)
 
     async def _replicate(
         self, session: aiohttp.ClientSession, ring: Ring, db: DbFile, stats: PassStats, peers: PeerState
@@ -243,20 +232,9 @@ class DbReplicator:
         return make_session(timeouts, connections_per_host=max(4, self.section.concurrency))
 
     async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> PassStats | None:
-        stop = stop or asyncio.Event()
+        """One pass (``once``) or a pass every ``interval`` until ``stop``."""
         try:
             async with self.make_session() as session:
-                while True:
-                    if once:
-                        return await self.run_pass(session)
-                    try:
-                        await self.run_pass(session)
-                    except Exception:
-                        log.exception("db replication pass failed")
-                    try:
-                        await asyncio.wait_for(stop.wait(), timeout=self.section.interval)
-                        return self.last_pass
-                    except TimeoutError:
-                        continue
+                return await self.run_passes(lambda: self.run_pass(session), once, stop or asyncio.Event())
         finally:
             await asyncio.to_thread(self.io.close)

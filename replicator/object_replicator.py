@@ -31,16 +31,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
 
 from martlet.backend import BackendTimeouts, make_session
-from replicator.config import ReplicatorSection, ring_address, stats_path
+from replicator.config import ReplicatorSection, ring_address
+from replicator.daemon import PassDaemon, drain, local_devices
 from replicator.object_peer import FAILED, PUSHED, ObjectPeer, PeerState
 from replicator.plan import Push, plan_partition, suffixes_to_sync
-from replicator.stats import PassStats, Progress, write_stats
+from replicator.stats import PassStats
 from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
 from storage.devices import DeviceIO
@@ -106,7 +107,11 @@ def _rmdir_quietly(path: Path) -> bool:
         return False
 
 
-class ObjectReplicator:
+class ObjectReplicator(PassDaemon):
+    name = "object-replicator"
+    progress_name = "replicator"
+    pass_message = "replication pass"
+
     def __init__(
         self,
         storage: StorageConfig,
@@ -115,13 +120,11 @@ class ObjectReplicator:
         partitions: tuple[int, ...] = (),
         show_progress: bool = False,
     ) -> None:
-        self.storage = storage
+        super().__init__(storage, section, log, show_progress)
         self.section = section
         self.only_devices = set(devices)
         self.only_partitions = set(partitions)
         self.io = DeviceIO(storage.devices_root, section.concurrency)
-        self.progress = Progress("replicator", show_progress)
-        self.last_pass: PassStats | None = None
 
     # -- what is local ---------------------------------------------------
 
@@ -131,14 +134,7 @@ class ObjectReplicator:
 
     def local_devices(self, ring: Ring) -> list[Device]:
         ip, port = ring_address(self.storage, self.section.ring_ip, self.section.ring_port)
-        found: dict[str, Device] = {}
-        for dev in ring.devices:
-            if dev is None or dev.ip != ip or dev.port != port:
-                continue
-            if self.only_devices and dev.device not in self.only_devices:
-                continue
-            found.setdefault(dev.device, dev)
-        return list(found.values())
+        return local_devices(ring, ip, port, self.only_devices)
 
     # -- one pass --------------------------------------------------------
 
@@ -163,30 +159,21 @@ class ObjectReplicator:
             stats.partitions_total += len(parts)
             work.append((dev, parts))
         await asyncio.gather(*(self._device(session, ring, dev, parts, stats, peers) for dev, parts in work))
-        stats.finish()
-        self.progress.done(stats)
-        self.last_pass = stats
-        log.info("replication pass", extra=stats.figures())
-        target = stats_path(self.storage, self.section.stats_file, "object-replicator.json")
-        await asyncio.to_thread(write_stats, target, "object-replicator", stats)
-        return stats
+        return await self.end_pass(stats)
 
     async def _device(
         self, session: aiohttp.ClientSession, ring: Ring, dev: Device, parts: list[int], stats: PassStats, peers: PeerState
     ) -> None:
-        queue: Iterator[int] = iter(parts)
+        async def one(part: int) -> None:
+            try:
+                await self._partition(session, ring, dev, part, stats, peers)
+            except Exception:  # one bad partition must not end the pass
+                log.exception("partition failed", extra={"device": dev.device, "partition": part})
+                stats.failures += 1
+            stats.partitions_checked += 1
+            self.progress.show(stats)
 
-        async def worker() -> None:
-            for part in queue:
-                try:
-                    await self._partition(session, ring, dev, part, stats, peers)
-                except Exception:  # one bad partition must not end the pass
-                    log.exception("partition failed", extra={"device": dev.device, "partition": part})
-                    stats.failures += 1
-                stats.partitions_checked += 1
-                self.progress.show(stats)
-
-        await asyncio.gather(*(worker() for _ in range(self.section.concurrency)))
+        await drain(parts, self.section.concurrency, one)
 
     async def _partition(
         self, session: aiohttp.ClientSession, ring: Ring, dev: Device, part: int, stats: PassStats, peers: PeerState
@@ -288,20 +275,8 @@ class ObjectReplicator:
 
     async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> PassStats | None:
         """One pass (``once``) or a pass every ``interval`` until ``stop``."""
-        stop = stop or asyncio.Event()
         try:
             async with self.make_session() as session:
-                while True:
-                    if once:
-                        return await self.run_pass(session)
-                    try:
-                        await self.run_pass(session)
-                    except Exception:  # e.g. a missing ring: log, try again later
-                        log.exception("replication pass failed")
-                    try:
-                        await asyncio.wait_for(stop.wait(), timeout=self.section.interval)
-                        return self.last_pass
-                    except TimeoutError:
-                        continue
+                return await self.run_passes(lambda: self.run_pass(session), once, stop or asyncio.Event())
         finally:
             await asyncio.to_thread(self.io.close)

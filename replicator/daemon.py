@@ -1,0 +1,106 @@
+"""What the pass daemons (object replicator, db replicator, auditor) share.
+
+Each runs passes over the node's devices: one with ``--once``, else one every
+``interval`` until asked to stop; each pass ends the same way (figures
+logged, progress line closed, stats file written) and a failed pass is
+logged and retried at the next interval rather than ending the daemon. The
+replicators also pick their devices out of a ring the same way and work
+through a device's items ``concurrency`` at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol, TypeVar
+
+from replicator.config import stats_path
+from replicator.stats import PassStats, Progress, write_stats
+from ring import Device, Ring
+from storage.config import StorageConfig
+
+T = TypeVar("T")
+
+
+class PassSection(Protocol):
+    """The keys every pass daemon's section has."""
+
+    @property
+    def interval(self) -> float: ...
+
+    @property
+    def stats_file(self) -> str: ...
+
+
+class PassDaemon:
+    """Pass bookkeeping and the daemon loop.
+
+    ``name`` is the daemon's name in its stats file (``<name>.json`` by
+    default) and ``pass_message`` the log line of a pass; ``progress_name``
+    is what the progress line calls it.
+    """
+
+    name: str
+    progress_name: str
+    pass_message: str
+
+    def __init__(self, storage: StorageConfig, section: PassSection, log: logging.Logger, show_progress: bool) -> None:
+        self.storage = storage
+        self.pass_section = section
+        self.log = log
+        self.progress = Progress(self.progress_name, show_progress)
+        self.last_pass: PassStats | None = None
+
+    async def end_pass(self, stats: PassStats) -> PassStats:
+        """Close the pass: figures logged, shown and written to the stats file."""
+        stats.finish()
+        self.progress.done(stats)
+        self.last_pass = stats
+        self.log.info(self.pass_message, extra=stats.figures())
+        target = stats_path(self.storage, self.pass_section.stats_file, f"{self.name}.json")
+        await asyncio.to_thread(write_stats, target, self.name, stats)
+        return stats
+
+    async def run_passes(
+        self, one_pass: Callable[[], Awaitable[PassStats]], once: bool, stop: asyncio.Event
+    ) -> PassStats | None:
+        """One pass (``once``, whose errors propagate) or a pass every
+        ``interval`` until ``stop``; returns the last finished pass."""
+        while True:
+            if once:
+                return await one_pass()
+            try:
+                await one_pass()
+            except Exception:  # e.g. a missing ring: log, try again later
+                self.log.exception(f"{self.pass_message} failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.pass_section.interval)
+                return self.last_pass
+            except TimeoutError:
+                continue
+
+
+def local_devices(ring: Ring, ip: str, port: int, only: set[str]) -> list[Device]:
+    """The ring's devices of this node (one per device name), limited to
+    ``only`` when it is not empty."""
+    found: dict[str, Device] = {}
+    for dev in ring.devices:
+        if dev is None or dev.ip != ip or dev.port != port:
+            continue
+        if only and dev.device not in only:
+            continue
+        found.setdefault(dev.device, dev)
+    return list(found.values())
+
+
+async def drain(items: Iterable[T], concurrency: int, handle: Callable[[T], Awaitable[None]]) -> None:
+    """Run ``handle`` over ``items`` with ``concurrency`` workers pulling
+    from one iterator (so a slow item holds up one worker, not a batch)."""
+    queue = iter(items)
+
+    async def worker() -> None:
+        for item in queue:
+            await handle(item)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
