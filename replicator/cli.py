@@ -7,8 +7,6 @@ Reads ``[storage] devices`` (and ``cluster_conf``, ``fsync``) and the
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 from typing import Any
 
 from martlet.config import load_config
@@ -29,8 +27,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_updater(args: argparse.Namespace) -> int:
-    import uvloop
-
+    from replicator.daemon_cli import serve_until_signal
     from replicator.updater import Updater, UpdaterSection
     from storage.config import load_storage_config
 
@@ -38,13 +35,5 @@ def run_updater(args: argparse.Namespace) -> int:
     section = load_config(args.config).section("updater", UpdaterSection)
     setup_logging(section.log_level, name="updater")
     updater = Updater(storage.devices_root, section, fsync=storage.storage.fsync)
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await updater.run(once=args.once, stop=stop)
-
-    uvloop.run(main())
+    serve_until_signal(lambda stop: updater.run(once=args.once, stop=stop))
     return 0

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from martlet.config import load_config
 from storage.config import StorageConfig, load_storage_config
+
+S = TypeVar("S")
 
 _LEVELS = {"choices": ("DEBUG", "INFO", "WARNING", "ERROR")}
 
@@ -62,7 +65,7 @@ class AuditorSection:
     log_level: str = field(default="INFO", metadata=_LEVELS)
 
 
-def load_daemon_config(path: str | Path, section_name: str, cls: type) -> tuple[StorageConfig, object]:
+def load_daemon_config(path: str | Path, section_name: str, cls: type[S]) -> tuple[StorageConfig, S]:
     """``(StorageConfig, section)`` from one storage.conf."""
     storage = load_storage_config(path)
     return storage, load_config(path).section(section_name, cls)

@@ -13,9 +13,12 @@ import argparse
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from martlet.logs import setup_logging
+
+if TYPE_CHECKING:
+    from storage.config import StorageConfig
 
 
 def _names(text: str | None) -> tuple[str, ...]:
@@ -56,7 +59,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--devices", help="only these devices (comma-separated)")
 
 
-def _serve(main: Callable[[asyncio.Event], Awaitable[object]]) -> None:
+def serve_until_signal(main: Callable[[asyncio.Event], Awaitable[object]]) -> None:
+    """Run ``main(stop)`` on uvloop; SIGINT/SIGTERM set ``stop``."""
     import uvloop
 
     async def wrapper() -> None:
@@ -69,39 +73,65 @@ def _serve(main: Callable[[asyncio.Event], Awaitable[object]]) -> None:
     uvloop.run(wrapper())
 
 
+class _Section(Protocol):
+    @property
+    def log_level(self) -> str: ...
+
+
+S = TypeVar("S", bound=_Section)
+
+
+class _Daemon(Protocol):
+    def run(self, once: bool = False, stop: asyncio.Event | None = None) -> Awaitable[object]: ...
+
+
+def _run_daemon(
+    args: argparse.Namespace, section_name: str, section_cls: type[S], build: Callable[[StorageConfig, S], _Daemon]
+) -> int:
+    """Load ``[storage]`` and ``[<section_name>]``, set up logs, run
+    ``build(storage, section)``'s passes until a signal (or once)."""
+    from replicator.config import load_daemon_config
+
+    storage, section = load_daemon_config(args.config, section_name, section_cls)
+    setup_logging(section.log_level, name=section_name)
+    daemon = build(storage, section)
+    serve_until_signal(lambda stop: daemon.run(once=args.once, stop=stop))
+    return 0
+
+
 def run_replicator(args: argparse.Namespace) -> int:
-    from replicator.config import ReplicatorSection, load_daemon_config
+    from replicator.config import ReplicatorSection
     from replicator.object_replicator import ObjectReplicator
 
-    storage, section = load_daemon_config(args.config, "replicator", ReplicatorSection)
-    assert isinstance(section, ReplicatorSection)
-    setup_logging(section.log_level, name="replicator")
-    daemon = ObjectReplicator(
-        storage, section, _names(args.devices), _partitions(args.partitions), show_progress=args.once
+    return _run_daemon(
+        args,
+        "replicator",
+        ReplicatorSection,
+        lambda storage, section: ObjectReplicator(
+            storage, section, _names(args.devices), _partitions(args.partitions), show_progress=args.once
+        ),
     )
-    _serve(lambda stop: daemon.run(once=args.once, stop=stop))
-    return 0
 
 
 def run_db_replicator(args: argparse.Namespace) -> int:
-    from replicator.config import DbReplicatorSection, load_daemon_config
+    from replicator.config import DbReplicatorSection
     from replicator.db_replicator import DbReplicator
 
-    storage, section = load_daemon_config(args.config, "db-replicator", DbReplicatorSection)
-    assert isinstance(section, DbReplicatorSection)
-    setup_logging(section.log_level, name="db-replicator")
-    daemon = DbReplicator(storage, section, _names(args.devices), show_progress=args.once)
-    _serve(lambda stop: daemon.run(once=args.once, stop=stop))
-    return 0
+    return _run_daemon(
+        args,
+        "db-replicator",
+        DbReplicatorSection,
+        lambda storage, section: DbReplicator(storage, section, _names(args.devices), show_progress=args.once),
+    )
 
 
 def run_auditor(args: argparse.Namespace) -> int:
     from replicator.auditor import Auditor
-    from replicator.config import AuditorSection, load_daemon_config
+    from replicator.config import AuditorSection
 
-    storage, section = load_daemon_config(args.config, "auditor", AuditorSection)
-    assert isinstance(section, AuditorSection)
-    setup_logging(section.log_level, name="auditor")
-    daemon = Auditor(storage, section, _names(args.devices), show_progress=args.once)
-    _serve(lambda stop: daemon.run(once=args.once, stop=stop))
-    return 0
+    return _run_daemon(
+        args,
+        "auditor",
+        AuditorSection,
+        lambda storage, section: Auditor(storage, section, _names(args.devices), show_progress=args.once),
+    )
