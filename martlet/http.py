@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -84,9 +85,21 @@ def _body_bytes(request: web.Request, response: web.StreamResponse) -> int:
     return max(0, response.body_length - _header_bytes(request, response))
 
 
-@web.middleware
-async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """One structured line per request: method, path, status, bytes, duration."""
+@dataclass(frozen=True)
+class Exchange:
+    """What one request came to, as the client saw it."""
+
+    status: int  # 499: the client went away; 500: an exception escaped
+    bytes_out: int  # response body bytes
+    seconds: float
+
+
+async def measured(
+    request: web.Request, handler: Handler, record: Callable[[Exchange], None]
+) -> web.StreamResponse:
+    """Run ``handler`` and hand what the exchange came to to ``record``,
+    whether it answered, raised an HTTP exception or lost the client. The
+    access log and the metrics middleware both measure through this."""
     started = time.monotonic()
     status = 500
     sent = 0
@@ -102,18 +115,28 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         status = 499
         raise
     finally:
+        record(Exchange(status, sent, time.monotonic() - started))
+
+
+@web.middleware
+async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One structured line per request: method, path, status, bytes, duration."""
+
+    def log_line(exchange: Exchange) -> None:
         access_log.info(
             "request",
             extra={
                 "method": request.method,
                 "path": request.rel_url.raw_path,
-                "status": status,
-                "bytes_out": sent,
+                "status": exchange.status,
+                "bytes_out": exchange.bytes_out,
                 "bytes_in": request.content_length or 0,
-                "duration_ms": round((time.monotonic() - started) * 1000, 3),
+                "duration_ms": round(exchange.seconds * 1000, 3),
                 "remote": request.remote,
             },
         )
+
+    return await measured(request, handler, log_line)
 
 
 # Order matters: the trans id is set before logging and error mapping see it.

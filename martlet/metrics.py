@@ -14,7 +14,6 @@ Wiring is one call: ``install_metrics(app, collectors, refresh_hooks)``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import prometheus_client
@@ -22,7 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.registry import Collector
 
-from martlet.http import Handler, _body_bytes
+from martlet.http import Exchange, Handler, measured
 
 RefreshHook = Callable[[], Awaitable[None]]
 
@@ -95,24 +94,14 @@ def make_middleware(metrics: HttpMetrics) -> Callable[[web.Request, Handler], Aw
     async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         """Outermost, so it sees the status the client got (after the error
         middleware mapped exceptions) and a streamed body once it is sent."""
-        started = time.monotonic()
-        status = 500
-        sent = 0
-        try:
-            response = await handler(request)
-            status = response.status
-            sent = _body_bytes(request, response)
-            return response
-        except web.HTTPException as exc:
-            status = exc.status
-            raise
-        except ConnectionResetError:
-            status = 499
-            raise
-        finally:
+
+        def observe(exchange: Exchange) -> None:
             if request.path != "/metrics":  # scrapes would drown the figures
-                metrics.observe(request.method, status, time.monotonic() - started,
-                                _bytes_read(request), sent)
+                metrics.observe(
+                    request.method, exchange.status, exchange.seconds, _bytes_read(request), exchange.bytes_out
+                )
+
+        return await measured(request, handler, observe)
 
     return metrics_middleware
 
