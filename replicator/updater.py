@@ -33,16 +33,16 @@ import os
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 
 import aiohttp
 
-from martlet.backend import BackendTimeouts, backend_request, make_session
+from martlet.backend import BackendTimeouts, make_session
 from martlet.errors import BadRequest
 from martlet.timestamp import Timestamp
-from storage.async_pending import PendingUpdate, iter_pending, remove_pending
+from storage.async_pending import PendingUpdate, iter_pending, send_record, remove_pending
 
 log = logging.getLogger(__name__)
 
@@ -111,16 +111,31 @@ def backoff_delay(attempts: int, base: float, cap: float, jitter: float = 0.1) -
 
 
 @dataclass
-class UpdaterMetrics:
-    """Cumulative counters of one updater process."""
+class _Counts:
+    """What happened to the updates of a pass (or of all passes so far)."""
 
-    passes: int = 0
     sent: int = 0
     succeeded: int = 0
     superseded: int = 0
     failed: int = 0
     deferred: int = 0  # not due yet (backoff) or host down this pass
+
+    def counts(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(_Counts)}
+
+
+@dataclass
+class UpdaterMetrics(_Counts):
+    """Cumulative counters of one updater process."""
+
+    passes: int = 0
     last_pass_seconds: float = 0.0
+
+    def add(self, stats: _Counts, seconds: float) -> None:
+        self.passes += 1
+        for name, value in stats.counts().items():
+            setattr(self, name, getattr(self, name) + value)
+        self.last_pass_seconds = round(seconds, 6)
 
     def snapshot(self) -> dict[str, float]:
         return dict(asdict(self))
@@ -133,14 +148,9 @@ class _Retry:
 
 
 @dataclass
-class _Pass:
+class _Pass(_Counts):
     """One pass's counters and the hosts found down during it."""
 
-    sent: int = 0
-    succeeded: int = 0
-    superseded: int = 0
-    failed: int = 0
-    deferred: int = 0
     dead_hosts: set[str] = field(default_factory=set)
 
 
@@ -212,15 +222,8 @@ class Updater:
     async def _send(
         self, session: aiohttp.ClientSession, record: PendingUpdate, stats: _Pass
     ) -> Outcome:
-        ip, port = record.ip_port
         try:
-            response = await backend_request(
-                session, ip, port, record.method, record.path, headers=record.headers
-            )
-            async with response:
-                await response.read()
-                outcome = classify(response.status, response.headers, record)
-                status = response.status
+            status, headers = await send_record(session, record)
         except (aiohttp.ClientConnectionError, OSError) as exc:
             if not isinstance(exc, (aiohttp.ServerTimeoutError, TimeoutError)):
                 stats.dead_hosts.add(record.host)
@@ -229,30 +232,14 @@ class Updater:
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.info("update not sent", extra={"host": record.host, "path": record.path, "error": repr(exc)})
             return Outcome.FAILURE
+        outcome = classify(status, headers, record)
         if outcome is Outcome.FAILURE:
             log.info("update refused", extra={"host": record.host, "path": record.path, "status": status})
         return outcome
 
     def _account(self, stats: _Pass, seconds: float) -> None:
-        m = self.metrics
-        m.passes += 1
-        m.sent += stats.sent
-        m.succeeded += stats.succeeded
-        m.superseded += stats.superseded
-        m.failed += stats.failed
-        m.deferred += stats.deferred
-        m.last_pass_seconds = round(seconds, 6)
-        log.info(
-            "updater pass",
-            extra={
-                "sent": stats.sent,
-                "succeeded": stats.succeeded,
-                "superseded": stats.superseded,
-                "failed": stats.failed,
-                "deferred": stats.deferred,
-                "seconds": m.last_pass_seconds,
-            },
-        )
+        self.metrics.add(stats, seconds)
+        log.info("updater pass", extra={**stats.counts(), "seconds": self.metrics.last_pass_seconds})
 
     def make_session(self) -> aiohttp.ClientSession:
         return make_session(

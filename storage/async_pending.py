@@ -174,19 +174,24 @@ def remove_pending(path: Path, fsync: bool = False) -> None:
         fsync_dir(path.parent.parent)
 
 
+async def send_record(session: aiohttp.ClientSession, record: PendingUpdate) -> tuple[int, Mapping[str, str]]:
+    """Send one update as it stands; its status and headers. Connection
+    errors and timeouts propagate (the caller decides what they mean)."""
+    ip, port = record.ip_port
+    response = await backend_request(session, ip, port, record.method, record.path, headers=record.headers)
+    async with response:
+        await response.read()
+        return response.status, response.headers
+
+
 async def send_update(session: aiohttp.ClientSession, record: PendingUpdate) -> bool:
     """Send one update; True when the server answered 2xx."""
-    ip, port = record.ip_port
     try:
-        response = await backend_request(
-            session, ip, port, record.method, record.path, headers=record.headers
-        )
-        async with response:
-            await response.read()
-            return 200 <= response.status < 300
+        status, _headers = await send_record(session, record)
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         log.info("update failed", extra={"host": record.host, "path": record.path, "error": repr(exc)})
         return False
+    return 200 <= status < 300
 
 
 async def send_or_queue(
