@@ -44,7 +44,6 @@ from storage.diskfile import (
     ObjectLocation,
     ObjectState,
     iter_body,
-    object_location,
     object_name,
     open_object,
     read_range,
@@ -96,17 +95,6 @@ class ObjectServer:
 
     # -- shared steps ------------------------------------------------------
 
-    def _location(self, path: EntityPath) -> ObjectLocation:
-        assert path.container is not None and path.obj is not None
-        return object_location(
-            self.ctx.devices_root / path.device,
-            path.partition,
-            path.account,
-            path.container,
-            path.obj,
-            self.ctx.hash_settings,
-        )
-
     async def _state(self, path: EntityPath, location: ObjectLocation, *, keep_fd: bool = False) -> ObjectState:
         """The object's state; a corrupt object counts as absent for writes."""
         try:
@@ -143,7 +131,7 @@ class ObjectServer:
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match is not None and if_none_match.strip() != "*":
             raise BadRequest("only If-None-Match: * is supported on PUT")
-        location = self._location(path)
+        location = self.ctx.object_location(path)
         state = await self._state(path, location)
         if state.durable is not None and state.durable >= timestamp:
             raise self._conflict(state.durable)
@@ -205,7 +193,7 @@ class ObjectServer:
     # -- GET / HEAD -----------------------------------------------------------
 
     async def get(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        location = self._location(path)
+        location = self.ctx.object_location(path)
         state = await self._state(path, location, keep_fd=True)
         try:
             return await self._serve(request, path, state)
@@ -300,7 +288,7 @@ class ObjectServer:
         assert path.container is not None and path.obj is not None
         timestamp = request_timestamp(request.headers)
         container_targets(request.headers)  # 400 before anything is written
-        location = self._location(path)
+        location = self.ctx.object_location(path)
         state = await self._state(path, location)
         if state.durable is not None and state.durable >= timestamp:
             raise self._conflict(state.durable)
@@ -318,7 +306,7 @@ class ObjectServer:
         assert path.container is not None and path.obj is not None
         timestamp = request_timestamp(request.headers)
         delete_at = parse_delete_at(request.headers.get("X-Delete-At"))
-        location = self._location(path)
+        location = self.ctx.object_location(path)
         state = await self._state(path, location)
         if not state.exists or state.metadata is None or is_expired(state.metadata):
             raise self._not_found(state)

@@ -52,7 +52,6 @@ from storage.diskfile import (
     cleanup_ondisk_files,
     gather_files,
     list_hash_dir,
-    object_location,
     object_name,
     write_marker,
 )
@@ -176,14 +175,7 @@ class ObjectReplication:
     async def replicated_write(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         assert path.container is not None and path.obj is not None
         ext, meta = await self._metadata(request, path)
-        location = object_location(
-            self.ctx.devices_root / path.device,
-            path.partition,
-            path.account,
-            path.container,
-            path.obj,
-            self.ctx.hash_settings,
-        )
+        location = self.ctx.object_location(path)
         filename = meta.timestamp.internal + ext
         if not await self.ctx.io.run(path.device, would_count, location, filename):
             raise Conflict("already held or superseded", headers={"X-Backend-Timestamp": meta.timestamp.internal})

@@ -32,6 +32,7 @@ from martlet.hashing import HashSection
 from martlet.http import STANDARD_MIDDLEWARES
 from storage.config import StorageConfig
 from storage.devices import DeviceIO
+from storage.diskfile import ObjectLocation, object_location
 from storage.recon import install as install_recon
 from storage.paths import EntityPath, ReplicatePath, entity_type, parse_entity_path, parse_replicate_path
 
@@ -53,6 +54,18 @@ class StorageContext:
         self.hash_settings: HashSection = config.cluster.hash
         self.io = DeviceIO(self.devices_root, config.storage.threads_per_device)
         self._session: aiohttp.ClientSession | None = None
+
+    def object_location(self, path: EntityPath) -> ObjectLocation:
+        """Where ``path``'s object lives on its device (object paths only)."""
+        assert path.container is not None and path.obj is not None
+        return object_location(
+            self.devices_root / path.device,
+            path.partition,
+            path.account,
+            path.container,
+            path.obj,
+            self.hash_settings,
+        )
 
     @property
     def session(self) -> aiohttp.ClientSession:
