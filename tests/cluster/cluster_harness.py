@@ -4,16 +4,21 @@
 Real processes: four storage daemons, the proxy and the background daemons
 that exist. ``start_cluster`` returns once every HTTP daemon answers its
 healthcheck (bounded wait); ``RunningCluster.close`` stops them all.
+``cluster_fixture`` makes the module-scoped fixture most cluster test
+modules share; ``wait_for`` and ``container_on`` are their common helpers.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from swiftclient import client as swift_client
 
@@ -82,3 +87,45 @@ def start_cluster(data_dir: Path, **proxy_options: Any) -> RunningCluster:
         processes.stop()
         raise
     return RunningCluster(spec, processes)
+
+
+def cluster_fixture(name: str, **proxy_options: Any) -> Any:
+    """A module-scoped ``cluster`` fixture: one cluster (started with
+    ``proxy_options``) for every test of the module, stopped after them."""
+
+    @pytest.fixture(scope="module")
+    def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
+        running = start_cluster(tmp_path_factory.mktemp(name), **proxy_options)
+        try:
+            yield running
+        finally:
+            running.close()
+
+    return cluster
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
+    """Poll ``check`` until it returns something truthy, and return that;
+    fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(interval)
+
+
+def container_on(cluster: RunningCluster, device: str) -> str:
+    """A container name whose replicas include ``device``, so that object
+    writes while it is down must queue updates for it."""
+    from martlet.cluster import load_cluster_config
+    from ring import load_ring
+
+    config = load_cluster_config(cluster.spec.cluster_conf)
+    ring = load_ring(config.ring_path("container"), config.hash)
+    for i in range(1000):
+        name = f"queued-{i}"
+        if device in [d.device for d in ring.get_nodes("AUTH_test", name)[1]]:
+            return name
+    raise AssertionError(f"no container on {device}")

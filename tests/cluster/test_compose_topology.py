@@ -34,6 +34,8 @@ import requests
 import yaml
 from swiftclient import client as swift_client
 
+from tests.cluster.cluster_harness import wait_for
+
 pytestmark = pytest.mark.cluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,16 +213,6 @@ def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
         yield topo
     finally:
         topo.down()
-
-
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 def test_ring_init_made_the_cluster_folder(topology: Topology) -> None:

@@ -8,26 +8,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.cluster.cluster_harness import RunningCluster, start_cluster
+from tests.cluster.cluster_harness import RunningCluster, cluster_fixture
 
 pytestmark = pytest.mark.cluster
 MAX_FILE_SIZE = 1024 * 1024
 SEGMENT = 262144
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
-    running = start_cluster(tmp_path_factory.mktemp("large-objects"), max_file_size=MAX_FILE_SIZE)
-    try:
-        yield running
-    finally:
-        running.close()
+cluster = cluster_fixture("large-objects", max_file_size=MAX_FILE_SIZE)
 
 
 @pytest.fixture(scope="module")

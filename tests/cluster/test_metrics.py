@@ -5,29 +5,22 @@ async_pending depth and the background daemons' last passes."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 from swiftclient import client as swift_client
 
-from tests.cluster.cluster_harness import RunningCluster, start_cluster
+from tests.cluster.cluster_harness import RunningCluster, cluster_fixture, container_on, wait_for
 
 pytestmark = pytest.mark.cluster
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
-    # One error makes a node error-limited, so the test needs no retry loop.
-    running = start_cluster(tmp_path_factory.mktemp("metrics"), error_suppression_limit=1,
-                            error_suppression_interval=300, conn_timeout=0.5, node_timeout=5)
-    try:
-        yield running
-    finally:
-        running.close()
+# One error makes a node error-limited, so the test needs no retry loop.
+cluster = cluster_fixture("metrics", error_suppression_limit=1,
+                          error_suppression_interval=300, conn_timeout=0.5, node_timeout=5)
 
 
 def scrape(url: str) -> Samples:
@@ -48,28 +41,6 @@ def total(samples: Samples, name: str, **labels: str) -> float:
 
 def storage_url(cluster: RunningCluster, index: int) -> str:
     return f"http://127.0.0.1:{cluster.spec.storage_ports[index]}"
-
-
-def container_on(cluster: RunningCluster, device: str) -> str:
-    """A container name whose replicas include ``device``, so that object
-    writes while it is down must queue updates for it."""
-    from martlet.cluster import load_cluster_config
-    from ring import load_ring
-
-    config = load_cluster_config(cluster.spec.cluster_conf)
-    ring = load_ring(config.ring_path("container"), config.hash)
-    for i in range(1000):
-        name = f"queued-{i}"
-        if device in [d.device for d in ring.get_nodes("AUTH_test", name)[1]]:
-            return name
-    raise AssertionError(f"no container on {device}")
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
 
 
 def test_proxy_counts_requests_latency_and_bytes(cluster: RunningCluster) -> None:

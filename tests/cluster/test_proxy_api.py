@@ -6,26 +6,19 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-from collections.abc import Iterator
 from xml.etree import ElementTree
 
 import pytest
 import requests
 
-from tests.cluster.cluster_harness import RunningCluster, start_cluster
+from tests.cluster.cluster_harness import RunningCluster, cluster_fixture
 
 pytestmark = pytest.mark.cluster
 
 MAX_FILE = 1 << 20  # a small max_file_size makes 413 cheap to reach
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
-    running = start_cluster(tmp_path_factory.mktemp("proxy-api"), max_file_size=MAX_FILE)
-    try:
-        yield running
-    finally:
-        running.close()
+cluster = cluster_fixture("proxy-api", max_file_size=MAX_FILE)
 
 
 def call(cluster: RunningCluster, method: str, path: str = "", user: str | None = "test:tester",

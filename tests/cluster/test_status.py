@@ -7,27 +7,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cluster.cluster_harness import RunningCluster, start_cluster
+from tests.cluster.cluster_harness import RunningCluster, cluster_fixture, container_on, wait_for
 
 pytestmark = pytest.mark.cluster
 
 MARTLET = Path(sys.executable).with_name("martlet")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
-    running = start_cluster(tmp_path_factory.mktemp("status"))
-    try:
-        yield running
-    finally:
-        running.close()
+cluster = cluster_fixture("status")
 
 
 def status(cluster: RunningCluster, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -39,31 +31,6 @@ def status_json(cluster: RunningCluster) -> dict[str, Any]:
     done = status(cluster, "--json")
     assert "Traceback" not in done.stderr
     return json.loads(done.stdout)
-
-
-def container_on(cluster: RunningCluster, device: str) -> str:
-    """A container name whose replicas include ``device``, so that object
-    writes while it is down must queue updates for it."""
-    from martlet.cluster import load_cluster_config
-    from ring import load_ring
-
-    config = load_cluster_config(cluster.spec.cluster_conf)
-    ring = load_ring(config.ring_path("container"), config.hash)
-    for i in range(1000):
-        name = f"queued-{i}"
-        if device in [d.device for d in ring.get_nodes("AUTH_test", name)[1]]:
-            return name
-    raise AssertionError(f"no container on {device}")
-
-
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
 
 
 def test_a_healthy_cluster(cluster: RunningCluster) -> None:

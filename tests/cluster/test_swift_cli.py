@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cluster.cluster_harness import RunningCluster, start_cluster
+from tests.cluster.cluster_harness import RunningCluster, cluster_fixture
 
 pytestmark = pytest.mark.cluster
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
-    running = start_cluster(tmp_path_factory.mktemp("swift-cli"))
-    try:
-        yield running
-    finally:
-        running.close()
+cluster = cluster_fixture("swift-cli")
 
 
 def ok(result) -> str:  # type: ignore[no-untyped-def]
