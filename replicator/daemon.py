@@ -15,10 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol, TypeVar
 
+import aiohttp
+
+from martlet.backend import BackendTimeouts, make_session
 from replicator.config import stats_path
 from replicator.stats import PassStats, Progress, write_stats
 from ring import Device, Ring
 from storage.config import StorageConfig
+from storage.devices import DeviceIO
 
 T = TypeVar("T")
 
@@ -79,6 +83,46 @@ class PassDaemon:
                 return self.last_pass
             except TimeoutError:
                 continue
+
+
+class ReplicationSection(PassSection, Protocol):
+    @property
+    def concurrency(self) -> int: ...
+
+    @property
+    def conn_timeout(self) -> float: ...
+
+    @property
+    def node_timeout(self) -> float: ...
+
+
+class ReplicatorDaemon(PassDaemon):
+    """A pass daemon that talks to peers: one pooled session for all its
+    passes, and a thread pool per device (``concurrency`` threads) for the
+    disk work, closed when the daemon ends."""
+
+    def __init__(
+        self, storage: StorageConfig, section: ReplicationSection, log: logging.Logger, show_progress: bool
+    ) -> None:
+        super().__init__(storage, section, log, show_progress)
+        self.session_section = section
+        self.io = DeviceIO(storage.devices_root, section.concurrency)
+
+    async def run_pass(self, session: aiohttp.ClientSession) -> PassStats:
+        raise NotImplementedError
+
+    def make_session(self) -> aiohttp.ClientSession:
+        section = self.session_section
+        timeouts = BackendTimeouts(section.conn_timeout, section.node_timeout)
+        return make_session(timeouts, connections_per_host=max(4, section.concurrency))
+
+    async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> PassStats | None:
+        """One pass (``once``) or a pass every ``interval`` until ``stop``."""
+        try:
+            async with self.make_session() as session:
+                return await self.run_passes(lambda: self.run_pass(session), once, stop or asyncio.Event())
+        finally:
+            await asyncio.to_thread(self.io.close)
 
 
 def local_devices(ring: Ring, ip: str, port: int, only: set[str]) -> list[Device]:

@@ -37,16 +37,15 @@ from typing import Any
 import aiohttp
 import msgpack
 
-from martlet.backend import BackendTimeouts, backend_request, make_session
+from martlet.backend import backend_request
 from replicator.config import DbReplicatorSection, ring_address
-from replicator.daemon import PassDaemon, drain, local_devices
+from replicator.daemon import ReplicatorDaemon, drain, local_devices
 from replicator.object_peer import PEER_ERRORS, PeerState, node_key
 from replicator.stats import PassStats
 from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
 from storage.db import DatabaseBroker
 from storage.db_replication import HASH_RE, make_broker, read_info, rows_since
-from storage.devices import DeviceIO
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +98,7 @@ def remove_db(broker: DatabaseBroker, max_row: int) -> bool:
     return True
 
 
-class DbReplicator(PassDaemon):
+class DbReplicator(ReplicatorDaemon):
     name = "db-replicator"
     progress_name = "db-replicator"
     pass_message = "db replication pass"
@@ -114,7 +113,6 @@ class DbReplicator(PassDaemon):
         super().__init__(storage, section, log, show_progress)
         self.section = section
         self.only_devices = set(devices)
-        self.io = DeviceIO(storage.devices_root, section.concurrency)
 
     def _local(self, ring: Ring) -> list[Device]:
         ip, port = ring_address(self.storage, self.section.ring_ip, self.section.ring_port)
@@ -129,7 +127,8 @@ class DbReplicator(PassDaemon):
             ring = load_ring(cluster.ring_path(kind), cluster.hash)
             for dev in self._local(ring):
                 device_path = self.storage.devices_root / dev.device
-                found = await asyncio.to_thread(lambda p=device_path, k=kind: list(iter_db_files(p, k)))
+                # iter_db_files is a generator: the walk runs in the thread.
+                found = await asyncio.to_thread(list, iter_db_files(device_path, kind))
                 files = [DbFile(kind, dev, part, h, path) for part, h, path in found]
                 jobs.append(self._device(session, ring, files, stats, peers))
         await asyncio.gather(*jobs)
@@ -226,15 +225,3 @@ class DbReplicator(PassDaemon):
             stats.rows_pushed += len(rows)
             point = new_point
         return True
-
-    def make_session(self) -> aiohttp.ClientSession:
-        timeouts = BackendTimeouts(self.section.conn_timeout, self.section.node_timeout)
-        return make_session(timeouts, connections_per_host=max(4, self.section.concurrency))
-
-    async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> PassStats | None:
-        """One pass (``once``) or a pass every ``interval`` until ``stop``."""
-        try:
-            async with self.make_session() as session:
-                return await self.run_passes(lambda: self.run_pass(session), once, stop or asyncio.Event())
-        finally:
-            await asyncio.to_thread(self.io.close)

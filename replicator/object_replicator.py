@@ -36,15 +36,13 @@ from pathlib import Path
 
 import aiohttp
 
-from martlet.backend import BackendTimeouts, make_session
 from replicator.config import ReplicatorSection, ring_address
-from replicator.daemon import PassDaemon, drain, local_devices
+from replicator.daemon import ReplicatorDaemon, drain, local_devices
 from replicator.object_peer import FAILED, PUSHED, ObjectPeer, PeerState
 from replicator.plan import Push, plan_partition, suffixes_to_sync
 from replicator.stats import PassStats
 from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
-from storage.devices import DeviceIO
 from storage.partition_hashes import HASHES_FILE, INVALID_FILE, LOCK_FILE, get_hashes, invalidate_suffix
 from storage.replication import list_suffixes
 
@@ -107,7 +105,7 @@ def _rmdir_quietly(path: Path) -> bool:
         return False
 
 
-class ObjectReplicator(PassDaemon):
+class ObjectReplicator(ReplicatorDaemon):
     name = "object-replicator"
     progress_name = "replicator"
     pass_message = "replication pass"
@@ -124,7 +122,6 @@ class ObjectReplicator(PassDaemon):
         self.section = section
         self.only_devices = set(devices)
         self.only_partitions = set(partitions)
-        self.io = DeviceIO(storage.devices_root, section.concurrency)
 
     # -- what is local ---------------------------------------------------
 
@@ -266,17 +263,3 @@ class ObjectReplicator(PassDaemon):
 
         await asyncio.gather(*(one_object(files) for files in by_hash.values()))
         return results
-
-    # -- the daemon ------------------------------------------------------
-
-    def make_session(self) -> aiohttp.ClientSession:
-        timeouts = BackendTimeouts(self.section.conn_timeout, self.section.node_timeout)
-        return make_session(timeouts, connections_per_host=max(4, self.section.concurrency))
-
-    async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> PassStats | None:
-        """One pass (``once``) or a pass every ``interval`` until ``stop``."""
-        try:
-            async with self.make_session() as session:
-                return await self.run_passes(lambda: self.run_pass(session), once, stop or asyncio.Event())
-        finally:
-            await asyncio.to_thread(self.io.close)
