@@ -60,6 +60,8 @@ class DevSpec:
     def ephemeral(cls, data_dir: Path, **kwargs: object) -> DevSpec:
         """Free ports picked by binding port 0 (then released) for every daemon."""
         ports = free_ports(DEVICES + 1)
+        # kwargs are DevSpec fields passed through; their types are checked by the
+        # fields themselves, which mypy cannot match against ``object``.
         return cls(data_dir, proxy_port=ports[0], storage_ports=tuple(ports[1:]), **kwargs)  # type: ignore[arg-type]
 
     @property
@@ -314,7 +316,7 @@ def run(args: argparse.Namespace) -> int:
         print("stopped.", file=sys.stderr, flush=True)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("dev", help="run a whole cluster on this machine")
     parser.add_argument("--data-dir", default=".dev-cluster", help="where configs, rings and data live")
     parser.add_argument("--port", type=int, default=8080, help="the proxy's port")

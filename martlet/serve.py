@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable
+from typing import TypedDict
 
 import uvloop
 from aiohttp import web
@@ -36,7 +37,13 @@ def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
-def runner_options(shutdown_timeout: float = 10.0) -> dict[str, object]:
+class RunnerOptions(TypedDict):
+    access_log: None
+    shutdown_timeout: float
+    auto_decompress: bool
+
+
+def runner_options(shutdown_timeout: float = 10.0) -> RunnerOptions:
     """Keyword arguments for ``web.AppRunner`` that every martlet daemon needs.
 
     ``auto_decompress=False``: a body sent with ``Content-Encoding: gzip`` is

@@ -19,9 +19,12 @@ import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from martlet.cluster import RING_KINDS, ClusterConfig
+
+if TYPE_CHECKING:
+    from ring import Device
 
 PASS_COLUMNS = (("object-replicator", "replication"), ("db-replicator", "db replication"), ("auditor", "audit"))
 
@@ -86,7 +89,7 @@ class ClusterStatus:
         return all(n.reachable for n in self.nodes) and devices_ok and not any(r.error for r in self.rings)
 
 
-def device_rows(devices: Sequence[Any], assignment: Sequence[Sequence[int]], partition_count: int) -> tuple[DeviceRow, ...]:
+def device_rows(devices: Sequence[Device | None], assignment: Sequence[Sequence[int]], partition_count: int) -> tuple[DeviceRow, ...]:
     """Pure: partition-replicas per device and balance against weight."""
     counts: dict[int, int] = {}
     for replica in assignment:

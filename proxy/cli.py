@@ -8,7 +8,7 @@ from martlet.logs import setup_logging
 from martlet.serve import run_app
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("proxy", help="run the proxy (the public Swift API)")
     parser.add_argument("--config", default="/etc/martlet/proxy.conf", help="proxy.conf")
     parser.set_defaults(func=run)

@@ -21,7 +21,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 
@@ -30,6 +29,7 @@ from martlet.errors import ClientDisconnect, EntityTooLarge
 from proxy.error_limiter import node_key
 from proxy.quorum import Reply
 from proxy.state import ProxyState
+from ring import Device, Ring
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,11 @@ NODE_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 QUEUE_CHUNKS = 4  # chunks buffered per backend connection before backpressure
 
 
-def key_of(node: Any) -> str:
+def key_of(node: Device) -> str:
     return node_key(node.ip, node.port, node.device)
 
 
-def note_status(state: ProxyState, node: Any, status: int) -> None:
+def note_status(state: ProxyState, node: Device, status: int) -> None:
     """Feed the error limiter with one backend answer."""
     now = time.monotonic()
     if status == 507:
@@ -52,7 +52,7 @@ def note_status(state: ProxyState, node: Any, status: int) -> None:
         state.limiter.success(key_of(node))
 
 
-def note_error(state: ProxyState, node: Any, exc: BaseException) -> None:
+def note_error(state: ProxyState, node: Device, exc: BaseException) -> None:
     state.limiter.error(key_of(node), time.monotonic())
     log.warning("backend error", extra={"node": key_of(node), "error": repr(exc)})
 
@@ -62,13 +62,13 @@ class NodeIter:
     """Primaries, then handoffs, skipping error-limited nodes; at most ``limit``."""
 
     state: ProxyState
-    primaries: Sequence[Any]
-    handoffs: Iterator[Any]
+    primaries: Sequence[Device]
+    handoffs: Iterator[Device]
     limit: int
     _given: int = 0
     _index: int = 0
 
-    def next_node(self) -> tuple[Any, bool] | None:
+    def next_node(self) -> tuple[Device, bool] | None:
         """(node, is_handoff), or None when there is no node left to try."""
         now = time.monotonic()
         while self._index < len(self.primaries):
@@ -79,17 +79,17 @@ class NodeIter:
             self._given += 1
             return node, False
         while self._given < self.limit:
-            node = next(self.handoffs, None)
-            if node is None:
+            handoff = next(self.handoffs, None)
+            if handoff is None:
                 return None
-            if self.state.limiter.is_limited(key_of(node), now):
+            if self.state.limiter.is_limited(key_of(handoff), now):
                 continue
             self._given += 1
-            return node, True
+            return handoff, True
         return None
 
 
-def node_iter(state: ProxyState, ring: Any, part: int) -> NodeIter:
+def node_iter(state: ProxyState, ring: Ring, part: int) -> NodeIter:
     primaries = ring.get_part_nodes(part)
     return NodeIter(state, primaries, iter(ring.get_more_nodes(part)), 2 * len(primaries))
 
@@ -153,7 +153,7 @@ async def _send_slot(
 
 async def write_bodiless(
     state: ProxyState,
-    ring: Any,
+    ring: Ring,
     part: int,
     method: str,
     names: Names,
@@ -212,7 +212,7 @@ async def _feed(slot: _Slot, chunk: bytes | None, timeout: float) -> bool:
 
 async def write_streaming(
     state: ProxyState,
-    ring: Any,
+    ring: Ring,
     part: int,
     names: Names,
     slot_headers: Sequence[Mapping[str, str]],
@@ -270,7 +270,7 @@ class ReadAnswer:
     """The chosen backend answer of a read, still open, and how it was found."""
 
     response: aiohttp.ClientResponse | None
-    node: Any
+    node: Device | None
     nodes: NodeIter
     statuses: list[int]
     tombstone: str | None = None  # newest X-Backend-Timestamp among the 404s
@@ -279,7 +279,7 @@ class ReadAnswer:
 
 async def read_first(
     state: ProxyState,
-    ring: Any,
+    ring: Ring,
     part: int,
     method: str,
     names: Names,

@@ -15,6 +15,7 @@ import aiohttp
 from martlet.errors import ServiceUnavailable
 from proxy.config import ProxyConfig
 from proxy.error_limiter import ErrorLimiter
+from ring import Ring, RingReloader
 
 T = TypeVar("T")
 
@@ -65,7 +66,7 @@ class ProxyState:
         self.containers: TTLCache[ContainerInfo] = TTLCache(config.proxy.recheck_container_existence)
         self.accounts: TTLCache[bool] = TTLCache(config.proxy.recheck_container_existence)
         self._session: aiohttp.ClientSession | None = None
-        self._reloaders: dict[str, object] = {}
+        self._reloaders: dict[str, RingReloader] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -73,9 +74,9 @@ class ProxyState:
             raise ServiceUnavailable("backend session not running")
         return self._session
 
-    def ring(self, kind: str):  # -> ring.Ring
+    def ring(self, kind: str) -> Ring:
         """The current ring of ``kind``, reloaded when its file changed."""
         reloader = self._reloaders.get(kind)
         if reloader is None:
             raise ServiceUnavailable(f"{kind} ring not loaded")
-        return reloader.ring  # type: ignore[attr-defined]
+        return reloader.ring

@@ -177,7 +177,8 @@ class Updater:
         seen: set[Path] = set()
         gate = asyncio.Semaphore(self.section.concurrency)
         for device_path in self._devices():
-            records = await asyncio.to_thread(lambda d=device_path: list(iter_pending(d)))
+            # iter_pending is a generator: the directory walk runs in the thread.
+            records = await asyncio.to_thread(list, iter_pending(device_path))
             tasks = []
             for path, record in records:
                 seen.add(path)

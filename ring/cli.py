@@ -45,7 +45,7 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "ring",
         help="build rings and look up where paths live",
@@ -234,7 +234,7 @@ def get_nodes(words: Sequence[str]) -> int:
     part, primaries = ring.get_nodes(args.account, args.container, args.obj)
     print(f"Partition {part}")
     print(f"Hash {hash_path(args.account, args.container, args.obj, settings=settings)}")
-    rows = [("", "region", "zone", "ip:port", "device", "id")]
+    rows: list[tuple[str, ...]] = [("", "region", "zone", "ip:port", "device", "id")]
     rows += [("primary",) + _node_row(d) for d in primaries]
     rows += [("handoff",) + _node_row(d) for d in ring.get_more_nodes(part)]
     _table(rows)
@@ -249,7 +249,7 @@ def _node_row(dev: Device) -> tuple[str, ...]:
     return (str(dev.region), str(dev.zone), _host(dev), dev.device, str(dev.id))
 
 
-def _table(rows: list[tuple[str, ...]]) -> None:
+def _table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -271,6 +271,8 @@ class Placement:
                 ok = ok[np.sort(first)][:room]
                 used[h_parts[ok]] = True
                 picked.append((h_rows[ok], h_parts[ok], np.full(ok.size, t)))
+            # Each hop is (rows, parts, targets); mypy cannot see that tuple() of a
+            # zip over 3-tuples has three items.
             hops.append(tuple(np.concatenate(c) for c in zip(*picked)))  # type: ignore[arg-type]
         count = min(want, *(h[0].size for h in hops))
         for h_rows, h_parts, h_targets in hops:
@@ -357,9 +359,9 @@ def choose_children(allowed: np.ndarray, room: np.ndarray, rng: np.random.Genera
     pick = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return pick
-    tiebreak = rng.random(n)
+    tiebreak = rng.random((n,))  # a shape tuple: the stubs read a bare size as a scalar draw
     options = allowed & (room > 0)[None, :]
-    n_options = options.sum(axis=1).astype(float)
+    n_options: np.ndarray = options.sum(axis=1).astype(float)
     positive = np.maximum(room, 0)
     total = int(positive.sum())
     fair = positive if total <= n else -(-positive * n // total)

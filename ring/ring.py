@@ -132,7 +132,7 @@ class Ring:
 
     def get_part_nodes(self, part: int) -> list[Device]:
         devs = self._devices
-        return [devs[a[part]] for a in self._r2p2d]  # type: ignore[misc]
+        return [devs[a[part]] for a in self._r2p2d]
 
     def get_nodes(
         self, account: str, container: str | None = None, obj: str | None = None
@@ -140,7 +140,7 @@ class Ring:
         digest = hash_path_digest(account, container, obj, settings=self._hash)
         part = int.from_bytes(digest[:4], "big") >> self._shift
         devs = self._devices
-        return part, [devs[a[part]] for a in self._r2p2d]  # type: ignore[misc]
+        return part, [devs[a[part]] for a in self._r2p2d]
 
     def get_more_nodes(self, part: int) -> Iterator[Device]:
         """Handoffs for ``part``: devices in regions none of the primaries is

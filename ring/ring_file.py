@@ -48,7 +48,7 @@ RING_MAGIC = b"MARTRING"
 BUILDER_MAGIC = b"MARTBLDR"
 FORMAT_VERSION = 1
 _HEADER = struct.Struct(">8sHI")
-_DTYPES = {"<u2": np.dtype("<u2"), "<f8": np.dtype("<f8")}
+_DTYPES: dict[str, np.dtype[Any]] = {"<u2": np.dtype("<u2"), "<f8": np.dtype("<f8")}
 
 
 @dataclass(frozen=True)

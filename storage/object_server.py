@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -135,7 +135,7 @@ class ObjectServer:
         state = await self._state(path, location)
         if state.durable is not None and state.durable >= timestamp:
             raise self._conflict(state.durable)
-        if if_none_match is not None and state.exists and not is_expired(state.metadata):  # type: ignore[arg-type]
+        if if_none_match is not None and state.exists and state.metadata is not None and not is_expired(state.metadata):
             raise PreconditionFailed("object exists", headers={"X-Backend-Timestamp": str(state.durable)})
         writer = DiskFileWriter(location, fsync=self.conf.fsync)
         await self.ctx.io.run(path.device, writer.open)
@@ -251,7 +251,7 @@ class ObjectServer:
         response: web.StreamResponse,
         device: str,
         state: ObjectState,
-        parts: list[tuple[int, int, bytes | None]],
+        parts: Sequence[tuple[int, int, bytes | None]],
         trailer: bytes = b"",
     ) -> None:
         """Send ``[start, end)`` pieces of the .data, each after its prefix."""

@@ -18,6 +18,7 @@ import hashlib
 import logging
 import os
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from storage.partition_hashes import invalidate_suffix
@@ -89,7 +90,7 @@ class BodyVerifier:
 
 
 def whole_body_verifier(
-    method: str, etag: str | None, length: int | None, parts: list[tuple[int, int, bytes | None]]
+    method: str, etag: str | None, length: int | None, parts: Sequence[tuple[int, int, bytes | None]]
 ) -> BodyVerifier | None:
     """A verifier when a GET sends the whole body in one part, else None
     (a range cannot be checked against the md5 of the whole)."""

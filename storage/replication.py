@@ -33,6 +33,7 @@ sync protocol of ``storage.db_replication``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -216,8 +217,6 @@ def _parse_suffixes(rest: tuple[str, ...]) -> list[str]:
 
 def with_replication(factories: dict[str, EntityFactory]) -> dict[str, EntityFactory]:
     """The registry with replication endpoints wrapped around its servers."""
-    from storage.db_replication import DatabaseReplication
-
     wrapped = dict(factories)
     if "object" in factories:
         make_object = factories["object"]
@@ -225,5 +224,11 @@ def with_replication(factories: dict[str, EntityFactory]) -> dict[str, EntityFac
     for kind in ("container", "account"):
         if kind in factories:
             make = factories[kind]
-            wrapped[kind] = lambda ctx, make=make, kind=kind: DatabaseReplication(make(ctx), ctx, kind)
+            wrapped[kind] = functools.partial(_database_replication, make, kind)
     return wrapped
+
+
+def _database_replication(make: EntityFactory, kind: str, ctx: StorageContext) -> EntityServer:
+    from storage.db_replication import DatabaseReplication
+
+    return DatabaseReplication(make(ctx), ctx, kind)

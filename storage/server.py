@@ -154,6 +154,7 @@ def accept_replicate_verb() -> None:
     """
     from aiohttp import http_parser, web_protocol
 
+    # Assigning to a class name is what mypy refuses; it is the point here.
     web_protocol.HttpRequestParser = http_parser.HttpRequestParserPy  # type: ignore[misc]
 
 

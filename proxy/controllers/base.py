@@ -4,9 +4,8 @@ turning backend answers (one streamed, or a quorum of many) into responses."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -20,6 +19,7 @@ from proxy.fanout import NODE_ERRORS, Names, ReadAnswer, read_first, write_bodil
 from proxy.headers import backend_response_headers
 from proxy.quorum import Reply, best_status, quorum_size
 from proxy.state import ProxyState
+from ring import Device, Ring
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,13 @@ def new_timestamp() -> str:
     return Timestamp.now().internal
 
 
-def ring_names(kind: str, names: Names, state: ProxyState) -> tuple[Any, int, list[Any]]:
+def ring_names(kind: str, names: Names, state: ProxyState) -> tuple[Ring, int, list[Device]]:
     ring = state.ring(kind)
     part, nodes = ring.get_nodes(names.account, names.container, names.obj)
     return ring, part, list(nodes)
 
 
-def slot_headers(base: Mapping[str, str], replicas: int, update_nodes: list[Any], update_part: int,
+def slot_headers(base: Mapping[str, str], replicas: int, update_nodes: Sequence[Device], update_part: int,
                  prefix: str) -> list[dict[str, str]]:
     """Per-replica headers naming one replica of the entity to update.
 
@@ -106,7 +106,7 @@ async def write_entity(ctx: Context, kind: str, method: str, names: Names, base:
                        query: Mapping[str, str] | None = None) -> tuple[list[Reply], int]:
     """A bodiless write (PUT/POST/DELETE) to every replica of an entity."""
     ring, part, nodes = ring_names(kind, names, ctx.state)
-    update_nodes: list[Any] = []
+    update_nodes: list[Device] = []
     update_part = 0
     if update_kind is not None:
         parent = Names(names.account, names.container if kind == "object" else None)

@@ -14,7 +14,6 @@ import hashlib
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -22,6 +21,7 @@ from aiohttp import web
 from proxy.fanout import NODE_ERRORS, Names, ReadAnswer, note_error, read_first
 from proxy.headers import backend_response_headers
 from proxy.state import ProxyState
+from ring import Device, Ring
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,9 @@ def resume_range(status: int, headers: Mapping[str, str], sent: int) -> tuple[in
     return None
 
 
-async def _resume(state: ProxyState, answer: ReadAnswer, part: int, names: Names, ring: Any,
+async def _resume(state: ProxyState, answer: ReadAnswer, part: int, names: Names, ring: Ring,
                   headers: Mapping[str, str], first: int, last: int, etag: str
-                  ) -> tuple[aiohttp.ClientResponse, Any] | None:
+                  ) -> tuple[aiohttp.ClientResponse, Device] | None:
     """Another replica's answer for bytes ``first..last`` of the same object."""
     retry = {k: v for k, v in headers.items() if k.lower() not in ("range", "if-match")}
     retry["Range"] = f"bytes={first}-{last}"
@@ -57,6 +57,7 @@ async def _resume(state: ProxyState, answer: ReadAnswer, part: int, names: Names
     if again.response.status != 206:
         again.response.release()
         return None
+    assert again.node is not None  # an answer with a response names its node
     return again.response, again.node
 
 
@@ -86,7 +87,7 @@ def _body_digest(method: str, status: int, headers: Mapping[str, str], length: i
 
 
 async def stream_object(request: web.Request, state: ProxyState, answer: ReadAnswer, part: int,
-                        names: Names, ring: Any, headers: Mapping[str, str],
+                        names: Names, ring: Ring, headers: Mapping[str, str],
                         extra: Mapping[str, str]) -> web.StreamResponse:
     response = answer.response
     assert response is not None
@@ -99,6 +100,7 @@ async def stream_object(request: web.Request, state: ProxyState, answer: ReadAns
     etag = response.headers.get("ETag", "")
     sent = 0
     node = answer.node
+    assert node is not None  # as response is not None
     # A backend cut mid-body is resumed on another replica, but the bytes sent
     # before the cut may have been the corrupt ones that made it cut: check
     # the whole body's md5 and cut the client before the last chunk rather

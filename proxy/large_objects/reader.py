@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -146,7 +146,7 @@ async def leaf_spans(ctx: Context, account: str, segments: Sequence[Segment], fi
 
 
 async def span_chunks(ctx: Context, account: str, segment: Segment, first: int, last: int,
-                      check_etag: bool) -> AsyncIterator[bytes]:
+                      check_etag: bool) -> AsyncGenerator[bytes, None]:
     """Bytes ``first..last`` of one segment, resumed on another replica if
     the serving one fails; the resumed read must be the very same object."""
     if segment.data is not None:
@@ -176,7 +176,7 @@ async def span_chunks(ctx: Context, account: str, segment: Segment, first: int, 
 
 
 async def body_chunks(ctx: Context, lo: LargeObject, ranges: list[ByteRange] | None, boundary: str,
-                      content_type: str) -> AsyncIterator[bytes]:
+                      content_type: str) -> AsyncGenerator[bytes, None]:
     """The response body: the whole object, one range, or multipart/byteranges."""
     assert lo.segments is not None
     spans = ranges if ranges is not None else ([ByteRange(0, lo.total - 1)] if lo.total else [])
@@ -236,7 +236,7 @@ async def serve_large_object(ctx: Context, names: Names, response: aiohttp.Clien
     return await _stream(ctx, out, body_chunks(ctx, lo, ranges, boundary, content_type), names)
 
 
-async def _stream(ctx: Context, out: web.StreamResponse, chunks: AsyncIterator[bytes],
+async def _stream(ctx: Context, out: web.StreamResponse, chunks: AsyncGenerator[bytes, None],
                   names: Names) -> web.StreamResponse:
     where = f"{names.account}/{names.container}/{names.obj}"
     try:

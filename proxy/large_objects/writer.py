@@ -15,6 +15,7 @@ delete body: ``Number Deleted``, ``Number Not Found``, ``Errors``...).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -78,7 +79,7 @@ async def _check_segments(ctx: Context, names: Names, body: bytes, check_read: C
     requests = parse_put_manifest(body, settings.max_manifest_segments)
     paths = sorted({r.path for r in requests if r.path is not None})
     heads = await bounded_gather(settings.slo_concurrency, [
-        (lambda p=p: head_segment(ctx, names.account, p, check_read)) for p in paths])
+        functools.partial(head_segment, ctx, names.account, p, check_read) for p in paths])
     head_of: dict[str, SegmentHead] = dict(zip(paths, heads))
     own_path = f"/{names.container}/{names.obj}"
     segments: list[Segment] = []
@@ -224,7 +225,7 @@ async def delete_slo(ctx: Context, names: Names, check_write: CheckAccess) -> we
         raise MartletError(f"Unable to load SLO manifest: {exc}") from None
     paths, errors = found if found is not None else ([], [])
     results = await bounded_gather(ctx.state.settings.slo_concurrency, [
-        (lambda p=p: _delete_one(ctx, names.account, p, check_write)) for p in paths])
+        functools.partial(_delete_one, ctx, names.account, p, check_write) for p in paths])
     errors.extend((p, r) for p, r in zip(paths, results) if r not in ("deleted", "not found"))
     own = f"/{names.container}/{names.obj}"
     if not errors:

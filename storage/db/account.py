@@ -145,7 +145,11 @@ class AccountBroker(DatabaseBroker):
                 "account, created_at, put_timestamp, delete_timestamp, status_changed_at, "
                 "container_count, object_count, bytes_used, metadata",
             )
-        return AccountInfo(*row[:8], metadata=decode_metadata(row[8]))
+        account, created_at, put_ts, delete_ts, changed_at, containers, objects, bytes_used, metadata = row
+        return AccountInfo(
+            account, created_at, put_ts, delete_ts, changed_at, containers, objects, bytes_used,
+            decode_metadata(metadata),
+        )
 
     def merge_containers(self, items: Iterable[ContainerUpdate]) -> bool:
         """Apply container rows field by field; True if any row changed."""

@@ -38,6 +38,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from martlet.errors import DeviceUnavailable, NotFound
 from martlet.hashing import HashSection, hash_path
@@ -204,7 +205,7 @@ class DatabaseBroker:
 
     # -- status and metadata ---------------------------------------------
 
-    def _stat_row(self, conn: sqlite3.Connection, columns: str) -> tuple:
+    def _stat_row(self, conn: sqlite3.Connection, columns: str) -> tuple[Any, ...]:
         row = conn.execute(f"SELECT {columns} FROM {self.stat_table}").fetchone()
         if row is None:  # cannot happen for a file made by initialize()
             raise NotFound(f"{self.kind} database has no stats row")

@@ -193,11 +193,13 @@ class ContainerBroker(DatabaseBroker):
     def get_info(self) -> ContainerInfo:
         with self.connect() as conn:
             row = self._stat_row(conn, _INFO_COLUMNS)
+        (account, container, created_at, put_ts, delete_ts, changed_at, objects, bytes_used, stats_changed_at,
+         reported_put, reported_delete, reported_objects, reported_bytes, target, metadata) = row
         return ContainerInfo(
-            *row[:9],
-            reported=(row[9], row[10], row[11], row[12]),
-            account_target=AccountTarget.decode(row[13]),
-            metadata=decode_metadata(row[14]),
+            account, container, created_at, put_ts, delete_ts, changed_at, objects, bytes_used, stats_changed_at,
+            reported=(reported_put, reported_delete, reported_objects, reported_bytes),
+            account_target=AccountTarget.decode(target),
+            metadata=decode_metadata(metadata),
         )
 
     def put_container(
