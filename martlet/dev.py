@@ -60,8 +60,8 @@ class DevSpec:
     def ephemeral(cls, data_dir: Path, **kwargs: object) -> DevSpec:
         """Free ports picked by binding port 0 (then released) for every daemon."""
         ports = free_ports(DEVICES + 1)
-        # kwargs are DevSpec fields passed through; their types are checked by the
-        # fields themselves, which mypy cannot match against ``object``.
+        # kwargs are other DevSpec fields, passed through from the caller; mypy
+        # cannot match ``object`` values against each field's own type.
         return cls(data_dir, proxy_port=ports[0], storage_ports=tuple(ports[1:]), **kwargs)  # type: ignore[arg-type]
 
     @property
