@@ -43,6 +43,7 @@ from typing import Any
 from martlet.errors import DeviceUnavailable, NotFound
 from martlet.hashing import HashSection, hash_path
 from martlet.timestamp import Timestamp
+from storage.fileutil import fsync_dir
 
 # Seconds a writer waits for another writer's transaction before giving up.
 BUSY_TIMEOUT = 25.0
@@ -197,7 +198,7 @@ class DatabaseBroker:
             except FileExistsError:
                 return False  # a concurrent PUT won; our update goes to its file
             if self.fsync:
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
             return True
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -270,14 +271,6 @@ def is_deleted_status(put_timestamp: str, delete_timestamp: str, live_rows: int)
 
 def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
