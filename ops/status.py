@@ -5,7 +5,7 @@ the partition-replicas it holds and its balance (percent above or below
 its share by weight). The storage nodes the rings name, each asked for
 ``GET /recon`` (``storage.recon``): reachable or not, its devices and disk
 usage, the depth of its async_pending queues, and the last pass of its
-replicator, database replicator and auditor with their age.
+replicator, database replicator, auditor and updater with their age.
 
 Gathering (files, HTTP) and rendering (pure, tested directly) are apart.
 """
@@ -26,7 +26,12 @@ from martlet.cluster import RING_KINDS, ClusterConfig
 if TYPE_CHECKING:
     from ring import Device
 
-PASS_COLUMNS = (("object-replicator", "replication"), ("db-replicator", "db replication"), ("auditor", "audit"))
+PASS_COLUMNS = (
+    ("object-replicator", "replication"),
+    ("db-replicator", "db replication"),
+    ("auditor", "audit"),
+    ("updater", "updates"),
+)
 
 
 @dataclass(frozen=True)
@@ -187,7 +192,8 @@ def pass_cell(recon: dict[str, Any], daemon: str, now: float) -> str:
     if not isinstance(data, dict) or not isinstance(data.get("finished_at"), (int, float)):
         return "never"
     age = human_age(max(0.0, now - float(data["finished_at"])))
-    failures = data.get("failures", 0)
+    # The updater counts updates not delivered as "failed".
+    failures = data.get("failures", data.get("failed", 0))
     return f"{age} ago, {failures} failures" if failures else f"{age} ago"
 
 
@@ -204,7 +210,7 @@ def render_ring(report: RingReport) -> list[str]:
 
 def node_row(node: NodeStatus, now: float) -> list[str]:
     if not node.reachable:
-        return [node.address, f"UNREACHABLE ({node.error})", "-", "-", "-", "-", "-", "-"]
+        return [node.address, f"UNREACHABLE ({node.error})", "-", "-", "-", *("-" for _ in PASS_COLUMNS)]
     devices = node.devices()
     mounted = [d for d in devices if d.get("mounted")]
     used = sum(int(d.get("used", 0)) for d in mounted)

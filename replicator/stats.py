@@ -13,9 +13,10 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,14 @@ class PassStats:
         return data
 
 
-def write_stats(path: Path, name: str, stats: PassStats) -> None:
+class PassFigures(Protocol):
+    """What a stats file is written from: a pass's counters and ``seconds``
+    (``PassStats``, or the updater's own counters)."""
+
+    def figures(self) -> Mapping[str, float]: ...
+
+
+def write_stats(path: Path, name: str, stats: PassFigures) -> None:
     """Blocking: replace the stats file with this pass's figures."""
     payload = {"daemon": name, "finished_at": round(time.time(), 3), **stats.figures()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

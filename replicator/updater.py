@@ -20,9 +20,12 @@ Within a pass a host that refused a connection is not tried again, so a
 dead node costs one connect timeout, not one per record. State is lost on
 restart, which only means one early retry. ``--once`` tries every record.
 
-Counters (``UpdaterMetrics``) are cumulative over the process and logged
-after each pass; the metrics endpoint of a later issue reads
-``Updater.metrics.snapshot()``.
+Counters: each pass's figures are logged and written to the updater's
+stats file (``replicator.stats.write_stats``, the format the replicators
+and the auditor use: ``[updater] stats_file``, by default
+``<devices>/updater.json``), which the storage daemon's ``/recon`` and
+``/metrics`` and ``martlet status`` read; ``UpdaterMetrics`` keeps the
+process's cumulative totals (``Updater.metrics.snapshot()``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import aiohttp
 from martlet.backend import BackendTimeouts, make_session
 from martlet.errors import BadRequest
 from martlet.timestamp import Timestamp
+from replicator.stats import write_stats
 from storage.async_pending import PendingUpdate, iter_pending, send_record, remove_pending
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,8 @@ class UpdaterSection:
     node_timeout: float = field(default=10.0, metadata={"min": 0.001})
     backoff: float = field(default=2.0, metadata={"min": 0.0})  # first retry delay, seconds
     max_backoff: float = field(default=600.0, metadata={"min": 0.0})
+    # Where each pass's figures go as JSON; empty: <devices>/updater.json.
+    stats_file: str = ""
     log_level: str = field(
         default="INFO", metadata={"choices": ("DEBUG", "INFO", "WARNING", "ERROR")}
     )
@@ -152,15 +158,23 @@ class _Pass(_Counts):
     """One pass's counters and the hosts found down during it."""
 
     dead_hosts: set[str] = field(default_factory=set)
+    seconds: float = 0.0
+
+    def figures(self) -> dict[str, float]:
+        """What the stats file holds (``replicator.stats.PassFigures``)."""
+        return {**self.counts(), "seconds": self.seconds}
 
 
 class Updater:
+    name = "updater"  # the daemon's name in its stats file and in /recon
+
     def __init__(self, devices_root: Path, section: UpdaterSection, fsync: bool = True) -> None:
         self.devices_root = devices_root
         self.section = section
         self.fsync = fsync
         self.metrics = UpdaterMetrics()
         self._retries: dict[Path, _Retry] = {}
+        self.stats_file = Path(section.stats_file) if section.stats_file else devices_root / f"{self.name}.json"
 
     def _devices(self) -> list[Path]:
         try:
@@ -190,7 +204,7 @@ class Updater:
             await asyncio.gather(*tasks)
         # Forget backoff state of records that are gone (delivered elsewhere).
         self._retries = {p: r for p, r in self._retries.items() if p in seen}
-        self._account(stats, time.monotonic() - started)
+        await self._account(stats, time.monotonic() - started)
         return stats
 
     async def _deliver(
@@ -238,9 +252,11 @@ class Updater:
             log.info("update refused", extra={"host": record.host, "path": record.path, "status": status})
         return outcome
 
-    def _account(self, stats: _Pass, seconds: float) -> None:
+    async def _account(self, stats: _Pass, seconds: float) -> None:
         self.metrics.add(stats, seconds)
-        log.info("updater pass", extra={**stats.counts(), "seconds": self.metrics.last_pass_seconds})
+        stats.seconds = self.metrics.last_pass_seconds
+        log.info("updater pass", extra=stats.figures())
+        await asyncio.to_thread(write_stats, self.stats_file, self.name, stats)
 
     def make_session(self) -> aiohttp.ClientSession:
         return make_session(

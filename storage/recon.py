@@ -3,7 +3,8 @@
 
 Per device: whether it is there (a directory under the devices root), its
 size/used/available bytes, and the depth of its ``async_pending/`` queue.
-Per background daemon (object replicator, database replicator, auditor):
+Per background daemon (object replicator, database replicator, auditor,
+updater):
 the figures of its last pass. Those daemons are other processes, so they
 leave their figures in a stats file each (``replicator.stats.write_stats``:
 one JSON object, replaced atomically; format in docs/architecture.md,
@@ -38,14 +39,15 @@ PASS_DAEMONS = (
     ("object-replicator", "replicator"),
     ("db-replicator", "db-replicator"),
     ("auditor", "auditor"),
+    ("updater", "updater"),
 )
 REFRESH_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
 class StatsFileSection:
-    """The one key of ``[replicator]``, ``[db-replicator]`` and ``[auditor]``
-    that this node's reports need: where that daemon leaves its figures."""
+    """The one key of ``[replicator]``, ``[db-replicator]``, ``[auditor]`` and
+    ``[updater]`` that this node's reports need: where that daemon leaves its figures."""
 
     stats_file: str = ""
 

@@ -134,3 +134,20 @@ def test_other_methods_share_one_label(cluster: RunningCluster) -> None:
     samples = scrape(cluster.proxy)
     assert total(samples, "martlet_http_requests_total", method="other", status="405") >= 1
     assert not any(dict(lab).get("method") == "PATCH" for (_, lab) in samples)
+
+
+def test_the_updaters_last_pass_is_on_metrics(cluster: RunningCluster) -> None:
+    """The updater of every node (started as `martlet dev` starts it) leaves
+    its pass figures where the storage daemon's /metrics reads them."""
+
+    def updater_figures(index: int) -> Samples | None:
+        got = scrape(storage_url(cluster, index))
+        return got if total(got, "martlet_last_pass_finished_timestamp_seconds", daemon="updater") > 0 else None
+
+    for index in range(4):
+        got = wait_for(lambda: updater_figures(index), 60, f"node {index + 1}'s updater pass on /metrics")
+        finished = total(got, "martlet_last_pass_finished_timestamp_seconds", daemon="updater")
+        assert time.time() - 120 < finished <= time.time() + 1
+        for figure in ("sent", "succeeded", "superseded", "failed", "deferred"):
+            assert ("martlet_last_pass_count", (("daemon", "updater"), ("figure", figure))) in got
+        assert ("martlet_last_pass_duration_seconds", (("daemon", "updater"),)) in got

@@ -83,3 +83,22 @@ def test_a_missing_config_is_one_line(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.startswith("martlet status: ") and "Traceback" not in done.stderr
+
+
+def test_the_updaters_pass_is_in_status(cluster: RunningCluster) -> None:
+    def updater_everywhere() -> dict[str, Any] | None:
+        report = status_json(cluster)
+        passes = [n["recon"].get("passes", {}).get("updater") for n in report["nodes"]]
+        return report if all(isinstance(p, dict) for p in passes) else None
+
+    report = wait_for(updater_everywhere, 60, "every node's updater pass")
+    for node in report["nodes"]:
+        figures = node["recon"]["passes"]["updater"]
+        assert figures["daemon"] == "updater" and {"sent", "failed", "seconds"} <= set(figures)
+    done = status(cluster)
+    lines = done.stdout.splitlines()
+    header = next(line for line in lines if "async_pending" in line)
+    assert header.rstrip().endswith("updates")
+    for port in cluster.spec.storage_ports:
+        row = next(line for line in lines if line.strip().startswith(f"127.0.0.1:{port}"))
+        assert row.count("ago") == 4, "replication, db replication, audit and updates"

@@ -46,6 +46,7 @@ REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("storage.conf", "replicator", StatsFileSection),
     ("storage.conf", "db-replicator", StatsFileSection),
     ("storage.conf", "auditor", StatsFileSection),
+    ("storage.conf", "updater", StatsFileSection),
 )
 # Read with ConfigFile.raw (free-form keys, e.g. one per user).
 RAW_SECTIONS = {("proxy.conf", "auth")}

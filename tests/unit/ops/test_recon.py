@@ -80,3 +80,52 @@ def test_stats_files_follow_the_config(tmp_path: Path) -> None:
     files = stats_files(load_storage_config(conf))
     assert files["auditor"] == Path("/var/cache/a.json")
     assert files["object-replicator"] == tmp_path / "object-replicator.json"
+
+
+async def test_an_updater_pass_is_in_the_node_report(tmp_path: Path) -> None:
+    """The updater writes its pass to its stats file like the other daemons,
+    and /recon's scan and /metrics' figures read it with no special case."""
+    import socket
+
+    from replicator.updater import Updater, UpdaterSection
+    from storage.config import StorageConfig, StorageSection
+    from martlet.cluster import load_cluster_config
+    from storage.recon import stats_files
+
+    # A port nobody listens on: the update is refused, so it stays queued.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    (tmp_path / "d1").mkdir()
+    record = pending(1)
+    record = PendingUpdate(**{**record.__dict__, "host": f"127.0.0.1:{dead_port}"})
+    write_pending(tmp_path / "d1", record, HashSection(), fsync=False)
+    updater = Updater(tmp_path, UpdaterSection(conn_timeout=0.5, node_timeout=2.0), fsync=False)
+    async with updater.make_session() as session:
+        await updater.run_pass(session, once=True)
+
+    config = StorageConfig(StorageSection(devices=str(tmp_path)), load_cluster_config(None), path="<test>")
+    files = stats_files(config)
+    assert files["updater"] == tmp_path / "updater.json"
+    report = scan_node(tmp_path, files)
+    figures = report.passes["updater"]
+    assert figures["daemon"] == "updater"
+    assert (figures["sent"], figures["failed"], figures["succeeded"]) == (1, 1, 0)
+    assert isinstance(figures["finished_at"], float) and figures["seconds"] >= 0
+    assert [d.device for d in report.devices] == ["d1"], "updater.json is not a device"
+    registry = CollectorRegistry()
+    registry.register(Fixed(report.passes))
+    text = generate_latest(registry).decode()
+    assert 'martlet_last_pass_count{daemon="updater",figure="failed"} 1.0' in text
+    assert 'martlet_last_pass_duration_seconds{daemon="updater"}' in text
+
+
+def test_the_updater_stats_file_follows_its_section(tmp_path: Path) -> None:
+    from replicator.updater import Updater, UpdaterSection
+    from storage.config import load_storage_config
+    from storage.recon import stats_files
+
+    conf = tmp_path / "storage.conf"
+    conf.write_text(f"[storage]\ndevices = {tmp_path}\ncluster_conf =\n[updater]\nstats_file = {tmp_path}/u.json\n")
+    assert stats_files(load_storage_config(conf))["updater"] == tmp_path / "u.json"
+    assert Updater(tmp_path, UpdaterSection(stats_file=str(tmp_path / "u.json"))).stats_file == tmp_path / "u.json"

@@ -68,3 +68,17 @@ def test_an_unmounted_ring_device_makes_the_cluster_unhealthy() -> None:
 
 def test_human_age() -> None:
     assert [human_age(s) for s in (5, 300, 10_800, 400_000)] == ["5s", "5m", "3.0h", "4.6d"]
+
+
+def test_render_shows_the_updaters_last_pass_and_its_failed_updates() -> None:
+    now = 1_000_000.0
+    up = node("10.0.0.1:6200", ("d0",), {
+        "devices": [{"device": "d0", "mounted": True, "size": 2**30, "used": 2**20, "async_pending": 4}],
+        "passes": {"updater": {"finished_at": now - 5, "sent": 6, "failed": 4}},
+    })
+    rows = device_rows([dev(0)], [array("H", [0])], 1)
+    text = render(ClusterStatus(now, (RingReport("object", 1, 1, rows),), (up,)))
+    header = next(l for l in text.splitlines() if "async_pending" in l)
+    assert header.rstrip().endswith("updates")
+    line = next(l for l in text.splitlines() if l.strip().startswith("10.0.0.1:6200"))
+    assert line.rstrip().endswith("5s ago, 4 failures")
