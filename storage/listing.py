@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from typing import Union
 from xml.sax.saxutils import escape, quoteattr
 
+from martlet.content_type import split_swift_bytes
 from martlet.errors import BadRequest, NotAcceptable, PreconditionFailed
 from martlet.timestamp import Timestamp
 
@@ -296,19 +297,48 @@ def _json_entry(entry: Entry) -> dict[str, object]:
     if isinstance(entry, Subdir):
         return {"subdir": entry.name}
     if isinstance(entry, ObjectRecord):
-        return {
-            "name": entry.name,
-            "hash": entry.etag,
-            "bytes": entry.size,
-            "content_type": entry.content_type,
-            "last_modified": last_modified(entry.created_at),
-        }
+        return _object_fields(entry)
     return {
         "name": entry.name,
         "count": entry.object_count,
         "bytes": entry.bytes_used,
         "last_modified": last_modified(entry.put_timestamp),
     }
+
+
+def split_slo_etag(etag: str) -> tuple[str, str | None]:
+    """``"<md5>; slo_etag=<etag>"`` (an SLO manifest's row) -> both parts."""
+    if ";" not in etag:
+        return etag, None
+    base, *params = etag.split(";")
+    found: str | None = None
+    kept = []
+    for param in params:
+        key, sep, value = param.partition("=")
+        if sep and key.strip().lower() == "slo_etag":
+            found = value.strip().strip('"')
+        else:
+            kept.append(param)
+    return ";".join([base.strip(), *kept]), found
+
+
+def _object_fields(entry: ObjectRecord) -> dict[str, object]:
+    """An object row as listed. An SLO manifest's row shows its large
+    object: ``swift_bytes`` as the bytes (the row's own size stays the
+    manifest's, which is what the container's stats count, as Swift's)
+    and the SLO ETag as ``slo_etag`` beside the manifest's own hash."""
+    content_type, swift_bytes = split_swift_bytes(entry.content_type)
+    etag, slo_etag = split_slo_etag(entry.etag)
+    fields: dict[str, object] = {
+        "name": entry.name,
+        "hash": etag,
+        "bytes": entry.size if swift_bytes is None else swift_bytes,
+        "content_type": content_type,
+        "last_modified": last_modified(entry.created_at),
+    }
+    if slo_etag is not None:
+        fields["slo_etag"] = f'"{slo_etag}"'
+    return fields
 
 
 def _xml_entry(entry: Entry) -> str:

@@ -34,6 +34,7 @@ from martlet.errors import (
     RequestTimeout,
     Unprocessable,
 )
+from martlet.content_type import split_swift_bytes
 from martlet.timestamp import Timestamp
 from storage.async_pending import PendingUpdate, send_or_queue
 from storage.diskfile import (
@@ -128,6 +129,7 @@ class ObjectServer:
         expected_etag = normalize_etag(request.headers.get("ETag"))
         delete_at = parse_delete_at(request.headers.get("X-Delete-At"))
         container_targets(request.headers)  # 400 before anything is written
+        container_update_overrides(request.headers)
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match is not None and if_none_match.strip() != "*":
             raise BadRequest("only If-None-Match: * is supported on PUT")
@@ -389,20 +391,55 @@ def container_targets(headers: Mapping[str, str]) -> tuple[list[tuple[str, str]]
     return list(zip(hosts, devices)), int(partition)
 
 
+# Request headers by which the proxy replaces what a PUT's container update
+# reports (an SLO manifest's row: ``swift_bytes`` and the SLO ETag), mapped
+# to the update header each replaces. Only the proxy sets them: it never
+# passes a client's X-Backend-* headers on.
+CONTAINER_UPDATE_OVERRIDES = {
+    "X-Backend-Container-Update-Override-Size": "X-Size",
+    "X-Backend-Container-Update-Override-Etag": "X-Etag",
+    "X-Backend-Container-Update-Override-Content-Type": "X-Content-Type",
+}
+
+
+def container_update_overrides(headers: Mapping[str, str]) -> dict[str, str]:
+    """Pure: ``{update header: value}`` from the override headers; 400 for a
+    size that is not a number or an empty ETag (the row would be refused)."""
+    out: dict[str, str] = {}
+    for name, replaced in CONTAINER_UPDATE_OVERRIDES.items():
+        value = headers.get(name)
+        if value is None:
+            continue
+        value = value.strip()
+        if replaced == "X-Size" and not (value.isascii() and value.isdigit()):
+            raise BadRequest(f"{name} must be a non-negative integer")
+        if not value:
+            raise BadRequest(f"{name} is empty")
+        out[replaced] = value
+    return out
+
+
 def container_updates(
     headers: Mapping[str, str], path: EntityPath, method: str, timestamp: Timestamp, meta: ObjectMetadata
 ) -> list[PendingUpdate]:
-    """Pure: the row updates an object PUT or DELETE sends to its container servers."""
+    """Pure: the row updates an object PUT or DELETE sends to its container servers.
+
+    A content type's own ``swift_bytes`` is dropped unless the proxy
+    overrides the content type: only a manifest PUT may set the total a
+    listing shows.
+    """
     targets, partition = container_targets(headers)
     update_headers = {"X-Backend-Type": "container", "X-Timestamp": timestamp.internal}
     if method == "PUT":
+        content_type, _ = split_swift_bytes(meta.content_type or DEFAULT_CONTENT_TYPE)
         update_headers.update(
             {
                 "X-Size": str(meta.content_length or 0),
-                "X-Content-Type": meta.content_type or DEFAULT_CONTENT_TYPE,
+                "X-Content-Type": content_type,
                 "X-Etag": meta.etag or "",
             }
         )
+        update_headers.update(container_update_overrides(headers))
     assert path.container is not None
     return [
         PendingUpdate(method, host, device, partition, path.account, path.container, path.obj, update_headers)

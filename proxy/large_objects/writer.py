@@ -25,6 +25,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from martlet.conditional import http_date, last_modified_seconds
+from martlet.content_type import split_swift_bytes, with_swift_bytes
 from martlet.timestamp import Timestamp
 from martlet.errors import BadRequest, ClientDisconnect, EntityTooLarge, MartletError, NotFound, Unprocessable
 from proxy.controllers.base import Context, new_timestamp, quorum_response, ring_names, slot_headers, write_entity
@@ -41,6 +42,10 @@ from proxy.quorum import best_status, quorum_etag, quorum_size
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_DELETE_SEGMENTS = 100_000  # a bound on what one manifest DELETE walks
+# The object server sends these instead of the manifest's own values in its
+# container update (storage.object_server.CONTAINER_UPDATE_OVERRIDES).
+OVERRIDE_ETAG = "X-Backend-Container-Update-Override-Etag"
+OVERRIDE_CONTENT_TYPE = "X-Backend-Container-Update-Override-Content-Type"
 
 
 async def bounded_gather(limit: int, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
@@ -109,6 +114,26 @@ async def put_slo_manifest(ctx: Context, names: Names, headers: dict[str, str],
     object headers the controller built: metadata, Content-Type...)."""
     settings = ctx.state.settings
     body = await read_manifest_request(ctx.request, settings.max_manifest_size, settings.client_timeout)
+    return await store_slo_manifest(ctx, names, headers, body, check_read)
+
+
+def container_row_overrides(content_type: str, stored_md5: str, etag: str, total: int) -> dict[str, str]:
+    """What the manifest's container row says instead of the manifest's own
+    values (Swift's): the large object's total as ``swift_bytes`` in the
+    content type, and its SLO ETag beside the manifest's md5. The row's
+    size stays the manifest's, so container stats count stored bytes once
+    (the segments count in their own container)."""
+    return {
+        OVERRIDE_CONTENT_TYPE: with_swift_bytes(content_type, total),
+        OVERRIDE_ETAG: f"{stored_md5}; slo_etag={etag}",
+    }
+
+
+async def store_slo_manifest(ctx: Context, names: Names, headers: dict[str, str], body: bytes,
+                             check_read: CheckAccess) -> web.Response:
+    """Check the segments of ``body`` (the PUT form) and store the manifest;
+    400 listing every bad segment, nothing stored. Also the way an SLO is
+    copied as a manifest, so the copy is checked with the copier's access."""
     segments, depth, problems = await _check_segments(ctx, names, body, check_read)
     if problems:
         content_type, text = problems_body(problems, ctx.request.headers.get("Accept"))
@@ -122,10 +147,13 @@ async def put_slo_manifest(ctx: Context, names: Names, headers: dict[str, str],
     for name in [k for k in headers if k.lower() in ("x-object-manifest", "x-static-large-object")]:
         del headers[name]
     timestamp = new_timestamp()
+    total, stored_md5 = total_length(segments), hashlib.md5(stored).hexdigest()
+    content_type = split_swift_bytes(headers.get("Content-Type") or "application/octet-stream")[0]
     headers.update({
-        "X-Static-Large-Object": "True", SLO_ETAG: etag, SLO_SIZE: str(total_length(segments)),
-        SLO_DEPTH: str(depth), "ETag": hashlib.md5(stored).hexdigest(),
+        "X-Static-Large-Object": "True", SLO_ETAG: etag, SLO_SIZE: str(total),
+        SLO_DEPTH: str(depth), "ETag": stored_md5, "Content-Type": content_type,
         "Content-Length": str(len(stored)), "X-Timestamp": timestamp,
+        **container_row_overrides(content_type, stored_md5, etag, total),
     })
     ring, part, nodes = ring_names("object", names, ctx.state)
     _, cpart, cnodes = ring_names("container", Names(names.account, names.container), ctx.state)

@@ -113,6 +113,34 @@ def test_swift_upload_use_slo(cluster: RunningCluster, big_file: Path, tmp_path:
     assert "big.bin" not in ok(cluster.swift("list", "slo")).split()
 
 
+def test_slo_listing_row_and_container_stats(cluster: RunningCluster, api: Api, big_file: Path) -> None:
+    """A listing shows the large object's bytes and SLO ETag (Swift's
+    ``swift_bytes`` and ``slo_etag``); the container's stats count what is
+    stored: the manifest here, the segments in their own container."""
+    data = big_file.read_bytes()
+    ok(cluster.swift("upload", "slolist", "big.bin", "--use-slo", "--segment-size", str(SEGMENT),
+                     cwd=big_file.parent))
+    (row,) = api("GET", "slolist?format=json").json()
+    seg_etags = "".join(md5(data[i:i + SEGMENT]) for i in range(0, len(data), SEGMENT))
+    stored = api("GET", "slolist/big.bin?multipart-manifest=get").content
+    assert row["bytes"] == len(data)
+    assert row["content_type"] == "application/octet-stream"  # no swift_bytes param left
+    assert row["hash"] == md5(stored) and row["slo_etag"] == f'"{md5(seg_etags.encode())}"'
+    xml = api("GET", "slolist?format=xml").text
+    assert f"<bytes>{len(data)}</bytes>" in xml and "swift_bytes" not in xml
+    long_listing = ok(cluster.swift("list", "--long", "slolist"))
+    assert f"{len(data)} " in long_listing and "big.bin" in long_listing
+
+    assert api("HEAD", "slolist").headers["X-Container-Bytes-Used"] == str(len(stored))
+    assert api("HEAD", "slolist_segments").headers["X-Container-Bytes-Used"] == str(len(data))
+    assert api("HEAD", "slolist").headers["X-Container-Object-Count"] == "1"
+
+    # A client's own swift_bytes never reaches a listing.
+    assert api("PUT", "slolist/liar", b"abc", Content_Type="text/plain;swift_bytes=999999").status_code == 201
+    liar = [r for r in api("GET", "slolist?format=json").json() if r["name"] == "liar"][0]
+    assert liar["bytes"] == 3 and liar["content_type"] == "text/plain"
+
+
 def test_swift_upload_use_dlo(cluster: RunningCluster, big_file: Path, tmp_path: Path) -> None:
     data = big_file.read_bytes()
     ok(cluster.swift("upload", "dlo", "big.bin", "--use-dlo", "--segment-size", str(SEGMENT), cwd=big_file.parent))
