@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from functools import partial
 from email.utils import formatdate
 from urllib.parse import quote
@@ -187,11 +187,14 @@ async def _source_chunks(response: aiohttp.ClientResponse, chunk_size: int) -> A
 
 
 async def _copy(ctx: Context, source: Names, dest: Names) -> web.StreamResponse:
-    """Server-side copy: stream the source object into a PUT of ``dest``."""
+    """Server-side copy: stream the source into a PUT of ``dest``.
+
+    A manifest source is copied as its large object's content, or with
+    ``?multipart-manifest=get`` as the manifest itself (``large_objects.copy``).
+    """
     assert source.container and source.obj and dest.container and dest.obj
     await _check_read(ctx, source.account, source.container, source.obj)
     await _check_write(ctx, dest.account, dest.container, dest.obj, need_container=True)
-    request_headers = ctx.request.headers
     headers = _object_headers(ctx, dest.obj)
     headers.pop("ETag", None)
     ring, part, _ = ring_names("object", source, ctx.state)
@@ -199,38 +202,61 @@ async def _copy(ctx: Context, source: Names, dest: Names) -> web.StreamResponse:
     raise_for_missing(answer)
     response = answer.response
     assert response is not None
+    check_read = partial(_check_read, ctx)
     try:
-        if large_objects.is_manifest(response.headers):
-            # Copying the manifest bytes would make a broken object: refuse.
-            raise BadRequest("Server-side copy of a large object is not supported")
         if response.status != 200:
             raise NotFound("Copy source not found")
-        length = int(response.headers.get("Content-Length", "0"))
-        if length > ctx.state.settings.max_file_size:
-            raise EntityTooLarge("Copy source is larger than max_file_size")
-        fresh = request_headers.get("X-Fresh-Metadata", "").lower() in ("true", "1", "yes")
-        if not fresh:
-            inherited = user_metadata(response.headers, "object")
-            inherited.update({h: response.headers[h] for h in _COPIED if h in response.headers})
-            headers = {**inherited, **headers}
-        headers.setdefault("Content-Type", guess_content_type(dest.obj, None))
-        etag = response.headers.get("ETag", "").strip('"')
-        if etag:
-            headers["ETag"] = etag
-        timestamp = new_timestamp()
-        headers["X-Timestamp"] = timestamp
-        headers["Content-Length"] = str(length)
-        chunks = _source_chunks(response, ctx.state.settings.chunk_size)
-        replies, replicas = await _put_replicas(ctx, dest, headers, chunks, length)
         extra = {
             "X-Copied-From": quote(f"{source.container}/{source.obj}"),
             "X-Copied-From-Last-Modified": response.headers.get("Last-Modified", ""),
         }
         if source.account != dest.account:
             extra["X-Copied-From-Account"] = quote(source.account)
+        manifest_get = ctx.request.query.get("multipart-manifest") == "get"
+        if manifest_get and large_objects.is_slo(response.headers):
+            headers = _inherit(ctx, response.headers, headers, dest.obj)
+            stored = await large_objects.copy_slo_manifest(ctx, source, dest, response, headers, check_read)
+            if stored.status == 201:
+                stored.headers.update(extra)
+            return stored
+        if large_objects.is_manifest(response.headers) and not manifest_get:
+            body = await large_objects.open_large_object(ctx, source, response, check_read)
+        else:
+            body = _plain_source(ctx, response)
+            if large_objects.is_dlo(response.headers):
+                headers.setdefault("X-Object-Manifest", response.headers["X-Object-Manifest"])
+        headers = _inherit(ctx, body.headers, headers, dest.obj)
+        if body.etag:
+            headers["ETag"] = body.etag
+        timestamp = new_timestamp()
+        headers["X-Timestamp"] = timestamp
+        headers["Content-Length"] = str(body.length)
+        replies, replicas = await _put_replicas(ctx, dest, headers, body.chunks, body.length)
         return _put_response(replies, replicas, timestamp, extra)
     finally:
         response.release()
+
+
+def _plain_source(ctx: Context, response: aiohttp.ClientResponse) -> large_objects.CopySource:
+    """A plain object (or a manifest copied as itself) as a copy source."""
+    length = int(response.headers.get("Content-Length", "0"))
+    if length > ctx.state.settings.max_file_size:
+        raise EntityTooLarge("Copy source is larger than max_file_size")
+    etag = response.headers.get("ETag", "").strip('"') or None
+    return large_objects.CopySource(response.headers, length,
+                                    _source_chunks(response, ctx.state.settings.chunk_size), etag)
+
+
+def _inherit(ctx: Context, source: Mapping[str, str], headers: dict[str, str], dest_obj: str) -> dict[str, str]:
+    """The copy's headers: the source's metadata and content headers (unless
+    ``X-Fresh-Metadata``) under the client's own."""
+    fresh = ctx.request.headers.get("X-Fresh-Metadata", "").lower() in ("true", "1", "yes")
+    if not fresh:
+        inherited = user_metadata(source, "object")
+        inherited.update({h: source[h] for h in _COPIED if h in source})
+        headers = {**inherited, **headers}
+    headers.setdefault("Content-Type", guess_content_type(dest_obj, None))
+    return headers
 
 
 async def _copy_from_header(ctx: Context) -> web.StreamResponse:

@@ -9,7 +9,9 @@ The object controller calls the entry points below:
 * ``serve_if_manifest`` after a GET/HEAD found the object,
 * ``put_slo_manifest`` for ``PUT ?multipart-manifest=put``,
 * ``delete_slo`` for ``DELETE ?multipart-manifest=delete``,
-* ``check_manifest_headers`` before any PUT or POST.
+* ``check_manifest_headers`` before any PUT or POST,
+* ``open_large_object`` and ``copy_slo_manifest`` for a server-side copy
+  whose source is a manifest (``copy``).
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ from proxy.controllers.base import Context
 from proxy.fanout import Names, ReadAnswer
 from proxy.headers import backend_response_headers
 from martlet.errors import MartletError
-from proxy.large_objects.fetch import CheckAccess, SegmentError, is_manifest, is_slo, read_body, read_object
+from proxy.large_objects.copy import CopySource, copy_slo_manifest, open_large_object
+from proxy.large_objects.fetch import (
+    CheckAccess, SegmentError, is_dlo, is_manifest, is_slo, read_body, read_object,
+)
 from proxy.large_objects.manifest import raw_json
 from proxy.large_objects.reader import load_slo, manifest_body_limit, serve_large_object
 from proxy.large_objects.writer import check_manifest_headers, delete_slo, put_slo_manifest
 
-__all__ = ["check_manifest_headers", "delete_slo", "is_manifest", "put_slo_manifest", "serve_if_manifest"]
+__all__ = ["CopySource", "check_manifest_headers", "copy_slo_manifest", "delete_slo", "is_dlo", "is_manifest",
+           "is_slo", "open_large_object", "put_slo_manifest", "serve_if_manifest"]
 
 # A manifest whose own answer was one of these may hide a large object
 # behind a condition or Range meant for it (the backend judged the manifest).

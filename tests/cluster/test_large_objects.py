@@ -288,12 +288,74 @@ def test_deletes_plain_and_multipart(api: Api) -> None:
     assert api("DELETE", "del/m?multipart-manifest=delete").status_code == 404
 
 
-def test_copy_of_a_manifest_is_refused_not_garbled(api: Api) -> None:
-    manifest = api.segments("copy_segs", [b"x" * 10])
+def test_copy_of_a_large_object_copies_its_content(api: Api) -> None:
+    contents = [os.urandom(300_000), os.urandom(300_000), os.urandom(300_000)]
+    whole = b"".join(contents)
+    manifest = api.segments("copy_segs", contents)
     api("PUT", "copy")
-    assert api("PUT", "copy/m?multipart-manifest=put", json.dumps(manifest)).status_code == 201
+    assert api("PUT", "copy/m?multipart-manifest=put", json.dumps(manifest), Content_Type="text/x-big",
+               X_Object_Meta_Color="blue").status_code == 201
+    copied = api("PUT", "copy/plain", b"", X_Copy_From="copy/m")
+    assert copied.status_code == 201 and copied.headers["ETag"] == md5(whole)
+    assert copied.headers["X-Copied-From"] == "copy/m"
+    back = api("GET", "copy/plain")
+    assert back.content == whole and back.headers["ETag"] == md5(whole)
+    assert "X-Static-Large-Object" not in back.headers
+    assert back.headers["Content-Type"] == "text/x-big" and back.headers["X-Object-Meta-Color"] == "blue"
+    assert api("GET", "copy/plain?multipart-manifest=get").content == whole  # a plain object now
+
+    verb = api("COPY", "copy/m", Destination="copy/verb")
+    assert verb.status_code == 201 and api("GET", "copy/verb").content == whole
+
     assert api("PUT", "copy/dlo", b"", X_Object_Manifest="copy_segs/seg/").status_code == 201
-    for source in ("copy/m", "copy/dlo"):
-        assert api("PUT", "copy/target", b"", X_Copy_From=source).status_code == 400
-    assert api("HEAD", "copy/target").status_code == 404
-    assert api("GET", "copy/dlo").content == b"x" * 10
+    from_dlo = api("PUT", "copy/from_dlo", b"", X_Copy_From="copy/dlo")
+    assert from_dlo.status_code == 201 and from_dlo.headers["ETag"] == md5(whole)
+    plain_head = api("HEAD", "copy/from_dlo")
+    assert "X-Object-Manifest" not in plain_head.headers and api("GET", "copy/from_dlo").content == whole
+
+
+def test_copy_of_a_large_object_above_max_file_size_is_413(api: Api) -> None:
+    manifest = api.segments("huge_segs", [os.urandom(MAX_FILE_SIZE // 2 + 1)] * 2)
+    api("PUT", "huge")
+    assert api("PUT", "huge/m?multipart-manifest=put", json.dumps(manifest)).status_code == 201
+    assert api("PUT", "huge/copy", b"", X_Copy_From="huge/m").status_code == 413
+    assert api("COPY", "huge/m", Destination="huge/copy").status_code == 413
+    assert api("HEAD", "huge/copy").status_code == 404
+    # As a manifest it copies whatever the total.
+    as_manifest = api("PUT", "huge/mcopy?multipart-manifest=get", b"", X_Copy_From="huge/m")
+    assert as_manifest.status_code == 201
+    assert int(api("HEAD", "huge/mcopy").headers["Content-Length"]) == MAX_FILE_SIZE + 2
+
+
+def test_copy_with_multipart_manifest_get_copies_the_manifest(api: Api) -> None:
+    contents = [os.urandom(2000), os.urandom(3000)]
+    whole = b"".join(contents)
+    manifest = api.segments("mcopy_segs", contents)
+    api("PUT", "mcopy")
+    put = api("PUT", "mcopy/m?multipart-manifest=put", json.dumps(manifest), X_Object_Meta_Kept="yes")
+    assert put.status_code == 201
+    copied = api("PUT", "mcopy/again?multipart-manifest=get", b"", X_Copy_From="mcopy/m")
+    assert copied.status_code == 201 and copied.headers["ETag"] == put.headers["ETag"]
+    assert copied.headers["X-Copied-From"] == "mcopy/m"
+    head = api("HEAD", "mcopy/again")
+    assert head.headers["X-Static-Large-Object"] == "True" and head.headers["X-Object-Meta-Kept"] == "yes"
+    back = api("GET", "mcopy/again")
+    assert back.content == whole and back.headers["ETag"] == put.headers["ETag"]
+    assert api("GET", "mcopy/again?multipart-manifest=get&format=raw").json() == manifest
+    verb = api("COPY", "mcopy/m?multipart-manifest=get", Destination="mcopy/verb")
+    assert verb.status_code == 201 and api("HEAD", "mcopy/verb").headers["X-Static-Large-Object"] == "True"
+    rows = {r["name"]: r for r in api("GET", "mcopy?format=json").json()}
+    assert rows["again"]["bytes"] == len(whole) and rows["again"]["slo_etag"] == put.headers["ETag"]
+
+    # The copy's segments are checked like a manifest PUT's: a segment gone is 400, nothing stored.
+    assert api("DELETE", "mcopy_segs/seg/0001").status_code == 204
+    broken = api("PUT", "mcopy/broken?multipart-manifest=get", b"", X_Copy_From="mcopy/m")
+    assert broken.status_code == 400 and "404 Not Found" in broken.text
+    assert api("PUT", "mcopy/broken", b"", X_Copy_From="mcopy/m").status_code == 409  # content copy
+    assert api("HEAD", "mcopy/broken").status_code == 404
+
+    assert api("PUT", "mcopy/dlo", b"", X_Object_Manifest="mcopy_segs/seg/").status_code == 201
+    dlo_copy = api("PUT", "mcopy/dlo2?multipart-manifest=get", b"", X_Copy_From="mcopy/dlo")
+    assert dlo_copy.status_code == 201
+    assert api("HEAD", "mcopy/dlo2").headers["X-Object-Manifest"] == "mcopy_segs/seg/"
+    assert api("GET", "mcopy/dlo2").content == contents[0]
