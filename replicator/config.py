@@ -47,6 +47,9 @@ class DbReplicatorSection:
     conn_timeout: float = field(default=0.5, metadata={"min": 0.001})
     node_timeout: float = field(default=10.0, metadata={"min": 0.001})
     rows_per_request: int = field(default=1000, metadata={"min": 1})
+    # Deleted rows, and deleted databases, older than this many seconds are
+    # removed; the same on every node, and longer than replicas stay apart.
+    reclaim_age: int = field(default=604800, metadata={"min": 0})
     ring_ip: str = ""
     ring_port: int = field(default=0, metadata={"min": 0})
     stats_file: str = ""  # empty: <devices>/db-replicator.json

@@ -22,6 +22,13 @@ A database on a device that is not one of its primaries (a handoff) is
 pushed to every primary the same way and then removed, once all of them
 took everything and no row was added meanwhile. The wire protocol is
 ``storage.db_replication``'s.
+
+Reclaim, before a database is replicated: its deleted rows older than
+``reclaim_age`` are removed (``DatabaseBroker.reclaim``), and a database
+that has been deleted (and empty) for longer than ``reclaim_age`` is removed
+instead of replicated. Every replica does the same at the same age, so
+what one has reclaimed the others reclaim too; the broker's reclaim cutoff
+keeps a late row from a peer from bringing a reclaimed name back.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +46,7 @@ import aiohttp
 import msgpack
 
 from martlet.backend import backend_request
+from martlet.timestamp import Timestamp
 from replicator.config import DbReplicatorSection, ring_address
 from replicator.daemon import ReplicatorDaemon, drain, local_devices
 from replicator.object_peer import PEER_ERRORS, PeerState, node_key
@@ -81,8 +90,28 @@ def _names(path: Path) -> list[str]:
         return []
 
 
+def is_reclaimable(info: dict[str, Any], cutoff: str) -> bool:
+    """Pure: deleted before ``cutoff`` and empty. An account must also hold
+    no live container row (nothing reaps its containers but their own
+    DELETEs), a container no live object row."""
+    live = info.get("object_count" if info.get("kind") == "container" else "container_count", 0)
+    delete_ts = str(info.get("delete_timestamp") or "")
+    return delete_ts > str(info.get("put_timestamp") or "") and delete_ts < cutoff and not live
+
+
+def reclaim_db(broker: DatabaseBroker, cutoff: str) -> tuple[int, bool]:
+    """Blocking: reclaim old deleted rows; remove the database itself if
+    it has been deleted since before ``cutoff``. ``(rows, removed)``."""
+    rows = broker.reclaim(cutoff)
+    info = read_info(broker)
+    if is_reclaimable(info, cutoff):
+        return rows, remove_db(broker, info["max_row"])
+    return rows, False
+
+
 def remove_db(broker: DatabaseBroker, max_row: int) -> bool:
-    """Blocking: delete a handed-off database unless rows arrived meanwhile."""
+    """Blocking: delete a database (handed off, or reclaimed) unless rows
+    arrived meanwhile."""
     if read_info(broker)["max_row"] != max_row:
         return False
     for suffix in ("", "-wal", "-shm"):
@@ -156,6 +185,13 @@ class DbReplicator(ReplicatorDaemon):
         nodes = ring.get_part_nodes(db.partition)
         primary = any(n.id == db.device.id for n in nodes)
         broker = make_broker(db.kind, db.path, self.storage.storage.fsync)
+        cutoff = Timestamp.from_float(time.time() - self.section.reclaim_age).internal
+        rows, removed = await self.io.run(db.device.device, reclaim_db, broker, cutoff)
+        stats.rows_reclaimed += rows
+        if removed:
+            stats.databases_reclaimed += 1
+            log.info("deleted database reclaimed", extra={"db": str(db.path)})
+            return
         info = await self.io.run(db.device.device, read_info, broker)
         results = []
         for node in nodes:

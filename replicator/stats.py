@@ -34,6 +34,8 @@ class PassStats:
     # database replication
     databases_checked: int = 0
     rows_pushed: int = 0
+    rows_reclaimed: int = 0  # deleted rows older than reclaim_age removed
+    databases_reclaimed: int = 0  # deleted databases older than reclaim_age removed
     # auditor
     files_checked: int = 0
     bytes_checked: int = 0
@@ -102,7 +104,10 @@ def progress_line(name: str, stats: PassStats) -> str:
     if name == "auditor":
         body = f"{stats.files_checked} files, {stats.bytes_checked} bytes, {stats.quarantined} quarantined"
     elif name == "db-replicator":
-        body = f"{stats.databases_checked} databases, {stats.rows_pushed} rows pushed"
+        body = (
+            f"{stats.databases_checked} databases, {stats.rows_pushed} rows pushed, "
+            f"{stats.rows_reclaimed} rows reclaimed"
+        )
     else:
         total = stats.partitions_total or "?"
         body = (

@@ -22,6 +22,8 @@ from storage.db.broker import (
     DatabaseBroker,
     Metadata,
     decode_metadata,
+    maybe_reclaimed,
+    reclaim_cutoff,
 )
 from storage.db.container import NAME_BATCH, range_sql
 from storage.listing import ContainerRecord, Entry, ListingParams, RowQuery, build_listing
@@ -105,6 +107,10 @@ def merge_container_rows(old: ContainerUpdate | None, new: ContainerUpdate) -> C
     )
 
 
+def _newest_timestamp(row: ContainerUpdate) -> str:
+    return max(row.put_timestamp, row.delete_timestamp, row.stats_timestamp)
+
+
 @dataclass(frozen=True)
 class AccountInfo:
     account: str
@@ -159,6 +165,7 @@ class AccountBroker(DatabaseBroker):
         names = list(incoming)
         changed = False
         with self.transaction() as conn:
+            cutoff = reclaim_cutoff(conn)
             for start in range(0, len(names), NAME_BATCH):
                 batch = names[start : start + NAME_BATCH]
                 marks = ",".join("?" * len(batch))
@@ -172,6 +179,8 @@ class AccountBroker(DatabaseBroker):
                 }
                 for name in batch:
                     old = existing.get(name)
+                    if old is None and maybe_reclaimed(_newest_timestamp(incoming[name]), cutoff):
+                        continue  # perhaps the past of a container row reclaimed here
                     row = merge_container_rows(old, incoming[name])
                     if row == old:
                         continue
@@ -191,6 +200,15 @@ class AccountBroker(DatabaseBroker):
                         ),
                     )
         return changed
+
+    def _reclaim_rows(self, conn: sqlite3.Connection, cutoff: str) -> int:
+        # A deleted row goes once all three of its timestamps are old (a
+        # stats report may come after the delete).
+        return conn.execute(
+            "DELETE FROM container WHERE deleted = 1 AND delete_timestamp < ? "
+            "AND put_timestamp < ? AND stats_timestamp < ?",
+            (cutoff, cutoff, cutoff),
+        ).rowcount
 
     def get_container_row(self, name: str) -> ContainerUpdate | None:
         with self.connect() as conn:

@@ -27,6 +27,14 @@ On-disk contract:
 - The single stats row keeps ``put_timestamp``, ``delete_timestamp`` and
   ``status_changed_at``: a database is deleted when its delete timestamp is
   newer than its put timestamp and it holds no live rows.
+- Deleted rows older than ``reclaim_age`` are removed by the database
+  replicator (``reclaim``). The cutoff of the last reclaim that removed
+  anything is kept in a one-row ``reclaim_point`` table (made on first
+  use, so older files need no migration): a row for a name this database
+  does not hold, all of whose timestamps are older than that cutoff, may be
+  the ghost of a delete reclaimed here, so merges drop it instead of
+  resurrecting the name. Like Swift, this relies on replicas converging
+  within ``reclaim_age``.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ from storage.fileutil import fsync_dir
 
 # Seconds a writer waits for another writer's transaction before giving up.
 BUSY_TIMEOUT = 25.0
+RECLAIM_TABLE = "reclaim_point"
 ZERO_TIMESTAMP = Timestamp(0).internal
 
 Metadata = dict[str, tuple[str, str]]  # key -> (value, timestamp)
@@ -252,6 +261,25 @@ class DatabaseBroker:
         with self.transaction() as conn:
             self._apply_put(conn, timestamp, metadata)
 
+    # -- reclaim -------------------------------------------------------------
+
+    def _reclaim_rows(self, conn: sqlite3.Connection, cutoff: str) -> int:
+        """Inside a transaction: remove deleted rows older than ``cutoff``."""
+        raise NotImplementedError
+
+    def reclaim(self, cutoff: str) -> int:
+        """Remove deleted rows whose timestamps are all older than ``cutoff``
+        (internal form); returns how many. Live rows and the stats row's
+        counts are untouched (deleted rows count for nothing)."""
+        with self.transaction() as conn:
+            removed = self._reclaim_rows(conn, cutoff)
+            if removed:
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {RECLAIM_TABLE} (cutoff TEXT NOT NULL)")
+                previous = reclaim_cutoff(conn)
+                conn.execute(f"DELETE FROM {RECLAIM_TABLE}")
+                conn.execute(f"INSERT INTO {RECLAIM_TABLE} (cutoff) VALUES (?)", (max(previous, cutoff),))
+        return removed
+
     def mark_deleted(self, timestamp: str) -> None:
         """Record a DELETE (newest wins); rows are reclaimed by replication."""
         with self.transaction() as conn:
@@ -262,6 +290,23 @@ class DatabaseBroker:
                     conn.execute(
                         f"UPDATE {self.stat_table} SET status_changed_at = ?", (timestamp,)
                     )
+
+
+def reclaim_cutoff(conn: sqlite3.Connection) -> str:
+    """The cutoff of the last reclaim that removed rows here ("" if none)."""
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (RECLAIM_TABLE,)
+    ).fetchone()
+    if not exists:
+        return ""
+    row = conn.execute(f"SELECT MAX(cutoff) FROM {RECLAIM_TABLE}").fetchone()
+    return str(row[0]) if row and row[0] else ""
+
+
+def maybe_reclaimed(newest_timestamp: str, cutoff: str) -> bool:
+    """Pure: could a row for an absent name, newest timestamp given, be
+    the older half of a delete reclaimed at ``cutoff``? (Then it is dropped.)"""
+    return bool(cutoff) and newest_timestamp < cutoff
 
 
 def is_deleted_status(put_timestamp: str, delete_timestamp: str, live_rows: int) -> bool:

@@ -26,6 +26,8 @@ from storage.db.broker import (
     Metadata,
     decode_metadata,
     is_deleted_status,
+    maybe_reclaimed,
+    reclaim_cutoff,
 )
 from storage.listing import Entry, ListingParams, ObjectRecord, RowQuery, build_listing
 
@@ -215,12 +217,15 @@ class ContainerBroker(DatabaseBroker):
         """Apply object rows; the newest timestamp per name wins.
 
         Replays and out-of-order arrivals are harmless: an update older than
-        the stored row changes nothing. Returns whether any row changed.
+        the stored row changes nothing, and a row for a name not held here
+        that is older than this database's reclaim cutoff is dropped (it may
+        be what a reclaimed delete superseded). Returns whether any row changed.
         """
         newest = _newest_per_name(items)
         names = list(newest)
         changed = False
         with self.transaction() as conn:
+            cutoff = reclaim_cutoff(conn)
             for start in range(0, len(names), NAME_BATCH):
                 batch = names[start : start + NAME_BATCH]
                 marks = ",".join("?" * len(batch))
@@ -232,7 +237,10 @@ class ContainerBroker(DatabaseBroker):
                     ).fetchall()
                 )
                 winners = [
-                    newest[n] for n in batch if n not in existing or newest[n].created_at > existing[n]
+                    newest[n]
+                    for n in batch
+                    if (n in existing and newest[n].created_at > existing[n])
+                    or (n not in existing and not maybe_reclaimed(newest[n].created_at, cutoff))
                 ]
                 if not winners:
                     continue
@@ -256,6 +264,9 @@ class ContainerBroker(DatabaseBroker):
                     (_next_stats_timestamp(previous),),
                 )
         return changed
+
+    def _reclaim_rows(self, conn: sqlite3.Connection, cutoff: str) -> int:
+        return conn.execute("DELETE FROM object WHERE deleted = 1 AND created_at < ?", (cutoff,)).rowcount
 
     def mark_reported(self, report: tuple[str, str, int, int]) -> None:
         """Remember what the account server accepted."""

@@ -188,3 +188,120 @@ async def test_old_tombstones_are_reclaimed_not_replicated(trio: Trio, backend: 
     assert stats is not None and stats.objects_pushed == 0 and stats.failures == 0
     assert not any(p.suffix == ".ts" for p in part_dir.rglob("*"))  # reclaimed (older than a week)
     assert not (trio.daemons[second].device_path("sda") / "objects" / str(part)).exists()
+
+
+# -- reclaim of deleted rows and databases ------------------------------------
+
+DAY = 86400.0
+
+
+def _ago(days: float) -> str:
+    from martlet.timestamp import Timestamp
+
+    return Timestamp.from_float(__import__("time").time() - days * DAY).internal
+
+
+def _db_replicator(trio: Trio, index: int, reclaim_days: float) -> DbReplicator:
+    section = DbReplicatorSection(ring_port=trio.daemons[index].port, reclaim_age=int(reclaim_days * DAY))
+    return DbReplicator(trio.config(index), section)
+
+
+async def _row_at(backend: aiohttp.ClientSession, daemon: StorageDaemon, part: int, name: str, stamp: str,
+                  method: str = "PUT") -> None:
+    path = backend_path("sda", part, "AUTH_a", "c", name)
+    headers = {"X-Backend-Type": "container", "X-Timestamp": stamp, "X-Size": "1", "X-Content-Type": "text/plain",
+               "X-Etag": md5(name.encode())}
+    assert (await call(backend, daemon, method, path, headers))[0] in (201, 204)
+
+
+def _rows(daemon: StorageDaemon, part: int, names: list[str]) -> dict[str, tuple[str, int]]:
+    from storage.db import ContainerBroker, db_path
+
+    path = db_path(daemon.devices_root, "sda", "container", part, "AUTH_a", "c", hash_settings=TEST_HASH)
+    return ContainerBroker(path, fsync=False).get_object_rows(names)
+
+
+async def test_replicas_reclaim_alike_and_converge(trio: Trio, backend: aiohttp.ClientSession) -> None:
+    part, (first, second), _handoff = _roles(trio, "c")
+    a, b = trio.daemons[first], trio.daemons[second]
+    every = ["keep", "gone", "x", "fresh-gone"]
+    for daemon in (a, b):
+        await _container(backend, daemon, part, {})
+        await _row_at(backend, daemon, part, "keep", _ago(10))
+        await _row_at(backend, daemon, part, "gone", _ago(10))
+        await _row_at(backend, daemon, part, "gone", _ago(9), "DELETE")
+    await _row_at(backend, a, part, "x", _ago(10))
+    await _row_at(backend, a, part, "x", _ago(9), "DELETE")  # only A heard of it, 9 days ago...
+    await _row_at(backend, b, part, "fresh-gone", _ago(1))
+    await _row_at(backend, b, part, "fresh-gone", _ago(0.5), "DELETE")
+
+    # ...but within reclaim_age (30 days here) replication brings it to B.
+    for index in (first, second):
+        stats = await _db_replicator(trio, index, 30).run(once=True)
+        assert stats is not None and stats.rows_reclaimed == 0 and stats.failures == 0
+    assert _rows(a, part, every).keys() == _rows(b, part, every).keys() == set(every)
+
+    # Both reclaim at 3 days: the two old deletes go on each, nothing else.
+    for index in (first, second):
+        stats = await _db_replicator(trio, index, 3).run(once=True)
+        assert stats is not None and stats.rows_reclaimed == 2 and stats.failures == 0
+    for index in (first, second, first, second):  # more passes bring nothing back
+        stats = await _db_replicator(trio, index, 3).run(once=True)
+        assert stats is not None and stats.rows_reclaimed == 0
+    for daemon in (a, b):
+        rows = _rows(daemon, part, every)
+        assert {n: deleted for n, (_, deleted) in rows.items()} == {"keep": 0, "fresh-gone": 1}
+        names, headers = await _listing(backend, daemon, part)
+        assert names == ["keep"] and headers["X-Container-Object-Count"] == "1"
+
+
+async def test_a_reclaimed_delete_is_not_resurrected_by_a_peer(trio: Trio, backend: aiohttp.ClientSession) -> None:
+    """A reclaimed x's delete; B never heard of the delete and has not
+    reclaimed anything, so it still sends x's older PUT row: A drops it."""
+    part, (first, second), _handoff = _roles(trio, "c")
+    a, b = trio.daemons[first], trio.daemons[second]
+    for daemon in (a, b):
+        await _container(backend, daemon, part, {})
+        await _row_at(backend, daemon, part, "x", _ago(10))
+    await _row_at(backend, a, part, "x", _ago(9), "DELETE")
+    await _row_at(backend, b, part, "y", _ago(1))  # within reclaim_age: a row A must take
+
+    stats = await _db_replicator(trio, first, 3).run(once=True)
+    assert stats is not None and stats.rows_reclaimed == 1
+    stats = await _db_replicator(trio, second, 30).run(once=True)  # B pushes x's PUT and y
+    assert stats is not None and stats.rows_pushed >= 2 and stats.failures == 0
+    assert _rows(a, part, ["x", "y"]).keys() == {"y"}
+    # A late replay of x's PUT (async_pending) is dropped the same way.
+    await _row_at(backend, a, part, "x", _ago(10))
+    names, _ = await _listing(backend, a, part)
+    assert names == ["y"]
+    # A new PUT of x, after the cutoff, is a new object.
+    await _row_at(backend, b, part, "x", _ago(0))
+    await _db_replicator(trio, second, 30).run(once=True)
+    assert (await _listing(backend, a, part))[0] == ["x", "y"]
+
+
+async def test_a_long_deleted_container_database_is_removed_everywhere(
+    trio: Trio, backend: aiohttp.ClientSession
+) -> None:
+    part, (first, second), _handoff = _roles(trio, "c")
+    path = backend_path("sda", part, "AUTH_a", "c")
+    for index in (first, second):
+        daemon = trio.daemons[index]
+        assert (await call(backend, daemon, "PUT", path, {"X-Timestamp": _ago(10)}))[0] == 201
+        await _row_at(backend, daemon, part, "o", _ago(10))
+        await _row_at(backend, daemon, part, "o", _ago(9), "DELETE")
+        assert (await call(backend, daemon, "DELETE", path, {"X-Timestamp": _ago(8)}))[0] == 204
+    # B has not reached the age yet (a longer reclaim_age): it re-creates
+    # A's copy, still deleted; once both reclaim, it is gone for good.
+    stats = await _db_replicator(trio, first, 3).run(once=True)
+    assert stats is not None and stats.databases_reclaimed == 1
+    await _db_replicator(trio, second, 30).run(once=True)
+    assert (await call(backend, trio.daemons[first], "HEAD", path))[0] == 404
+    for index in (second, first):
+        await _db_replicator(trio, index, 3).run(once=True)
+    for index in (first, second, first):
+        stats = await _db_replicator(trio, index, 3).run(once=True)
+        assert stats is not None and stats.databases_checked == 0
+    for index in (first, second):
+        assert not any(p.suffix == ".db" for p in (trio.daemons[index].device_path("sda") / "containers").rglob("*"))
