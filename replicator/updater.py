@@ -88,7 +88,7 @@ def record_timestamp(record: PendingUpdate) -> Timestamp:
     """The newest timestamp an update carries (account updates have several)."""
     stamps = [
         _header_timestamp(record.headers, name)
-        for name in ("X-Timestamp", "X-Put-Timestamp", "X-Delete-Timestamp")
+        for name in ("X-Timestamp", "X-Put-Timestamp", "X-Delete-Timestamp", "X-Content-Type-Timestamp")
     ]
     return max((s for s in stamps if s is not None), default=Timestamp(0))
 

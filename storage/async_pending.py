@@ -55,7 +55,11 @@ class PendingUpdate:
 
     @property
     def timestamp(self) -> Timestamp:
-        return Timestamp.parse(self.headers.get("X-Timestamp", "0"))
+        """The update's newest timestamp (names its file): an object POST's
+        update carries the data's X-Timestamp and its own
+        X-Content-Type-Timestamp, and must not replace the PUT's record."""
+        stamps = [self.headers.get(h) for h in ("X-Timestamp", "X-Content-Type-Timestamp")]
+        return max(Timestamp.parse(v) for v in (*filter(None, stamps), "0"))
 
     @property
     def ip_port(self) -> tuple[str, int]:

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 HASH_RE = re.compile(r"^[0-9a-f]{32}$")
 SYNC_TABLE = "incoming_sync"
 ROW_COLUMNS = {
-    "container": ("object", "name, created_at, size, content_type, etag, deleted"),
+    "container": ("object", "name, created_at, size, content_type, etag, deleted, ctype_timestamp"),
     "account": ("container", "name, put_timestamp, delete_timestamp, object_count, bytes_used, stats_timestamp, deleted"),
 }
 
@@ -127,7 +127,8 @@ def merge_rows(broker: DatabaseBroker, rows: list[list[Any]], sender_id: str, po
     """Blocking: merge replicated rows, then remember ``point`` for the sender."""
     if isinstance(broker, ContainerBroker):
         broker.merge_objects(
-            ObjectUpdate(str(r[1]), str(r[2]), int(r[3]), str(r[4]), str(r[5]), bool(r[6])) for r in rows
+            ObjectUpdate(str(r[1]), str(r[2]), int(r[3]), str(r[4]), str(r[5]), bool(r[6]), str(r[7]) if len(r) > 7 else "")
+            for r in rows
         )
     elif isinstance(broker, AccountBroker):
         broker.merge_containers(

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -34,7 +36,7 @@ from martlet.errors import (
     RequestTimeout,
     Unprocessable,
 )
-from martlet.content_type import split_swift_bytes
+from martlet.content_type import split_swift_bytes, with_swift_bytes
 from martlet.timestamp import Timestamp
 from storage.async_pending import PendingUpdate, send_or_queue
 from storage.diskfile import (
@@ -50,7 +52,7 @@ from storage.diskfile import (
     read_range,
     write_marker,
 )
-from storage.metadata import CorruptObject, ObjectMetadata
+from storage.metadata import CorruptObject, ObjectMetadata, read_metadata
 from storage.object_headers import (
     DEFAULT_CONTENT_TYPE,
     is_expired,
@@ -308,6 +310,7 @@ class ObjectServer:
         assert path.container is not None and path.obj is not None
         timestamp = request_timestamp(request.headers)
         delete_at = parse_delete_at(request.headers.get("X-Delete-At"))
+        container_targets(request.headers)  # 400 before anything is written
         location = self.ctx.object_location(path)
         state = await self._state(path, location)
         if not state.exists or state.metadata is None or is_expired(state.metadata):
@@ -324,7 +327,30 @@ class ObjectServer:
             sys_meta=sys_meta_from(request.headers, put=False),
         )
         await self.ctx.io.run(path.device, write_marker, location, metadata, META, self.conf.fsync)
+        await self._update_containers_after_post(request, path, location, state, timestamp)
         return web.Response(status=202)
+
+    async def _update_containers_after_post(
+        self, request: web.Request, path: EntityPath, location: ObjectLocation, state: ObjectState,
+        timestamp: Timestamp,
+    ) -> None:
+        """A POST that changes the content type listings show sends the row
+        again: the data's size, etag and timestamp, the new type, and the
+        POST's timestamp as ``X-Content-Type-Timestamp`` (see
+        ``storage.db.container.ObjectUpdate``). That is a POST with a
+        Content-Type, or one without after a POST that had one (the .data's
+        type is back in force)."""
+        if not container_targets(request.headers)[0] or state.data_timestamp is None or state.metadata is None:
+            return
+        data = await self.ctx.io.run(path.device, read_data_metadata, location, state.data_timestamp)
+        if data is None:
+            return  # replaced meanwhile: the newer PUT sends its own row
+        given = request.headers.get("Content-Type") or None
+        if given is None and data.content_type == state.metadata.content_type:
+            return  # the listing already shows the type in force
+        new_type = given or data.content_type or DEFAULT_CONTENT_TYPE
+        records = post_container_updates(request.headers, path, data, new_type, timestamp)
+        await self._send_updates(path, records)
 
     # -- container updates ----------------------------------------------------
 
@@ -332,7 +358,9 @@ class ObjectServer:
         self, request: web.Request, path: EntityPath, method: str, timestamp: Timestamp, meta: ObjectMetadata
     ) -> None:
         """After a durable write: tell the container server(s); queue on failure."""
-        records = container_updates(request.headers, path, method, timestamp, meta)
+        await self._send_updates(path, container_updates(request.headers, path, method, timestamp, meta))
+
+    async def _send_updates(self, path: EntityPath, records: list[PendingUpdate]) -> None:
         if not records:
             return
         device_path = self.ctx.devices_root / path.device
@@ -445,3 +473,42 @@ def container_updates(
         PendingUpdate(method, host, device, partition, path.account, path.container, path.obj, update_headers)
         for host, device in targets
     ]
+
+
+SLO_ETAG_SYSMETA = "x-object-sysmeta-slo-etag"
+SLO_SIZE_SYSMETA = "x-object-sysmeta-slo-size"
+
+
+def post_container_updates(
+    headers: Mapping[str, str], path: EntityPath, data: ObjectMetadata, content_type: str, timestamp: Timestamp
+) -> list[PendingUpdate]:
+    """Pure: the row updates of an object POST that sets ``content_type``.
+
+    ``X-Timestamp`` stays the data's, so the row can never beat a newer
+    PUT's; ``X-Content-Type-Timestamp`` (the POST's) orders it after the
+    PUT's own row and after older POSTs', so replays change nothing. An SLO
+    manifest's row keeps its large-object form (``swift_bytes`` and
+    ``slo_etag``, from the manifest's sysmeta).
+    """
+    records = container_updates(headers, path, "PUT", data.timestamp, replace(data, content_type=content_type))
+    sys_meta = {k.lower(): v for k, v in data.sys_meta.items()}
+    slo_etag, slo_size = sys_meta.get(SLO_ETAG_SYSMETA), sys_meta.get(SLO_SIZE_SYSMETA, "")
+    extra = {"X-Content-Type-Timestamp": timestamp.internal}
+    if slo_etag and slo_size.isdigit():
+        first = records[0].headers if records else {}
+        extra["X-Content-Type"] = with_swift_bytes(first.get("X-Content-Type", content_type), int(slo_size))
+        extra["X-Etag"] = f"{data.etag}; slo_etag={slo_etag}"
+    return [replace(r, headers={**r.headers, **extra}) for r in records]
+
+
+def read_data_metadata(location: ObjectLocation, data_timestamp: Timestamp) -> ObjectMetadata | None:
+    """Blocking: the .data's own metadata (no .meta applied), or None if
+    that .data is gone (replaced or deleted since)."""
+    try:
+        fd = os.open(location.hash_dir / f"{data_timestamp.internal}{DATA}", os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        return read_metadata(fd)
+    finally:
+        os.close(fd)

@@ -34,6 +34,8 @@ from storage.listing import Entry, ListingParams, ObjectRecord, RowQuery, build_
 from martlet.timestamp import Timestamp
 
 CONTAINER_SCHEMA = """
+-- ctype_timestamp: when content_type was set, if later than created_at
+-- (an object POST); '' otherwise. Files made before it gain it on use.
 CREATE TABLE object (
     ROWID INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,
@@ -41,7 +43,8 @@ CREATE TABLE object (
     size INTEGER NOT NULL,
     content_type TEXT NOT NULL,
     etag TEXT NOT NULL,
-    deleted INTEGER NOT NULL DEFAULT 0
+    deleted INTEGER NOT NULL DEFAULT 0,
+    ctype_timestamp TEXT NOT NULL DEFAULT ''
 );
 -- Listings read live names in order, merges look names up: both use this.
 CREATE INDEX ix_object_deleted_name ON object (deleted, name);
@@ -95,6 +98,27 @@ class ObjectUpdate:
     content_type: str = ""
     etag: str = ""
     deleted: bool = False
+    # An object POST's new content type: the row keeps the data's
+    # ``created_at`` (so a POST never makes an older PUT win) and orders
+    # after it by this. "" means "set with the data".
+    ctype_timestamp: str = ""
+
+    @property
+    def order(self) -> tuple[str, str]:
+        """Which of two rows for a name wins: data first, content type next."""
+        return (self.created_at, max(self.ctype_timestamp, self.created_at))
+
+
+def row_order(created_at: str, ctype_timestamp: str) -> tuple[str, str]:
+    return (created_at, max(ctype_timestamp, created_at))
+
+
+def ensure_ctype_column(conn: sqlite3.Connection) -> None:
+    """Inside a write transaction: give a database made before
+    ``ctype_timestamp`` existed that column (once; a schema-only change)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(object)")}
+    if "ctype_timestamp" not in columns:
+        conn.execute("ALTER TABLE object ADD COLUMN ctype_timestamp TEXT NOT NULL DEFAULT ''")
 
 
 @dataclass(frozen=True)
@@ -156,7 +180,7 @@ def _newest_per_name(items: Iterable[ObjectUpdate]) -> dict[str, ObjectUpdate]:
     newest: dict[str, ObjectUpdate] = {}
     for item in items:
         old = newest.get(item.name)
-        if old is None or item.created_at > old.created_at:
+        if old is None or item.order > old.order:
             newest[item.name] = item
     return newest
 
@@ -225,22 +249,24 @@ class ContainerBroker(DatabaseBroker):
         names = list(newest)
         changed = False
         with self.transaction() as conn:
+            ensure_ctype_column(conn)
             cutoff = reclaim_cutoff(conn)
             for start in range(0, len(names), NAME_BATCH):
                 batch = names[start : start + NAME_BATCH]
                 marks = ",".join("?" * len(batch))
-                existing = dict(
-                    conn.execute(
-                        "SELECT name, created_at FROM object "
+                existing = {
+                    name: row_order(created_at, ctype_ts)
+                    for name, created_at, ctype_ts in conn.execute(
+                        "SELECT name, created_at, ctype_timestamp FROM object "
                         f"WHERE deleted IN (0, 1) AND name IN ({marks})",
                         batch,
-                    ).fetchall()
-                )
+                    )
+                }
                 winners = [
                     newest[n]
                     for n in batch
-                    if (n in existing and newest[n].created_at > existing[n])
-                    or (n not in existing and not maybe_reclaimed(newest[n].created_at, cutoff))
+                    if (n in existing and newest[n].order > existing[n])
+                    or (n not in existing and not maybe_reclaimed(newest[n].order[1], cutoff))
                 ]
                 if not winners:
                     continue
@@ -250,10 +276,11 @@ class ContainerBroker(DatabaseBroker):
                     [(w.name,) for w in winners if w.name in existing],
                 )
                 conn.executemany(
-                    "INSERT INTO object (name, created_at, size, content_type, etag, deleted) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO object (name, created_at, size, content_type, etag, deleted, ctype_timestamp) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
-                        (w.name, w.created_at, w.size, w.content_type, w.etag, int(w.deleted))
+                        (w.name, w.created_at, w.size, w.content_type, w.etag, int(w.deleted),
+                         w.ctype_timestamp if w.ctype_timestamp > w.created_at else "")
                         for w in winners
                     ],
                 )
@@ -266,7 +293,10 @@ class ContainerBroker(DatabaseBroker):
         return changed
 
     def _reclaim_rows(self, conn: sqlite3.Connection, cutoff: str) -> int:
-        return conn.execute("DELETE FROM object WHERE deleted = 1 AND created_at < ?", (cutoff,)).rowcount
+        ensure_ctype_column(conn)  # older files: before replication reads rows
+        return conn.execute(
+            "DELETE FROM object WHERE deleted = 1 AND created_at < ? AND ctype_timestamp < ?", (cutoff, cutoff)
+        ).rowcount
 
     def mark_reported(self, report: tuple[str, str, int, int]) -> None:
         """Remember what the account server accepted."""

@@ -21,6 +21,9 @@ BACKEND_TYPE_HEADER = "X-Backend-Type"
 # last changed, so the account keeps the newest stats whatever the arrival
 # order (see storage.db.account).
 STATS_TIMESTAMP_HEADER = "X-Backend-Stats-Timestamp"
+# An object POST's row update: X-Timestamp is the data's (the PUT's), this
+# the POST's, which set the content type (see storage.db.container).
+CONTENT_TYPE_TIMESTAMP_HEADER = "X-Content-Type-Timestamp"
 
 # Container settings stored like metadata (Swift's list, less container sync).
 CONTAINER_SETTINGS = frozenset(
@@ -93,12 +96,14 @@ def object_update_from_request(method: str, name: str, headers: Mapping[str, str
     etag = headers.get("X-Etag", "").strip()
     if not etag:
         raise BadRequest("missing X-Etag")
+    ctype_ts = headers.get(CONTENT_TYPE_TIMESTAMP_HEADER)
     return ObjectUpdate(
         name,
         timestamp,
         size=_int_header(headers, "X-Size"),
         content_type=headers.get("X-Content-Type", "application/octet-stream"),
         etag=etag,
+        ctype_timestamp=Timestamp.parse(ctype_ts).internal if ctype_ts else "",
     )
 
 

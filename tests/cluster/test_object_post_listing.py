@@ -1,0 +1,43 @@
+"""An object POST that changes Content-Type changes the container listing
+(through the same container-update path as PUT), on a cluster started as
+`martlet dev` starts it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cluster.cluster_harness import RunningCluster, cluster_fixture
+
+pytestmark = pytest.mark.cluster
+
+cluster = cluster_fixture("post-listing")
+
+
+def listed(cluster: RunningCluster, container: str) -> dict[str, dict]:
+    _, rows = cluster.connection().get_container(container)
+    return {row["name"]: row for row in rows}
+
+
+def test_a_post_with_a_new_content_type_shows_in_the_listing(cluster: RunningCluster) -> None:
+    conn = cluster.connection()
+    conn.put_container("post-ct")
+    etag = conn.put_object("post-ct", "photo", b"not really a png", content_type="text/plain")
+    before = listed(cluster, "post-ct")["photo"]
+    assert before["content_type"] == "text/plain"
+
+    conn.post_object("post-ct", "photo", headers={"Content-Type": "image/png", "X-Object-Meta-Kind": "photo"})
+    row = listed(cluster, "post-ct")["photo"]
+    assert row["content_type"] == "image/png"
+    assert (row["bytes"], row["hash"], row["last_modified"]) == (16, etag, before["last_modified"])
+    assert conn.head_object("post-ct", "photo")["content-type"] == "image/png"
+    assert conn.head_container("post-ct")["x-container-object-count"] == "1"
+
+    # Whatever type a later metadata POST leaves in force, the listing agrees.
+    conn.post_object("post-ct", "photo", headers={"X-Object-Meta-Kind": "other"})
+    in_force = conn.head_object("post-ct", "photo")["content-type"]
+    assert listed(cluster, "post-ct")["photo"]["content_type"] == in_force
+
+    # A newer PUT wins over everything the POSTs said.
+    conn.put_object("post-ct", "photo", b"csv,data", content_type="text/csv")
+    row = listed(cluster, "post-ct")["photo"]
+    assert (row["content_type"], row["bytes"]) == ("text/csv", 8)
