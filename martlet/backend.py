@@ -59,8 +59,13 @@ def make_session(
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=timeouts.conn_timeout, sock_read=timeouts.node_timeout
     )
+    # aiohttp gives a POST or PUT without Content-Type "application/octet-stream";
+    # a backend POST without one means "keep the object's type", so never invent it.
     return aiohttp.ClientSession(
-        connector=connector, timeout=timeout, auto_decompress=False, skip_auto_headers=("User-Agent",)
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent", "Content-Type"),
     )
 
 

@@ -41,3 +41,16 @@ def test_a_post_with_a_new_content_type_shows_in_the_listing(cluster: RunningClu
     conn.put_object("post-ct", "photo", b"csv,data", content_type="text/csv")
     row = listed(cluster, "post-ct")["photo"]
     assert (row["content_type"], row["bytes"]) == ("text/csv", 8)
+
+
+def test_a_metadata_only_post_keeps_the_content_type(cluster: RunningCluster) -> None:
+    """A POST without Content-Type changes metadata only: the object and its
+    listing row keep the type it was uploaded with."""
+    conn = cluster.connection()
+    conn.put_container("post-keep")
+    conn.put_object("post-keep", "notes", b"plain words", content_type="text/plain")
+    conn.post_object("post-keep", "notes", headers={"X-Object-Meta-Color": "blue"})
+    head = conn.head_object("post-keep", "notes")
+    assert head["content-type"] == "text/plain"
+    assert head["x-object-meta-color"] == "blue"
+    assert listed(cluster, "post-keep")["notes"]["content_type"] == "text/plain"

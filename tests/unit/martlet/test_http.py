@@ -28,6 +28,10 @@ async def echo(request: web.Request) -> web.Response:
     )
 
 
+async def headers_of(request: web.Request) -> web.Response:
+    return web.json_response(dict(request.headers))
+
+
 async def missing(request: web.Request) -> web.Response:
     raise NotFound()
 
@@ -38,6 +42,7 @@ async def server():
     app.router.add_put("/conflict", conflict)
     app.router.add_get("/boom", boom)
     app.router.add_route("HEAD", "/missing", missing)
+    app.router.add_route("*", "/headers", headers_of)
     app.router.add_get("/{device}/{part}/{account}/{container}/{obj:.*}", echo)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -122,3 +127,19 @@ async def test_access_log_line_has_method_status_and_trans_id(server: int, caplo
     assert line["status"] == 409
     assert line["path"] == "/conflict"
     assert line["duration_ms"] >= 0
+
+
+async def test_backend_request_never_invents_a_content_type(server: int) -> None:
+    """A bodiless backend POST without Content-Type means "keep the object's
+    type"; aiohttp would otherwise add application/octet-stream."""
+    async with make_session() as session:
+        for method in ("POST", "PUT"):
+            resp = await backend_request(session, "127.0.0.1", server, method, "/headers")
+            async with resp:
+                sent = await resp.json()
+            assert "Content-Type" not in sent, method
+        resp = await backend_request(
+            session, "127.0.0.1", server, "POST", "/headers", headers={"Content-Type": "text/plain"}
+        )
+        async with resp:
+            assert (await resp.json())["Content-Type"] == "text/plain"
