@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_DELETE_SEGMENTS = 100_000  # a bound on what one manifest DELETE walks
 # The object server sends these instead of the manifest's own values in its
-# container update (storage.object_server.CONTAINER_UPDATE_OVERRIDES).
+# container update (storage.container_updates.CONTAINER_UPDATE_OVERRIDES).
 OVERRIDE_ETAG = "X-Backend-Container-Update-Override-Etag"
 OVERRIDE_CONTENT_TYPE = "X-Backend-Container-Update-Override-Content-Type"
 

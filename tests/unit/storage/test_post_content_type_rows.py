@@ -13,7 +13,7 @@ from storage.db import ContainerBroker, ObjectUpdate
 from storage.db.headers import object_update_from_request
 from storage.db_replication import merge_rows, rows_since
 from storage.metadata import ObjectMetadata
-from storage.object_server import post_container_updates
+from storage.container_updates import post_container_updates
 from storage.paths import EntityPath
 
 T1, T2, T3, T4 = (f"170000000{i}.00000" for i in range(1, 5))

@@ -14,7 +14,7 @@ from martlet.errors import BadRequest
 from martlet.timestamp import Timestamp
 from storage.listing import ObjectRecord, render_listing, split_slo_etag
 from storage.metadata import ObjectMetadata
-from storage.object_server import container_update_overrides, container_updates
+from storage.container_updates import container_update_overrides, container_updates
 from storage.paths import EntityPath
 
 TARGET = {"X-Container-Host": "127.0.0.1:6001", "X-Container-Device": "d1", "X-Container-Partition": "3"}

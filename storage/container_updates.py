@@ -1,0 +1,123 @@
+"""Pure: the container-row updates an object server sends after a write.
+
+An object PUT, DELETE or content-type POST carries the container replicas to
+tell in ``X-Container-Host/Device/Partition``; these functions turn the
+request and the object's metadata into ``PendingUpdate`` records, which the
+object server sends (or queues in async_pending) once the object is durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from martlet.content_type import split_swift_bytes, with_swift_bytes
+from martlet.errors import BadRequest
+from martlet.timestamp import Timestamp
+from storage.async_pending import PendingUpdate
+from storage.metadata import ObjectMetadata
+from storage.object_headers import DEFAULT_CONTENT_TYPE
+from storage.paths import EntityPath
+
+
+def container_targets(headers: Mapping[str, str]) -> tuple[list[tuple[str, str]], int]:
+    """Pure: ``([(host, device), ...], partition)`` from the X-Container-* headers.
+
+    Hosts and devices are comma-separated lists paired in order (the proxy
+    may give one object server several container replicas). 400 if they do
+    not pair up or a host is not ``ip:port``.
+    """
+    hosts = [h.strip() for h in headers.get("X-Container-Host", "").split(",") if h.strip()]
+    devices = [d.strip() for d in headers.get("X-Container-Device", "").split(",") if d.strip()]
+    partition = headers.get("X-Container-Partition", "").strip()
+    if not hosts and not devices:
+        return [], 0
+    if len(hosts) != len(devices) or not partition.isascii() or not partition.isdigit():
+        raise BadRequest("X-Container-Host, -Device and -Partition do not match")
+    for host in hosts:
+        ip, sep, port = host.rpartition(":")
+        if not sep or not ip or not port.isdigit():
+            raise BadRequest("X-Container-Host must be ip:port")
+    return list(zip(hosts, devices)), int(partition)
+
+
+# Request headers by which the proxy replaces what a PUT's container update
+# reports (an SLO manifest's row: ``swift_bytes`` and the SLO ETag), mapped
+# to the update header each replaces. Only the proxy sets them: it never
+# passes a client's X-Backend-* headers on.
+CONTAINER_UPDATE_OVERRIDES = {
+    "X-Backend-Container-Update-Override-Size": "X-Size",
+    "X-Backend-Container-Update-Override-Etag": "X-Etag",
+    "X-Backend-Container-Update-Override-Content-Type": "X-Content-Type",
+}
+
+
+def container_update_overrides(headers: Mapping[str, str]) -> dict[str, str]:
+    """Pure: ``{update header: value}`` from the override headers; 400 for a
+    size that is not a number or an empty ETag (the row would be refused)."""
+    out: dict[str, str] = {}
+    for name, replaced in CONTAINER_UPDATE_OVERRIDES.items():
+        value = headers.get(name)
+        if value is None:
+            continue
+        value = value.strip()
+        if replaced == "X-Size" and not (value.isascii() and value.isdigit()):
+            raise BadRequest(f"{name} must be a non-negative integer")
+        if not value:
+            raise BadRequest(f"{name} is empty")
+        out[replaced] = value
+    return out
+
+
+def container_updates(
+    headers: Mapping[str, str], path: EntityPath, method: str, timestamp: Timestamp, meta: ObjectMetadata
+) -> list[PendingUpdate]:
+    """Pure: the row updates an object PUT or DELETE sends to its container servers.
+
+    A content type's own ``swift_bytes`` is dropped unless the proxy
+    overrides the content type: only a manifest PUT may set the total a
+    listing shows.
+    """
+    targets, partition = container_targets(headers)
+    update_headers = {"X-Backend-Type": "container", "X-Timestamp": timestamp.internal}
+    if method == "PUT":
+        content_type, _ = split_swift_bytes(meta.content_type or DEFAULT_CONTENT_TYPE)
+        update_headers.update(
+            {
+                "X-Size": str(meta.content_length or 0),
+                "X-Content-Type": content_type,
+                "X-Etag": meta.etag or "",
+            }
+        )
+        update_headers.update(container_update_overrides(headers))
+    assert path.container is not None
+    return [
+        PendingUpdate(method, host, device, partition, path.account, path.container, path.obj, update_headers)
+        for host, device in targets
+    ]
+
+
+SLO_ETAG_SYSMETA = "x-object-sysmeta-slo-etag"
+SLO_SIZE_SYSMETA = "x-object-sysmeta-slo-size"
+
+
+def post_container_updates(
+    headers: Mapping[str, str], path: EntityPath, data: ObjectMetadata, content_type: str, timestamp: Timestamp
+) -> list[PendingUpdate]:
+    """Pure: the row updates of an object POST that sets ``content_type``.
+
+    ``X-Timestamp`` stays the data's, so the row can never beat a newer
+    PUT's; ``X-Content-Type-Timestamp`` (the POST's) orders it after the
+    PUT's own row and after older POSTs', so replays change nothing. An SLO
+    manifest's row keeps its large-object form (``swift_bytes`` and
+    ``slo_etag``, from the manifest's sysmeta).
+    """
+    records = container_updates(headers, path, "PUT", data.timestamp, replace(data, content_type=content_type))
+    sys_meta = {k.lower(): v for k, v in data.sys_meta.items()}
+    slo_etag, slo_size = sys_meta.get(SLO_ETAG_SYSMETA), sys_meta.get(SLO_SIZE_SYSMETA, "")
+    extra = {"X-Content-Type-Timestamp": timestamp.internal}
+    if slo_etag and slo_size.isdigit():
+        first = records[0].headers if records else {}
+        extra["X-Content-Type"] = with_swift_bytes(first.get("X-Content-Type", content_type), int(slo_size))
+        extra["X-Etag"] = f"{data.etag}; slo_etag={slo_etag}"
+    return [replace(r, headers={**r.headers, **extra}) for r in records]
