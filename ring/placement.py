@@ -198,15 +198,61 @@ class Placement:
             rows, parts = rows[order], parts[order]
             taken = np.zeros(rows.size, dtype=bool)
             part_done = np.zeros(self.partitions, dtype=bool)
+            under = under[np.argsort(diff[under], kind="stable")]
+            limits = self._share_scarce_partitions(diff, under, rows, parts, allowance)
             moved = 0
-            for u in under[np.argsort(diff[under], kind="stable")]:
-                moved += self._draw(u, int(-diff[u]), rows, parts, taken, part_done, allowance)
+            for i, u in enumerate(under):
+                limit = None if limits is None else limits[:, i]
+                need = int(-diff[u]) if limit is None else min(int(-diff[u]), int(limit.sum()))
+                moved += self._draw(u, need, rows, parts, taken, part_done, allowance, limit)
             if moved == 0:
                 relayed = 0
                 while relayed < _MAX_RELAYS and self._relay(self.device_counts() - quota):
                     relayed += 1
                 if relayed == 0:
                     return
+
+    def _share_scarce_partitions(
+        self, diff: np.ndarray, under: np.ndarray, rows: np.ndarray, parts: np.ndarray, allowance: np.ndarray
+    ) -> np.ndarray | None:
+        """When fewer partitions may move than replicas are wanted (one
+        replica per partition per rebalance binds), give every device below
+        quota the same fraction of its deficit, and take from each source
+        the same fraction of its excess, following one plan for the whole
+        move scaled down. Filling destinations one after another would
+        leave the last with nothing, and drawing sources at random would
+        spend the scarce partitions on sources that had other outlets while
+        a source with a single legal destination keeps its excess; either
+        way the remainder could then need more than one more rebalance.
+
+        Returns ``(ndev + 1, len(under))`` caps on moves from each source to
+        each device below quota, or None when partitions are not scarce."""
+        wanted = int(-diff[under].sum())
+        available = int(np.unique(parts).size)
+        if wanted <= available:
+            return None
+        fraction = available / wanted
+        # Which sources can reach which destinations, judged on a sample
+        # of every source's movable replicas.
+        src = self.a[rows, parts]
+        sample = self._pick_per_source(rows, parts, src, np.full(self.ndev + 1, 64))
+        s_rows, s_parts, s_src = rows[sample], parts[sample], src[sample]
+        reach = np.zeros((self.ndev + 1, under.size), dtype=bool)
+        for i, u in enumerate(under):
+            ok = self._legal_for(int(u), s_rows, s_parts)
+            reach[np.unique(s_src[ok]), i] = True
+        plan = np.zeros((self.ndev + 1, under.size))
+        left = (-diff[under]).astype(float)
+        sources = np.flatnonzero(allowance > 0)
+        # Sources with the fewest outlets first, so that they keep theirs.
+        for s in sources[np.argsort(reach[sources].sum(axis=1), kind="stable")]:
+            open_ = reach[s] & (left > 0)
+            if not open_.any():
+                continue
+            give = np.minimum(allowance[s] * left * open_ / left[open_].sum(), left)
+            plan[s] = give
+            left -= give
+        return np.ceil(plan * fraction).astype(np.int64)
 
     def _relay(self, diff: np.ndarray) -> bool:
         """Find and make one chain of moves over-full -> x1 -> ... -> u for
@@ -295,25 +341,33 @@ class Placement:
         taken: np.ndarray,
         part_done: np.ndarray,
         allowance: np.ndarray,
+        limit: np.ndarray | None = None,
     ) -> int:
-        """Move up to ``need`` candidate replicas onto device ``u``."""
+        """Move up to ``need`` candidate replicas onto device ``u``, at most
+        ``allowance`` (and ``limit``, if given) from each source."""
+        if need <= 0:
+            return 0
         size = max(8 * need, 4096)
         got = 0
         while True:
+            cap = allowance if limit is None else np.minimum(allowance, limit)
             if size >= rows.size:
                 sample = np.arange(rows.size)
             else:
                 sample = (int(self.rng.integers(rows.size)) + np.arange(size)) % rows.size
             sample = sample[~taken[sample] & ~part_done[parts[sample]]]
-            sample = sample[allowance[self.a[rows[sample], parts[sample]]] > 0]
+            sample = sample[cap[self.a[rows[sample], parts[sample]]] > 0]
             ok = self._legal_for(u, rows[sample], parts[sample])
             cand = sample[ok]
             if cand.size:
                 source = self.a[rows[cand], parts[cand]]
-                pick = cand[self._pick_per_source(rows[cand], parts[cand], source, allowance)][: need - got]
+                pick = cand[self._pick_per_source(rows[cand], parts[cand], source, cap)][: need - got]
                 src = self.a[rows[pick], parts[pick]]
                 self._move(rows[pick], parts[pick], u)
-                allowance[:-1] -= np.bincount(src, minlength=self.ndev)[: self.ndev]
+                used = np.bincount(src, minlength=self.ndev)[: self.ndev]
+                allowance[:-1] -= used
+                if limit is not None:
+                    limit[:-1] -= used
                 taken[pick] = True
                 part_done[parts[pick]] = True
                 got += pick.size
