@@ -40,6 +40,7 @@ class Placement:
         self.fresh = np.zeros(assignment.shape, dtype=bool)  # placed in this rebalance
         self.touched = np.zeros(self.partitions, dtype=bool)
         self.ndev = len(tree.device_quota)
+        self.before = assignment.copy()  # to undo a move when swapping sources
 
     # -- bookkeeping ---------------------------------------------------------
     def device_counts(self) -> np.ndarray:
@@ -193,6 +194,8 @@ class Placement:
             allowance = np.append(np.maximum(diff, 0), 0)
             rows, parts = np.nonzero((allowance[self.a] > 0) & self._movable_slots())
             if rows.size == 0:
+                if self._swap_sources(diff):
+                    continue
                 return
             order = self.rng.permutation(rows.size)
             rows, parts = rows[order], parts[order]
@@ -206,6 +209,8 @@ class Placement:
                 need = int(-diff[u]) if limit is None else min(int(-diff[u]), int(limit.sum()))
                 moved += self._draw(u, need, rows, parts, taken, part_done, allowance, limit)
             if moved == 0:
+                if self._swap_sources(self.device_counts() - quota):
+                    continue
                 relayed = 0
                 while relayed < _MAX_RELAYS and self._relay(self.device_counts() - quota):
                     relayed += 1
@@ -253,6 +258,80 @@ class Placement:
             plan[s] = give
             left -= give
         return np.ceil(plan * fraction).astype(np.int64)
+
+    def _swap_sources(self, diff: np.ndarray) -> bool:
+        """When a device x above quota has no movable replica left that a
+        device u below quota can take (typically when every partition must
+        move once, so the last partitions hold only sources already at
+        quota), change the source of an earlier move: a partition q that
+        moved its replica on y to w and also holds one on x moves x's to w
+        instead and keeps y's, which frees y for an untouched partition p
+        to move its replica on y to u. Net x -1, u +1, still one replica
+        moved in each of p and q."""
+        changed_rows, changed_parts = np.nonzero((self.a != self.before) & (self.before >= 0))
+        if changed_rows.size == 0:
+            return False
+        done = False
+        for x in np.flatnonzero(diff > 0)[:16]:
+            holds_x = (self.a[:, changed_parts] == x).any(axis=0)
+            q_rows, q_parts = changed_rows[holds_x], changed_parts[holds_x]
+            if q_rows.size == 0:
+                continue
+            x_rows = (self.a[:, q_parts] == x).argmax(axis=0)
+            y, w = self.before[q_rows, q_parts], self.a[q_rows, q_parts]
+            after = self.a[:, q_parts].copy()
+            at = np.arange(q_parts.size)
+            after[q_rows, at], after[x_rows, at] = y, w
+            fits = self._dispersed(after) & (x_rows != q_rows)
+            q_rows, q_parts, x_rows, y, w = q_rows[fits], q_parts[fits], x_rows[fits], y[fits], w[fits]
+            for u in np.flatnonzero(diff < 0)[:16]:
+                want = int(min(diff[x], -diff[u]))
+                # q moved u's own replica away: keeping it needs no p.
+                q_sel = np.flatnonzero((y == u) & (q_parts >= 0))[:want]
+                if q_sel.size and want > 0:
+                    self.a[q_rows[q_sel], q_parts[q_sel]] = u
+                    self.fresh[q_rows[q_sel], q_parts[q_sel]] = False
+                    self._move(x_rows[q_sel], q_parts[q_sel], w[q_sel])
+                    q_parts[q_sel] = -1
+                    diff[x] -= q_sel.size
+                    diff[u] += q_sel.size
+                    want -= q_sel.size
+                    done = True
+                p_rows, p_parts = np.nonzero(np.isin(self.a, y) & self.may_move[None, :])
+                ok = self._legal_for(int(u), p_rows, p_parts)
+                p_rows, p_parts = p_rows[ok], p_parts[ok]
+                for dev in np.unique(self.a[p_rows, p_parts]):
+                    if want <= 0:
+                        break
+                    # may_move drops as p partitions are used: one move each.
+                    p_sel = np.flatnonzero((self.a[p_rows, p_parts] == dev) & self.may_move[p_parts])
+                    _, first = np.unique(p_parts[p_sel], return_index=True)
+                    p_sel = p_sel[first]
+                    q_sel = np.flatnonzero((y == dev) & (q_parts >= 0))
+                    n = min(want, p_sel.size, q_sel.size)
+                    if n == 0:
+                        continue
+                    p_sel, q_sel = p_sel[:n], q_sel[:n]
+                    self.a[q_rows[q_sel], q_parts[q_sel]] = dev
+                    self.fresh[q_rows[q_sel], q_parts[q_sel]] = False
+                    self._move(x_rows[q_sel], q_parts[q_sel], w[q_sel])
+                    self._move(p_rows[p_sel], p_parts[p_sel], int(u))
+                    q_parts[q_sel] = -1  # each q serves one swap
+                    diff[x] -= n
+                    diff[u] += n
+                    want -= n
+                    done = True
+        return done
+
+    def _dispersed(self, cols: np.ndarray) -> np.ndarray:
+        """Per column of device ids (one partition's replicas), is every
+        tier within its ``hi``?"""
+        ok = np.ones(cols.shape[1], dtype=bool)
+        for level in range(1, DEVICE_LEVEL + 1):
+            nodes = self.tree.node_of[level][cols]
+            for r in range(cols.shape[0]):
+                ok &= (nodes == nodes[r]).sum(axis=0) <= self.tree.hi[level][nodes[r]]
+        return ok
 
     def _relay(self, diff: np.ndarray) -> bool:
         """Find and make one chain of moves over-full -> x1 -> ... -> u for

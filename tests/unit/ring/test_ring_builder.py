@@ -195,6 +195,29 @@ def test_doubling_a_small_ring_balances_in_two_rebalances(seed: int) -> None:
     assert second.dispersion == 0.0
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_partition_moving_twice_balances_in_two_rebalances(seed: int) -> None:
+    """Three devices on one ip, two ips added: every partition must put a
+    replica on each new device, 512 moves in two rebalances of at most 256.
+    The second moves one replica in every partition and must pick each
+    partition's source so every old device ends at its quota (it swaps the
+    source of an earlier move when the last partitions hold only sources
+    already at quota)."""
+    builder = RingBuilder(8, 3, 0)
+    for n in range(3):
+        builder.add_device(1, 1, "10.1.1.0", 6200, f"d{n}", 50.0)
+    builder.rebalance(seed=0)
+    for n in range(2):
+        builder.add_device(1, 1, f"10.1.1.{50 + n}", 6200, f"new{n}", 50.0)
+    first = builder.rebalance(seed=seed)
+    before = builder.assignment
+    second = builder.rebalance(seed=seed + 1)
+    assert (first.moved, second.moved) == (256, 256)
+    assert ((builder.assignment != before).sum(axis=0) == 1).all()
+    assert sorted(builder.stats().parts.tolist()) == [85, 85, 86, 256, 256]
+    assert second.dispersion == 0.0
+
+
 def test_removing_a_device_moves_only_what_it_held() -> None:
     b = cluster(12, zones=4, per_zone=3)
     b.rebalance(seed=1)
