@@ -207,7 +207,7 @@ class Placement:
             for i, u in enumerate(under):
                 limit = None if limits is None else limits[:, i]
                 need = int(-diff[u]) if limit is None else min(int(-diff[u]), int(limit.sum()))
-                moved += self._draw(u, need, rows, parts, taken, part_done, allowance, limit)
+                moved += self._draw(int(u), need, rows, parts, taken, part_done, allowance, limit)
             if moved == 0:
                 if self._swap_sources(self.device_counts() - quota):
                     continue
