@@ -38,7 +38,6 @@ class Placement:
         self.replicas, self.partitions = assignment.shape
         self.may_move = movable.copy()  # partition may still give up one replica
         self.fresh = np.zeros(assignment.shape, dtype=bool)  # placed in this rebalance
-        self.touched = np.zeros(self.partitions, dtype=bool)
         self.ndev = len(tree.device_quota)
         self.before = assignment.copy()  # to undo a move when swapping sources
 
@@ -48,10 +47,8 @@ class Placement:
         return np.bincount(held, minlength=self.ndev)[: self.ndev]
 
     def _release(self, rows: np.ndarray, parts: np.ndarray) -> None:
-        self.a[rows, parts] = -1
-        self.fresh[rows, parts] = True
-        self.may_move[parts] = False
-        self.touched[parts] = True
+        """Unassign: a move to nowhere, placed later in this rebalance."""
+        self._move(rows, parts, -1)
 
     def _movable_slots(self) -> np.ndarray:
         """(replicas, partitions) mask of replicas that may move now."""
@@ -409,7 +406,6 @@ class Placement:
         self.a[rows, parts] = dev
         self.fresh[rows, parts] = True
         self.may_move[parts] = False
-        self.touched[parts] = True
 
     def _draw(
         self,

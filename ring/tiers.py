@@ -231,7 +231,8 @@ def _apportion(total: int, exact: np.ndarray, limit: np.ndarray, held: np.ndarra
         can_grow = base < limit
         first = np.flatnonzero((frac > 0) & can_grow)
         first = first[np.lexsort((-frac[first], ~sticky[first]))]
-        rest = [i for i in order_frac if can_grow[i] and i not in set(first.tolist())]
+        in_first = set(first.tolist())
+        rest = [i for i in order_frac if can_grow[i] and i not in in_first]
         chosen = (list(first) + rest)[:extra]
         if len(chosen) < extra:
             raise RingError("cannot apportion partitions within the dispersion caps")
