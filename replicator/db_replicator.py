@@ -55,6 +55,7 @@ from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
 from storage.db import DatabaseBroker
 from storage.db_replication import HASH_RE, make_broker, read_info, rows_since
+from storage.fileutil import unlink_quietly
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +116,7 @@ def remove_db(broker: DatabaseBroker, max_row: int) -> bool:
     if read_info(broker)["max_row"] != max_row:
         return False
     for suffix in ("", "-wal", "-shm"):
-        try:
-            os.unlink(f"{broker.path}{suffix}")
-        except FileNotFoundError:
-            pass
+        unlink_quietly(Path(f"{broker.path}{suffix}"))
     for folder in (broker.path.parent, broker.path.parent.parent, broker.path.parent.parent.parent):
         try:
             os.rmdir(folder)

@@ -43,6 +43,7 @@ from replicator.plan import Push, plan_partition, suffixes_to_sync
 from replicator.stats import PassStats
 from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
+from storage.fileutil import unlink_quietly
 from storage.partition_hashes import HASHES_FILE, INVALID_FILE, LOCK_FILE, get_hashes, invalidate_suffix
 from storage.replication import list_suffixes
 
@@ -74,10 +75,7 @@ def remove_reverted(part_dir: Path, listing: Listing) -> bool:
         for hash_, names in hashes.items():
             hash_dir = part_dir / suffix / hash_
             for name in names:
-                try:
-                    os.unlink(hash_dir / name)
-                except FileNotFoundError:
-                    pass
+                unlink_quietly(hash_dir / name)
             _rmdir_quietly(hash_dir)
         _rmdir_quietly(part_dir / suffix)
     try:
@@ -86,10 +84,7 @@ def remove_reverted(part_dir: Path, listing: Listing) -> bool:
         return True
     if not left:
         for name in (HASHES_FILE, INVALID_FILE, LOCK_FILE):
-            try:
-                os.unlink(part_dir / name)
-            except FileNotFoundError:
-                pass
+            unlink_quietly(part_dir / name)
         if _rmdir_quietly(part_dir):
             return True
     for suffix in listing:
@@ -253,7 +248,7 @@ class ObjectReplicator(ReplicatorDaemon):
         async def one_object(files: list[Push]) -> None:
             async with gate:
                 for push in files:
-                    result = await peer.push(part_dir / push.suffix / push.hash, push.filename, chunk)
+                    result = await peer.push(part_dir, push, chunk)
                     results.append(result)
                     if result == PUSHED:
                         stats.objects_pushed += 1
