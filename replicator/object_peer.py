@@ -22,6 +22,7 @@ import aiohttp
 import msgpack
 
 from martlet.backend import backend_path, backend_request
+from replicator.plan import Push
 from ring import Device
 from storage.metadata import CorruptObject, ObjectMetadata, encode_metadata, read_metadata
 from storage.replication import EXT_HEADER, META_LENGTH_HEADER, OP_HEADER, REPLICATION_HEADER
@@ -104,18 +105,19 @@ class ObjectPeer:
             out.update(answer)
         return out
 
-    async def push(self, hash_dir: Path, filename: str, chunk_size: int) -> str:
+    async def push(self, part_dir: Path, push: Push, chunk_size: int) -> str:
         """Send one file with its own metadata and timestamp. ``PUSHED`` when
         the peer stored it (201), ``HELD`` when it needs it no more (409: it
         holds it or something newer, or we no longer do), else ``FAILED``."""
-        ext = "." + filename.rpartition(".")[2]
+        hash_dir = part_dir / push.suffix / push.hash
+        filename = push.filename
         try:
             fd = await asyncio.to_thread(os.open, hash_dir / filename, os.O_RDONLY)
         except FileNotFoundError:
             return HELD  # superseded locally since the listing: nothing to send
         try:
             meta = await asyncio.to_thread(read_metadata, fd)
-            return await self._send(fd, meta, ext, chunk_size)
+            return await self._send(fd, meta, push.ext, chunk_size)
         except CorruptObject as exc:
             log.warning("not pushing a corrupt file", extra={"file": str(hash_dir / filename), "error": exc.reason})
             return FAILED

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from storage.diskfile import META, gather_files, parse_filename
+from storage.diskfile import META, gather_files
 
 SuffixHashes = Mapping[str, str]  # suffix -> md5 of its files (REPLICATE)
 SuffixListing = Mapping[str, Sequence[str]]  # object hash -> file names
@@ -100,7 +100,3 @@ def plan_partition(
 def in_sync(local: SuffixListing, remote: SuffixListing) -> bool:
     """True when the peer needs nothing of ours for these hash directories."""
     return not any(files_to_push(names, remote.get(h, ())) for h, names in local.items())
-
-
-def is_object_file(name: str) -> bool:
-    return parse_filename(name) is not None
