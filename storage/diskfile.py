@@ -246,7 +246,9 @@ def apply_meta(base: ObjectMetadata, update: ObjectMetadata) -> ObjectMetadata:
     )
 
 
-def _read_file_metadata(path: Path) -> ObjectMetadata:
+def read_file_metadata(path: Path) -> ObjectMetadata:
+    """Blocking: the metadata of one object file, exactly as stored (no
+    ``.meta`` applied); FileNotFoundError if it is gone."""
     fd = os.open(path, os.O_RDONLY)
     try:
         return read_metadata(fd)
@@ -264,7 +266,7 @@ def open_object(location: ObjectLocation) -> ObjectState:
     update = None
     if files.meta is not None:
         try:
-            update = _read_file_metadata(location.hash_dir / files.meta)
+            update = read_file_metadata(location.hash_dir / files.meta)
             meta_ts = update.timestamp
         except FileNotFoundError:
             update = None  # superseded while we looked: the .data still answers
@@ -295,7 +297,7 @@ def read_range(fd: int, offset: int, length: int) -> bytes:
     return os.pread(fd, length, offset)
 
 
-def iter_body(fd: int, start: int, end: int, chunk_size: int) -> Iterator[tuple[int, int]]:
+def iter_body(start: int, end: int, chunk_size: int) -> Iterator[tuple[int, int]]:
     """Pure: the (offset, length) reads that cover ``[start, end)``."""
     offset = start
     while offset < end:

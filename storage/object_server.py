@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -53,10 +52,11 @@ from storage.diskfile import (
     iter_body,
     object_name,
     open_object,
+    read_file_metadata,
     read_range,
     write_marker,
 )
-from storage.metadata import CorruptObject, ObjectMetadata, read_metadata
+from storage.metadata import CorruptObject, ObjectMetadata
 from storage.object_headers import (
     DEFAULT_CONTENT_TYPE,
     is_expired,
@@ -67,7 +67,7 @@ from storage.object_headers import (
     sys_meta_from,
     user_meta_from,
 )
-from storage.partition_hashes import SUFFIX_RE, get_hashes
+from storage.partition_hashes import get_hashes, parse_suffixes
 from storage.paths import EntityPath, ReplicatePath
 from storage.quarantine import BodyMismatch, quarantine_hash_dir, whole_body_verifier
 
@@ -275,7 +275,7 @@ class ObjectServer:
         for start, end, prefix in parts:
             if prefix:
                 await response.write(prefix)
-            for offset, length in iter_body(state.fd, start, end, self.conf.disk_chunk_size):
+            for offset, length in iter_body(start, end, self.conf.disk_chunk_size):
                 data = await self.ctx.io.run(device, read_range, state.fd, offset, length)
                 if len(data) != length:
                     # The file is shorter than its metadata says: corrupt. The
@@ -391,25 +391,10 @@ class ObjectServer:
         return web.Response(body=body, content_type="application/x-msgpack")
 
 
-def parse_suffixes(rest: tuple[str, ...]) -> list[str]:
-    """``("abc-def",)`` -> ``["abc", "def"]``; 400 for anything not a suffix."""
-    if len(rest) > 1:
-        raise BadRequest("REPLICATE path must be /<device>/<partition>[/<suffix>-<suffix>...]")
-    suffixes = rest[0].split("-") if rest else []
-    for suffix in suffixes:
-        if not SUFFIX_RE.match(suffix):
-            raise BadRequest("invalid suffix")
-    return suffixes
-
-
 def read_data_metadata(location: ObjectLocation, data_timestamp: Timestamp) -> ObjectMetadata | None:
     """Blocking: the .data's own metadata (no .meta applied), or None if
     that .data is gone (replaced or deleted since)."""
     try:
-        fd = os.open(location.hash_dir / f"{data_timestamp.internal}{DATA}", os.O_RDONLY)
+        return read_file_metadata(location.hash_dir / f"{data_timestamp.internal}{DATA}")
     except FileNotFoundError:
         return None
-    try:
-        return read_metadata(fd)
-    finally:
-        os.close(fd)

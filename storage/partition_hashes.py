@@ -29,6 +29,7 @@ from pathlib import Path
 
 import msgpack
 
+from martlet.errors import BadRequest
 from storage.fileutil import atomic_write
 
 HASHES_FILE = "hashes.msgpack"
@@ -37,6 +38,18 @@ LOCK_FILE = ".lock"
 FORMAT_VERSION = 1
 SUFFIX_RE = re.compile(r"^[0-9a-f]{3}$")
 MAX_PASSES = 10  # bound on retries when writes keep invalidating a suffix
+
+
+def parse_suffixes(rest: tuple[str, ...], *, required: bool = False) -> list[str]:
+    """Pure: a REPLICATE path's ``("abc-def",)`` -> ``["abc", "def"]``; 400
+    for anything not a suffix, or (``required``) for no suffixes at all."""
+    if len(rest) > 1 or (required and not rest):
+        tail = "/<suffix>-<suffix>..." if required else "[/<suffix>-<suffix>...]"
+        raise BadRequest(f"REPLICATE path must be /<device>/<partition>{tail}")
+    suffixes = rest[0].split("-") if rest else []
+    if not all(SUFFIX_RE.match(s) for s in suffixes):
+        raise BadRequest("invalid suffix")
+    return suffixes
 
 
 @contextmanager

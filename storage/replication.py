@@ -57,7 +57,7 @@ from storage.diskfile import (
     write_marker,
 )
 from storage.metadata import CorruptObject, ObjectMetadata, decode_metadata
-from storage.partition_hashes import SUFFIX_RE
+from storage.partition_hashes import parse_suffixes
 from storage.paths import EntityPath, ReplicatePath
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class ObjectReplication:
             inner: Any = self.inner
             response: web.StreamResponse = await inner.replicate(request, path)
             return response
-        suffixes = _parse_suffixes(path.rest)
+        suffixes = parse_suffixes(path.rest, required=True)
         part_dir = self.ctx.devices_root / path.device / "objects" / str(path.partition)
         listing = await self.ctx.io.run(path.device, list_suffixes, part_dir, suffixes, self.conf.reclaim_age)
         return web.Response(body=msgpack.packb(listing, use_bin_type=True), content_type="application/x-msgpack")
@@ -201,15 +201,6 @@ class ObjectReplication:
             data = await self._read(request, min(chunk, remaining))
             await self.ctx.io.run(device, writer.write, data)
             remaining -= len(data)
-
-
-def _parse_suffixes(rest: tuple[str, ...]) -> list[str]:
-    if len(rest) != 1:
-        raise BadRequest("listing path must be /<device>/<partition>/<suffix>-<suffix>...")
-    suffixes = rest[0].split("-")
-    if not all(SUFFIX_RE.match(s) for s in suffixes):
-        raise BadRequest("invalid suffix")
-    return suffixes
 
 
 # -- wiring ------------------------------------------------------------------

@@ -142,5 +142,5 @@ def test_cleanup_reclaims_old_tombstones(tmp_path: Path) -> None:
 
 
 def test_iter_body_covers_range() -> None:
-    assert list(df.iter_body(0, 3, 10, 4)) == [(3, 4), (7, 3)]
-    assert list(df.iter_body(0, 5, 5, 4)) == []
+    assert list(df.iter_body(3, 10, 4)) == [(3, 4), (7, 3)]
+    assert list(df.iter_body(5, 5, 4)) == []

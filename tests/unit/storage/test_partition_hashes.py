@@ -2,11 +2,13 @@ import hashlib
 from pathlib import Path
 
 import msgpack
+import pytest
 
+from martlet.errors import BadRequest
 from martlet.timestamp import Timestamp
 from storage import diskfile as df
 from storage.metadata import ObjectMetadata
-from storage.partition_hashes import get_hashes
+from storage.partition_hashes import get_hashes, parse_suffixes
 
 
 def tombstone(device: Path, obj: str, stamp: str) -> df.ObjectLocation:
@@ -49,3 +51,14 @@ def test_reclaimed_suffix_disappears(tmp_path: Path) -> None:
 
 def test_missing_partition(tmp_path: Path) -> None:
     assert get_hashes(tmp_path / "sda" / "objects" / "9", tmp_path / "sda" / "tmp") == {}
+
+
+def test_parse_suffixes_of_replicate_paths() -> None:
+    assert parse_suffixes(()) == []
+    assert parse_suffixes(("abc-0f1",)) == ["abc", "0f1"]
+    assert parse_suffixes(("abc",), required=True) == ["abc"]
+    for rest in (("ABC",), ("abcd",), ("abc-",), ("abc", "def")):
+        with pytest.raises(BadRequest):
+            parse_suffixes(rest)
+    with pytest.raises(BadRequest):
+        parse_suffixes((), required=True)
