@@ -4,18 +4,19 @@ turning backend answers (one streamed, or a quorum of many) into responses."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 
+from martlet.conditional import http_date, last_modified_seconds
 from martlet.errors import NotFound, ServiceUnavailable
 from martlet.timestamp import Timestamp
 from proxy.acl import ACL, Target, authorize, is_owner
 from proxy.auth import Identity, verify_token
 from proxy.constraints import SwiftPath
-from proxy.fanout import NODE_ERRORS, Names, ReadAnswer, read_first, write_bodiless
+from proxy.fanout import NODE_ERRORS, Names, ReadAnswer, read_first, write_bodiless, write_streaming
 from proxy.headers import backend_response_headers
 from proxy.quorum import Reply, best_status, quorum_size
 from proxy.state import ProxyState
@@ -64,6 +65,11 @@ def new_timestamp() -> str:
     return Timestamp.now().internal
 
 
+def last_modified(timestamp: str) -> str:
+    """The ``Last-Modified`` of a write stamped ``timestamp`` (as the object server dates it)."""
+    return http_date(last_modified_seconds(Timestamp.parse(timestamp).seconds))
+
+
 def ring_names(kind: str, names: Names, state: ProxyState) -> tuple[Ring, int, list[Device]]:
     ring = state.ring(kind)
     part, nodes = ring.get_nodes(names.account, names.container, names.obj)
@@ -90,14 +96,14 @@ def slot_headers(base: Mapping[str, str], replicas: int, update_nodes: Sequence[
     return out
 
 
+_REASONS = {404: "Not Found", 409: "Conflict", 412: "Precondition Failed",
+            422: "Unprocessable Entity", 503: "Service Unavailable", 400: "Bad Request"}
+
+
 def quorum_response(replies: list[Reply], replicas: int, headers: Mapping[str, str] | None = None) -> web.Response:
     """The client's answer to a write: the status a quorum agrees on."""
     status = best_status([r.status for r in replies], quorum_size(replicas))
-    body = None
-    if status >= 300:
-        reasons = {404: "Not Found", 409: "Conflict", 412: "Precondition Failed",
-                   422: "Unprocessable Entity", 503: "Service Unavailable", 400: "Bad Request"}
-        body = reasons.get(status, "")
+    body = _REASONS.get(status, "") if status >= 300 else None
     return web.Response(status=status, text=body, headers=dict(headers or {}) if status < 300 else None)
 
 
@@ -113,6 +119,18 @@ async def write_entity(ctx: Context, kind: str, method: str, names: Names, base:
         _, update_part, update_nodes = ring_names(update_kind, parent, ctx.state)
     headers = slot_headers(base, len(nodes), update_nodes, update_part, update_prefix)
     replies = await write_bodiless(ctx.state, ring, part, method, names, headers, query)
+    return replies, len(nodes)
+
+
+async def put_object_replicas(ctx: Context, names: Names, headers: Mapping[str, str],
+                              chunks: AsyncIterator[bytes], length: int | None) -> tuple[list[Reply], int]:
+    """Stream an object body to every replica, each naming its container replica."""
+    ring, part, nodes = ring_names("object", names, ctx.state)
+    _, cpart, cnodes = ring_names("container", Names(names.account, names.container), ctx.state)
+    per_slot = slot_headers(headers, len(nodes), cnodes, cpart, "Container")
+    replies = await write_streaming(
+        ctx.state, ring, part, names, per_slot, chunks, length, ctx.state.settings.max_file_size
+    )
     return replies, len(nodes)
 
 

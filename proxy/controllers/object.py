@@ -8,11 +8,9 @@ container's existence) runs before any replica is written to.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
-from email.utils import formatdate
 from urllib.parse import quote
 
 import aiohttp
@@ -22,17 +20,20 @@ from martlet.errors import (
     BadRequest, ClientDisconnect, EntityTooLarge, MethodNotAllowed, NotFound, ServiceUnavailable,
     Unauthorized,
 )
-from martlet.timestamp import Timestamp
 from proxy import large_objects
 from proxy.acl import parse_acl
 from proxy.config import ProxySection
 from proxy.constraints import (
-    check_copy_path, check_metadata, check_object_body, guess_content_type, resolve_delete_at,
+    check_copy_path, check_metadata, check_names, check_object_body, decode_segment, guess_content_type,
+    resolve_delete_at,
 )
-from proxy.controllers.base import Context, new_timestamp, quorum_response, raise_for_missing, ring_names, slot_headers, write_entity
+from proxy.controllers.base import (
+    Context, last_modified, new_timestamp, put_object_replicas, quorum_response, raise_for_missing, ring_names,
+    write_entity,
+)
 from proxy.controllers.container import container_info
 from proxy.controllers.object_read import stream_object
-from proxy.fanout import NODE_ERRORS, Names, read_first, write_streaming
+from proxy.fanout import NODE_ERRORS, Names, read_first
 from proxy.headers import client_headers_for_backend, user_metadata
 from proxy.quorum import Reply, best_status, quorum_etag, quorum_size
 
@@ -104,10 +105,6 @@ async def _read(ctx: Context) -> web.StreamResponse:
     return await stream_object(ctx.request, ctx.state, answer, part, names, ring, headers, {})
 
 
-def _last_modified(timestamp: str) -> str:
-    return formatdate(math.ceil(Timestamp.parse(timestamp).seconds), usegmt=True)
-
-
 async def _client_chunks(request: web.Request, settings: ProxySection) -> AsyncIterator[bytes]:
     """The request body in chunks; a stalled or vanished client is a 499."""
     while True:
@@ -121,31 +118,20 @@ async def _client_chunks(request: web.Request, settings: ProxySection) -> AsyncI
         yield chunk
 
 
-async def _put_replicas(ctx: Context, names: Names, headers: dict[str, str],
-                        chunks: AsyncIterator[bytes], length: int | None) -> tuple[list[Reply], int]:
-    ring, part, nodes = ring_names("object", names, ctx.state)
-    _, cpart, cnodes = ring_names("container", Names(names.account, names.container), ctx.state)
-    per_slot = slot_headers(headers, len(nodes), cnodes, cpart, "Container")
-    replies = await write_streaming(
-        ctx.state, ring, part, names, per_slot, chunks, length, ctx.state.settings.max_file_size
-    )
-    return replies, len(nodes)
-
-
 def _put_response(replies: list[Reply], replicas: int, timestamp: str,
                   extra: dict[str, str] | None = None) -> web.Response:
     quorum = quorum_size(replicas)
     status = best_status([r.status for r in replies], quorum)
     if status != 201:
         return quorum_response(replies, replicas)
-    headers = {"Last-Modified": _last_modified(timestamp), **(extra or {})}
+    headers = {"Last-Modified": last_modified(timestamp), **(extra or {})}
     etag = quorum_etag(replies, quorum)
     if etag:
         headers["ETag"] = etag
     return web.Response(status=201, headers=headers)
 
 
-def _object_headers(ctx: Context, name: str) -> dict[str, str]:
+def _object_headers(ctx: Context) -> dict[str, str]:
     """Backend headers of a PUT or POST from the client's, checked."""
     request_headers = ctx.request.headers
     check_metadata(request_headers, "object")
@@ -162,7 +148,7 @@ async def _put(ctx: Context) -> web.StreamResponse:
     assert p.container is not None and p.obj is not None
     request = ctx.request
     length = check_object_body(request.headers, ctx.state.settings.max_file_size)
-    headers = _object_headers(ctx, p.obj)
+    headers = _object_headers(ctx)
     detect = request.headers.get("X-Detect-Content-Type", "").lower() in ("true", "1", "yes")
     headers["Content-Type"] = guess_content_type(p.obj, request.headers.get("Content-Type"), detect)
     await _check_write(ctx, p.account, p.container, p.obj, need_container=True)
@@ -174,7 +160,7 @@ async def _put(ctx: Context) -> web.StreamResponse:
     if length is not None:
         headers["Content-Length"] = str(length)
     names = Names(p.account, p.container, p.obj)
-    replies, replicas = await _put_replicas(ctx, names, headers, _client_chunks(request, ctx.state.settings), length)
+    replies, replicas = await put_object_replicas(ctx, names, headers, _client_chunks(request, ctx.state.settings), length)
     return _put_response(replies, replicas, timestamp)
 
 
@@ -195,7 +181,7 @@ async def _copy(ctx: Context, source: Names, dest: Names) -> web.StreamResponse:
     assert source.container and source.obj and dest.container and dest.obj
     await _check_read(ctx, source.account, source.container, source.obj)
     await _check_write(ctx, dest.account, dest.container, dest.obj, need_container=True)
-    headers = _object_headers(ctx, dest.obj)
+    headers = _object_headers(ctx)
     headers.pop("ETag", None)
     ring, part, _ = ring_names("object", source, ctx.state)
     answer = await read_first(ctx.state, ring, part, "GET", source, {})
@@ -231,7 +217,7 @@ async def _copy(ctx: Context, source: Names, dest: Names) -> web.StreamResponse:
         timestamp = new_timestamp()
         headers["X-Timestamp"] = timestamp
         headers["Content-Length"] = str(body.length)
-        replies, replicas = await _put_replicas(ctx, dest, headers, body.chunks, body.length)
+        replies, replicas = await put_object_replicas(ctx, dest, headers, body.chunks, body.length)
         return _put_response(replies, replicas, timestamp, extra)
     finally:
         response.release()
@@ -281,8 +267,6 @@ async def _copy_verb(ctx: Context) -> web.StreamResponse:
 
 
 def _other_account(ctx: Context, header: str) -> str:
-    from proxy.constraints import check_names, decode_segment
-
     value = ctx.request.headers.get(header)
     if not value:
         return ctx.path.account
@@ -294,7 +278,7 @@ def _other_account(ctx: Context, header: str) -> str:
 async def _post(ctx: Context) -> web.StreamResponse:
     p = ctx.path
     assert p.container is not None and p.obj is not None
-    headers = _object_headers(ctx, p.obj)
+    headers = _object_headers(ctx)
     await _check_write(ctx, p.account, p.container, p.obj, need_container=True)
     headers["X-Timestamp"] = new_timestamp()
     replies, replicas = await write_entity(

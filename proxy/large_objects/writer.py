@@ -24,12 +24,12 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from martlet.conditional import http_date, last_modified_seconds
 from martlet.content_type import split_swift_bytes, with_swift_bytes
-from martlet.timestamp import Timestamp
 from martlet.errors import BadRequest, ClientDisconnect, EntityTooLarge, MartletError, NotFound, Unprocessable
-from proxy.controllers.base import Context, new_timestamp, quorum_response, ring_names, slot_headers, write_entity
-from proxy.fanout import Names, write_streaming
+from proxy.controllers.base import (
+    Context, last_modified, new_timestamp, put_object_replicas, quorum_response, write_entity,
+)
+from proxy.fanout import Names
 from proxy.large_objects.fetch import (
     SLO_DEPTH, SLO_ETAG, SLO_SIZE, CheckAccess, SegmentError, head_segment, is_slo, read_body, read_object,
 )
@@ -37,6 +37,7 @@ from proxy.large_objects.manifest import (
     Segment, SegmentHead, check_segment, data_segment, normalize_etag, parse_put_manifest,
     parse_stored_manifest, CorruptManifest, problems_body, slo_etag, stored_json, total_length,
 )
+from proxy.large_objects.reader import manifest_body_limit
 from proxy.quorum import best_status, quorum_etag, quorum_size
 
 log = logging.getLogger(__name__)
@@ -155,16 +156,11 @@ async def store_slo_manifest(ctx: Context, names: Names, headers: dict[str, str]
         "Content-Length": str(len(stored)), "X-Timestamp": timestamp,
         **container_row_overrides(content_type, stored_md5, etag, total),
     })
-    ring, part, nodes = ring_names("object", names, ctx.state)
-    _, cpart, cnodes = ring_names("container", Names(names.account, names.container), ctx.state)
-    per_slot = slot_headers(headers, len(nodes), cnodes, cpart, "Container")
-    replies = await write_streaming(ctx.state, ring, part, names, per_slot, _one_chunk(stored), len(stored),
-                                    len(stored))
-    quorum = quorum_size(len(nodes))
+    replies, replicas = await put_object_replicas(ctx, names, headers, _one_chunk(stored), len(stored))
+    quorum = quorum_size(replicas)
     if best_status([r.status for r in replies], quorum) != 201 or quorum_etag(replies, quorum) is None:
-        return quorum_response(replies, len(nodes))
-    last_modified = http_date(last_modified_seconds(Timestamp.parse(timestamp).seconds))
-    return web.Response(status=201, headers={"ETag": f'"{etag}"', "Last-Modified": last_modified})
+        return quorum_response(replies, replicas)
+    return web.Response(status=201, headers={"ETag": f'"{etag}"', "Last-Modified": last_modified(timestamp)})
 
 
 async def _manifest_segments(ctx: Context, names: Names) -> list[Segment] | None:
@@ -180,8 +176,7 @@ async def _manifest_segments(ctx: Context, names: Names) -> list[Segment] | None
             raise SegmentError(f"manifest answered {response.status}")
         if not is_slo(response.headers):
             return None
-        limit = 4 * ctx.state.settings.max_manifest_size
-        return parse_stored_manifest(await read_body(response, limit))
+        return parse_stored_manifest(await read_body(response, manifest_body_limit(ctx)))
     except CorruptManifest as exc:
         raise SegmentError(str(exc)) from None
     finally:
