@@ -27,7 +27,7 @@ import aiohttp
 from martlet.backend import backend_path, backend_request
 from martlet.errors import ClientDisconnect, EntityTooLarge
 from proxy.error_limiter import node_key
-from proxy.quorum import Reply
+from proxy.quorum import Reply, is_newer
 from proxy.state import ProxyState
 from ring import Device, Ring
 
@@ -293,8 +293,6 @@ async def read_first(
     later node but older than a tombstone seen earlier counts as deleted.
     The caller must release ``response``.
     """
-    from proxy.quorum import is_newer  # local: keeps the import list short
-
     nodes = nodes or node_iter(state, ring, part)
     statuses: list[int] = []
     tombstone: str | None = None

@@ -10,7 +10,6 @@ object read.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -28,7 +27,6 @@ SLO_ETAG = "X-Object-Sysmeta-Slo-Etag"
 SLO_SIZE = "X-Object-Sysmeta-Slo-Size"
 SLO_DEPTH = "X-Object-Sysmeta-Slo-Depth"
 LISTING_PAGE = 10000
-_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
 # (account, container, object) -> None, or raises 401/403/404.
 CheckAccess = Callable[[str, str, str], Awaitable[None]]
