@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from martlet.cluster import RING_KINDS, ClusterConfig
 
 if TYPE_CHECKING:
@@ -96,16 +98,16 @@ class ClusterStatus:
 
 def device_rows(devices: Sequence[Device | None], assignment: Sequence[Sequence[int]], partition_count: int) -> tuple[DeviceRow, ...]:
     """Pure: partition-replicas per device and balance against weight."""
-    counts: dict[int, int] = {}
+    # One bincount per replica: a real ring has millions of partition-replicas.
+    counts = np.zeros(len(devices), dtype=np.int64)
     for replica in assignment:
-        for dev_id in replica:
-            counts[dev_id] = counts.get(dev_id, 0) + 1
+        counts += np.bincount(np.asarray(replica, dtype=np.int64), minlength=len(devices))[: len(devices)]
     live = [d for d in devices if d is not None]
     total_weight = sum(d.weight for d in live)
     slots = sum(len(replica) for replica in assignment) or partition_count
     rows = []
     for dev in live:
-        parts = counts.get(dev.id, 0)
+        parts = int(counts[dev.id])
         target = slots * dev.weight / total_weight if total_weight else 0.0
         if target > 0:
             balance = (parts - target) * 100.0 / target
@@ -143,13 +145,17 @@ def fetch_recon(address: str, devices: tuple[str, ...], timeout: float) -> NodeS
     return NodeStatus(address, True, recon=data, ring_devices=devices)
 
 
+def node_address(ip: str, port: int) -> str:
+    """``ip:port``, an IPv6 address in brackets."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
 def node_devices(rings: Sequence[RingReport]) -> dict[str, tuple[str, ...]]:
     """Pure: ``ip:port`` of every storage node the rings name -> its devices."""
     seen: dict[str, dict[str, None]] = {}
     for report in rings:
         for row in report.devices:
-            host = f"[{row.ip}]" if ":" in row.ip else row.ip
-            seen.setdefault(f"{host}:{row.port}", {}).setdefault(row.device, None)
+            seen.setdefault(node_address(row.ip, row.port), {}).setdefault(row.device, None)
     return {address: tuple(devices) for address, devices in seen.items()}
 
 
@@ -202,7 +208,7 @@ def render_ring(report: RingReport) -> list[str]:
         return [f"{report.kind} ring: cannot read: {report.error}"]
     head = (f"{report.kind} ring: {report.partitions} partitions, {report.replicas} replicas, "
             f"{len(report.devices)} devices, balance {report.balance:.2f}")
-    rows = [[str(d.id), str(d.region), str(d.zone), f"{d.ip}:{d.port}", d.device, f"{d.weight:.2f}",
+    rows = [[str(d.id), str(d.region), str(d.zone), node_address(d.ip, d.port), d.device, f"{d.weight:.2f}",
              str(d.partitions), f"{d.balance:.2f}"] for d in report.devices]
     return [head, *("  " + s for s in table(
         ["id", "region", "zone", "address", "device", "weight", "partitions", "balance"], rows))]

@@ -82,3 +82,11 @@ def test_render_shows_the_updaters_last_pass_and_its_failed_updates() -> None:
     assert header.rstrip().endswith("updates")
     line = next(l for l in text.splitlines() if l.strip().startswith("10.0.0.1:6200"))
     assert line.rstrip().endswith("5s ago, 4 failures")
+
+
+def test_rings_show_an_ipv6_device_in_brackets_as_node_addresses_are() -> None:
+    rows = device_rows([dev(0, ip="::1")], [array("H", [0, 0])], 2)
+    report = RingReport("object", 2, 1, rows)
+    text = render(ClusterStatus(0.0, (report,), ()))
+    assert "[::1]:6200" in text
+    assert node_devices([report]) == {"[::1]:6200": ("d0",)}
