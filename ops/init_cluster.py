@@ -161,10 +161,6 @@ def build_ring(layout: ClusterLayout, kind: str, hash_settings: HashSection) -> 
     ring.save_ring(builder.get_ring(hash_settings), layout.directory / f"{kind}.ring")
 
 
-def missing_rings(layout: ClusterLayout) -> list[str]:
-    return [k for k in RING_KINDS if not (layout.directory / f"{k}.ring").exists()]
-
-
 def init_cluster(layout: ClusterLayout, overwrite_role_configs: bool = False) -> InitReport:
     """Create whatever of the cluster folder is missing (see module docstring)."""
     if not layout.nodes:
@@ -180,7 +176,7 @@ def init_cluster(layout: ClusterLayout, overwrite_role_configs: bool = False) ->
         cluster_sections = new_cluster_sections()
         hash_settings = HashSection(**cluster_sections["hash"])
     for kind in RING_KINDS:
-        if kind in missing_rings(layout):
+        if not (layout.directory / f"{kind}.ring").exists():
             build_ring(layout, kind, hash_settings)
             created.append(f"{kind}.ring")
         else:
