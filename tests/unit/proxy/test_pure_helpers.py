@@ -1,6 +1,6 @@
 from dataclasses import dataclass
 
-from proxy.controllers.base import slot_headers
+from proxy.controllers.base import last_modified, slot_headers
 from proxy.controllers.object_read import resume_range
 from proxy.state import TTLCache
 
@@ -37,3 +37,10 @@ def test_ttl_cache():
     off: TTLCache[int] = TTLCache(ttl=0)
     off.put("a", 1)
     assert off.get("a") is None
+
+
+def test_last_modified_rounds_up_to_whole_seconds():
+    # Never older than the write: 1700000000.00001 is dated 22:13:21, not :20.
+    assert last_modified("1700000000.00001") == "Tue, 14 Nov 2023 22:13:21 GMT"
+    assert last_modified("1700000000.50000") == "Tue, 14 Nov 2023 22:13:21 GMT"
+    assert last_modified("1699999999.99999") == "Tue, 14 Nov 2023 22:13:20 GMT"
