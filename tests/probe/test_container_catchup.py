@@ -64,13 +64,18 @@ def test_db_replicator_alone_converges_a_container(cluster: ProbeCluster) -> Non
                 if path.is_file():
                     path.unlink()
 
+    port = cluster.spec.storage_ports[cluster.node_index(down)]
+    url = f"http://127.0.0.1:{port}{backend_path(down, part, cluster.account(), 'c7')}"
+    # Before: the returned replica has neither the rows nor the new metadata.
+    assert _listing(cluster, down, part, "c7") == []
+    assert requests.head(url, timeout=10).headers.get("X-Container-Meta-After") is None
+
     cluster.run_everywhere("db-replicator")
 
-    port = cluster.spec.storage_ports[cluster.node_index(down)]
-    head = requests.head(
-        f"http://127.0.0.1:{port}{backend_path(down, part, cluster.account(), 'c7')}", timeout=10
-    )
+    head = requests.head(url, timeout=10)
     assert head.headers.get("X-Container-Meta-After") == "2"
     assert head.headers.get("X-Container-Meta-Before") == "1"
     for device in replicas:
         assert _listing(cluster, device, part, "c7") == ["o1", "o2", "o3", "o4"], device
+    _headers, listing = conn.get_container("c7")
+    assert [row["name"] for row in listing] == ["o1", "o2", "o3", "o4"]

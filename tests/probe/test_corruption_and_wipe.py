@@ -109,10 +109,18 @@ def test_wiped_device_is_refilled(cluster: ProbeCluster) -> None:
     assert expected, "the ring put none of the objects on the wiped device"
     for name, body in bodies.items():
         placed = cluster.hash_dirs("c5", name)
-        _part, primaries = cluster.primaries("c5", name)
+        part, primaries = cluster.primaries("c5", name)
         assert set(placed) == set(primaries), (name, placed)
         for dev in primaries:
             assert md5_hex(cluster.data_path(dev, "c5", name).read_bytes()) == md5_hex(body)
+    # Through the API too: the refilled device's own daemon serves each copy
+    # (a proxy GET would succeed from the other replicas either way).
+    port = cluster.spec.storage_ports[index]
+    for name in expected:
+        part, _primaries = cluster.primaries("c5", name)
+        url = f"http://127.0.0.1:{port}{backend_path(victim, part, cluster.account(), 'c5', name)}"
+        answer = requests.get(url, timeout=10)
+        assert answer.status_code == 200 and answer.content == bodies[name], (name, answer.status_code)
 
 
 def test_every_replica_corrupt_never_succeeds(cluster: ProbeCluster) -> None:

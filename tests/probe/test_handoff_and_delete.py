@@ -99,9 +99,14 @@ def test_post_with_replica_down_reaches_it_after_replication(cluster: ProbeClust
     stale = _direct_head(cluster, down, "c3", "labelled")
     assert stale is not None and stale["X-Object-Meta-Color"] == "red"
 
+    assert not any(n.endswith(".meta") for n in cluster.hash_dirs("c3", "labelled")[down])
+
     cluster.replicate()
 
+    placed = cluster.hash_dirs("c3", "labelled")
+    assert set(placed) == set(primaries), placed
     for device in primaries:
+        assert any(n.endswith(".meta") for n in placed[device]), (device, placed[device])
         head = _direct_head(cluster, device, "c3", "labelled")
         assert head is not None, device
         assert head["X-Object-Meta-Color"] == "blue", device
