@@ -15,6 +15,7 @@ from martlet.backend import BackendTimeouts, make_session
 from martlet.cluster import RING_KINDS
 from martlet.errors import BadRequest
 from martlet.http import STANDARD_MIDDLEWARES
+from martlet.logs import trans_id_var
 from proxy.auth import authenticate, make_token
 from proxy.config import ProxyConfig
 from proxy.constraints import split_swift_path
@@ -22,7 +23,6 @@ from proxy.controllers.account import handle_account
 from proxy.controllers.base import Context, identify
 from proxy.controllers.container import handle_container
 from proxy.controllers.object import handle_object
-from proxy.headers import trans_id_headers
 from proxy.info import info_document
 from proxy.metrics import install as install_metrics
 from proxy.state import ProxyState
@@ -79,8 +79,7 @@ async def _add_trans_id(request: web.Request, response: web.StreamResponse) -> N
     Plain responses are prepared after the middlewares returned (and the
     context variable was reset), so the id the middleware set wins.
     """
-    ids = trans_id_headers()
-    trans_id = response.headers.get("X-Trans-Id") or ids["X-Trans-Id"]
+    trans_id = response.headers.get("X-Trans-Id") or trans_id_var.get()
     response.headers["X-Trans-Id"] = trans_id
     response.headers["X-Openstack-Request-Id"] = trans_id
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from martlet.logs import trans_id_var
 
 # Passed from the client to the backend as they are (case-insensitive).
 _PASSED = frozenset(
@@ -76,12 +75,6 @@ def backend_response_headers(headers: Mapping[str, str]) -> dict[str, str]:
             continue
         out[name] = value
     return out
-
-
-def trans_id_headers() -> dict[str, str]:
-    """``X-Trans-Id`` and its OpenStack alias, for every client response."""
-    trans_id = trans_id_var.get()
-    return {"X-Trans-Id": trans_id, "X-Openstack-Request-Id": trans_id}
 
 
 def user_metadata(headers: Mapping[str, str], kind: str) -> dict[str, str]:
