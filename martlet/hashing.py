@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from martlet.config import ConfigFile
 from martlet.errors import BadRequest
 
 
@@ -22,10 +21,6 @@ class HashSection:
 
     path_prefix: str = ""
     path_suffix: str = "changeme"
-
-
-def hash_settings(config: ConfigFile) -> HashSection:
-    return config.section("hash", HashSection)
 
 
 def entity_path(account: str, container: str | None = None, obj: str | None = None) -> str:
