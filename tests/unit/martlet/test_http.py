@@ -73,6 +73,9 @@ async def test_head_error_has_no_body(server: int) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.head(f"http://127.0.0.1:{server}/missing") as resp:
             assert resp.status == 404
+            # A HEAD answer announces the length a GET would send; the error
+            # response must be built without its reason text.
+            assert resp.headers.get("Content-Length", "0") == "0"
 
 
 async def test_backend_request_quotes_names_and_carries_trans_id(server: int) -> None:
