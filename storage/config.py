@@ -1,7 +1,9 @@
 """The storage daemon's configuration: ``[storage]`` of storage.conf.
 
 Parsed once by ``load_storage_config``; every other module receives the typed
-``StorageConfig`` and never reads a file or the environment itself.
+``StorageConfig`` and never reads a file itself: the sections other parts of
+the node own (``[container-server]``, the pass daemons' ``stats_file``) are
+typed from the same parsed file through ``StorageConfig.section``.
 """
 
 from __future__ import annotations
@@ -9,9 +11,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from martlet.cluster import ClusterConfig, load_cluster_config
-from martlet.config import load_config, resolve_relative
+from martlet.config import ConfigFile, load_config, resolve_relative
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,13 @@ class StorageConfig:
     storage: StorageSection
     cluster: ClusterConfig
     path: str = "<defaults>"
+    # The file as parsed by load_storage_config; None for a config built in
+    # code (tests), whose other sections are then defaults plus environment.
+    parsed: ConfigFile | None = field(default=None, compare=False, repr=False)
+
+    def section(self, name: str, cls: type[T]) -> T:
+        """Another section of the same storage.conf, typed as ``cls``."""
+        return (self.parsed or load_config(None)).section(name, cls)
 
     @property
     def devices_root(self) -> Path:
@@ -67,4 +79,4 @@ def load_storage_config(path: str | Path | None) -> StorageConfig:
         cluster = load_cluster_config(None)
     devices = str(resolve_relative(config, section.devices))
     section = dataclasses.replace(section, devices=devices)
-    return StorageConfig(storage=section, cluster=cluster, path=config.path)
+    return StorageConfig(storage=section, cluster=cluster, path=config.path, parsed=config)

@@ -32,7 +32,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from martlet.config import load_config
 from martlet.errors import Conflict, MethodNotAllowed
 from storage.async_pending import send_or_queue, write_pending
 from storage.db import ContainerBroker, ContainerInfo, db_path
@@ -57,13 +56,6 @@ class ContainerServerSection:
 
     # Seconds between the first stats change of a container and its report.
     account_update_delay: float = field(default=1.0, metadata={"min": 0.0})
-
-
-def _section(ctx: StorageContext) -> ContainerServerSection:
-    """Our section of the same storage.conf (defaults plus environment when
-    the daemon was built without a file, as tests do)."""
-    path = ctx.config.path if Path(ctx.config.path).is_file() else None
-    return load_config(path).section("container-server", ContainerServerSection)
 
 
 class AccountReporter:
@@ -152,7 +144,7 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
 
     def __init__(self, ctx: StorageContext) -> None:
         super().__init__(ctx)
-        self.reporter = AccountReporter(ctx, _section(ctx).account_update_delay)
+        self.reporter = AccountReporter(ctx, ctx.config.section("container-server", ContainerServerSection).account_update_delay)
 
     def broker(self, path: EntityPath) -> ContainerBroker:
         assert path.container is not None

@@ -29,7 +29,6 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from martlet.config import load_config
 from martlet.metrics import install_metrics
 from storage.config import StorageConfig
 
@@ -80,12 +79,9 @@ class NodeReport:
 
 def stats_files(config: StorageConfig) -> dict[str, Path]:
     """daemon name -> its stats file, as that daemon resolves it."""
-    # A config built in code (tests: path "<defaults>", "<test>") has no file
-    # to read again: defaults and environment overrides then.
-    parsed = load_config(config.path if os.path.isfile(config.path) else None)
     files = {}
     for daemon, section in PASS_DAEMONS:
-        configured = parsed.section(section, StatsFileSection).stats_file
+        configured = config.section(section, StatsFileSection).stats_file
         files[daemon] = Path(configured) if configured else config.devices_root / f"{daemon}.json"
     return files
 
