@@ -86,6 +86,7 @@ async def test_stalled_client_times_out_with_408(tmp_path: Path, backend: aiohtt
         writer.close()
         assert status_line.split()[1] == b"408"
         assert os.listdir(daemon.device_path("sda") / "tmp") == []
+        assert (await call(backend, daemon, "GET", opath("slow")))[0] == 404
     finally:
         await daemon.stop()
 
