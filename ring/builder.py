@@ -36,7 +36,7 @@ import numpy as np
 from martlet.errors import RingError
 from martlet.hashing import HashSection
 
-from ring.device import MAX_DEVICE_ID, Device, DeviceSearch, parse_search
+from ring.device import MAX_DEVICE_ID, UNASSIGNED_ID, Device, DeviceSearch, parse_search
 from ring.placement import Placement
 from ring.ring import Ring
 from ring.tiers import DEVICE_LEVEL, TierTree, build_tiers
@@ -256,7 +256,7 @@ class RingBuilder:
         }
         arrays = {"last_moved": self._last_moved.astype("<f8")}
         if self._assignment is not None:
-            flat = np.where(self._assignment < 0, 0xFFFF, self._assignment).reshape(-1)
+            flat = np.where(self._assignment < 0, UNASSIGNED_ID, self._assignment).reshape(-1)
             arrays["assignment"] = flat.astype("<u2")
         return metadata, arrays
 
@@ -282,7 +282,7 @@ class RingBuilder:
             if flat.size != builder.partitions * builder.replicas:
                 raise RingError("builder's assignment array has the wrong size")
             ids = flat.astype(np.int64).reshape(builder.replicas, builder.partitions)
-            ids[ids == 0xFFFF] = -1
+            ids[ids == UNASSIGNED_ID] = -1
             if ids.max() >= len(devices):
                 raise RingError("builder's assignment names a device beyond the device list")
             builder._assignment = ids

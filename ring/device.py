@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 from martlet.errors import RingError
 
-# Device ids index the uint16 assignment arrays; 0xFFFF marks "unassigned"
-# in builder files, so the largest usable id is one below it.
-MAX_DEVICE_ID = 0xFFFE
+# Device ids index the uint16 assignment arrays; UNASSIGNED_ID marks an
+# unassigned replica in builder files, so the largest usable id is one below it.
+UNASSIGNED_ID = 0xFFFF
+MAX_DEVICE_ID = UNASSIGNED_ID - 1
 
 
 @dataclass(frozen=True)
