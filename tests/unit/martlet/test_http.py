@@ -108,7 +108,7 @@ def test_structured_formatter_carries_extras_and_trans_id() -> None:
     assert line["trans_id"] == "tx-abc"
 
 
-async def test_access_log_line_has_method_status_and_trans_id(server: int, caplog: pytest.LogCaptureFixture) -> None:
+async def test_access_log_line_has_method_status_and_trans_id(server: int) -> None:
     lines: list[dict] = []
 
     class Capture(logging.Handler):

@@ -176,7 +176,7 @@ def test_reloader_needs_a_good_file_to_start(tmp_path: Path) -> None:
         RingReloader(tmp_path / "missing.ring")
 
 
-def test_arrays_are_little_endian_raw_bytes(tmp_path: Path) -> None:
+def test_arrays_are_little_endian_raw_bytes() -> None:
     ring = make_ring(4)
     raw = gzip.decompress(ring_bytes(ring))
     expected = b"".join(np.frombuffer(a, dtype=np.uint16).astype("<u2").tobytes() for a in ring.replica2part2dev)
