@@ -34,7 +34,7 @@ from aiohttp import web
 from martlet.errors import BadRequest, NotFound
 from martlet.hashing import hash_path
 from storage.db import AccountBroker, ContainerBroker, ContainerUpdate, DatabaseBroker, ObjectUpdate
-from storage.db.broker import ZERO_TIMESTAMP, decode_metadata
+from storage.db.broker import ZERO_TIMESTAMP, db_file, decode_metadata
 from storage.db.container import AccountTarget
 from storage.paths import EntityPath, ReplicatePath
 
@@ -51,11 +51,6 @@ ROW_COLUMNS = {
 
 def make_broker(kind: str, path: Path, fsync: bool) -> DatabaseBroker:
     return (ContainerBroker if kind == "container" else AccountBroker)(path, fsync=fsync)
-
-
-def db_file(devices_root: Path, device: str, kind: str, partition: int, hash_: str) -> Path:
-    folder = "containers" if kind == "container" else "accounts"
-    return devices_root / device / folder / str(partition) / hash_[-3:] / hash_ / f"{hash_}.db"
 
 
 # -- reads (the sender uses these too) ---------------------------------------

@@ -3,7 +3,7 @@
 rows and stats reporting), ``account`` (container rows and totals)."""
 
 from storage.db.account import AccountBroker, AccountInfo, ContainerUpdate
-from storage.db.broker import DatabaseBroker, db_path, merge_metadata, visible_metadata
+from storage.db.broker import DatabaseBroker, db_file, db_path, merge_metadata, visible_metadata
 from storage.db.container import AccountTarget, ContainerBroker, ContainerInfo, ObjectUpdate
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "ContainerUpdate",
     "DatabaseBroker",
     "ObjectUpdate",
+    "db_file",
     "db_path",
     "merge_metadata",
     "visible_metadata",

@@ -72,9 +72,14 @@ def db_path(
     hash_settings: HashSection,
 ) -> Path:
     """Where the database of an account (or container) lives on a device."""
-    name = hash_path(account, container, settings=hash_settings)
+    return db_file(devices_root, device, kind, partition, hash_path(account, container, settings=hash_settings))
+
+
+def db_file(devices_root: Path, device: str, kind: str, partition: int, name_hash: str) -> Path:
+    """Where the database whose path hashes to ``name_hash`` lives (replication
+    knows databases by hash only)."""
     folder = "containers" if kind == "container" else "accounts"
-    return devices_root / device / folder / str(partition) / name[-3:] / name / f"{name}.db"
+    return devices_root / device / folder / str(partition) / name_hash[-3:] / name_hash / f"{name_hash}.db"
 
 
 def merge_metadata(current: Metadata, update: Mapping[str, tuple[str, str]]) -> Metadata:
