@@ -17,6 +17,7 @@ from functools import total_ordering
 from martlet.errors import BadRequest
 
 PRECISION = 1e-5
+TICKS_PER_SECOND = 100_000
 # Ten digits of integer seconds cover the years up to 2286; one more digit
 # than that would break fixed-width string ordering, so it is refused.
 MAX_SECONDS = 9_999_999_999.99999
@@ -71,7 +72,10 @@ class Timestamp:
 
     @property
     def seconds(self) -> float:
-        return self.ticks * PRECISION
+        # Division by the exact integer rounds once; ticks * 1e-5 would not
+        # (1700000000.00000 came out as 1700000000.0000002, a second late
+        # once rounded up for Last-Modified).
+        return self.ticks / TICKS_PER_SECOND
 
     @property
     def normal(self) -> str:

@@ -43,3 +43,12 @@ def test_now_is_recent() -> None:
     import time
 
     assert abs(Timestamp.now().seconds - time.time()) < 60
+
+
+def test_seconds_of_a_whole_second_is_exact() -> None:
+    import math
+
+    ts = Timestamp.parse("1700000000.00000")
+    assert ts.seconds == 1700000000.0
+    assert math.ceil(ts.seconds) == 1700000000
+    assert Timestamp.parse("1700000000.50000").seconds == 1700000000.5
