@@ -17,6 +17,7 @@ from yarl import URL
 
 from martlet.http import TRANS_ID_HEADER
 from martlet.logs import trans_id_var
+from martlet.netaddr import host_port
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,7 @@ def backend_path(
 
 
 def backend_url(ip: str, port: int, path: str, query: Mapping[str, str] | None = None) -> URL:
-    host = f"[{ip}]" if ":" in ip else ip
-    url = URL(f"http://{host}:{port}{path}", encoded=True)
+    url = URL(f"http://{host_port(ip, port)}{path}", encoded=True)
     return url.with_query(dict(query)) if query else url
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from martlet.cluster import RING_KINDS, ClusterConfig
+from martlet.netaddr import host_port
 
 if TYPE_CHECKING:
     from ring import Device
@@ -147,7 +148,7 @@ def fetch_recon(address: str, devices: tuple[str, ...], timeout: float) -> NodeS
 
 def node_address(ip: str, port: int) -> str:
     """``ip:port``, an IPv6 address in brackets."""
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    return host_port(ip, port)
 
 
 def node_devices(rings: Sequence[RingReport]) -> dict[str, tuple[str, ...]]:

@@ -55,7 +55,7 @@ from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
 from storage.db import DatabaseBroker
 from storage.db_replication import HASH_RE, make_broker, read_info, rows_since
-from storage.fileutil import unlink_quietly
+from martlet.fileutil import unlink_quietly
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from replicator.plan import Push, plan_partition, suffixes_to_sync
 from replicator.stats import PassStats
 from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
-from storage.fileutil import unlink_quietly
+from martlet.fileutil import unlink_quietly
 from storage.partition_hashes import HASHES_FILE, INVALID_FILE, LOCK_FILE, get_hashes, invalidate_suffix
 from storage.replication import list_suffixes
 

@@ -21,6 +21,7 @@ from martlet.cli import UsageError
 from martlet.cluster import load_cluster_config
 from martlet.errors import RingError
 from martlet.hashing import hash_path
+from martlet.netaddr import host_port
 
 from ring.builder import RingBuilder
 from ring.device import Device, parse_device_spec
@@ -242,7 +243,7 @@ def get_nodes(words: Sequence[str]) -> int:
 
 
 def _host(dev: Device) -> str:
-    return f"[{dev.ip}]:{dev.port}" if ":" in dev.ip else f"{dev.ip}:{dev.port}"
+    return host_port(dev.ip, dev.port)
 
 
 def _node_row(dev: Device) -> tuple[str, ...]:

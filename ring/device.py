@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from martlet.errors import RingError
+from martlet.netaddr import bracket_host
 
 # Device ids index the uint16 assignment arrays; UNASSIGNED_ID marks an
 # unassigned replica in builder files, so the largest usable id is one below it.
@@ -48,7 +49,7 @@ class Device:
 
     def spec(self) -> str:
         """The compact spec that ``parse_device_spec`` reads back."""
-        ip = f"[{self.ip}]" if ":" in self.ip else self.ip
+        ip = bracket_host(self.ip)
         meta = f"_{self.meta}" if self.meta else ""
         return f"r{self.region}z{self.zone}-{ip}:{self.port}/{self.device}{meta}"
 

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import struct
-import tempfile
 import time
 import zlib
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from martlet.errors import RingError
+from martlet.fileutil import atomic_write
 from martlet.hashing import HashSection
 
 from ring.builder import RingBuilder
@@ -113,30 +113,6 @@ def decode(data: bytes, magic: bytes, what: str) -> FileContents:
     return FileContents(metadata, arrays)
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def read_file(path: str | os.PathLike[str]) -> bytes:
     try:
         with open(path, "rb") as handle:
@@ -197,7 +173,7 @@ def ring_from_bytes(data: bytes, hash_settings: HashSection = HashSection(), wha
 
 
 def save_ring(ring: Ring, path: str | os.PathLike[str]) -> None:
-    write_atomic(path, ring_bytes(ring))
+    atomic_write(Path(path), ring_bytes(ring))
 
 
 def load_ring(path: str | os.PathLike[str], hash_settings: HashSection = HashSection()) -> Ring:
@@ -286,7 +262,7 @@ def builder_from_bytes(data: bytes, what: str = "builder") -> RingBuilder:
 
 
 def save_builder(builder: RingBuilder, path: str | os.PathLike[str]) -> None:
-    write_atomic(path, builder_bytes(builder))
+    atomic_write(Path(path), builder_bytes(builder))
 
 
 def load_builder(path: str | os.PathLike[str]) -> RingBuilder:

@@ -30,9 +30,9 @@ import aiohttp
 import msgpack
 
 from martlet.backend import backend_path, backend_request
+from martlet.fileutil import atomic_write, fsync_dir, full_device_is_507
 from martlet.hashing import HashSection, hash_path
 from martlet.timestamp import Timestamp
-from storage.fileutil import atomic_write, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,8 @@ def write_pending(
     target = pending_path(device_path, record, settings)
     payload = msgpack.packb(record.to_dict(), use_bin_type=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(device_path / "tmp", target, payload, fsync=fsync)
+    with full_device_is_507():
+        atomic_write(target, payload, tmp_dir=device_path / "tmp", fsync=fsync)
     return target
 
 

@@ -46,7 +46,7 @@ from pathlib import Path
 
 from martlet.hashing import HashSection, entity_path, hash_path
 from martlet.timestamp import Timestamp
-from storage.fileutil import fsync_dir, make_temp, raise_if_full, unlink_quietly
+from martlet.fileutil import fsync_dir, make_temp, raise_if_full, unlink_quietly
 from storage.metadata import (
     CorruptObject,
     ObjectMetadata,

@@ -22,6 +22,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from martlet import ranges as http_ranges
+from martlet.body import read_chunk
 from martlet.conditional import evaluate, last_modified_seconds, parse_conditions
 from martlet.errors import (
     BadRequest,
@@ -31,7 +32,6 @@ from martlet.errors import (
     MethodNotAllowed,
     NotFound,
     PreconditionFailed,
-    RequestTimeout,
     Unprocessable,
 )
 from martlet.timestamp import Timestamp
@@ -183,13 +183,7 @@ class ObjectServer:
         chunk_size = self.conf.disk_chunk_size
         buffer = bytearray()
         while True:
-            try:
-                async with asyncio.timeout(self.conf.client_timeout):
-                    data = await request.content.readany()
-            except TimeoutError:
-                raise RequestTimeout("client sent no data for too long") from None
-            except _BODY_ERRORS:
-                raise ClientDisconnect() from None
+            data = await read_chunk(request, self.conf.client_timeout)
             if data:
                 buffer += data
             if len(buffer) >= chunk_size or (not data and buffer):

@@ -30,7 +30,7 @@ from pathlib import Path
 import msgpack
 
 from martlet.errors import BadRequest
-from storage.fileutil import atomic_write
+from martlet.fileutil import atomic_write, full_device_is_507
 
 HASHES_FILE = "hashes.msgpack"
 INVALID_FILE = "hashes.invalid"
@@ -130,7 +130,8 @@ def _fold_invalid(part_dir: Path, hashes: dict[str, str | None]) -> set[str]:
 
 def _write_hashes(part_dir: Path, tmp_dir: Path, hashes: dict[str, str | None], fsync: bool) -> None:
     payload = msgpack.packb({"v": FORMAT_VERSION, "hashes": hashes}, use_bin_type=True)
-    atomic_write(tmp_dir, part_dir / HASHES_FILE, payload, fsync=fsync)
+    with full_device_is_507():
+        atomic_write(part_dir / HASHES_FILE, payload, tmp_dir=tmp_dir, fsync=fsync)
     try:
         os.truncate(part_dir / INVALID_FILE, 0)
     except FileNotFoundError:

@@ -14,13 +14,13 @@ client sees a short body and never a clean success (``BodyMismatch``).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from martlet.digest import BodyDigest
 from storage.partition_hashes import invalidate_suffix
 
 log = logging.getLogger(__name__)
@@ -67,26 +67,17 @@ def quarantine_hash_dir(hash_dir: Path, reason: str = "", bad_file: str | None =
     return target
 
 
-class BodyVerifier:
-    """Checks a whole body against its stored ETag and length as it streams.
+class BodyVerifier(BodyDigest):
+    """A ``BodyDigest`` over an object's stored ETag and length.
 
     ``feed`` each chunk *before* sending it; it raises ``BodyMismatch`` when
-    the chunk would complete (or overrun) the body and the md5 does not match,
-    so the caller never sends the last chunk of a corrupt body.
+    the chunk would complete (or overrun) a corrupt body.
     """
 
-    def __init__(self, etag: str, length: int) -> None:
-        self.etag = etag
-        self.remaining = length
-        self._md5 = hashlib.md5(usedforsecurity=False)
-
     def feed(self, data: bytes) -> None:
-        self._md5.update(data)
-        self.remaining -= len(data)
-        if self.remaining < 0:
-            raise BodyMismatch("object body longer than its metadata")
-        if self.remaining == 0 and self._md5.hexdigest() != self.etag:
-            raise BodyMismatch("object body does not match its ETag")
+        problem = self.check(data)
+        if problem is not None:
+            raise BodyMismatch(f"object {problem}")
 
 
 def whole_body_verifier(

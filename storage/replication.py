@@ -32,7 +32,6 @@ sync protocol of ``storage.db_replication``.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Callable
@@ -42,8 +41,9 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 from aiohttp import web
 
+from martlet.body import read_exactly
 from martlet.config import parse_bool
-from martlet.errors import BadRequest, ClientDisconnect, Conflict, MethodNotAllowed, RequestTimeout, Unprocessable
+from martlet.errors import BadRequest, Conflict, MethodNotAllowed, Unprocessable
 from storage.diskfile import (
     DATA,
     META,
@@ -147,13 +147,7 @@ class ObjectReplication:
             await close()
 
     async def _read(self, request: web.Request, size: int) -> bytes:
-        try:
-            async with asyncio.timeout(self.conf.client_timeout):
-                return await request.content.readexactly(size)
-        except TimeoutError:
-            raise RequestTimeout("replication body stalled") from None
-        except (asyncio.IncompleteReadError, ConnectionResetError):
-            raise ClientDisconnect("replication body ended early") from None
+        return await read_exactly(request, self.conf.client_timeout, size)
 
     async def _metadata(self, request: web.Request, path: EntityPath) -> tuple[str, ObjectMetadata]:
         ext = request.headers.get(EXT_HEADER, "")

@@ -13,6 +13,7 @@ from aiohttp import web
 from martlet.conditional import http_date, last_modified_seconds
 from martlet.errors import NotFound, ServiceUnavailable
 from martlet.timestamp import Timestamp
+from martlet.netaddr import host_port
 from proxy.acl import ACL, Target, authorize, is_owner
 from proxy.auth import Identity, verify_token
 from proxy.constraints import SwiftPath
@@ -88,8 +89,7 @@ def slot_headers(base: Mapping[str, str], replicas: int, update_nodes: Sequence[
         headers = dict(base)
         if update_nodes:
             node = update_nodes[i % len(update_nodes)]
-            host = f"[{node.ip}]" if ":" in node.ip else node.ip
-            headers[f"X-{prefix}-Host"] = f"{host}:{node.port}"
+            headers[f"X-{prefix}-Host"] = host_port(node.ip, node.port)
             headers[f"X-{prefix}-Device"] = node.device
             headers[f"X-{prefix}-Partition"] = str(update_part)
         out.append(headers)

@@ -7,7 +7,6 @@ container's existence) runs before any replica is written to.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from functools import partial
@@ -16,8 +15,9 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
+from martlet.body import iter_body
 from martlet.errors import (
-    BadRequest, ClientDisconnect, EntityTooLarge, MethodNotAllowed, NotFound, ServiceUnavailable,
+    BadRequest, EntityTooLarge, MethodNotAllowed, NotFound, ServiceUnavailable,
     Unauthorized,
 )
 from proxy import large_objects
@@ -105,17 +105,9 @@ async def _read(ctx: Context) -> web.StreamResponse:
     return await stream_object(ctx.request, ctx.state, answer, part, names, ring, headers, {})
 
 
-async def _client_chunks(request: web.Request, settings: ProxySection) -> AsyncIterator[bytes]:
-    """The request body in chunks; a stalled or vanished client is a 499."""
-    while True:
-        try:
-            async with asyncio.timeout(settings.client_timeout):
-                chunk = await request.content.read(settings.chunk_size)
-        except (ConnectionError, TimeoutError, aiohttp.ClientPayloadError, aiohttp.web.HTTPException) as exc:
-            raise ClientDisconnect(f"Client read failed: {type(exc).__name__}") from None
-        if not chunk:
-            return
-        yield chunk
+def _client_chunks(request: web.Request, settings: ProxySection) -> AsyncIterator[bytes]:
+    """The request body in chunks; a stalled client is a 408, a vanished one a 499."""
+    return iter_body(request, settings.client_timeout, settings.chunk_size)
 
 
 def _put_response(replies: list[Reply], replicas: int, timestamp: str,

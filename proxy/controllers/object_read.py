@@ -10,7 +10,6 @@ is cut, so that a short body is never mistaken for a complete one.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from collections.abc import Mapping
 import aiohttp
 from aiohttp import web
 
+from martlet.digest import BodyDigest
 from proxy.fanout import NODE_ERRORS, Names, ReadAnswer, note_error, read_first
 from proxy.headers import backend_response_headers
 from proxy.state import ProxyState
@@ -61,29 +61,14 @@ async def _resume(state: ProxyState, answer: ReadAnswer, part: int, names: Names
     return again.response, again.node
 
 
-class _BodyDigest:
-    """md5 of a whole body as it streams; refuses the chunk that would
-    complete a body whose md5 is not its ETag."""
-
-    def __init__(self, etag: str, length: int) -> None:
-        self.etag = etag
-        self.remaining = length
-        self.md5 = hashlib.md5(usedforsecurity=False)
-
-    def accepts(self, chunk: bytes) -> bool:
-        self.md5.update(chunk)
-        self.remaining -= len(chunk)
-        return self.remaining > 0 or self.md5.hexdigest() == self.etag
-
-
-def _body_digest(method: str, status: int, headers: Mapping[str, str], length: int | None) -> _BodyDigest | None:
+def _body_digest(method: str, status: int, headers: Mapping[str, str], length: int | None) -> BodyDigest | None:
     """A digest for a whole plain object's body (not ranges, not manifests)."""
     etag = headers.get("ETag", "").strip('"').lower()
     if method != "GET" or status != 200 or length is None or not _MD5_HEX.match(etag):
         return None
     if "X-Object-Manifest" in headers or "X-Static-Large-Object" in headers:
         return None
-    return _BodyDigest(etag, length)
+    return BodyDigest(etag, length)
 
 
 async def stream_object(request: web.Request, state: ProxyState, answer: ReadAnswer, part: int,
@@ -114,7 +99,7 @@ async def stream_object(request: web.Request, state: ProxyState, answer: ReadAns
         while True:
             try:
                 async for chunk in response.content.iter_chunked(state.settings.chunk_size):
-                    if verify is not None and not verify.accepts(chunk):
+                    if verify is not None and verify.check(chunk) is not None:
                         log.error("body does not match its ETag; cutting", extra={"path": request.path})
                         if request.transport is not None:
                             request.transport.close()

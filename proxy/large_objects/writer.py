@@ -24,8 +24,9 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from martlet.body import read_limited
 from martlet.content_type import split_swift_bytes, with_swift_bytes
-from martlet.errors import BadRequest, ClientDisconnect, EntityTooLarge, MartletError, NotFound, Unprocessable
+from martlet.errors import BadRequest, EntityTooLarge, MartletError, NotFound, Unprocessable
 from proxy.controllers.base import (
     Context, last_modified, new_timestamp, put_object_replicas, quorum_response, write_entity,
 )
@@ -61,21 +62,11 @@ async def bounded_gather(limit: int, jobs: Sequence[Callable[[], Awaitable[T]]])
 
 
 async def read_manifest_request(request: web.Request, limit: int, client_timeout: float) -> bytes:
-    """The client's manifest body; 413 past ``limit``, 499 if it stalls."""
-    if request.content_length is not None and request.content_length > limit:
+    """The client's manifest body; 413 past ``limit``, 408 if it stalls."""
+    body = await read_limited(request, client_timeout, limit)
+    if body is None:
         raise EntityTooLarge(f"Manifest File > {limit} bytes")
-    data = bytearray()
-    while True:
-        try:
-            async with asyncio.timeout(client_timeout):
-                chunk = await request.content.read(65536)
-        except (ConnectionError, TimeoutError) as exc:
-            raise ClientDisconnect(f"Client read failed: {type(exc).__name__}") from None
-        if not chunk:
-            return bytes(data)
-        data += chunk
-        if len(data) > limit:
-            raise EntityTooLarge(f"Manifest File > {limit} bytes")
+    return body
 
 
 async def _check_segments(ctx: Context, names: Names, body: bytes, check_read: CheckAccess

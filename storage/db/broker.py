@@ -51,7 +51,7 @@ from typing import Any
 from martlet.errors import DeviceUnavailable, NotFound
 from martlet.hashing import HashSection, hash_path
 from martlet.timestamp import Timestamp
-from storage.fileutil import fsync_dir
+from martlet.fileutil import fsync_dir
 
 # Seconds a writer waits for another writer's transaction before giving up.
 BUSY_TIMEOUT = 25.0

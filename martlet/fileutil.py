@@ -1,8 +1,9 @@
-"""Small blocking file primitives shared by objects, async_pending and hashes.
+"""Small blocking file primitives: durable, atomic writes done one way everywhere.
 
-Each makes a write durable or atomic the same way everywhere: write to a
-temporary file in the device's ``tmp/`` (same filesystem, so rename is
-atomic), fsync it, rename it into place, fsync the directory.
+Write to a temporary file on the same filesystem (a device's ``tmp/`` for
+storage, the target's own folder for ring files), fsync it, rename it into
+place, fsync the directory. Used by objects, async_pending, partition hashes
+and ring/builder files alike.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from martlet.errors import DeviceUnavailable
@@ -47,12 +50,27 @@ def raise_if_full(exc: OSError) -> None:
         raise DeviceUnavailable("device full") from None
 
 
-def atomic_write(tmp_dir: Path, target: Path, data: bytes, fsync: bool = True) -> None:
+@contextmanager
+def full_device_is_507() -> Iterator[None]:
+    """Within it, ENOSPC/EDQUOT become the 507 a full device answers."""
+    try:
+        yield
+    except OSError as exc:
+        raise_if_full(exc)
+        raise
+
+
+def atomic_write(target: Path, data: bytes, tmp_dir: Path | None = None, fsync: bool = True,
+                 mode: int = 0o644) -> None:
     """Replace ``target`` with ``data`` so readers see the old or the new, never half.
 
-    A full device raises DeviceUnavailable and leaves no temp file behind.
+    The temporary file lives in ``tmp_dir`` (default: beside ``target``); it
+    must be on the target's filesystem so that the rename is atomic. A failed
+    write raises its OSError and leaves no temp file behind (storage code
+    wraps it in ``full_device_is_507``).
     """
-    fd, tmp = make_temp(tmp_dir)
+    folder = target.parent if tmp_dir is None else tmp_dir
+    fd, tmp = make_temp(folder, prefix=f".{target.name}.")
     try:
         try:
             view = memoryview(data)
@@ -61,13 +79,10 @@ def atomic_write(tmp_dir: Path, target: Path, data: bytes, fsync: bool = True) -
                 view = view[written:]
             if fsync:
                 os.fsync(fd)
+            os.fchmod(fd, mode)
         finally:
             os.close(fd)
         os.replace(tmp, target)
-    except OSError as exc:
-        unlink_quietly(tmp)
-        raise_if_full(exc)
-        raise
     except BaseException:
         unlink_quietly(tmp)
         raise

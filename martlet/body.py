@@ -1,0 +1,66 @@
+"""Reading a request body from a client that may stall or vanish.
+
+Every server reads bodies the same way: one chunk at a time, each read bounded
+by the client timeout. A client that sends nothing for that long gets 408
+(Swift's answer to a stalled upload); one that disconnects or sends less than
+it announced is a 499 (nobody is left to read it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from martlet.errors import ClientDisconnect, RequestTimeout
+
+# What aiohttp raises when the client's side of a body goes wrong.
+_BODY_ERRORS = (ConnectionError, asyncio.IncompleteReadError, aiohttp.ClientPayloadError, web.HTTPException)
+
+
+async def read_chunk(request: web.Request, timeout: float, size: int = -1) -> bytes:
+    """The next piece of the body (``b""`` at its end); at most ``size`` bytes if given.
+
+    ``size=-1`` returns whatever has arrived (``readany``), which avoids
+    re-buffering when the caller writes to disk in its own block size.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            if size < 0:
+                return await request.content.readany()
+            return await request.content.read(size)
+    except TimeoutError:
+        raise RequestTimeout("client sent no data for too long") from None
+    except _BODY_ERRORS as exc:
+        raise ClientDisconnect(f"client read failed: {type(exc).__name__}") from None
+
+
+async def read_exactly(request: web.Request, timeout: float, size: int) -> bytes:
+    """Exactly ``size`` bytes of the body; fewer is a 499."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.content.readexactly(size)
+    except TimeoutError:
+        raise RequestTimeout("client sent no data for too long") from None
+    except _BODY_ERRORS as exc:
+        raise ClientDisconnect(f"client read failed: {type(exc).__name__}") from None
+
+
+async def iter_body(request: web.Request, timeout: float, size: int = -1) -> AsyncIterator[bytes]:
+    """The body in chunks until its end (see ``read_chunk``)."""
+    while chunk := await read_chunk(request, timeout, size):
+        yield chunk
+
+
+async def read_limited(request: web.Request, timeout: float, limit: int) -> bytes | None:
+    """The whole body if it is at most ``limit`` bytes, else None (the caller's 413)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    data = bytearray()
+    async for chunk in iter_body(request, timeout, 65536):
+        data += chunk
+        if len(data) > limit:
+            return None
+    return bytes(data)
