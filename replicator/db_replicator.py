@@ -21,7 +21,7 @@ devices with this node's ip and port), towards each other primary:
 A database on a device that is not one of its primaries (a handoff) is
 pushed to every primary the same way and then removed, once all of them
 took everything and no row was added meanwhile. The wire protocol is
-``storage.db_replication``'s.
+``storage.replication_protocol``'s; the SQL of both sides ``storage.db.sync``.
 
 Reclaim, before a database is replicated: its deleted rows older than
 ``reclaim_age`` are removed (``DatabaseBroker.reclaim``), and a database
@@ -40,12 +40,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-import msgpack
 
 from martlet.backend import backend_request
+from martlet.fileutil import unlink_quietly
 from martlet.timestamp import Timestamp
 from replicator.config import DbReplicatorSection, ring_address
 from replicator.daemon import ReplicatorDaemon, drain, local_devices
@@ -54,12 +53,19 @@ from replicator.stats import PassStats
 from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
 from storage.db import DatabaseBroker
-from storage.db_replication import HASH_RE, make_broker, read_info, rows_since
-from martlet.fileutil import unlink_quietly
+from storage.db.sync import make_broker, read_info, rows_since
+from storage.layout import NAME_HASH_RE, DeviceLayout
+from storage.replication_protocol import (
+    DbInfo,
+    DbRequest,
+    MergeRequest,
+    SyncReply,
+    SyncRequest,
+    db_replicate_headers,
+    encode_request,
+)
 
 log = logging.getLogger(__name__)
-
-KIND_DIRS = {"container": "containers", "account": "accounts"}
 
 
 @dataclass(frozen=True)
@@ -73,14 +79,14 @@ class DbFile:
 
 def iter_db_files(device_path: Path, kind: str) -> Iterator[tuple[int, str, Path]]:
     """Blocking: ``(partition, hash, path)`` of every database of ``kind``."""
-    root = device_path / KIND_DIRS[kind]
+    root = DeviceLayout(device_path).databases(kind)
     for part in _names(root):
         if not part.isdigit():
             continue
         for suffix in _names(root / part):
             for hash_ in _names(root / part / suffix):
                 path = root / part / suffix / hash_ / f"{hash_}.db"
-                if HASH_RE.match(hash_) and path.is_file():
+                if NAME_HASH_RE.match(hash_) and path.is_file():
                     yield int(part), hash_, path
 
 
@@ -91,13 +97,12 @@ def _names(path: Path) -> list[str]:
         return []
 
 
-def is_reclaimable(info: dict[str, Any], cutoff: str) -> bool:
+def is_reclaimable(info: DbInfo, cutoff: str) -> bool:
     """Pure: deleted before ``cutoff`` and empty. An account must also hold
     no live container row (nothing reaps its containers but their own
     DELETEs), a container no live object row."""
-    live = info.get("object_count" if info.get("kind") == "container" else "container_count", 0)
-    delete_ts = str(info.get("delete_timestamp") or "")
-    return delete_ts > str(info.get("put_timestamp") or "") and delete_ts < cutoff and not live
+    delete_ts = info.delete_timestamp
+    return delete_ts > info.put_timestamp and delete_ts < cutoff and not info.live_rows
 
 
 def reclaim_db(broker: DatabaseBroker, cutoff: str) -> tuple[int, bool]:
@@ -106,14 +111,14 @@ def reclaim_db(broker: DatabaseBroker, cutoff: str) -> tuple[int, bool]:
     rows = broker.reclaim(cutoff)
     info = read_info(broker)
     if is_reclaimable(info, cutoff):
-        return rows, remove_db(broker, info["max_row"])
+        return rows, remove_db(broker, info.max_row)
     return rows, False
 
 
 def remove_db(broker: DatabaseBroker, max_row: int) -> bool:
     """Blocking: delete a database (handed off, or reclaimed) unless rows
     arrived meanwhile."""
-    if read_info(broker)["max_row"] != max_row:
+    if read_info(broker).max_row != max_row:
         return False
     for suffix in ("", "-wal", "-shm"):
         unlink_quietly(Path(f"{broker.path}{suffix}"))
@@ -196,33 +201,29 @@ class DbReplicator(ReplicatorDaemon):
             if node.id != db.device.id:
                 results.append(await self._sync(session, node, db, broker, info, stats, peers))
         if not primary and all(results):
-            if await self.io.run(db.device.device, remove_db, broker, info["max_row"]):
+            if await self.io.run(db.device.device, remove_db, broker, info.max_row):
                 stats.handoffs_reverted += 1
                 log.info("handoff database reverted", extra={"db": str(db.path)})
 
     async def _call(
-        self, session: aiohttp.ClientSession, node: Device, db: DbFile, body: dict[str, Any], peers: PeerState
-    ) -> tuple[int, Any]:
-        """One REPLICATE with a msgpack body: ``(status, decoded answer)``; status 0 on failure."""
+        self, session: aiohttp.ClientSession, node: Device, db: DbFile, request: DbRequest, peers: PeerState
+    ) -> tuple[int, bytes]:
+        """One REPLICATE: ``(status, answer body)``; status 0 on failure."""
         if node_key(node) in peers.down:
-            return 0, None
+            return 0, b""
         path = f"/{node.device}/{db.partition}/{db.hash}"
         try:
             response = await backend_request(
                 session, node.ip, node.port, "REPLICATE", path,
-                headers={"X-Backend-Type": db.kind, "Content-Type": "application/x-msgpack"},
-                data=msgpack.packb(body, use_bin_type=True),
+                headers=db_replicate_headers(db.kind), data=encode_request(request),
             )
             async with response:
-                raw = await response.read()
-                if response.status == 200:
-                    return 200, msgpack.unpackb(raw, raw=False)
-                return response.status, None
+                return response.status, await response.read()
         except aiohttp.ClientConnectorError:
             peers.down.add(node_key(node))
         except PEER_ERRORS as exc:
             log.info("db REPLICATE failed", extra={"node": node_key(node), "error": repr(exc)})
-        return 0, None
+        return 0, b""
 
     async def _sync(
         self,
@@ -230,32 +231,38 @@ class DbReplicator(ReplicatorDaemon):
         node: Device,
         db: DbFile,
         broker: DatabaseBroker,
-        info: dict[str, Any],
+        info: DbInfo,
         stats: PassStats,
         peers: PeerState,
     ) -> bool:
         """Bring one peer's copy up to ours; True when it holds all our rows."""
-        sender = str(info["id"])
-        status, answer = await self._call(session, node, db, {"op": "sync", "info": info, "sender_id": sender}, peers)
+        status, body = await self._call(session, node, db, SyncRequest(info, info.id), peers)
         if status == 404:
-            status, answer = await self._call(
-                session, node, db, {"op": "create", "info": info, "sender_id": sender}, peers
-            )
-        if status != 200 or not isinstance(answer, dict):
+            status, body = await self._call(session, node, db, SyncRequest(info, info.id, create=True), peers)
+        reply = _sync_reply(status, body)
+        if reply is None:
             stats.failures += 1
             return False
-        point = int(answer.get("point", -1))
-        while point < info["max_row"]:
+        point = reply.point
+        while point < info.max_row:
             rows = await self.io.run(db.device.device, rows_since, broker, point, self.section.rows_per_request)
             if not rows:
                 break
-            new_point = int(rows[-1][0])
-            status, _ = await self._call(
-                session, node, db, {"op": "merge", "rows": rows, "sender_id": sender, "point": new_point}, peers
-            )
+            new_point = rows[-1].rowid
+            status, _ = await self._call(session, node, db, MergeRequest(info.id, new_point, tuple(rows)), peers)
             if status != 204:
                 stats.failures += 1
                 return False
             stats.rows_pushed += len(rows)
             point = new_point
         return True
+
+
+def _sync_reply(status: int, body: bytes) -> SyncReply | None:
+    if status != 200:
+        return None
+    try:
+        return SyncReply.decode(body)
+    except ValueError as exc:
+        log.info("undecodable sync reply", extra={"error": str(exc)})
+        return None

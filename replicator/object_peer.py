@@ -1,5 +1,6 @@
 """Talking to one peer device about one partition: suffix hashes, suffix
-listings, replicated writes (the endpoints of ``storage.replication``).
+listings, replicated writes (the object half of
+``storage.replication_protocol``).
 
 Every call returns None/False on any failure of the peer (refused, timed
 out, 5xx, 507) instead of raising, because a pass goes on when one peer is
@@ -13,27 +14,37 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import aiohttp
-import msgpack
 
 from martlet.backend import backend_path, backend_request
 from replicator.plan import Push
 from ring import Device
+from storage.diskfile import DATA
 from storage.metadata import CorruptObject, ObjectMetadata, encode_metadata, read_metadata
-from storage.replication import EXT_HEADER, META_LENGTH_HEADER, OP_HEADER, REPLICATION_HEADER
+from storage.partition_hashes import PartitionListing
+from storage.replication_protocol import (
+    LIST_OP,
+    OP_HEADER,
+    decode_hashes,
+    decode_listing,
+    replicated_write_headers,
+)
 
 log = logging.getLogger(__name__)
 
-PEER_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError, msgpack.UnpackException)
+# ValueError: an answer that does not decode (storage.replication_protocol).
+PEER_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError)
 # Suffixes named per REPLICATE request: keeps the request line far below
 # the 8 KiB servers accept.
 SUFFIXES_PER_REQUEST = 400
 PUSHED, HELD, FAILED = "pushed", "held", "failed"
+
+T = TypeVar("T")
 
 
 def node_key(node: Device) -> str:
@@ -65,7 +76,10 @@ class ObjectPeer:
     def is_down(self) -> bool:
         return node_key(self.node) in self.peers.down
 
-    async def _replicate(self, suffixes: list[str], headers: dict[str, str]) -> dict[str, Any] | None:
+    async def _replicate(
+        self, suffixes: list[str], headers: dict[str, str], decode: Callable[[bytes], T]
+    ) -> T | None:
+        """One REPLICATE, its answer decoded; None when the peer failed."""
         path = f"/{self.node.device}/{self.partition}"
         if suffixes:
             path += "/" + "-".join(suffixes)
@@ -76,8 +90,7 @@ class ObjectPeer:
                 if response.status != 200:
                     log.info("REPLICATE refused", extra={"node": node_key(self.node), "status": response.status})
                     return None
-            data = msgpack.unpackb(body, raw=False)
-            return data if isinstance(data, dict) else None
+            return decode(body)
         except aiohttp.ClientConnectorError as exc:
             self.peers.down.add(node_key(self.node))
             log.info("peer down", extra={"node": node_key(self.node), "error": repr(exc)})
@@ -89,17 +102,17 @@ class ObjectPeer:
         """Suffix hashes, after rehashing ``recalculate`` (None: peer failed)."""
         merged: dict[str, str] = {}
         for batch in _batches(list(recalculate)) if recalculate else [[]]:
-            answer = await self._replicate(batch, {})
+            answer = await self._replicate(batch, {}, decode_hashes)
             if answer is None:
                 return None
             merged = answer
         return merged
 
-    async def listing(self, suffixes: list[str]) -> dict[str, dict[str, list[str]]] | None:
+    async def listing(self, suffixes: list[str]) -> PartitionListing | None:
         """``{suffix: {hash: [names]}}`` of the peer for ``suffixes``."""
-        out: dict[str, dict[str, list[str]]] = {}
+        out: PartitionListing = {}
         for batch in _batches(suffixes):
-            answer = await self._replicate(batch, {OP_HEADER: "list"})
+            answer = await self._replicate(batch, {OP_HEADER: LIST_OP}, decode_listing)
             if answer is None:
                 return None
             out.update(answer)
@@ -127,13 +140,8 @@ class ObjectPeer:
     async def _send(self, fd: int, meta: ObjectMetadata, ext: str, chunk_size: int) -> str:
         account, container, obj = meta.name[1:].split("/", 2)
         blob = encode_metadata(meta)
-        length = (meta.content_length or 0) if ext == ".data" else 0
-        headers = {
-            REPLICATION_HEADER: "true",
-            EXT_HEADER: ext,
-            META_LENGTH_HEADER: str(len(blob)),
-            "Content-Length": str(len(blob) + length),
-        }
+        length = (meta.content_length or 0) if ext == DATA else 0
+        headers = replicated_write_headers(ext, len(blob), length)
         path = backend_path(self.node.device, self.partition, account, container, obj)
         try:
             response = await backend_request(

@@ -43,13 +43,11 @@ from replicator.plan import Push, plan_partition, suffixes_to_sync
 from replicator.stats import PassStats
 from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
-from martlet.fileutil import unlink_quietly
-from storage.partition_hashes import HASHES_FILE, INVALID_FILE, LOCK_FILE, get_hashes, invalidate_suffix
-from storage.replication import list_suffixes
+from storage.layout import DeviceLayout
+from storage.partition_hashes import PartitionListing, get_hashes, list_suffixes, remove_reverted
 
 log = logging.getLogger(__name__)
 
-Listing = dict[str, dict[str, list[str]]]  # suffix -> hash -> file names
 # Objects pushed to one peer at once (per partition): enough to hide the
 # round trip of small objects, few enough not to flood a peer.
 PUSHES_IN_FLIGHT = 8
@@ -58,46 +56,10 @@ PUSHES_IN_FLIGHT = 8
 def list_partitions(device_path: Path) -> list[int]:
     """Blocking: the partitions present under ``<dev>/objects``, sorted."""
     try:
-        names = os.listdir(device_path / "objects")
+        names = os.listdir(DeviceLayout(device_path).objects())
     except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted(int(n) for n in names if n.isdigit())
-
-
-def remove_reverted(part_dir: Path, listing: Listing) -> bool:
-    """Blocking: delete the listed files of a handed-off partition.
-
-    Only listed files go; a directory that is not empty afterwards (a write
-    landed meanwhile) stays, its suffix marked dirty. True when the whole
-    partition directory is gone.
-    """
-    for suffix, hashes in listing.items():
-        for hash_, names in hashes.items():
-            hash_dir = part_dir / suffix / hash_
-            for name in names:
-                unlink_quietly(hash_dir / name)
-            _rmdir_quietly(hash_dir)
-        _rmdir_quietly(part_dir / suffix)
-    try:
-        left = [n for n in os.listdir(part_dir) if n not in (HASHES_FILE, INVALID_FILE, LOCK_FILE)]
-    except FileNotFoundError:
-        return True
-    if not left:
-        for name in (HASHES_FILE, INVALID_FILE, LOCK_FILE):
-            unlink_quietly(part_dir / name)
-        if _rmdir_quietly(part_dir):
-            return True
-    for suffix in listing:
-        invalidate_suffix(part_dir, suffix)
-    return False
-
-
-def _rmdir_quietly(path: Path) -> bool:
-    try:
-        os.rmdir(path)
-        return True
-    except OSError:
-        return False
 
 
 class ObjectReplicator(ReplicatorDaemon):
@@ -174,17 +136,17 @@ class ObjectReplicator(ReplicatorDaemon):
             log.warning("partition not in the ring", extra={"device": dev.device, "partition": part})
             return
         conf = self.storage.storage
-        part_dir = self.storage.devices_root / dev.device / "objects" / str(part)
-        tmp_dir = self.storage.devices_root / dev.device / "tmp"
+        layout = DeviceLayout.of(self.storage.devices_root, dev.device)
+        part_dir, tmp_dir = layout.object_partition(part), layout.tmp()
         local = await self.io.run(dev.device, get_hashes, part_dir, tmp_dir, (), conf.reclaim_age, conf.fsync)
         nodes = ring.get_part_nodes(part)
         primary = any(n.id == dev.id for n in nodes)
         targets = [n for n in nodes if n.id != dev.id]
         if not local and primary:
             return
-        cache: Listing = {}
+        cache: PartitionListing = {}
 
-        async def local_listing(suffixes: list[str]) -> Listing:
+        async def local_listing(suffixes: list[str]) -> PartitionListing:
             missing = [s for s in suffixes if s not in cache]
             if missing:
                 cache.update(await self.io.run(dev.device, list_suffixes, part_dir, missing, conf.reclaim_age))
@@ -205,7 +167,7 @@ class ObjectReplicator(ReplicatorDaemon):
         node: Device,
         part: int,
         local: dict[str, str],
-        local_listing: Callable[[list[str]], Awaitable[Listing]],
+        local_listing: Callable[[list[str]], Awaitable[PartitionListing]],
         stats: PassStats,
         peers: PeerState,
     ) -> bool:
@@ -227,7 +189,7 @@ class ObjectReplicator(ReplicatorDaemon):
             stats.failures += 1
             return False
         plan = plan_partition(local, remote, mine, theirs)
-        part_dir = self.storage.devices_root / dev.device / "objects" / str(part)
+        part_dir = DeviceLayout.of(self.storage.devices_root, dev.device).object_partition(part)
         results = await self._push_all(peer, part_dir, plan.pushes, stats)
         ok = FAILED not in results
         if await peer.hashes(list(plan.suffixes)) is None:

@@ -77,7 +77,7 @@ class AccountServer(DatabaseServer[AccountInfo]):
         timestamp = require_timestamp(request.headers)
         metadata = metadata_from_headers(request.headers, "account", timestamp)
         broker = self.broker(path)
-        tmp_dir = self.ctx.devices_root / path.device / "tmp"
+        tmp_dir = self.ctx.layout(path.device).tmp()
 
         def work() -> tuple[bool, AccountInfo]:
             return self.create_or_put(

@@ -34,6 +34,7 @@ from aiohttp import web
 
 from martlet.errors import Conflict, MethodNotAllowed
 from storage.async_pending import send_or_queue, write_pending
+from storage.context import StorageContext
 from storage.db import ContainerBroker, ContainerInfo, db_path
 from storage.db.headers import (
     account_target_from_headers,
@@ -45,7 +46,6 @@ from storage.db.headers import (
 )
 from storage.db_server import DatabaseServer
 from storage.paths import EntityPath
-from storage.server import StorageContext
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class AccountReporter:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _device_path(self, device: str) -> Path:
-        return self.ctx.devices_root / device
+        return self.ctx.layout(device).path
 
     async def report(self, device: str, broker: ContainerBroker, info: ContainerInfo) -> None:
         """Send ``info``'s row to every account server; queue what fails."""
@@ -113,7 +113,8 @@ class AccountReporter:
             log.exception("account report failed", extra={"db": str(broker.path)})
 
     async def close(self) -> None:
-        """Queue armed reports in async_pending (the session is gone by now)."""
+        """Queue armed reports in async_pending; let reports in flight finish
+        (the app closes its servers before the context's session)."""
         armed, self._armed = self._armed, {}
         for _device, _broker, handle in armed.values():
             handle.cancel()
@@ -191,7 +192,7 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
         metadata = metadata_from_headers(request.headers, "container", timestamp)
         target = account_target_from_headers(request.headers)
         broker = self.broker(path)
-        tmp_dir = self.ctx.devices_root / path.device / "tmp"
+        tmp_dir = self.ctx.layout(path.device).tmp()
         container = self.listing_name(path)
 
         def work() -> tuple[bool, ContainerInfo]:

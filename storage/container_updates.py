@@ -17,7 +17,7 @@ from martlet.timestamp import Timestamp
 from storage.async_pending import PendingUpdate
 from storage.metadata import ObjectMetadata
 from storage.object_headers import DEFAULT_CONTENT_TYPE
-from storage.paths import EntityPath
+from storage.paths import BACKEND_TYPE_HEADER, EntityPath
 
 
 def container_targets(headers: Mapping[str, str]) -> tuple[list[tuple[str, str]], int]:
@@ -79,7 +79,7 @@ def container_updates(
     listing shows.
     """
     targets, partition = container_targets(headers)
-    update_headers = {"X-Backend-Type": "container", "X-Timestamp": timestamp.internal}
+    update_headers = {BACKEND_TYPE_HEADER: "container", "X-Timestamp": timestamp.internal}
     if method == "PUT":
         content_type, _ = split_swift_bytes(meta.content_type or DEFAULT_CONTENT_TYPE)
         update_headers.update(

@@ -23,7 +23,7 @@ from storage.db import AccountInfo, ContainerInfo
 from storage.db.headers import deleted_headers, metadata_from_headers, require_timestamp
 from storage.listing import Entry, ListingParams, listing_content_type, parse_listing_params, render_listing
 from storage.paths import EntityPath
-from storage.server import StorageContext
+from storage.context import StorageContext
 
 InfoT = TypeVar("InfoT", bound=AccountInfo | ContainerInfo)
 InfoT_co = TypeVar("InfoT_co", bound=AccountInfo | ContainerInfo, covariant=True)
@@ -49,6 +49,12 @@ class DatabaseServer(Generic[InfoT]):
 
     def __init__(self, ctx: StorageContext) -> None:
         self.ctx = ctx
+
+    async def handle(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Nothing to release, unless a server holds more than its context."""
 
     def broker(self, path: EntityPath) -> DbBroker[InfoT]:
         raise NotImplementedError

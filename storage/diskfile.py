@@ -27,9 +27,13 @@ server, the auditor, the replicator - follows it)::
   obsolete and removed by ``cleanup_ondisk_files`` after each write; a ``.ts``
   older than ``reclaim_age`` is removed when its suffix is rehashed, and an
   empty hash directory with it. Files with unknown names are left alone.
-* After a write the suffix is appended to ``hashes.invalid``;
+* After a write the suffix is appended to ``hashes.invalid``
+  (``invalidate_suffix``, here beside the writes that call it, as in Swift);
   ``storage.partition_hashes`` folds those into ``hashes.msgpack`` (suffix ->
   md5 over ``<hash>/<file name>`` of every remaining file) when REPLICATE asks.
+  Both files are touched only under ``partition_lock``.
+* Directory names (``objects``, ``tmp``, and ``objects-N`` for storage
+  policy N) come from ``storage.layout.DeviceLayout``.
 
 The API takes timestamps and metadata explicitly, so the replicator can write
 files with their original timestamps through the same code.
@@ -37,16 +41,19 @@ files with their original timestamps through the same code.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from martlet.fileutil import fsync_dir, make_temp, raise_if_full, unlink_quietly
 from martlet.hashing import HashSection, entity_path, hash_path
 from martlet.timestamp import Timestamp
-from martlet.fileutil import fsync_dir, make_temp, raise_if_full, unlink_quietly
+from storage.layout import DeviceLayout
 from storage.metadata import (
     CorruptObject,
     ObjectMetadata,
@@ -54,12 +61,13 @@ from storage.metadata import (
     sticks_to_data,
     write_metadata,
 )
-from storage.partition_hashes import invalidate_suffix
 
 log = logging.getLogger(__name__)
 
-OBJECTS_DIR = "objects"
-TMP_DIR = "tmp"
+# In each partition directory, beside its suffixes (storage.partition_hashes).
+HASHES_FILE = "hashes.msgpack"
+INVALID_FILE = "hashes.invalid"
+LOCK_FILE = ".lock"
 DATA, META, TOMBSTONE = ".data", ".meta", ".ts"
 _EXTS = (DATA, META, TOMBSTONE)
 # At equal timestamps a tombstone beats data (delete wins a tie).
@@ -80,7 +88,7 @@ class ObjectLocation:
 
     @property
     def part_dir(self) -> Path:
-        return self.device_path / OBJECTS_DIR / str(self.partition)
+        return DeviceLayout(self.device_path).object_partition(self.partition)
 
     @property
     def hash_dir(self) -> Path:
@@ -88,7 +96,7 @@ class ObjectLocation:
 
     @property
     def tmp_dir(self) -> Path:
-        return self.device_path / TMP_DIR
+        return DeviceLayout(self.device_path).tmp()
 
 
 def object_location(
@@ -190,6 +198,37 @@ def cleanup_ondisk_files(
         except OSError:
             pass  # a concurrent write just landed a file
     return files
+
+
+def would_count(location: ObjectLocation, filename: str) -> bool:
+    """Blocking: True if ``filename`` is new here and would be current
+    next to what the hash directory holds (a replicated write's test)."""
+    names = list_hash_dir(location.hash_dir)
+    if filename in names:
+        return False
+    return filename in gather_files(names + [filename]).kept
+
+
+@contextmanager
+def partition_lock(part_dir: Path) -> Iterator[None]:
+    """Exclusive ``flock`` on ``<part>/.lock``: holds across threads and
+    worker processes alike."""
+    part_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(part_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def invalidate_suffix(part_dir: Path, suffix: str) -> None:
+    """Blocking: mark ``suffix`` dirty after a write to it. Appending a line
+    is cheap and safe under concurrency, so a write never rewrites
+    ``hashes.msgpack``."""
+    with partition_lock(part_dir):
+        with open(part_dir / INVALID_FILE, "a", encoding="ascii") as handle:
+            handle.write(suffix + "\n")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The object server: backend PUT/GET/HEAD/DELETE/POST of objects, and REPLICATE.
+"""The object server: backend PUT/GET/HEAD/DELETE/POST of objects.
 
 Handlers are thin: they parse headers (``storage.object_headers``), decide
 with pure rules (timestamps, ``martlet.conditional``, ``martlet.ranges``), and
@@ -13,10 +13,8 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import aiohttp
-import msgpack
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
@@ -67,12 +65,9 @@ from storage.object_headers import (
     sys_meta_from,
     user_meta_from,
 )
-from storage.partition_hashes import get_hashes, parse_suffixes
-from storage.paths import EntityPath, ReplicatePath
+from storage.context import StorageContext
+from storage.paths import EntityPath
 from storage.quarantine import BodyMismatch, quarantine_hash_dir, whole_body_verifier
-
-if TYPE_CHECKING:
-    from storage.server import StorageContext
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +94,9 @@ class ObjectServer:
         if method is None:
             raise MethodNotAllowed(f"{request.method} not allowed on objects")
         return await method(request, path)
+
+    async def close(self) -> None:
+        """Nothing to release: container updates in flight belong to requests."""
 
     # -- shared steps ------------------------------------------------------
 
@@ -361,28 +359,15 @@ class ObjectServer:
     async def _send_updates(self, path: EntityPath, records: list[PendingUpdate]) -> None:
         if not records:
             return
-        device_path = self.ctx.devices_root / path.device
+        device_path = self.ctx.layout(path.device).path
         await asyncio.gather(
             *(
                 send_or_queue(
-                    self.ctx.session, record, device_path, self.ctx.io, self.ctx.hash_settings, self.conf.fsync
+                    self.ctx.session, record, device_path, self.ctx.io, self.ctx.hash_settings, self.ctx.fsync
                 )
                 for record in records
             )
         )
-
-    # -- REPLICATE --------------------------------------------------------------
-
-    async def replicate(self, request: web.Request, path: ReplicatePath) -> web.StreamResponse:
-        """Suffix hashes of a partition as msgpack, rehashing dirty and named suffixes."""
-        recalculate = parse_suffixes(path.rest)
-        part_dir = self.ctx.devices_root / path.device / "objects" / str(path.partition)
-        tmp_dir = self.ctx.devices_root / path.device / "tmp"
-        hashes = await self.ctx.io.run(
-            path.device, get_hashes, part_dir, tmp_dir, recalculate, self.conf.reclaim_age, self.conf.fsync
-        )
-        body = msgpack.packb(hashes, use_bin_type=True)
-        return web.Response(body=body, content_type="application/x-msgpack")
 
 
 def read_data_metadata(location: ObjectLocation, data_timestamp: Timestamp) -> ObjectMetadata | None:

@@ -1,4 +1,5 @@
-"""Suffix hashes of an object partition: ``hashes.msgpack`` and ``hashes.invalid``.
+"""Suffixes of an object partition: their hashes (``hashes.msgpack``,
+``hashes.invalid``), their listings, and removing a handed-off partition.
 
 Replication compares partitions suffix by suffix: the hash of a suffix is
 the md5 over ``<hash>/<file name>\\n`` of every file left in it after cleanup,
@@ -7,37 +8,46 @@ Computing it lists every hash directory, so it is cached:
 
 * ``hashes.msgpack``: ``{"v": 1, "hashes": {suffix: md5 hex | None}}``, written
   atomically; ``None`` means dirty (recompute before answering).
-* ``hashes.invalid``: suffixes made dirty by writes, one per line. Appending a
-  line is cheap and safe under concurrency, so a write never rewrites
-  ``hashes.msgpack``; REPLICATE folds the lines in.
+* ``hashes.invalid``: suffixes made dirty by writes, one per line, appended
+  by ``storage.diskfile.invalidate_suffix``; REPLICATE folds the lines in.
 
-Both are touched only under an exclusive ``flock`` on ``<part>/.lock``, which
-holds across threads and worker processes alike. Hashing itself runs without
-the lock; if a suffix was invalidated meanwhile, its fresh hash is dropped
-and recomputed.
+Both are touched only under ``storage.diskfile.partition_lock``. Hashing
+itself runs without the lock; if a suffix was invalidated meanwhile, its
+fresh hash is dropped and recomputed.
+
+The object replicator compares what differs with ``list_suffixes`` (the file
+names of every hash directory, after the same cleanup) on both sides, and
+empties a partition it handed off with ``remove_reverted``.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 import msgpack
 
 from martlet.errors import BadRequest
-from martlet.fileutil import atomic_write, full_device_is_507
+from martlet.fileutil import atomic_write, full_device_is_507, unlink_quietly
+from storage.diskfile import (
+    HASHES_FILE,
+    INVALID_FILE,
+    LOCK_FILE,
+    cleanup_ondisk_files,
+    invalidate_suffix,
+    partition_lock,
+)
+from storage.layout import NAME_HASH_RE
 
-HASHES_FILE = "hashes.msgpack"
-INVALID_FILE = "hashes.invalid"
-LOCK_FILE = ".lock"
 FORMAT_VERSION = 1
 SUFFIX_RE = re.compile(r"^[0-9a-f]{3}$")
 MAX_PASSES = 10  # bound on retries when writes keep invalidating a suffix
+
+# suffix -> object hash -> the file names that count there
+PartitionListing = dict[str, dict[str, list[str]]]
 
 
 def parse_suffixes(rest: tuple[str, ...], *, required: bool = False) -> list[str]:
@@ -52,28 +62,8 @@ def parse_suffixes(rest: tuple[str, ...], *, required: bool = False) -> list[str
     return suffixes
 
 
-@contextmanager
-def partition_lock(part_dir: Path) -> Iterator[None]:
-    part_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(part_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def invalidate_suffix(part_dir: Path, suffix: str) -> None:
-    """Blocking: mark ``suffix`` dirty after a write to it."""
-    with partition_lock(part_dir):
-        with open(part_dir / INVALID_FILE, "a", encoding="ascii") as handle:
-            handle.write(suffix + "\n")
-
-
 def hash_suffix(suffix_dir: Path, reclaim_age: float | None, now: float | None = None) -> str | None:
     """Blocking: clean up and hash one suffix; None (and removed) when empty."""
-    from storage.diskfile import cleanup_ondisk_files
-
     md5 = hashlib.md5(usedforsecurity=False)
     found = False
     try:
@@ -175,3 +165,58 @@ def get_hashes(
                     hashes[suffix] = value
             _write_hashes(part_dir, tmp_dir, hashes, fsync)
     return {s: h for s, h in hashes.items() if h is not None}
+
+
+def list_suffixes(part_dir: Path, suffixes: list[str], reclaim_age: float | None) -> PartitionListing:
+    """Blocking: ``{suffix: {hash: [kept file names]}}`` after cleanup."""
+    listing: PartitionListing = {}
+    for suffix in suffixes:
+        hashes: dict[str, list[str]] = {}
+        try:
+            names = sorted(p.name for p in (part_dir / suffix).iterdir())
+        except (FileNotFoundError, NotADirectoryError):
+            names = []
+        for name in names:
+            if not NAME_HASH_RE.match(name) or not name.endswith(suffix):
+                continue
+            files = cleanup_ondisk_files(part_dir / suffix / name, reclaim_age)
+            if files.kept:
+                hashes[name] = sorted(files.kept)
+        listing[suffix] = hashes
+    return listing
+
+
+def remove_reverted(part_dir: Path, listing: PartitionListing) -> bool:
+    """Blocking: delete the listed files of a handed-off partition.
+
+    Only listed files go; a directory that is not empty afterwards (a write
+    landed meanwhile) stays, its suffix marked dirty. True when the whole
+    partition directory is gone.
+    """
+    for suffix, hashes in listing.items():
+        for hash_, names in hashes.items():
+            hash_dir = part_dir / suffix / hash_
+            for name in names:
+                unlink_quietly(hash_dir / name)
+            _rmdir_quietly(hash_dir)
+        _rmdir_quietly(part_dir / suffix)
+    try:
+        left = [n for n in os.listdir(part_dir) if n not in (HASHES_FILE, INVALID_FILE, LOCK_FILE)]
+    except FileNotFoundError:
+        return True
+    if not left:
+        for name in (HASHES_FILE, INVALID_FILE, LOCK_FILE):
+            unlink_quietly(part_dir / name)
+        if _rmdir_quietly(part_dir):
+            return True
+    for suffix in listing:
+        invalidate_suffix(part_dir, suffix)
+    return False
+
+
+def _rmdir_quietly(path: Path) -> bool:
+    try:
+        os.rmdir(path)
+        return True
+    except OSError:
+        return False

@@ -20,6 +20,9 @@ MAX_OBJECT_NAME_LENGTH = 1024
 MAX_PARTITION = (1 << 32) - 1
 
 ENTITY_TYPES = ("account", "container", "object")
+# Names the entity a request is for where depth alone does not: row updates
+# and REPLICATE of databases.
+BACKEND_TYPE_HEADER = "X-Backend-Type"
 # Which entity types may address a path of a given depth. Depth alone picks
 # the first; ``X-Backend-Type`` may pick another (row updates, see the
 # "Backend API contract" in docs/architecture.md).

@@ -21,11 +21,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from martlet.digest import BodyDigest
-from storage.partition_hashes import invalidate_suffix
+from storage.diskfile import invalidate_suffix
+from storage.layout import DeviceLayout
 
 log = logging.getLogger(__name__)
-
-QUARANTINE_DIR = "quarantined"
 
 
 class BodyMismatch(ConnectionResetError):
@@ -51,9 +50,8 @@ def quarantine_hash_dir(hash_dir: Path, reason: str = "", bad_file: str | None =
             return None
     suffix_dir = hash_dir.parent
     part_dir = suffix_dir.parent
-    kind_dir = part_dir.parent  # objects/
-    device_path = kind_dir.parent
-    target_dir = device_path / QUARANTINE_DIR / kind_dir.name
+    kind_dir = part_dir.parent  # objects/ (objects-N/ for policy N)
+    target_dir = DeviceLayout(kind_dir.parent).quarantined(kind_dir.name)
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / hash_dir.name
     if target.exists():

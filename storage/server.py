@@ -10,74 +10,38 @@ three steps, each in one place:
    from the registry built by ``entity_factories``.
 
 Handler protocol (``EntityServer``): an object built once per app from the
-shared ``StorageContext``, with ``handle(request, path)`` for the entity
-methods and optionally ``replicate(request, path)`` for REPLICATE and
-``close()`` for shutdown. Adding an entity type is one entry in
-``entity_factories``.
+shared ``StorageContext`` (``storage.context``), with ``handle(request,
+path)`` for the entity methods, ``replicate(request, path)`` for REPLICATE
+and ``close()`` for shutdown. Adding an entity type is one entry in
+``entity_factories``. This module is the composition root: it imports the
+servers, and none of them imports it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
-import aiohttp
-from aiohttp import web
+from aiohttp import http_parser, web, web_protocol
 
-from martlet.backend import BackendTimeouts, make_session
-from martlet.errors import MethodNotAllowed, ServiceUnavailable
-from martlet.hashing import HashSection
+from martlet.errors import MethodNotAllowed
 from martlet.http import STANDARD_MIDDLEWARES
+from storage.account_server import AccountServer
 from storage.config import StorageConfig
-from storage.devices import DeviceIO
-from storage.diskfile import ObjectLocation, object_location
+from storage.container_server import ContainerServer
+from storage.context import EntityHandler, StorageContext
+from storage.db_replication import DatabaseReplication
+from storage.object_server import ObjectServer
+from storage.paths import BACKEND_TYPE_HEADER, ReplicatePath, entity_type, parse_entity_path, parse_replicate_path
 from storage.recon import install as install_recon
-from storage.paths import EntityPath, ReplicatePath, entity_type, parse_entity_path, parse_replicate_path
-
-log = logging.getLogger(__name__)
-
-BACKEND_TYPE_HEADER = "X-Backend-Type"
+from storage.replication import ObjectReplication
 
 
-class StorageContext:
-    """What every entity server shares: config, device pools, the HTTP session.
+class EntityServer(EntityHandler, Protocol):
+    """What the registry holds for each entity type: a server wrapped in
+    its replication endpoints."""
 
-    Not a frozen record: the session can only be made inside the running loop,
-    so it is set when the app starts and cleared when it stops.
-    """
-
-    def __init__(self, config: StorageConfig) -> None:
-        self.config = config
-        self.devices_root = config.devices_root
-        self.hash_settings: HashSection = config.cluster.hash
-        self.io = DeviceIO(self.devices_root, config.storage.threads_per_device)
-        self._session: aiohttp.ClientSession | None = None
-
-    def object_location(self, path: EntityPath) -> ObjectLocation:
-        """Where ``path``'s object lives on its device (object paths only)."""
-        assert path.container is not None and path.obj is not None
-        return object_location(
-            self.devices_root / path.device,
-            path.partition,
-            path.account,
-            path.container,
-            path.obj,
-            self.hash_settings,
-        )
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        """The pooled backend session (container and account updates)."""
-        if self._session is None or self._session.closed:
-            raise ServiceUnavailable("backend session not running")
-        return self._session
-
-
-@runtime_checkable
-class EntityServer(Protocol):
-    async def handle(self, request: web.Request, path: EntityPath) -> web.StreamResponse: ...
+    async def replicate(self, request: web.Request, path: ReplicatePath) -> web.StreamResponse: ...
 
 
 EntityFactory = Callable[[StorageContext], EntityServer]
@@ -89,23 +53,15 @@ SERVERS_KEY: web.AppKey[dict[str, EntityServer]] = web.AppKey("entity_servers", 
 def entity_factories() -> dict[str, EntityFactory]:
     """The registry: entity type -> factory of its server.
 
-    Imports are local so that a broken entity module fails loudly at app
-    creation, not at import of this module by unrelated tools.
+    Each entity server is wrapped in its replication endpoints
+    (``storage.replication`` for objects, ``storage.db_replication`` for
+    databases), so the servers themselves stay unaware of replication.
     """
-    from storage.account_server import AccountServer
-    from storage.container_server import ContainerServer
-    from storage.object_server import ObjectServer
-
-    factories: dict[str, EntityFactory] = {
-        "object": ObjectServer,
-        "container": ContainerServer,
-        "account": AccountServer,
+    return {
+        "object": lambda ctx: ObjectReplication(ObjectServer(ctx), ctx),
+        "container": lambda ctx: DatabaseReplication(ContainerServer(ctx), ctx, "container"),
+        "account": lambda ctx: DatabaseReplication(AccountServer(ctx), ctx, "account"),
     }
-    # Replication endpoints (replicated writes, suffix listings, database
-    # sync) wrap these servers; their logic lives in storage.replication.
-    from storage.replication import with_replication
-
-    return with_replication(factories)
 
 
 async def _dispatch(request: web.Request) -> web.StreamResponse:
@@ -131,11 +87,9 @@ async def _replicate(
     servers: dict[str, EntityServer], kind: str, request: web.Request, path: ReplicatePath
 ) -> web.StreamResponse:
     server = servers.get(kind)
-    replicate = getattr(server, "replicate", None)
-    if replicate is None:
+    if server is None:
         raise MethodNotAllowed(f"REPLICATE not served for {kind}")
-    response: web.StreamResponse = await replicate(request, path)
-    return response
+    return await server.replicate(request, path)
 
 
 async def _healthcheck(_request: web.Request) -> web.Response:
@@ -152,8 +106,6 @@ def accept_replicate_verb() -> None:
     somewhat slower at parsing headers (bench/storage_bench.py measures the
     daemon with it).
     """
-    from aiohttp import http_parser, web_protocol
-
     # Assigning to a class name is what mypy refuses; it is the point here.
     web_protocol.HttpRequestParser = http_parser.HttpRequestParserPy  # type: ignore[misc]
 
@@ -167,17 +119,14 @@ def create_app(config: StorageConfig) -> web.Application:
     app[SERVERS_KEY] = {kind: factory(ctx) for kind, factory in entity_factories().items()}
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        timeout = config.storage.container_update_timeout
-        ctx._session = make_session(BackendTimeouts(conn_timeout=timeout, node_timeout=timeout))
+        await ctx.start()
         try:
             yield
         finally:
-            await ctx._session.close()
+            # Servers first: a report they still send needs the session.
             for server in app[SERVERS_KEY].values():
-                close = getattr(server, "close", None)
-                if close is not None:
-                    await close()
-            await asyncio.to_thread(ctx.io.close)
+                await server.close()
+            await ctx.close()
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthcheck", _healthcheck)

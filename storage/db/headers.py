@@ -15,8 +15,8 @@ from storage.async_pending import PendingUpdate
 from storage.db.account import AccountInfo, ContainerUpdate
 from storage.db.broker import Metadata, visible_metadata
 from storage.db.container import AccountTarget, ContainerInfo, ObjectUpdate
+from storage.paths import BACKEND_TYPE_HEADER
 
-BACKEND_TYPE_HEADER = "X-Backend-Type"
 # Our addition to Swift's account-update headers: when the container's stats
 # last changed, so the account keeps the newest stats whatever the arrival
 # order (see storage.db.account).

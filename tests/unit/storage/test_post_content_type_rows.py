@@ -11,10 +11,11 @@ from martlet.timestamp import Timestamp
 from storage.async_pending import PendingUpdate, pending_path
 from storage.db import ContainerBroker, ObjectUpdate
 from storage.db.headers import object_update_from_request
-from storage.db_replication import merge_rows, rows_since
+from storage.db.sync import merge_rows, rows_since
 from storage.metadata import ObjectMetadata
 from storage.container_updates import post_container_updates
 from storage.paths import EntityPath
+from storage.replication_protocol import SyncRow
 
 T1, T2, T3, T4 = (f"170000000{i}.00000" for i in range(1, 5))
 TARGET = {"X-Container-Host": "127.0.0.1:6201", "X-Container-Device": "sdb", "X-Container-Partition": "3"}
@@ -104,7 +105,7 @@ def test_replication_carries_the_content_type_timestamp(tmp_path: Path) -> None:
     merge_rows(target, rows_since(source, -1, 100), "source-id", 10)
     assert listed(target) == ("image/png", 3, "e1")
     # An old peer's 7-column row (no content-type timestamp) is a PUT row.
-    merge_rows(target, [[1, "o", T1, 3, "text/plain", "e1", 0]], "old-peer", 1)
+    merge_rows(target, [SyncRow.from_wire("container", [1, "o", T1, 3, "text/plain", "e1", 0])], "old-peer", 1)
     assert listed(target) == ("image/png", 3, "e1")
 
 

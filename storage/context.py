@@ -1,0 +1,84 @@
+"""What every handler of the storage daemon shares: ``StorageContext``, and
+the shape of a handler (``EntityHandler``).
+
+The object, container and account servers and the replication endpoints
+are each built once per app from one context (``storage.server`` composes
+them); this module is what they import instead of the server, so that the
+composition root imports its parts and no part imports it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+import aiohttp
+from aiohttp import web
+
+from martlet.backend import BackendTimeouts, make_session
+from martlet.errors import ServiceUnavailable
+from martlet.hashing import HashSection
+from storage.config import StorageConfig
+from storage.devices import DeviceIO
+from storage.diskfile import ObjectLocation, object_location
+from storage.layout import DeviceLayout
+from storage.paths import EntityPath
+
+
+class StorageContext:
+    """Config, the device thread pools and the backend HTTP session.
+
+    Not a frozen record: the session can only be made inside the running
+    loop, so ``start()`` opens it when the app starts and ``close()`` closes
+    it, and then the device pools, when the app stops.
+    """
+
+    def __init__(self, config: StorageConfig) -> None:
+        self.config = config
+        self.devices_root = config.devices_root
+        self.hash_settings: HashSection = config.cluster.hash
+        self.fsync = config.storage.fsync
+        self.io = DeviceIO(self.devices_root, config.storage.threads_per_device)
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        """Open the pooled backend session (container and account updates)."""
+        timeout = self.config.storage.container_update_timeout
+        self._session = make_session(BackendTimeouts(conn_timeout=timeout, node_timeout=timeout))
+
+    async def close(self) -> None:
+        """Close the session, then wait for the disk work still running."""
+        if self._session is not None:
+            await self._session.close()
+        await asyncio.to_thread(self.io.close)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The backend session; 503 outside ``start()`` .. ``close()``."""
+        if self._session is None or self._session.closed:
+            raise ServiceUnavailable("backend session not running")
+        return self._session
+
+    def layout(self, device: str) -> DeviceLayout:
+        return DeviceLayout.of(self.devices_root, device)
+
+    def object_location(self, path: EntityPath) -> ObjectLocation:
+        """Where ``path``'s object lives on its device (object paths only)."""
+        assert path.container is not None and path.obj is not None
+        return object_location(
+            self.layout(path.device).path,
+            path.partition,
+            path.account,
+            path.container,
+            path.obj,
+            self.hash_settings,
+        )
+
+
+class EntityHandler(Protocol):
+    """An entity server as the replication endpoints wrap it: it answers
+    its requests and releases what it holds on shutdown."""
+
+    async def handle(self, request: web.Request, path: EntityPath) -> web.StreamResponse: ...
+
+    async def close(self) -> None: ...

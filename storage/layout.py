@@ -1,0 +1,86 @@
+"""What lives where on a storage node: the one home of the directory names.
+
+Under the devices root (``[storage] devices``) each device is a directory;
+inside it::
+
+    objects/          object partitions (storage.diskfile)
+    tmp/              writes land here first, then are renamed into place
+    async_pending/    container and account updates to retry (storage.async_pending)
+    containers/       container databases (storage.db)
+    accounts/         account databases (storage.db)
+    quarantined/      what the auditor or a GET found corrupt, by kind
+                      (``quarantined/objects/<hash>``)
+
+Beside the devices, the background daemons leave their last pass's figures
+in ``<devices>/<daemon>.json`` unless their section names a ``stats_file``.
+
+Storage policies: policy 0 keeps the names above; policy N gets
+``objects-N``, ``tmp-N`` and ``async_pending-N``, as Swift does, so every
+object directory is asked for with its policy. Databases are not per policy.
+
+Pure: paths are built, never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+OBJECTS = "objects"
+TMP = "tmp"
+ASYNC_PENDING = "async_pending"
+QUARANTINED = "quarantined"
+DATABASE_DIRS = {"container": "containers", "account": "accounts"}
+
+# A hash directory's name: the md5 hex of a path (martlet.hashing.hash_path).
+NAME_HASH_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def policy_dir(base: str, policy: int = 0) -> str:
+    """``base`` for policy 0, ``base-N`` for policy N (Swift's naming)."""
+    if policy < 0:
+        raise ValueError(f"invalid storage policy index {policy}")
+    return base if policy == 0 else f"{base}-{policy}"
+
+
+@dataclass(frozen=True)
+class DeviceLayout:
+    """The directories of one device, ``<devices>/<device>``."""
+
+    path: Path
+
+    @classmethod
+    def of(cls, devices_root: Path, device: str) -> DeviceLayout:
+        return cls(devices_root / device)
+
+    @property
+    def device(self) -> str:
+        return self.path.name
+
+    def objects(self, policy: int = 0) -> Path:
+        return self.path / policy_dir(OBJECTS, policy)
+
+    def object_partition(self, partition: int, policy: int = 0) -> Path:
+        """``objects/<part>``: one partition's suffix directories and hashes."""
+        return self.objects(policy) / str(partition)
+
+    def tmp(self, policy: int = 0) -> Path:
+        return self.path / policy_dir(TMP, policy)
+
+    def async_pending(self, policy: int = 0) -> Path:
+        return self.path / policy_dir(ASYNC_PENDING, policy)
+
+    def databases(self, kind: str) -> Path:
+        """``containers/`` or ``accounts/`` (``kind`` is "container" or "account")."""
+        return self.path / DATABASE_DIRS[kind]
+
+    def quarantined(self, kind_dir: str) -> Path:
+        """Where corrupt things of ``kind_dir`` (``objects``, ``objects-1``...) go."""
+        return self.path / QUARANTINED / kind_dir
+
+
+def stats_file(devices_root: Path, daemon: str, configured: str = "") -> Path:
+    """Where ``daemon`` leaves its pass figures: ``configured`` (its
+    section's ``stats_file``) if set, else ``<devices>/<daemon>.json``."""
+    return Path(configured) if configured else devices_root / f"{daemon}.json"
