@@ -32,6 +32,7 @@ from replicator.daemon import PassDaemon
 from replicator.stats import PassStats
 from storage.config import StorageConfig
 from storage.diskfile import DATA, gather_files, list_hash_dir
+from storage.layout import DeviceLayout
 from storage.metadata import CorruptObject, ObjectMetadata, read_metadata
 from storage.quarantine import quarantine_hash_dir
 
@@ -135,7 +136,7 @@ def audit_hash_dir(
 
 def iter_hash_dirs(device_path: Path) -> Iterator[Path]:
     """Blocking: every ``objects/<part>/<suffix>/<hash>`` of a device."""
-    objects = device_path / "objects"
+    objects = DeviceLayout(device_path).objects()
     for level in _subdirs(objects):
         for suffix in _subdirs(level):
             yield from _subdirs(suffix)

@@ -1,4 +1,5 @@
-"""``martlet updater --config storage.conf [--once]``: replay async_pending.
+"""``martlet updater --config storage.conf [--once]``: replay async_pending;
+and the pass daemons' commands (``replicator.daemon_cli``).
 
 Reads ``[storage] devices`` (and ``cluster_conf``, ``fsync``) and the
 ``[updater]`` section of the same file.
@@ -9,8 +10,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from martlet.config import load_config
 from martlet.logs import setup_logging
+from replicator.daemon_cli import register_daemons, serve_until_signal
+from storage.config import load_storage_config
 
 
 def register(subparsers: Any) -> None:
@@ -20,19 +22,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--config", required=True, help="path to storage.conf")
     parser.add_argument("--once", action="store_true", help="run one pass and exit")
     parser.set_defaults(func=run_updater)
-    # replicator, db-replicator and auditor live in their own module.
-    from replicator.daemon_cli import register_daemons
-
-    register_daemons(subparsers)
+    register_daemons(subparsers)  # replicator, db-replicator, auditor
 
 
 def run_updater(args: argparse.Namespace) -> int:
-    from replicator.daemon_cli import serve_until_signal
-    from replicator.updater import Updater, UpdaterSection
-    from storage.config import load_storage_config
+    from replicator.updater import Updater, UpdaterSection  # loaded only to run
 
     storage = load_storage_config(args.config)
-    section = load_config(args.config).section("updater", UpdaterSection)
+    section = storage.section("updater", UpdaterSection)
     setup_logging(section.log_level, name="updater")
     updater = Updater(storage.devices_root, section, fsync=storage.storage.fsync)
     serve_until_signal(lambda stop: updater.run(once=args.once, stop=stop))

@@ -1,7 +1,8 @@
 """Configuration of the node's background daemons, read from storage.conf.
 
 Each daemon reads ``[storage]`` (devices, bind address, cluster_conf, fsync,
-reclaim_age) through ``storage.config`` and its own section here:
+reclaim_age) through ``storage.config`` and its own section here, from the
+same parse (``StorageConfig.section``):
 ``[replicator]`` (objects), ``[db-replicator]`` (containers and accounts)
 and ``[auditor]``. Tombstone reclaim uses ``[storage] reclaim_age``, the
 same value the storage daemon's REPLICATE uses, so both sides of a
@@ -69,13 +70,9 @@ class AuditorSection:
 
 
 def load_daemon_config(path: str | Path, section_name: str, cls: type[S]) -> tuple[StorageConfig, S]:
-    """``(StorageConfig, section)`` from one storage.conf."""
+    """``(StorageConfig, section)`` from one storage.conf, read once."""
     storage = load_storage_config(path)
-    return storage, load_config(path).section(section_name, cls)
-
-
-def stats_path(storage: StorageConfig, configured: str, default_name: str) -> Path:
-    return Path(configured) if configured else storage.devices_root / default_name
+    return storage, storage.section(section_name, cls)
 
 
 def ring_address(storage: StorageConfig, ring_ip: str, ring_port: int) -> tuple[str, int]:

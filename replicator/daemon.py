@@ -18,11 +18,11 @@ from typing import Protocol, TypeVar
 import aiohttp
 
 from martlet.backend import BackendTimeouts, make_session
-from replicator.config import stats_path
 from replicator.stats import PassStats, Progress, write_stats
 from ring import Device, Ring
 from storage.config import StorageConfig
 from storage.devices import DeviceIO
+from storage.layout import stats_file
 
 T = TypeVar("T")
 
@@ -62,7 +62,7 @@ class PassDaemon:
         self.progress.done(stats)
         self.last_pass = stats
         self.log.info(self.pass_message, extra=stats.figures())
-        target = stats_path(self.storage, self.pass_section.stats_file, f"{self.name}.json")
+        target = stats_file(self.storage.devices_root, self.name, self.pass_section.stats_file)
         await asyncio.to_thread(write_stats, target, self.name, stats)
         return stats
 

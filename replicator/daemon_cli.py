@@ -5,6 +5,9 @@ Each reads one storage.conf (``[storage]`` plus its own section, see
 ``interval`` until SIGINT/SIGTERM. With ``--once`` on a terminal a progress
 line is shown while the pass runs; the pass's figures are logged and written
 to the daemon's stats file either way.
+
+A daemon's module is imported by its runner, when its command runs: every
+``martlet`` command builds the whole parser, and need not load them all.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import argparse
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+import uvloop
+
+from martlet.cli import UsageError
 from martlet.logs import setup_logging
-
-if TYPE_CHECKING:
-    from storage.config import StorageConfig
+from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection, load_daemon_config
+from storage.config import StorageConfig
 
 
 def _names(text: str | None) -> tuple[str, ...]:
@@ -26,8 +31,6 @@ def _names(text: str | None) -> tuple[str, ...]:
 
 
 def _partitions(text: str | None) -> tuple[int, ...]:
-    from martlet.cli import UsageError
-
     parts = _names(text)
     if not all(p.isdigit() for p in parts):
         raise UsageError("--partitions takes comma-separated partition numbers")
@@ -61,7 +64,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def serve_until_signal(main: Callable[[asyncio.Event], Awaitable[object]]) -> None:
     """Run ``main(stop)`` on uvloop; SIGINT/SIGTERM set ``stop``."""
-    import uvloop
 
     async def wrapper() -> None:
         stop = asyncio.Event()
@@ -90,8 +92,6 @@ def _run_daemon(
 ) -> int:
     """Load ``[storage]`` and ``[<section_name>]``, set up logs, run
     ``build(storage, section)``'s passes until a signal (or once)."""
-    from replicator.config import load_daemon_config
-
     storage, section = load_daemon_config(args.config, section_name, section_cls)
     setup_logging(section.log_level, name=section_name)
     daemon = build(storage, section)
@@ -100,38 +100,28 @@ def _run_daemon(
 
 
 def run_replicator(args: argparse.Namespace) -> int:
-    from replicator.config import ReplicatorSection
     from replicator.object_replicator import ObjectReplicator
 
+    devices, partitions = _names(args.devices), _partitions(args.partitions)
     return _run_daemon(
-        args,
-        "replicator",
-        ReplicatorSection,
-        lambda storage, section: ObjectReplicator(
-            storage, section, _names(args.devices), _partitions(args.partitions), show_progress=args.once
-        ),
+        args, "replicator", ReplicatorSection,
+        lambda storage, section: ObjectReplicator(storage, section, devices, partitions, show_progress=args.once),
     )
 
 
 def run_db_replicator(args: argparse.Namespace) -> int:
-    from replicator.config import DbReplicatorSection
     from replicator.db_replicator import DbReplicator
 
     return _run_daemon(
-        args,
-        "db-replicator",
-        DbReplicatorSection,
+        args, "db-replicator", DbReplicatorSection,
         lambda storage, section: DbReplicator(storage, section, _names(args.devices), show_progress=args.once),
     )
 
 
 def run_auditor(args: argparse.Namespace) -> int:
     from replicator.auditor import Auditor
-    from replicator.config import AuditorSection
 
     return _run_daemon(
-        args,
-        "auditor",
-        AuditorSection,
+        args, "auditor", AuditorSection,
         lambda storage, section: Auditor(storage, section, _names(args.devices), show_progress=args.once),
     )

@@ -46,7 +46,8 @@ from martlet.backend import BackendTimeouts, make_session
 from martlet.errors import BadRequest
 from martlet.timestamp import Timestamp
 from replicator.stats import write_stats
-from storage.async_pending import PendingUpdate, iter_pending, send_record, remove_pending
+from storage.async_pending import PendingUpdate, iter_pending, remove_pending, send_record
+from storage.layout import stats_file
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class Updater:
         self.fsync = fsync
         self.metrics = UpdaterMetrics()
         self._retries: dict[Path, _Retry] = {}
-        self.stats_file = Path(section.stats_file) if section.stats_file else devices_root / f"{self.name}.json"
+        self.stats_file = stats_file(devices_root, self.name, section.stats_file)
 
     def _devices(self) -> list[Path]:
         try:

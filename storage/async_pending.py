@@ -33,10 +33,10 @@ from martlet.backend import backend_path, backend_request
 from martlet.fileutil import atomic_write, fsync_dir, full_device_is_507
 from martlet.hashing import HashSection, hash_path
 from martlet.timestamp import Timestamp
+from storage.layout import DeviceLayout
 
 log = logging.getLogger(__name__)
 
-ASYNC_DIR = "async_pending"
 RECORD_VERSION = 1
 
 
@@ -117,7 +117,7 @@ def pending_path(
 ) -> Path:
     digest = hash_path(record.account, record.container, record.obj, settings=settings)
     name = f"{digest}-{record.timestamp.internal}"
-    return device_path / ASYNC_DIR / digest[-3:] / name
+    return DeviceLayout(device_path).async_pending() / digest[-3:] / name
 
 
 def write_pending(
@@ -131,7 +131,7 @@ def write_pending(
     payload = msgpack.packb(record.to_dict(), use_bin_type=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     with full_device_is_507():
-        atomic_write(target, payload, tmp_dir=device_path / "tmp", fsync=fsync)
+        atomic_write(target, payload, tmp_dir=DeviceLayout(device_path).tmp(), fsync=fsync)
     return target
 
 
@@ -141,7 +141,7 @@ def iter_pending(device_path: Path) -> Iterator[tuple[Path, PendingUpdate]]:
     An unreadable or malformed file is logged and skipped, never fatal: the
     updater must get past it to the good ones.
     """
-    root = device_path / ASYNC_DIR
+    root = DeviceLayout(device_path).async_pending()
     try:
         suffixes = sorted(os.listdir(root))
     except FileNotFoundError:

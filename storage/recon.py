@@ -31,8 +31,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from martlet.metrics import install_metrics
 from storage.config import StorageConfig
-
-ASYNC_DIR = "async_pending"
+from storage.layout import DeviceLayout, stats_file
 # Stats-file daemons: (config section naming its stats_file, default file name).
 PASS_DAEMONS = (
     ("object-replicator", "replicator"),
@@ -82,7 +81,7 @@ def stats_files(config: StorageConfig) -> dict[str, Path]:
     files = {}
     for daemon, section in PASS_DAEMONS:
         configured = config.section(section, StatsFileSection).stats_file
-        files[daemon] = Path(configured) if configured else config.devices_root / f"{daemon}.json"
+        files[daemon] = stats_file(config.devices_root, daemon, configured)
     return files
 
 
@@ -91,7 +90,7 @@ def count_async_pending(device_path: Path) -> int:
     writes in flight live in ``tmp/``, so every file here is one update)."""
     total = 0
     try:
-        suffixes = list(os.scandir(device_path / ASYNC_DIR))
+        suffixes = list(os.scandir(DeviceLayout(device_path).async_pending()))
     except OSError:
         return 0
     for suffix in suffixes:

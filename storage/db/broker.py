@@ -49,9 +49,10 @@ from pathlib import Path
 from typing import Any
 
 from martlet.errors import DeviceUnavailable, NotFound
+from martlet.fileutil import fsync_dir
 from martlet.hashing import HashSection, hash_path
 from martlet.timestamp import Timestamp
-from martlet.fileutil import fsync_dir
+from storage.layout import DeviceLayout
 
 # Seconds a writer waits for another writer's transaction before giving up.
 BUSY_TIMEOUT = 25.0
@@ -78,8 +79,8 @@ def db_path(
 def db_file(devices_root: Path, device: str, kind: str, partition: int, name_hash: str) -> Path:
     """Where the database whose path hashes to ``name_hash`` lives (replication
     knows databases by hash only)."""
-    folder = "containers" if kind == "container" else "accounts"
-    return devices_root / device / folder / str(partition) / name_hash[-3:] / name_hash / f"{name_hash}.db"
+    folder = DeviceLayout.of(devices_root, device).databases(kind)
+    return folder / str(partition) / name_hash[-3:] / name_hash / f"{name_hash}.db"
 
 
 def merge_metadata(current: Metadata, update: Mapping[str, tuple[str, str]]) -> Metadata:
