@@ -18,6 +18,7 @@ from typing import Protocol, TypeVar
 import aiohttp
 
 from martlet.backend import BackendTimeouts, make_session
+from replicator.config import ring_address
 from replicator.stats import PassStats, Progress, write_stats
 from ring import Device, Ring
 from storage.config import StorageConfig
@@ -90,6 +91,12 @@ class ReplicationSection(PassSection, Protocol):
     def concurrency(self) -> int: ...
 
     @property
+    def ring_ip(self) -> str: ...
+
+    @property
+    def ring_port(self) -> int: ...
+
+    @property
     def conn_timeout(self) -> float: ...
 
     @property
@@ -99,14 +106,29 @@ class ReplicationSection(PassSection, Protocol):
 class ReplicatorDaemon(PassDaemon):
     """A pass daemon that talks to peers: one pooled session for all its
     passes, and a thread pool per device (``concurrency`` threads) for the
-    disk work, closed when the daemon ends."""
+    disk work, closed when the daemon ends. It works on this node's devices
+    of a ring (``devices``: only those, when given)."""
 
     def __init__(
-        self, storage: StorageConfig, section: ReplicationSection, log: logging.Logger, show_progress: bool
+        self,
+        storage: StorageConfig,
+        section: ReplicationSection,
+        log: logging.Logger,
+        show_progress: bool,
+        devices: tuple[str, ...] = (),
     ) -> None:
         super().__init__(storage, section, log, show_progress)
         self.session_section = section
+        self.only_devices = set(devices)
         self.io = DeviceIO(storage.devices_root, section.concurrency)
+
+    def ring_address(self) -> tuple[str, int]:
+        """How this node's devices are named in the ring: ip and port."""
+        return ring_address(self.storage, self.session_section.ring_ip, self.session_section.ring_port)
+
+    def local_devices(self, ring: Ring) -> list[Device]:
+        ip, port = self.ring_address()
+        return local_devices(ring, ip, port, self.only_devices)
 
     async def run_pass(self, session: aiohttp.ClientSession) -> PassStats:
         raise NotImplementedError

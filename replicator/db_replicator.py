@@ -46,8 +46,8 @@ import aiohttp
 from martlet.backend import backend_request
 from martlet.fileutil import unlink_quietly
 from martlet.timestamp import Timestamp
-from replicator.config import DbReplicatorSection, ring_address
-from replicator.daemon import ReplicatorDaemon, drain, local_devices
+from replicator.config import DbReplicatorSection
+from replicator.daemon import ReplicatorDaemon, drain
 from replicator.object_peer import PEER_ERRORS, PeerState, node_key
 from replicator.stats import PassStats
 from ring import Device, Ring, load_ring
@@ -142,13 +142,8 @@ class DbReplicator(ReplicatorDaemon):
         devices: tuple[str, ...] = (),
         show_progress: bool = False,
     ) -> None:
-        super().__init__(storage, section, log, show_progress)
+        super().__init__(storage, section, log, show_progress, devices)
         self.section = section
-        self.only_devices = set(devices)
-
-    def _local(self, ring: Ring) -> list[Device]:
-        ip, port = ring_address(self.storage, self.section.ring_ip, self.section.ring_port)
-        return local_devices(ring, ip, port, self.only_devices)
 
     async def run_pass(self, session: aiohttp.ClientSession) -> PassStats:
         stats = PassStats()
@@ -157,7 +152,7 @@ class DbReplicator(ReplicatorDaemon):
         jobs = []
         for kind in ("account", "container"):
             ring = load_ring(cluster.ring_path(kind), cluster.hash)
-            for dev in self._local(ring):
+            for dev in self.local_devices(ring):
                 device_path = self.storage.devices_root / dev.device
                 # iter_db_files is a generator: the walk runs in the thread.
                 found = await asyncio.to_thread(list, iter_db_files(device_path, kind))

@@ -36,8 +36,8 @@ from pathlib import Path
 
 import aiohttp
 
-from replicator.config import ReplicatorSection, ring_address
-from replicator.daemon import ReplicatorDaemon, drain, local_devices
+from replicator.config import ReplicatorSection
+from replicator.daemon import ReplicatorDaemon, drain
 from replicator.object_peer import FAILED, PUSHED, ObjectPeer, PeerState
 from replicator.plan import Push, plan_partition, suffixes_to_sync
 from replicator.stats import PassStats
@@ -75,20 +75,13 @@ class ObjectReplicator(ReplicatorDaemon):
         partitions: tuple[int, ...] = (),
         show_progress: bool = False,
     ) -> None:
-        super().__init__(storage, section, log, show_progress)
+        super().__init__(storage, section, log, show_progress, devices)
         self.section = section
-        self.only_devices = set(devices)
         self.only_partitions = set(partitions)
-
-    # -- what is local ---------------------------------------------------
 
     def load_ring(self) -> Ring:
         cluster = self.storage.cluster
         return load_ring(cluster.ring_path("object"), cluster.hash)
-
-    def local_devices(self, ring: Ring) -> list[Device]:
-        ip, port = ring_address(self.storage, self.section.ring_ip, self.section.ring_port)
-        return local_devices(ring, ip, port, self.only_devices)
 
     # -- one pass --------------------------------------------------------
 
@@ -99,7 +92,7 @@ class ObjectReplicator(ReplicatorDaemon):
         work: list[tuple[Device, list[int]]] = []
         local = self.local_devices(ring)
         if not local:
-            ip, port = ring_address(self.storage, self.section.ring_ip, self.section.ring_port)
+            ip, port = self.ring_address()
             log.warning("no device of this node in the object ring", extra={"ip": ip, "port": port})
         for dev in local:
             device_path = self.storage.devices_root / dev.device

@@ -17,7 +17,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from martlet.errors import MethodNotAllowed
-from storage.db import AccountBroker, AccountInfo, db_path
+from storage.db import AccountBroker, AccountInfo
 from storage.db.headers import (
     account_headers,
     container_update_from_request,
@@ -35,34 +35,24 @@ class AccountServer(DatabaseServer[AccountInfo]):
     kind_phrase = "an account"
 
     def broker(self, path: EntityPath) -> AccountBroker:
-        return AccountBroker(
-            db_path(
-                self.ctx.devices_root,
-                path.device,
-                "account",
-                path.partition,
-                path.account,
-                hash_settings=self.ctx.hash_settings,
-            ),
-            fsync=self.ctx.config.storage.fsync,
-        )
+        return AccountBroker(self.db_file(path, path.names.account_path()), fsync=self.ctx.fsync)
 
     def info_headers(self, info: AccountInfo) -> dict[str, str]:
         return account_headers(info)
 
     def listing_name(self, path: EntityPath) -> str:
-        return path.account
+        return path.names.account
 
     async def handle(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        if path.container is not None:
+        if path.names.container is not None:
             if request.method != "PUT":
                 raise MethodNotAllowed("container rows take PUT")
             return await self.container_row(request, path)
         return await self.handle_entity(request, path)
 
     async def container_row(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        assert path.container is not None
-        update = container_update_from_request(path.container, request.headers)
+        assert path.names.container is not None
+        update = container_update_from_request(path.names.container, request.headers)
         broker = self.broker(path)
 
         def work() -> None:
@@ -82,7 +72,7 @@ class AccountServer(DatabaseServer[AccountInfo]):
         def work() -> tuple[bool, AccountInfo]:
             return self.create_or_put(
                 broker,
-                lambda: broker.create(tmp_dir, path.account, timestamp, metadata),
+                lambda: broker.create(tmp_dir, path.names.account, timestamp, metadata),
                 lambda: broker.put(timestamp, metadata),
             )
 

@@ -35,7 +35,7 @@ from aiohttp import web
 from martlet.errors import Conflict, MethodNotAllowed
 from storage.async_pending import send_or_queue, write_pending
 from storage.context import StorageContext
-from storage.db import ContainerBroker, ContainerInfo, db_path
+from storage.db import ContainerBroker, ContainerInfo
 from storage.db.headers import (
     account_target_from_headers,
     account_update_records,
@@ -83,7 +83,7 @@ class AccountReporter:
                     self._device_path(device),
                     self.ctx.io,
                     self.ctx.hash_settings,
-                    self.ctx.config.storage.fsync,
+                    self.ctx.fsync,
                 )
                 for record in records
             )
@@ -130,7 +130,7 @@ class AccountReporter:
                 return
             for record in account_update_records(info):
                 write_pending(
-                    self._device_path(device), record, self.ctx.hash_settings, self.ctx.config.storage.fsync
+                    self._device_path(device), record, self.ctx.hash_settings, self.ctx.fsync
                 )
             broker.mark_reported(info.report)
         except Exception:
@@ -148,29 +148,17 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
         self.reporter = AccountReporter(ctx, ctx.config.section("container-server", ContainerServerSection).account_update_delay)
 
     def broker(self, path: EntityPath) -> ContainerBroker:
-        assert path.container is not None
-        return ContainerBroker(
-            db_path(
-                self.ctx.devices_root,
-                path.device,
-                "container",
-                path.partition,
-                path.account,
-                path.container,
-                hash_settings=self.ctx.hash_settings,
-            ),
-            fsync=self.ctx.config.storage.fsync,
-        )
+        return ContainerBroker(self.db_file(path, path.names.container_path()), fsync=self.ctx.fsync)
 
     def info_headers(self, info: ContainerInfo) -> dict[str, str]:
         return container_headers(info)
 
     def listing_name(self, path: EntityPath) -> str:
-        assert path.container is not None
-        return path.container
+        assert path.names.container is not None
+        return path.names.container
 
     async def handle(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        if path.obj is not None:
+        if path.names.obj is not None:
             return await self.object_row(request, path)
         return await self.handle_entity(request, path)
 
@@ -180,8 +168,8 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
     async def object_row(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         if request.method not in ("PUT", "DELETE"):
             raise MethodNotAllowed("object rows take PUT or DELETE")
-        assert path.obj is not None
-        update = object_update_from_request(request.method, path.obj, request.headers)
+        assert path.names.obj is not None
+        update = object_update_from_request(request.method, path.names.obj, request.headers)
         broker = self.broker(path)
         if await self.ctx.io.run(path.device, broker.merge_objects, [update]):
             self.reporter.schedule(path.device, broker)
@@ -198,7 +186,7 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
         def work() -> tuple[bool, ContainerInfo]:
             return self.create_or_put(
                 broker,
-                lambda: broker.create(tmp_dir, path.account, container, timestamp, metadata, target),
+                lambda: broker.create(tmp_dir, path.names.account, container, timestamp, metadata, target),
                 lambda: broker.put_container(timestamp, metadata, target),
             )
 

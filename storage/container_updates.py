@@ -90,9 +90,9 @@ def container_updates(
             }
         )
         update_headers.update(container_update_overrides(headers))
-    assert path.container is not None
+    assert path.names.container is not None
     return [
-        PendingUpdate(method, host, device, partition, path.account, path.container, path.obj, update_headers)
+        PendingUpdate(method, host, device, partition, path.names.account, path.names.container, path.names.obj, update_headers)
         for host, device in targets
     ]
 

@@ -64,13 +64,13 @@ class StorageContext:
 
     def object_location(self, path: EntityPath) -> ObjectLocation:
         """Where ``path``'s object lives on its device (object paths only)."""
-        assert path.container is not None and path.obj is not None
+        assert path.names.container is not None and path.names.obj is not None
         return object_location(
             self.layout(path.device).path,
             path.partition,
-            path.account,
-            path.container,
-            path.obj,
+            path.names.account,
+            path.names.container,
+            path.names.obj,
             self.hash_settings,
         )
 

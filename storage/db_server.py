@@ -14,12 +14,14 @@ aiohttp: it is the SQLite layer that the replicators use as well.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from aiohttp import web
 
 from martlet.errors import Conflict, MethodNotAllowed, NotFound
-from storage.db import AccountInfo, ContainerInfo
+from martlet.swift_path import SwiftPath
+from storage.db import AccountInfo, ContainerInfo, db_path
 from storage.db.headers import deleted_headers, metadata_from_headers, require_timestamp
 from storage.listing import Entry, ListingParams, listing_content_type, parse_listing_params, render_listing
 from storage.paths import EntityPath
@@ -58,6 +60,19 @@ class DatabaseServer(Generic[InfoT]):
 
     def broker(self, path: EntityPath) -> DbBroker[InfoT]:
         raise NotImplementedError
+
+    def db_file(self, path: EntityPath, names: SwiftPath) -> Path:
+        """Where the database of ``names`` (an account or a container) lives
+        on ``path``'s device and partition."""
+        return db_path(
+            self.ctx.devices_root,
+            path.device,
+            names.kind,
+            path.partition,
+            names.account,
+            names.container,
+            hash_settings=self.ctx.hash_settings,
+        )
 
     def info_headers(self, info: InfoT) -> dict[str, str]:
         """The HEAD/GET headers of ``info``."""

@@ -127,7 +127,7 @@ class ObjectServer:
     # -- PUT -----------------------------------------------------------------
 
     async def put(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        assert path.container is not None and path.obj is not None
+        assert path.names.container is not None and path.names.obj is not None
         timestamp = request_timestamp(request.headers)
         expected_length = self._expected_length(request)
         expected_etag = normalize_etag(request.headers.get("ETag"))
@@ -153,7 +153,7 @@ class ObjectServer:
             if expected_etag is not None and expected_etag != etag:
                 raise Unprocessable("ETag does not match the body")
             metadata = ObjectMetadata(
-                name=object_name(path.account, path.container, path.obj),
+                name=object_name(path.names.account, path.names.container, path.names.obj),
                 timestamp=timestamp,
                 etag=etag,
                 content_length=writer.bytes_written,
@@ -285,7 +285,7 @@ class ObjectServer:
     # -- DELETE ---------------------------------------------------------------
 
     async def delete(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        assert path.container is not None and path.obj is not None
+        assert path.names.container is not None and path.names.obj is not None
         timestamp = request_timestamp(request.headers)
         container_targets(request.headers)  # 400 before anything is written
         location = self.ctx.object_location(path)
@@ -293,7 +293,7 @@ class ObjectServer:
         if state.durable is not None and state.durable >= timestamp:
             raise self._conflict(state.durable)
         existed = state.exists and state.metadata is not None and not is_expired(state.metadata)
-        metadata = ObjectMetadata(name=object_name(path.account, path.container, path.obj), timestamp=timestamp)
+        metadata = ObjectMetadata(name=object_name(path.names.account, path.names.container, path.names.obj), timestamp=timestamp)
         await self.ctx.io.run(path.device, write_marker, location, metadata, TOMBSTONE, self.conf.fsync)
         await self._update_containers(request, path, "DELETE", timestamp, metadata)
         if not existed:
@@ -303,7 +303,7 @@ class ObjectServer:
     # -- POST -----------------------------------------------------------------
 
     async def post(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        assert path.container is not None and path.obj is not None
+        assert path.names.container is not None and path.names.obj is not None
         timestamp = request_timestamp(request.headers)
         delete_at = parse_delete_at(request.headers.get("X-Delete-At"))
         container_targets(request.headers)  # 400 before anything is written
@@ -315,7 +315,7 @@ class ObjectServer:
         if newest is not None and newest >= timestamp:
             raise self._conflict(newest)
         metadata = ObjectMetadata(
-            name=object_name(path.account, path.container, path.obj),
+            name=object_name(path.names.account, path.names.container, path.names.obj),
             timestamp=timestamp,
             content_type=request.headers.get("Content-Type") or None,
             delete_at=delete_at,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from martlet.errors import BadRequest
+from martlet.swift_path import SwiftPath
 
 MAX_ACCOUNT_NAME_LENGTH = 256
 MAX_CONTAINER_NAME_LENGTH = 256
@@ -35,17 +36,18 @@ _TYPES_BY_DEPTH: dict[int, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class EntityPath:
-    """``/<device>/<partition>/<account>[/<container>[/<obj>]]``, unquoted."""
+    """``/<device>/<partition>/<account>[/<container>[/<obj>]]``, unquoted:
+    where on this node (device, partition), and which names (the
+    ``SwiftPath`` the proxy decoded from ``/v1/...`` too)."""
 
     device: str
     partition: int
-    account: str
-    container: str | None = None
-    obj: str | None = None
+    names: SwiftPath
 
     @property
     def depth(self) -> int:
-        return 3 + (self.container is not None) + (self.obj is not None)
+        """Path parts: 3 for an account, 5 for an object."""
+        return 2 + self.names.depth
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def parse_entity_path(raw_path: str) -> EntityPath:
         )
     if len(parts) > 4:
         obj = _check_length(unquote_part(parts[4], "object"), MAX_OBJECT_NAME_LENGTH, "object")
-    return EntityPath(device, partition, account, container, obj)
+    return EntityPath(device, partition, SwiftPath(account, container, obj))
 
 
 def parse_replicate_path(raw_path: str) -> ReplicatePath:

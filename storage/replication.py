@@ -81,15 +81,15 @@ class ObjectReplication:
             meta = decode_metadata(await self._read(request, metadata_length))
         except CorruptObject as exc:
             raise BadRequest(f"undecodable metadata: {exc.reason}") from None
-        assert path.container is not None and path.obj is not None
-        if meta.name != object_name(path.account, path.container, path.obj):
+        assert path.names.container is not None and path.names.obj is not None
+        if meta.name != object_name(path.names.account, path.names.container, path.names.obj):
             raise BadRequest("metadata names another object")
         if ext == DATA and (meta.etag is None or meta.content_length is None):
             raise BadRequest("a .data needs an etag and a length")
         return ext, meta
 
     async def replicated_write(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        assert path.container is not None and path.obj is not None
+        assert path.names.container is not None and path.names.obj is not None
         ext, meta = await self._metadata(request, path)
         location = self.ctx.object_location(path)
         filename = meta.timestamp.internal + ext

@@ -18,15 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storage.db.broker import (
+    NAME_BATCH,
     ZERO_TIMESTAMP,
     DatabaseBroker,
     Metadata,
     decode_metadata,
     maybe_reclaimed,
+    range_sql,
     reclaim_cutoff,
 )
-from storage.db.container import NAME_BATCH, range_sql
-from storage.listing import ContainerRecord, Entry, ListingParams, RowQuery, build_listing
+from storage.listing import ContainerRecord, RowQuery
 
 ACCOUNT_SCHEMA = """
 CREATE TABLE container (
@@ -218,26 +219,15 @@ class AccountBroker(DatabaseBroker):
             ).fetchone()
         return ContainerUpdate(*row) if row else None
 
+    def fetch_rows(self, conn: sqlite3.Connection, query: RowQuery) -> Iterator[ContainerRecord]:
+        sql, args = container_range_sql(query)
+        for row in conn.execute(sql, args):
+            yield ContainerRecord(*row)
+
     def list_containers(self, query: RowQuery) -> list[ContainerRecord]:
         """One range scan of live rows on ``ix_container_deleted_name``."""
         with self.connect() as conn:
-            return list(_fetch_containers(conn, query))
-
-    def list_page(self, params: ListingParams) -> list[Entry]:
-        """One listing page, read in one snapshot on one connection."""
-        with self.connect() as conn:
-            conn.execute("BEGIN")
-            try:
-                return build_listing(lambda query: _fetch_containers(conn, query), params)
-            finally:
-                conn.execute("ROLLBACK")
-
-
-def _fetch_containers(conn: sqlite3.Connection, query: RowQuery) -> Iterator[ContainerRecord]:
-    """Rows as the cursor yields them: only what the caller reads is built."""
-    sql, args = container_range_sql(query)
-    for row in conn.execute(sql, args):
-        yield ContainerRecord(*row)
+            return list(self.fetch_rows(conn, query))
 
 
 def container_range_sql(query: RowQuery) -> tuple[str, list[object]]:

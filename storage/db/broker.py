@@ -53,11 +53,15 @@ from martlet.fileutil import fsync_dir
 from martlet.hashing import HashSection, hash_path
 from martlet.timestamp import Timestamp
 from storage.layout import DeviceLayout
+from storage.listing import Entry, ListingParams, Record, RowQuery, build_listing
 
 # Seconds a writer waits for another writer's transaction before giving up.
 BUSY_TIMEOUT = 25.0
 RECLAIM_TABLE = "reclaim_point"
 ZERO_TIMESTAMP = Timestamp(0).internal
+# Names per "IN (...)" query: SQLite's default limit on bound parameters
+# is 32766; stay well below.
+NAME_BATCH = 500
 
 Metadata = dict[str, tuple[str, str]]  # key -> (value, timestamp)
 
@@ -267,6 +271,22 @@ class DatabaseBroker:
         with self.transaction() as conn:
             self._apply_put(conn, timestamp, metadata)
 
+    # -- listings ------------------------------------------------------------
+
+    def fetch_rows(self, conn: sqlite3.Connection, query: RowQuery) -> Iterator[Record]:
+        """Live rows of one range scan, built as the cursor yields them (a
+        listing reads only what it needs); one ``range_sql`` query."""
+        raise NotImplementedError
+
+    def list_page(self, params: ListingParams) -> list[Entry]:
+        """One listing page, read in one snapshot on one connection."""
+        with self.connect() as conn:
+            conn.execute("BEGIN")
+            try:
+                return build_listing(lambda query: self.fetch_rows(conn, query), params)
+            finally:
+                conn.execute("ROLLBACK")
+
     # -- reclaim -------------------------------------------------------------
 
     def _reclaim_rows(self, conn: sqlite3.Connection, cutoff: str) -> int:
@@ -296,6 +316,26 @@ class DatabaseBroker:
                     conn.execute(
                         f"UPDATE {self.stat_table} SET status_changed_at = ?", (timestamp,)
                     )
+
+
+def range_sql(table: str, columns: str, query: RowQuery) -> tuple[str, list[object]]:
+    """The SQL of one listing range query over live rows, on the
+    ``(deleted, name)`` index both row tables have."""
+    conditions = ["deleted = 0"]
+    args: list[object] = []
+    if query.lower:
+        conditions.append("name >= ?" if query.lower_inclusive else "name > ?")
+        args.append(query.lower)
+    if query.upper is not None:
+        conditions.append("name < ?")
+        args.append(query.upper)
+    order = "DESC" if query.reverse else "ASC"
+    args.append(query.limit)
+    sql = (
+        f"SELECT {columns} FROM {table} WHERE {' AND '.join(conditions)} "
+        f"ORDER BY name {order} LIMIT ?"
+    )
+    return sql, args
 
 
 def reclaim_cutoff(conn: sqlite3.Connection) -> str:

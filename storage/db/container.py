@@ -21,15 +21,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storage.db.broker import (
+    NAME_BATCH,
     ZERO_TIMESTAMP,
     DatabaseBroker,
     Metadata,
     decode_metadata,
     is_deleted_status,
     maybe_reclaimed,
+    range_sql,
     reclaim_cutoff,
 )
-from storage.listing import Entry, ListingParams, ObjectRecord, RowQuery, build_listing
+from storage.listing import ObjectRecord, RowQuery
 
 from martlet.timestamp import Timestamp
 
@@ -83,10 +85,6 @@ CREATE TRIGGER object_update BEFORE UPDATE ON object BEGIN
     SELECT RAISE(FAIL, 'object rows are replaced, never updated');
 END;
 """
-
-# SQLite's default limit on bound parameters is 32766; stay well below.
-NAME_BATCH = 500
-
 
 @dataclass(frozen=True)
 class ObjectUpdate:
@@ -308,19 +306,15 @@ class ContainerBroker(DatabaseBroker):
                 report,
             )
 
+    def fetch_rows(self, conn: sqlite3.Connection, query: RowQuery) -> Iterator[ObjectRecord]:
+        sql, args = object_range_sql(query)
+        for row in conn.execute(sql, args):
+            yield ObjectRecord(*row)
+
     def list_objects(self, query: RowQuery) -> list[ObjectRecord]:
         """One range scan of live rows on ``ix_object_deleted_name``."""
         with self.connect() as conn:
-            return list(_fetch_objects(conn, query))
-
-    def list_page(self, params: ListingParams) -> list[Entry]:
-        """One listing page, read in one snapshot on one connection."""
-        with self.connect() as conn:
-            conn.execute("BEGIN")
-            try:
-                return build_listing(lambda query: _fetch_objects(conn, query), params)
-            finally:
-                conn.execute("ROLLBACK")
+            return list(self.fetch_rows(conn, query))
 
     def get_object_rows(self, names: Sequence[str]) -> dict[str, tuple[str, int]]:
         """``name -> (created_at, deleted)`` for the given names (tests, replication)."""
@@ -334,32 +328,6 @@ class ContainerBroker(DatabaseBroker):
         return {name: (created_at, deleted) for name, created_at, deleted in rows}
 
 
-def _fetch_objects(conn: sqlite3.Connection, query: RowQuery) -> Iterator[ObjectRecord]:
-    """Rows as the cursor yields them: only what the caller reads is built."""
-    sql, args = object_range_sql(query)
-    for row in conn.execute(sql, args):
-        yield ObjectRecord(*row)
-
-
-def range_sql(table: str, columns: str, query: RowQuery) -> tuple[str, list[object]]:
-    """The SQL of one listing range query (shared with the account broker)."""
-    conditions = ["deleted = 0"]
-    args: list[object] = []
-    if query.lower:
-        conditions.append("name >= ?" if query.lower_inclusive else "name > ?")
-        args.append(query.lower)
-    if query.upper is not None:
-        conditions.append("name < ?")
-        args.append(query.upper)
-    order = "DESC" if query.reverse else "ASC"
-    args.append(query.limit)
-    sql = (
-        f"SELECT {columns} FROM {table} WHERE {' AND '.join(conditions)} "
-        f"ORDER BY name {order} LIMIT ?"
-    )
-    return sql, args
-
-
 def object_range_sql(query: RowQuery) -> tuple[str, list[object]]:
     return range_sql("object", "name, created_at, size, content_type, etag", query)
 
@@ -371,5 +339,4 @@ __all__ = [
     "ObjectUpdate",
     "ZERO_TIMESTAMP",
     "object_range_sql",
-    "range_sql",
 ]

@@ -2,12 +2,13 @@ import pytest
 
 from martlet.backend import backend_path
 from martlet.errors import BadRequest
+from martlet.swift_path import SwiftPath
 from storage.paths import EntityPath, entity_type, parse_entity_path, parse_replicate_path
 
 
 def test_round_trip_with_backend_path() -> None:
     raw = backend_path("sda", 7, "AUTH_t", "c ü", "dir/obj?x=1#frag")
-    assert parse_entity_path(raw) == EntityPath("sda", 7, "AUTH_t", "c ü", "dir/obj?x=1#frag")
+    assert parse_entity_path(raw) == EntityPath("sda", 7, SwiftPath("AUTH_t", "c ü", "dir/obj?x=1#frag"))
 
 
 @pytest.mark.parametrize(
@@ -38,7 +39,7 @@ def test_bad_paths_are_400(raw: str) -> None:
 
 
 def test_object_of_exactly_1024_bytes_is_fine() -> None:
-    assert parse_entity_path("/sda/1/a/c/" + "o" * 1024).obj == "o" * 1024
+    assert parse_entity_path("/sda/1/a/c/" + "o" * 1024).names.obj == "o" * 1024
 
 
 def test_entity_type_by_depth_and_header() -> None:

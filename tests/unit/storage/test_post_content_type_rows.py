@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from martlet.swift_path import SwiftPath
 from martlet.timestamp import Timestamp
 from storage.async_pending import PendingUpdate, pending_path
 from storage.db import ContainerBroker, ObjectUpdate
@@ -46,7 +47,7 @@ def data(ts: str, **sys_meta: str) -> ObjectMetadata:
 
 
 def test_the_post_update_keeps_the_datas_timestamp_and_carries_its_own() -> None:
-    path = EntityPath("sda", 1, "a", "c", "o")
+    path = EntityPath("sda", 1, SwiftPath("a", "c", "o"))
     (record,) = post_container_updates(TARGET, path, data(T1), "image/png", Timestamp.parse(T3))
     assert record.method == "PUT" and record.host == "127.0.0.1:6201" and record.partition == 3
     assert record.headers["X-Timestamp"] == T1
@@ -63,7 +64,7 @@ def test_the_post_update_keeps_the_datas_timestamp_and_carries_its_own() -> None
 
 
 def test_a_post_to_an_slo_manifest_keeps_its_large_object_row() -> None:
-    path = EntityPath("sda", 1, "a", "c", "o")
+    path = EntityPath("sda", 1, SwiftPath("a", "c", "o"))
     meta = data(T1, **{"X-Object-Sysmeta-Slo-Etag": "abc", "X-Object-Sysmeta-Slo-Size": "5000000"})
     (record,) = post_container_updates(TARGET, path, meta, "video/mp4;swift_bytes=1", Timestamp.parse(T2))
     assert record.headers["X-Content-Type"] == "video/mp4;swift_bytes=5000000"
@@ -71,7 +72,7 @@ def test_a_post_to_an_slo_manifest_keeps_its_large_object_row() -> None:
 
 
 def test_no_target_no_update() -> None:
-    assert post_container_updates({}, EntityPath("sda", 1, "a", "c", "o"), data(T1), "x/y", Timestamp.parse(T2)) == []
+    assert post_container_updates({}, EntityPath("sda", 1, SwiftPath("a", "c", "o")), data(T1), "x/y", Timestamp.parse(T2)) == []
 
 
 def test_a_post_row_wins_over_its_put_but_never_over_a_newer_put(tmp_path: Path) -> None:

@@ -12,13 +12,14 @@ from hypothesis import strategies as st
 from martlet.content_type import split_swift_bytes, with_swift_bytes
 from martlet.errors import BadRequest
 from martlet.timestamp import Timestamp
+from martlet.swift_path import SwiftPath
 from storage.listing import ObjectRecord, render_listing, split_slo_etag
 from storage.metadata import ObjectMetadata
 from storage.container_updates import container_update_overrides, container_updates
 from storage.paths import EntityPath
 
 TARGET = {"X-Container-Host": "127.0.0.1:6001", "X-Container-Device": "d1", "X-Container-Partition": "3"}
-PATH = EntityPath("d1", 7, "AUTH_t", "c", "big")
+PATH = EntityPath("d1", 7, SwiftPath("AUTH_t", "c", "big"))
 STAMP = Timestamp.parse("1700000000.00000")
 
 
