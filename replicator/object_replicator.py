@@ -7,7 +7,7 @@ ip and port), one pass:
   for each suffix that differs, compare hash directories file by file
   (``replicator.plan``) and push what the peer lacks or holds older -
   ``.data`` with its metadata, ``.ts``, ``.meta`` - keeping the original
-  timestamps (replicated writes, ``storage.replication``); then REPLICATE
+  timestamps (replicated writes, ``storage.replication_protocol``); then REPLICATE
   the pushed suffixes on the peer so it rehashes them and both sides agree.
   Only pushes: a peer that holds something we lack pushes it to us in its
   own pass, as in Swift.

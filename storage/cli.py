@@ -1,4 +1,8 @@
-"""``martlet storage --config storage.conf``: run the storage daemon."""
+"""``martlet storage --config storage.conf``: run the storage daemon.
+
+The daemon's modules are imported when the command runs: every ``martlet``
+command builds the whole parser, and need not load the storage daemon.
+"""
 
 from __future__ import annotations
 
