@@ -20,7 +20,6 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,6 +31,7 @@ import aiohttp
 
 from martlet.backend import backend_path
 from martlet.timestamp import Timestamp
+from ops.dev_processes import martlet_argv
 
 MiB = 1024 * 1024
 
@@ -67,7 +67,7 @@ def start_daemon(root: Path, fsync: bool) -> tuple[subprocess.Popen[bytes], int,
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARTLET_")}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "martlet.cli", "storage", "--config", str(conf)],
+            martlet_argv("storage", "--config", str(conf)),
             stdout=subprocess.DEVNULL, stderr=log, env=env,
         )
     deadline = time.monotonic() + 30

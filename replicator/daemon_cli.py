@@ -15,6 +15,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from martlet.errors import UsageError
 from martlet.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ def _names(text: str | None) -> tuple[str, ...]:
 
 
 def _partitions(text: str | None) -> tuple[int, ...]:
-    from martlet.cli import UsageError
-
     parts = _names(text)
     if not all(p.isdigit() for p in parts):
         raise UsageError("--partitions takes comma-separated partition numbers")

@@ -1,5 +1,5 @@
 """A whole martlet cluster for tests, started by the same code as
-``martlet dev`` (``martlet.dev``) in a temporary folder on ephemeral ports.
+``martlet dev`` (``ops.dev_cluster``, ``ops.dev_processes``) in a temporary folder on ephemeral ports.
 
 Real processes: four storage daemons, the proxy and the background daemons
 that exist. ``start_cluster`` returns once every HTTP daemon answers its
@@ -22,7 +22,8 @@ import pytest
 import requests
 from swiftclient import client as swift_client
 
-from martlet.dev import DevCluster, DevSpec, create_cluster
+from ops.dev_cluster import DevSpec, create_cluster
+from ops.dev_processes import DevCluster
 
 SWIFT = str(Path(sys.executable).with_name("swift"))
 USER, KEY = "test:tester", "testing"

@@ -1,0 +1,170 @@
+"""The data dir of a dev cluster (``martlet dev``): what it holds and which
+ports it uses.
+
+A data dir stands for a whole cluster on 127.0.0.1: ``martlet.conf``, the
+three rings over 4 devices in 4 zones with 3 replicas, ``proxy.conf`` and
+one ``storage<N>.conf`` per device, each standing for one storage node with
+its device under ``node<N>/``. ``create_cluster`` writes it once, through
+``ops.init_cluster`` (the same set-up as ``martlet ring-init``); after that
+the files are the operator's: nothing here rewrites them, so an added user
+or a changed key survives a restart.
+
+Ports are fixed when the data dir is created, because the rings name the
+storage nodes by port: the proxy on ``--port`` P and the storage nodes on
+P+10, P+20, P+30, P+40, so two dev clusters with their own ``--data-dir``
+and ``--port`` run side by side. Later runs read the ports back from the
+role configs (``load_spec``). Tests pick free ports instead
+(``DevSpec.ephemeral``).
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from martlet.cluster import load_cluster_config
+from martlet.config import load_config
+from martlet.errors import ConfigError, UsageError
+
+from ops.init_cluster import ClusterLayout, StorageNode, init_cluster
+
+DEVICES = 4
+REPLICAS = 3
+PART_POWER = 10
+DEFAULT_PORT = 8080
+PORT_STEP = 10  # storage node N listens on the proxy's port + N * PORT_STEP
+# The node's background daemons `martlet dev` runs, each under a section of
+# its storage.conf named as its command, with intervals short enough that a
+# change made while a dev node was stopped is repaired within seconds.
+BACKGROUND: dict[str, dict[str, str]] = {
+    "updater": {"interval": "5"},
+    "replicator": {"interval": "10", "concurrency": "2"},
+    "db-replicator": {"interval": "10", "concurrency": "2"},
+    "auditor": {"interval": "30"},
+}
+
+
+@dataclass(frozen=True)
+class DevSpec:
+    """Where a dev cluster lives and which ports it uses."""
+
+    data_dir: Path
+    proxy_port: int
+    storage_ports: tuple[int, ...]
+    fsync: bool = True
+    part_power: int = PART_POWER
+    # Extra [proxy] keys (tests shorten timeouts and caches).
+    proxy_options: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def on_port(cls, data_dir: Path, proxy_port: int = DEFAULT_PORT) -> DevSpec:
+        """A new cluster's ports, derived from the proxy's (see module docstring)."""
+        storage_ports = tuple(proxy_port + PORT_STEP * (i + 1) for i in range(DEVICES))
+        if proxy_port < 1 or storage_ports[-1] > 65535:
+            raise UsageError(f"--port {proxy_port}: the proxy takes PORT and the storage nodes "
+                             f"PORT+{PORT_STEP}..PORT+{PORT_STEP * DEVICES}, so PORT must be "
+                             f"1 to {65535 - PORT_STEP * DEVICES}")
+        return cls(data_dir, proxy_port, storage_ports)
+
+    @classmethod
+    def ephemeral(cls, data_dir: Path, **kwargs: object) -> DevSpec:
+        """Free ports picked by binding port 0 (then released) for every daemon."""
+        ports = free_ports(DEVICES + 1)
+        # kwargs are other DevSpec fields, passed through from the caller; mypy
+        # cannot match ``object`` values against each field's own type.
+        return cls(data_dir, proxy_port=ports[0], storage_ports=tuple(ports[1:]), **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def cluster_conf(self) -> Path:
+        return self.data_dir / "martlet.conf"
+
+    @property
+    def proxy_conf(self) -> Path:
+        return self.data_dir / "proxy.conf"
+
+    def storage_conf(self, index: int) -> Path:
+        return self.data_dir / f"storage{index + 1}.conf"
+
+    def devices_root(self, index: int) -> Path:
+        """Each storage daemon stands for one node with one device."""
+        return self.data_dir / f"node{index + 1}"
+
+    @property
+    def auth_url(self) -> str:
+        return f"http://127.0.0.1:{self.proxy_port}/auth/v1.0"
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports that were free a moment ago."""
+    socks = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            socks.append(sock)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def port_in_use(port: int) -> bool:
+    """Whether a daemon could not listen on ``127.0.0.1:port`` now. With
+    SO_REUSEADDR, as the daemons bind, so that a port a stopped cluster left
+    in TIME_WAIT counts as free."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def layout_of(spec: DevSpec) -> ClusterLayout:
+    """The dev cluster as a cluster layout: one storage node per device, each
+    in its own zone on 127.0.0.1, its devices under ``node<N>/``."""
+    nodes = tuple(
+        StorageNode("127.0.0.1", port, (f"d{i + 1}",), zone=i + 1, devices_root=spec.devices_root(i).name)
+        for i, port in enumerate(spec.storage_ports)
+    )
+    return ClusterLayout(
+        spec.data_dir, nodes, proxy_ip="127.0.0.1", proxy_port=spec.proxy_port, part_power=spec.part_power,
+        replicas=REPLICAS, min_part_hours=1, fsync=spec.fsync, proxy_options=spec.proxy_options,
+        node_sections=BACKGROUND,
+    )
+
+
+def create_cluster(spec: DevSpec) -> bool:
+    """Create the data dir on first run; False (and nothing touched) when
+    it already holds a cluster."""
+    if spec.cluster_conf.exists():
+        return False
+    for i in range(len(spec.storage_ports)):
+        (spec.devices_root(i) / f"d{i + 1}").mkdir(parents=True, exist_ok=True)
+    # Role configs, rings, builders, then martlet.conf last: its presence
+    # marks a complete data dir.
+    init_cluster(layout_of(spec))
+    return True
+
+
+def _bind_port(path: Path, section: str) -> int:
+    text = load_config(path).value(section, "bind_port")
+    if text is None or not text.strip().isdigit():
+        raise ConfigError(f"{path}: [{section}] bind_port: expected a port number, got {text!r}")
+    return int(text)
+
+
+def load_spec(data_dir: Path) -> DevSpec:
+    """The spec of a data dir made by an earlier run, its ports read from
+    its role configs. A missing or unreadable config is a ConfigError of
+    one line that names the file."""
+    spec = DevSpec(data_dir, DEFAULT_PORT, ())
+    try:
+        load_cluster_config(spec.cluster_conf)
+        proxy_port = _bind_port(spec.proxy_conf, "proxy")
+        storage_ports = tuple(_bind_port(spec.storage_conf(i), "storage") for i in range(DEVICES))
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (restore it, or start a new cluster with another --data-dir)") from None
+    return DevSpec(data_dir, proxy_port, storage_ports)
