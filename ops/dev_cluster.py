@@ -20,7 +20,7 @@ role configs (``load_spec``). Tests pick free ports instead
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 
 from martlet.cluster import load_cluster_config
@@ -45,17 +45,19 @@ BACKGROUND: dict[str, dict[str, str]] = {
 }
 
 
-@dataclass(frozen=True)
-class DevSpec:
-    """Where a dev cluster lives and which ports it uses."""
+class DevSpec(ClusterLayout):
+    """A dev cluster: the cluster layout of its data dir (``directory``),
+    one storage node per device on 127.0.0.1, each in its own zone with its
+    device under ``node<N>/``. Built by the class methods below."""
 
-    data_dir: Path
-    proxy_port: int
-    storage_ports: tuple[int, ...]
-    fsync: bool = True
-    part_power: int = PART_POWER
-    # Extra [proxy] keys (tests shorten timeouts and caches).
-    proxy_options: dict[str, str] = field(default_factory=dict)
+    @classmethod
+    def of(cls, data_dir: Path, proxy_port: int, storage_ports: tuple[int, ...], *, fsync: bool = True,
+           part_power: int = PART_POWER, proxy_options: Mapping[str, str] | None = None) -> DevSpec:
+        nodes = tuple(StorageNode("127.0.0.1", port, (f"d{i + 1}",), zone=i + 1, devices_root=f"node{i + 1}")
+                      for i, port in enumerate(storage_ports))
+        return cls(data_dir, nodes, proxy_ip="127.0.0.1", proxy_port=proxy_port, part_power=part_power,
+                   replicas=REPLICAS, min_part_hours=1, fsync=fsync, proxy_options=dict(proxy_options or {}),
+                   node_sections=BACKGROUND)
 
     @classmethod
     def on_port(cls, data_dir: Path, proxy_port: int = DEFAULT_PORT) -> DevSpec:
@@ -65,30 +67,27 @@ class DevSpec:
             raise UsageError(f"--port {proxy_port}: the proxy takes PORT and the storage nodes "
                              f"PORT+{PORT_STEP}..PORT+{PORT_STEP * DEVICES}, so PORT must be "
                              f"1 to {65535 - PORT_STEP * DEVICES}")
-        return cls(data_dir, proxy_port, storage_ports)
+        return cls.of(data_dir, proxy_port, storage_ports)
 
     @classmethod
-    def ephemeral(cls, data_dir: Path, **kwargs: object) -> DevSpec:
+    def ephemeral(cls, data_dir: Path, *, fsync: bool = True, part_power: int = PART_POWER,
+                  proxy_options: Mapping[str, str] | None = None) -> DevSpec:
         """Free ports picked by binding port 0 (then released) for every daemon."""
         ports = free_ports(DEVICES + 1)
-        # kwargs are other DevSpec fields, passed through from the caller; mypy
-        # cannot match ``object`` values against each field's own type.
-        return cls(data_dir, proxy_port=ports[0], storage_ports=tuple(ports[1:]), **kwargs)  # type: ignore[arg-type]
+        return cls.of(data_dir, ports[0], tuple(ports[1:]), fsync=fsync, part_power=part_power,
+                      proxy_options=proxy_options)
 
     @property
-    def cluster_conf(self) -> Path:
-        return self.data_dir / "martlet.conf"
+    def data_dir(self) -> Path:
+        return self.directory
 
     @property
-    def proxy_conf(self) -> Path:
-        return self.data_dir / "proxy.conf"
-
-    def storage_conf(self, index: int) -> Path:
-        return self.data_dir / f"storage{index + 1}.conf"
+    def storage_ports(self) -> tuple[int, ...]:
+        return tuple(node.port for node in self.nodes)
 
     def devices_root(self, index: int) -> Path:
         """Each storage daemon stands for one node with one device."""
-        return self.data_dir / f"node{index + 1}"
+        return self.directory / self.nodes[index].devices_root
 
     @property
     def auth_url(self) -> str:
@@ -122,30 +121,17 @@ def port_in_use(port: int) -> bool:
     return False
 
 
-def layout_of(spec: DevSpec) -> ClusterLayout:
-    """The dev cluster as a cluster layout: one storage node per device, each
-    in its own zone on 127.0.0.1, its devices under ``node<N>/``."""
-    nodes = tuple(
-        StorageNode("127.0.0.1", port, (f"d{i + 1}",), zone=i + 1, devices_root=spec.devices_root(i).name)
-        for i, port in enumerate(spec.storage_ports)
-    )
-    return ClusterLayout(
-        spec.data_dir, nodes, proxy_ip="127.0.0.1", proxy_port=spec.proxy_port, part_power=spec.part_power,
-        replicas=REPLICAS, min_part_hours=1, fsync=spec.fsync, proxy_options=spec.proxy_options,
-        node_sections=BACKGROUND,
-    )
-
-
 def create_cluster(spec: DevSpec) -> bool:
     """Create the data dir on first run; False (and nothing touched) when
     it already holds a cluster."""
     if spec.cluster_conf.exists():
         return False
-    for i in range(len(spec.storage_ports)):
-        (spec.devices_root(i) / f"d{i + 1}").mkdir(parents=True, exist_ok=True)
+    for i, node in enumerate(spec.nodes):
+        for device in node.devices:
+            (spec.devices_root(i) / device).mkdir(parents=True, exist_ok=True)
     # Role configs, rings, builders, then martlet.conf last: its presence
     # marks a complete data dir.
-    init_cluster(layout_of(spec))
+    init_cluster(spec)
     return True
 
 
@@ -160,11 +146,11 @@ def load_spec(data_dir: Path) -> DevSpec:
     """The spec of a data dir made by an earlier run, its ports read from
     its role configs. A missing or unreadable config is a ConfigError of
     one line that names the file."""
-    spec = DevSpec(data_dir, DEFAULT_PORT, ())
+    spec = DevSpec.of(data_dir, DEFAULT_PORT, ())
     try:
         load_cluster_config(spec.cluster_conf)
         proxy_port = _bind_port(spec.proxy_conf, "proxy")
         storage_ports = tuple(_bind_port(spec.storage_conf(i), "storage") for i in range(DEVICES))
     except ConfigError as exc:
         raise ConfigError(f"{exc} (restore it, or start a new cluster with another --data-dir)") from None
-    return DevSpec(data_dir, proxy_port, storage_ports)
+    return DevSpec.of(data_dir, proxy_port, storage_ports)

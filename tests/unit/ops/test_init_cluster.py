@@ -104,7 +104,7 @@ def test_ring_init_rejects_bad_input_in_one_line(tmp_path: Path, bad: list[str],
 def test_martlet_dev_uses_the_same_set_up(tmp_path: Path) -> None:
     from ops.dev_cluster import DevSpec, create_cluster
 
-    spec = DevSpec(tmp_path / "dev", 7000, (7001, 7002, 7003, 7004), part_power=5)
+    spec = DevSpec.of(tmp_path / "dev", 7000, (7001, 7002, 7003, 7004), part_power=5)
     assert create_cluster(spec)
     cluster = load_cluster_config(spec.cluster_conf)
     ring = load_ring(cluster.ring_path("object"), cluster.hash)
