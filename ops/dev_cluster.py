@@ -45,6 +45,12 @@ BACKGROUND: dict[str, dict[str, str]] = {
 }
 
 
+def node_dir(index: int) -> str:
+    """The folder of storage node ``index`` (0-based) in the data dir: its
+    devices root."""
+    return f"node{index + 1}"
+
+
 class DevSpec(ClusterLayout):
     """A dev cluster: the cluster layout of its data dir (``directory``),
     one storage node per device on 127.0.0.1, each in its own zone with its
@@ -53,7 +59,7 @@ class DevSpec(ClusterLayout):
     @classmethod
     def of(cls, data_dir: Path, proxy_port: int, storage_ports: tuple[int, ...], *, fsync: bool = True,
            part_power: int = PART_POWER, proxy_options: Mapping[str, str] | None = None) -> DevSpec:
-        nodes = tuple(StorageNode("127.0.0.1", port, (f"d{i + 1}",), zone=i + 1, devices_root=f"node{i + 1}")
+        nodes = tuple(StorageNode("127.0.0.1", port, (f"d{i + 1}",), zone=i + 1, devices_root=node_dir(i))
                       for i, port in enumerate(storage_ports))
         return cls(data_dir, nodes, proxy_ip="127.0.0.1", proxy_port=proxy_port, part_power=part_power,
                    replicas=REPLICAS, min_part_hours=1, fsync=fsync, proxy_options=dict(proxy_options or {}),
@@ -86,8 +92,9 @@ class DevSpec(ClusterLayout):
         return tuple(node.port for node in self.nodes)
 
     def devices_root(self, index: int) -> Path:
-        """Each storage daemon stands for one node with one device."""
-        return self.directory / self.nodes[index].devices_root
+        """Each storage daemon stands for one node with one device (a node
+        a test adds beyond ``nodes`` included)."""
+        return self.directory / node_dir(index)
 
     @property
     def auth_url(self) -> str:
