@@ -14,34 +14,17 @@ import argparse
 import asyncio
 import hashlib
 import os
-import statistics
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import aiohttp
+from phase_table import Result, table
 
 KIB, MIB = 1024, 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Result:
-    phase: str
-    ops: int
-    seconds: float
-    bytes: int
-    latencies: list[float]
-
-    def row(self) -> str:
-        lat = sorted(self.latencies)
-        p50 = statistics.median(lat) * 1000
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-        return (f"{self.phase:<22} {self.ops:>6} {self.ops / self.seconds:>9.1f} "
-                f"{self.bytes / self.seconds / 1e6:>9.2f} {p50:>9.2f} {p99:>9.2f}")
 
 
 async def authenticate(session: aiohttp.ClientSession, url: str, user: str, key: str) -> tuple[str, str]:
@@ -182,9 +165,7 @@ async def main(args: argparse.Namespace) -> None:
         results += await large_object(session, container, token, args.large_mib * MIB)
         async with session.delete(container, headers={"X-Auth-Token": token}) as answer:
             await expect(answer, 204, 404, 409)
-    print(f"{'phase':<22} {'ops':>6} {'ops/s':>9} {'MB/s':>9} {'p50 ms':>9} {'p99 ms':>9}")
-    for result in results:
-        print(result.row())
+    print(table(results))
     print(f"proxy peak RSS: {proxy_peak_rss(urlparse(args.auth_url).port or 80)}")
 
 

@@ -135,6 +135,21 @@ def row(phase: str, size: int, seconds: float, extra: str = "") -> None:
     print(f"{phase:<34} {size / MIB:>10.0f} {seconds:>9.1f} {size / seconds / 1e6:>9.1f}  {extra}")
 
 
+def get_and_check(cluster: RunningCluster, url: str, headers: dict[str, str], size: int,
+                  chunks: Iterator[bytes], phase: str) -> None:
+    """GET ``url`` as one object, check its length and md5 against ``chunks``
+    (the bytes uploaded), and print its row with the proxy's peak RSS
+    during the GET alone."""
+    expected = hashlib.md5()
+    for chunk in chunks:
+        expected.update(chunk)
+    pid = proxy_pid(cluster)
+    reset_peak(pid)
+    digest, total, seconds = get_md5(url, headers)
+    assert total == size and digest == expected.hexdigest(), f"{phase}: other bytes came back"
+    row(phase, size, seconds, f"proxy peak RSS {vm_hwm_mib(pid):.1f} MiB")
+
+
 def slo_get(cluster: RunningCluster, size: int, segment: int) -> None:
     url, token = cluster.auth()
     api = (url, {"X-Auth-Token": token})
@@ -145,15 +160,8 @@ def slo_get(cluster: RunningCluster, size: int, segment: int) -> None:
     requests.put(f"{url}/bench", headers=api[1], timeout=30).raise_for_status()
     requests.put(f"{url}/bench/big?multipart-manifest=put", data=json.dumps(manifest),
                  headers=api[1], timeout=60).raise_for_status()
-    expected = hashlib.md5()
-    for index, n in enumerate(sizes):
-        for chunk in pattern_chunks(n, b"seg%d" % index):
-            expected.update(chunk)
-    pid = proxy_pid(cluster)
-    reset_peak(pid)
-    digest, total, seconds = get_md5(f"{url}/bench/big", api[1])
-    assert total == size and digest == expected.hexdigest(), "GET of the manifest returned other bytes"
-    row("GET SLO manifest (md5 checked)", size, seconds, f"proxy peak RSS {vm_hwm_mib(pid):.1f} MiB")
+    uploaded = (chunk for index, n in enumerate(sizes) for chunk in pattern_chunks(n, b"seg%d" % index))
+    get_and_check(cluster, f"{url}/bench/big", api[1], size, uploaded, "GET SLO manifest (md5 checked)")
 
 
 def beyond_5gib(cluster: RunningCluster, workdir: Path) -> None:
@@ -177,14 +185,8 @@ def beyond_5gib(cluster: RunningCluster, workdir: Path) -> None:
                  headers=api[1], timeout=60).raise_for_status()
     head = requests.head(f"{url}/huge/big", headers=api[1], timeout=30)
     assert int(head.headers["Content-Length"]) == size
-    expected = hashlib.md5()
-    for chunk in file_chunks(source, 0, size):
-        expected.update(chunk)
-    pid = proxy_pid(cluster)
-    reset_peak(pid)
-    digest, total, seconds = get_md5(f"{url}/huge/big", api[1])
-    assert total == size and digest == expected.hexdigest(), "the >5 GiB object came back different"
-    row("GET >5 GiB SLO (md5 checked)", size, seconds, f"proxy peak RSS {vm_hwm_mib(pid):.1f} MiB")
+    get_and_check(cluster, f"{url}/huge/big", api[1], size, file_chunks(source, 0, size),
+                  "GET >5 GiB SLO (md5 checked)")
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/replication_bench.py [--objects 10000] [--part-power 8]
 
-Starts four storage daemons (``martlet.dev``'s launcher, ephemeral ports,
+Starts four storage daemons (``martlet dev``'s launcher, ephemeral ports,
 fsync off) in a temporary folder, fills the cluster with small objects
 (written straight onto each primary device with the storage code's own
 writer, so the set-up does not time the proxy), wipes one device, then runs
@@ -28,8 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from martlet.cluster import load_cluster_config  # noqa: E402
-from martlet.dev import DevCluster, DevSpec, create_cluster  # noqa: E402
 from martlet.timestamp import Timestamp  # noqa: E402
+from ops.dev_cluster import DevSpec, create_cluster  # noqa: E402
+from ops.dev_processes import DevCluster, martlet_argv  # noqa: E402
 from ring import load_ring  # noqa: E402
 from storage.diskfile import DATA, DiskFileWriter, object_location  # noqa: E402
 from storage.metadata import ObjectMetadata  # noqa: E402
@@ -69,7 +70,7 @@ def replicate_all(spec: DevSpec) -> tuple[float, list[dict[str, float]]]:
     """One --once pass on every node at once: (wall seconds, each node's figures)."""
     def one(index: int) -> dict[str, float]:
         conf = spec.storage_conf(index)
-        argv = [sys.executable, "-m", "martlet.cli", "replicator", "--config", str(conf), "--once"]
+        argv = martlet_argv("replicator", "--config", str(conf), "--once")
         subprocess.run(argv, check=True, capture_output=True, timeout=1800)
         return json.loads((spec.devices_root(index) / "object-replicator.json").read_text())
 

@@ -18,40 +18,21 @@ import asyncio
 import json
 import os
 import signal
-import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from phase_table import Result, table
 
 from martlet.backend import backend_path
 from martlet.timestamp import Timestamp
+from ops.dev_processes import martlet_argv
 
 MiB = 1024 * 1024
-
-
-@dataclass
-class Result:
-    name: str
-    ops: int
-    seconds: float
-    nbytes: int
-    latencies: list[float]
-
-    def row(self) -> str:
-        lat = sorted(self.latencies)
-        p50 = statistics.median(lat) * 1000
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-        return (
-            f"{self.name:<22}{self.ops:>7}{self.ops / self.seconds:>10.1f}"
-            f"{self.nbytes / self.seconds / 1e6:>10.1f}{p50:>10.2f}{p99:>10.2f}"
-        )
 
 
 def start_daemon(root: Path, fsync: bool) -> tuple[subprocess.Popen[bytes], int, Path]:
@@ -67,7 +48,7 @@ def start_daemon(root: Path, fsync: bool) -> tuple[subprocess.Popen[bytes], int,
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARTLET_")}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "martlet.cli", "storage", "--config", str(conf)],
+            martlet_argv("storage", "--config", str(conf)),
             stdout=subprocess.DEVNULL, stderr=log, env=env,
         )
     deadline = time.monotonic() + 30
@@ -199,9 +180,7 @@ async def main_async(args: argparse.Namespace, port: int, pid: int) -> None:
             await run_phase(session, base, "PUT", "1MiB", args.large_count, 8, large),
             await run_phase(session, base, "GET", "1MiB", args.large_count, 8, large),
         ]
-        print(f"{'phase':<22}{'ops':>7}{'ops/s':>10}{'MB/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-        for result in results:
-            print(result.row())
+        print(table(results))
         for row in await huge_object(session, base, pid, args.huge_mib):
             print(row)
 

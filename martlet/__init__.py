@@ -1,8 +1,9 @@
 """martlet: an object storage cluster speaking the OpenStack Swift API.
 
-This package is the shared kernel: CLI, config loading, timestamps, errors,
-logging, path hashing and the backend HTTP client. Only the CLI and the
-dev-cluster launcher import the components (ring, storage, proxy, replicator).
+This package is the shared kernel: config loading, timestamps, errors,
+logging, path hashing, the backend HTTP client and what else two components
+share. It imports nothing of ours outside itself; the ``martlet`` command that
+puts the components together is ``ops.main`` (tests/unit/test_imports.py).
 """
 
 __version__ = "0.1.0"

@@ -93,6 +93,12 @@ class ConfigFile:
             return {}
         return dict(self.parser.items(section))
 
+    def value(self, section: str, key: str) -> str | None:
+        """One key's text with its environment override applied (None:
+        absent), for a caller that needs a key or two of another role's
+        file without that role's section class."""
+        return self._lookup(section, key)
+
     def section(self, name: str, cls: type[T]) -> T:
         """Build the typed dataclass ``cls`` from section ``name``."""
         if not dataclasses.is_dataclass(cls):

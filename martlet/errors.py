@@ -121,3 +121,8 @@ class ConfigError(Exception):
 class RingError(Exception):
     """A ring or builder file is missing, truncated, corrupt or of an unknown
     version, or a builder operation is invalid."""
+
+
+class UsageError(Exception):
+    """Bad command-line input. Not an HTTP error: the ``martlet`` command
+    prints it as one line and exits with code 2, never a traceback."""

@@ -1,9 +1,10 @@
-"""``martlet ring-init`` and ``martlet status``: operator commands.
+"""``martlet ring-init``, ``martlet status`` and ``martlet dev``: operator commands.
 
 ``ring-init`` is the first-run set-up of a cluster folder (``ops.init_cluster``),
 the same code ``martlet dev`` runs; the compose file's one-shot ``ring-init``
 service calls it on every ``up`` and it creates only what is missing.
 ``status`` prints the rings and every storage node's health (``ops.status``).
+``dev`` runs a whole cluster on this machine (``ops.dev``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from martlet.errors import UsageError
 
 
 def register(subparsers: Any) -> None:
@@ -47,10 +50,19 @@ def register(subparsers: Any) -> None:
     status.add_argument("--json", action="store_true", help="print JSON instead of tables")
     status.set_defaults(func=run_status)
 
+    dev = subparsers.add_parser(
+        "dev", help="run a whole cluster on this machine",
+        description="The first run creates --data-dir (rings, configs, users); later runs reuse "
+        "it as left, configs included. Ctrl-C stops every process.",
+    )
+    dev.add_argument("--data-dir", default=".dev-cluster", help="where configs, rings and data live")
+    dev.add_argument("--port", type=int, default=None,
+                     help="the proxy's port; on first run (default 8080) the storage nodes take "
+                     "PORT+10 to PORT+40 for good; later runs default to the port in proxy.conf")
+    dev.set_defaults(func=run_dev)
+
 
 def _host_port(text: str) -> tuple[str, int]:
-    from martlet.cli import UsageError
-
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not host:
         raise UsageError(f"expected IP:PORT, got {text!r}")
@@ -58,7 +70,6 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 def run_ring_init(args: argparse.Namespace) -> int:
-    from martlet.cli import UsageError
     from ops.init_cluster import ClusterLayout, init_cluster, nodes_from_specs
 
     try:
@@ -87,3 +98,9 @@ def run_status(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(render(status))
     return 0 if status.healthy else 1
+
+
+def run_dev(args: argparse.Namespace) -> int:
+    from ops.dev import run
+
+    return run(Path(args.data_dir), args.port)

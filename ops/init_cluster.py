@@ -27,12 +27,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from martlet.cluster import RING_KINDS
-from martlet.dev import DEV_USERS
 from martlet.hashing import HashSection
 
-# The users of a fresh cluster, dev and compose alike (defined with
-# `martlet dev`); operators replace them in proxy.conf before real use.
-DEMO_USERS: Mapping[str, str] = DEV_USERS
+# The users of a fresh cluster, `martlet dev` and compose alike: the ones
+# Swift's functional tests expect (Swift's all-in-one has the same), so that
+# those tests run against martlet as they are. ``user_<account>_<user> =
+# <key> [roles]`` lines of proxy.conf's [auth] (``proxy.auth.parse_users``);
+# operators replace them before real use.
+DEMO_USERS: Mapping[str, str] = {
+    "user_test_tester": "testing .admin",
+    "user_test_tester2": "testing2 .admin",
+    "user_test_tester3": "testing3",
+    "user_test2_tester2": "testing2 .admin",
+    "user_test5_tester5": "testing5",
+    "user_admin_admin": "admin .admin .reseller_admin",
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,9 @@ class ClusterLayout:
     users: Mapping[str, str] = field(default_factory=lambda: dict(DEMO_USERS))
     # Extra [proxy] keys (tests shorten timeouts and caches).
     proxy_options: Mapping[str, str] = field(default_factory=dict)
+    # Extra sections of every storage<N>.conf (`martlet dev`: short
+    # intervals for the node's background daemons).
+    node_sections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def cluster_conf(self) -> Path:
@@ -109,15 +121,14 @@ def new_cluster_sections() -> dict[str, dict[str, str]]:
 
 
 def storage_sections(layout: ClusterLayout, node: StorageNode) -> dict[str, dict[str, str]]:
-    return {
-        "storage": {
-            "devices": node.devices_root,
-            "bind_ip": node.ip,
-            "bind_port": str(node.port),
-            "cluster_conf": "martlet.conf",
-            "fsync": "true" if layout.fsync else "false",
-        }
+    storage = {
+        "devices": node.devices_root,
+        "bind_ip": node.ip,
+        "bind_port": str(node.port),
+        "cluster_conf": "martlet.conf",
+        "fsync": "true" if layout.fsync else "false",
     }
+    return {"storage": storage, **{name: dict(keys) for name, keys in layout.node_sections.items()}}
 
 
 def proxy_sections(layout: ClusterLayout) -> dict[str, dict[str, str]]:
@@ -130,15 +141,15 @@ def proxy_sections(layout: ClusterLayout) -> dict[str, dict[str, str]]:
     return {"proxy": proxy, "auth": dict(layout.users)}
 
 
-def write_role_configs(layout: ClusterLayout, overwrite: bool) -> tuple[list[str], list[str]]:
-    """proxy.conf and storage<N>.conf; existing ones are kept unless
-    ``overwrite`` (``martlet dev`` rewrites them: its ports may change)."""
+def write_role_configs(layout: ClusterLayout) -> tuple[list[str], list[str]]:
+    """proxy.conf and storage<N>.conf, those that are missing: an existing
+    one is an operator's to edit (users, keys) and is kept."""
     created: list[str] = []
     kept: list[str] = []
     files = [(layout.proxy_conf, proxy_sections(layout))]
     files += [(layout.storage_conf(i), storage_sections(layout, n)) for i, n in enumerate(layout.nodes)]
     for path, sections in files:
-        if path.exists() and not overwrite:
+        if path.exists():
             kept.append(path.name)
             continue
         write_text_atomic(path, render_ini(sections, "written by martlet ring-init / martlet dev"))
@@ -161,12 +172,12 @@ def build_ring(layout: ClusterLayout, kind: str, hash_settings: HashSection) -> 
     ring.save_ring(builder.get_ring(hash_settings), layout.directory / f"{kind}.ring")
 
 
-def init_cluster(layout: ClusterLayout, overwrite_role_configs: bool = False) -> InitReport:
+def init_cluster(layout: ClusterLayout) -> InitReport:
     """Create whatever of the cluster folder is missing (see module docstring)."""
     if not layout.nodes:
         raise ValueError("a cluster needs at least one storage node")
     layout.directory.mkdir(parents=True, exist_ok=True)
-    created, kept = write_role_configs(layout, overwrite_role_configs)
+    created, kept = write_role_configs(layout)
     cluster_sections = None
     if layout.cluster_conf.exists():
         from martlet.cluster import load_cluster_config

@@ -39,13 +39,10 @@ PASS_COLUMNS = (
 
 @dataclass(frozen=True)
 class DeviceRow:
-    id: int
-    region: int
-    zone: int
-    ip: str
-    port: int
-    device: str
-    weight: float
+    """A ring device with what it holds: partition-replicas, and balance
+    (percent above or below its share by weight)."""
+
+    dev: Device
     partitions: int
     balance: float
 
@@ -60,7 +57,7 @@ class RingReport:
 
     @property
     def balance(self) -> float:
-        weighted = [abs(d.balance) for d in self.devices if d.weight > 0]
+        weighted = [abs(d.balance) for d in self.devices if d.dev.weight > 0]
         return max(weighted, default=0.0)
 
 
@@ -114,8 +111,7 @@ def device_rows(devices: Sequence[Device | None], assignment: Sequence[Sequence[
             balance = (parts - target) * 100.0 / target
         else:
             balance = 0.0 if parts == 0 else 999.99
-        rows.append(DeviceRow(dev.id, dev.region, dev.zone, dev.ip, dev.port, dev.device,
-                              dev.weight, parts, round(balance, 2)))
+        rows.append(DeviceRow(dev, parts, round(balance, 2)))
     return tuple(rows)
 
 
@@ -146,17 +142,12 @@ def fetch_recon(address: str, devices: tuple[str, ...], timeout: float) -> NodeS
     return NodeStatus(address, True, recon=data, ring_devices=devices)
 
 
-def node_address(ip: str, port: int) -> str:
-    """``ip:port``, an IPv6 address in brackets."""
-    return host_port(ip, port)
-
-
 def node_devices(rings: Sequence[RingReport]) -> dict[str, tuple[str, ...]]:
     """Pure: ``ip:port`` of every storage node the rings name -> its devices."""
     seen: dict[str, dict[str, None]] = {}
     for report in rings:
         for row in report.devices:
-            seen.setdefault(node_address(row.ip, row.port), {}).setdefault(row.device, None)
+            seen.setdefault(host_port(row.dev.ip, row.dev.port), {}).setdefault(row.dev.device, None)
     return {address: tuple(devices) for address, devices in seen.items()}
 
 
@@ -209,8 +200,8 @@ def render_ring(report: RingReport) -> list[str]:
         return [f"{report.kind} ring: cannot read: {report.error}"]
     head = (f"{report.kind} ring: {report.partitions} partitions, {report.replicas} replicas, "
             f"{len(report.devices)} devices, balance {report.balance:.2f}")
-    rows = [[str(d.id), str(d.region), str(d.zone), node_address(d.ip, d.port), d.device, f"{d.weight:.2f}",
-             str(d.partitions), f"{d.balance:.2f}"] for d in report.devices]
+    rows = [[str(r.dev.id), str(r.dev.region), str(r.dev.zone), host_port(r.dev.ip, r.dev.port), r.dev.device,
+             f"{r.dev.weight:.2f}", str(r.partitions), f"{r.balance:.2f}"] for r in report.devices]
     return [head, *("  " + s for s in table(
         ["id", "region", "zone", "address", "device", "weight", "partitions", "balance"], rows))]
 
@@ -241,12 +232,20 @@ def render(status: ClusterStatus) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ring_json(report: RingReport) -> dict[str, Any]:
+    """A ring's report with each device flat: its fields, partitions, balance."""
+    devices = [{**row.dev.to_dict(), "partitions": row.partitions, "balance": row.balance}
+               for row in report.devices]
+    return {"kind": report.kind, "partitions": report.partitions, "replicas": report.replicas,
+            "devices": devices, "error": report.error, "balance": report.balance}
+
+
 def to_json(status: ClusterStatus) -> dict[str, Any]:
     from dataclasses import asdict
 
     return {
         "time": status.time,
         "healthy": status.healthy,
-        "rings": [{**asdict(r), "balance": r.balance} for r in status.rings],
+        "rings": [ring_json(r) for r in status.rings],
         "nodes": [asdict(n) for n in status.nodes],
     }

@@ -79,27 +79,3 @@ def ring_address(storage: StorageConfig, ring_ip: str, ring_port: int) -> tuple[
     """How this node's devices are named in the ring: ip and port."""
     return (ring_ip or storage.storage.bind_ip, ring_port or storage.storage.bind_port)
 
-
-# ``martlet dev``: background daemons on short intervals, so that a change
-# made while a dev node was stopped is repaired within seconds.
-DEV_SECTIONS: dict[str, dict[str, str]] = {
-    "replicator": {"interval": "10", "concurrency": "2"},
-    "db-replicator": {"interval": "10", "concurrency": "2"},
-    "auditor": {"interval": "30"},
-    "updater": {"interval": "5"},
-}
-
-
-def append_missing_sections(conf_path: Path, sections: dict[str, dict[str, str]]) -> None:
-    """Blocking: add the sections a role config does not have yet (text
-    appended, so the file's own comments stay)."""
-    existing = load_config(conf_path)
-    lines = []
-    for name, keys in sections.items():
-        if existing.has_section(name):
-            continue
-        lines.append(f"\n[{name}]")
-        lines.extend(f"{key} = {value}" for key, value in keys.items())
-    if lines:
-        with open(conf_path, "a", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")

@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 import uvloop
 
-from martlet.cli import UsageError
+from martlet.errors import UsageError
 from martlet.logs import setup_logging
 from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection, load_daemon_config
 from storage.config import StorageConfig

@@ -3,7 +3,7 @@
 Two shapes share the command, so the words after ``ring`` are parsed here
 rather than by one argparse tree: ``martlet ring get-nodes ...`` looks a path
 up in a ring file; anything else is ``martlet ring BUILDER VERB ...``. Bad
-input raises ``RingError``/``UsageError``, which ``martlet.cli`` prints as one
+input raises ``RingError``/``UsageError``, which the ``martlet`` command prints as one
 line with exit code 2.
 """
 
@@ -17,9 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from martlet.cli import UsageError
 from martlet.cluster import load_cluster_config
-from martlet.errors import RingError
+from martlet.errors import RingError, UsageError
 from martlet.hashing import hash_path
 from martlet.netaddr import host_port
 

@@ -1,11 +1,12 @@
 """A whole martlet cluster for tests, started by the same code as
-``martlet dev`` (``martlet.dev``) in a temporary folder on ephemeral ports.
+``martlet dev`` (``ops.dev_cluster``, ``ops.dev_processes``) in a temporary folder on ephemeral ports.
 
 Real processes: four storage daemons, the proxy and the background daemons
 that exist. ``start_cluster`` returns once every HTTP daemon answers its
 healthcheck (bounded wait); ``RunningCluster.close`` stops them all.
 ``cluster_fixture`` makes the module-scoped fixture most cluster test
-modules share; ``wait_for`` and ``container_on`` are their common helpers.
+modules share; ``wait_for`` and ``node_down_with_queued_updates`` are their
+common helpers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,8 @@ import pytest
 import requests
 from swiftclient import client as swift_client
 
-from martlet.dev import DevCluster, DevSpec, create_cluster
+from ops.dev_cluster import DevSpec, create_cluster
+from ops.dev_processes import DevCluster
 
 SWIFT = str(Path(sys.executable).with_name("swift"))
 USER, KEY = "test:tester", "testing"
@@ -129,3 +132,22 @@ def container_on(cluster: RunningCluster, device: str) -> str:
         if device in [d.device for d in ring.get_nodes("AUTH_test", name)[1]]:
             return name
     raise AssertionError(f"no container on {device}")
+
+
+@contextmanager
+def node_down_with_queued_updates(cluster: RunningCluster, index: int, objects: int = 12) -> Iterator[str]:
+    """Storage node ``index`` (0-based) stopped after a container with a
+    replica on its device was made, and ``objects`` objects written into
+    that container: the container rows meant for the node wait in the other
+    nodes' async_pending. Yields the container; starts the node again after."""
+    name = f"storage{index + 1}"
+    conn = cluster.connection()
+    container = container_on(cluster, f"d{index + 1}")
+    conn.put_container(container)
+    cluster.stop_storage(name)
+    try:
+        for i in range(objects):
+            conn.put_object(container, f"o{i}", b"data")
+        yield container
+    finally:
+        cluster.start_storage(name)

@@ -21,7 +21,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from martlet.backend import make_session
 from martlet.cluster import ClusterConfig
 from martlet.hashing import HashSection
 from martlet.serve import runner_options
+from ops.dev_processes import martlet_argv
 from storage.config import StorageConfig, StorageSection
 from storage.server import create_app
 
@@ -179,7 +179,7 @@ def spawn_storage_process(tmp_path: Path, extra_conf: str = "", wait: float = 20
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARTLET_")}
     with open(stderr_path, "wb") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "martlet.cli", "storage", "--config", str(conf)],
+            martlet_argv("storage", "--config", str(conf)),
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             env=env,

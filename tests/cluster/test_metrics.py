@@ -11,7 +11,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from swiftclient import client as swift_client
 
-from tests.cluster.cluster_harness import RunningCluster, cluster_fixture, container_on, wait_for
+from tests.cluster.cluster_harness import RunningCluster, cluster_fixture, node_down_with_queued_updates, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -97,15 +97,9 @@ def test_storage_daemon_reports_requests_devices_and_passes(cluster: RunningClus
 
 
 def test_a_stopped_node_is_error_limited_and_updates_queue(cluster: RunningCluster) -> None:
-    conn = cluster.connection()
-    container = container_on(cluster, "d4")
-    conn.put_container(container)
-    cluster.stop_storage("storage4")
-    try:
-        # Every object write names the container's replicas; whichever lives on
-        # storage4 cannot be updated and is queued in async_pending.
-        for i in range(12):
-            conn.put_object(container, f"o{i}", b"z")
+    # Every object write names the container's replicas; whichever lives on
+    # storage4 cannot be updated and is queued in async_pending.
+    with node_down_with_queued_updates(cluster, 3):
         proxy = scrape(cluster.proxy)
         assert total(proxy, "martlet_proxy_error_limited_nodes") >= 1
         port = cluster.spec.storage_ports[3]
@@ -117,8 +111,6 @@ def test_a_stopped_node_is_error_limited_and_updates_queue(cluster: RunningClust
             return sum(total(scrape(storage_url(cluster, i)), "martlet_async_pending") for i in range(3)) >= 1
 
         wait_for(queued, 30, "async_pending depth on /metrics")
-    finally:
-        cluster.start_storage("storage4")
 
 
 def test_metrics_route_does_not_count_itself(cluster: RunningCluster) -> None:

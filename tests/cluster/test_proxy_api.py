@@ -63,7 +63,7 @@ def test_tokens_and_accounts(cluster: RunningCluster, box: str) -> None:
     assert call(cluster, "GET", "box", user="test2:tester2", key="testing2").status_code == 403
     assert call(cluster, "GET", "box/a.txt", user="test2:tester2", key="testing2").status_code == 403
     # a user without .admin owns nothing without an ACL
-    assert call(cluster, "HEAD", "", user="test:tester2", key="testing2").status_code == 403
+    assert call(cluster, "HEAD", "", user="test:tester3", key="testing3").status_code == 403
     # a reseller admin acts on any account
     assert call(cluster, "GET", "box/a.txt", user="admin:admin", key="admin").status_code == 200
     # an account is created on first use by its owner

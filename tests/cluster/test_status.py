@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.cluster_harness import RunningCluster, cluster_fixture, container_on, wait_for
+from tests.cluster.cluster_harness import RunningCluster, cluster_fixture, node_down_with_queued_updates, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -56,13 +56,7 @@ def test_a_healthy_cluster(cluster: RunningCluster) -> None:
 
 
 def test_a_stopped_node_is_reported_and_fails_the_exit_code(cluster: RunningCluster) -> None:
-    conn = cluster.connection()
-    container = container_on(cluster, "d2")
-    conn.put_container(container)
-    cluster.stop_storage("storage2")
-    try:
-        for i in range(12):
-            conn.put_object(container, f"o{i}", b"data")
+    with node_down_with_queued_updates(cluster, 1):
         done = status(cluster)
         assert done.returncode == 1
         port = cluster.spec.storage_ports[1]
@@ -73,8 +67,6 @@ def test_a_stopped_node_is_reported_and_fails_the_exit_code(cluster: RunningClus
         queued = wait_for(lambda: sum(n["recon"].get("async_pending", 0) for n in status_json(cluster)["nodes"]),
                           30, "queued updates in status")
         assert queued >= 1
-    finally:
-        cluster.start_storage("storage2")
     assert status(cluster).returncode == 0
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from martlet.backend import backend_path
+from ops.dev_processes import martlet_argv
 from replicator.updater import Outcome, Updater, UpdaterSection, classify
 from storage.async_pending import PendingUpdate, iter_pending, write_pending
 from storage.server import create_app
@@ -83,7 +83,7 @@ async def test_object_put_while_container_server_down(tmp_path: Path, backend) -
         env = {k: v for k, v in os.environ.items() if not k.startswith("MARTLET_")}
         # Asynchronous: the container daemon is served by this test's loop.
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "martlet.cli", "updater", "--config", str(conf), "--once",
+            *martlet_argv("updater", "--config", str(conf), "--once"),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env,
         )
         try:

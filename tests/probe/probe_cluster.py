@@ -1,5 +1,6 @@
 """A real cluster for probe tests: four storage daemons and a proxy as
-separate processes (``martlet.dev``'s launcher on ephemeral ports), with the
+separate processes (``martlet dev``'s launcher, ``ops.dev_cluster`` and
+``ops.dev_processes``, on ephemeral ports), with the
 background daemons *not* running, so that each test decides when the
 replicator, db-replicator, auditor and updater run (``--once``, as
 subprocesses).
@@ -14,7 +15,6 @@ import configparser
 import hashlib
 import os
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,8 +24,9 @@ from typing import Any
 from swiftclient import client as swift_client
 
 from martlet.cluster import load_cluster_config
-from martlet.dev import DEVICES, DevCluster, DevSpec, create_cluster
 from martlet.hashing import hash_path
+from ops.dev_cluster import DEVICES, DevSpec, create_cluster
+from ops.dev_processes import DevCluster, martlet_argv
 from ring import Ring, load_ring
 
 USER, KEY = "test:tester", "testing"
@@ -88,7 +89,7 @@ class ProbeCluster:
 
     def run_daemon(self, command: str, index: int, *extra: str) -> subprocess.CompletedProcess[str]:
         """``martlet <command> --config storage<N>.conf --once`` to completion."""
-        argv = [sys.executable, "-m", "martlet.cli", command, "--config", str(self.spec.storage_conf(index)), "--once", *extra]
+        argv = martlet_argv(command, "--config", str(self.spec.storage_conf(index)), "--once", *extra)
         done = subprocess.run(argv, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
         with open(self.processes.log_dir / f"{command}{index + 1}.log", "a", encoding="utf-8") as log:
             log.write(done.stderr)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 
 import pytest
 import requests
 
 from martlet.cluster import load_cluster_config
-from martlet.dev import free_ports
+from ops.dev_cluster import free_ports
+from ops.dev_processes import martlet_argv
 from ring import load_builder, save_builder, save_ring
 from tests.probe.probe_cluster import ProbeCluster, add_daemon_sections, md5_hex, wait_for
 
@@ -36,7 +36,7 @@ def _add_fifth_node(cluster: ProbeCluster) -> int:
     add_daemon_sections(conf)
     log = open(cluster.processes.log_dir / "storage5.log", "ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "martlet.cli", "storage", "--config", str(conf)],
+        martlet_argv("storage", "--config", str(conf)),
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
     log.close()

@@ -22,8 +22,8 @@ import jsonschema
 import pytest
 import yaml
 
-from martlet.cli import build_parser
-from martlet.dev import BACKGROUND
+from ops.dev_cluster import BACKGROUND
+from ops.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,7 +91,7 @@ def test_ring_init_builds_four_devices_in_four_zones(compose: dict[str, Any]) ->
 
 def test_each_node_runs_the_background_daemons_martlet_dev_runs(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    roles = {command for command, _ in BACKGROUND}
+    roles = set(BACKGROUND)
     for name, storage in storage_nodes(compose).items():
         index = name[-1]
         for role in roles:

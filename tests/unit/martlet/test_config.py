@@ -41,6 +41,12 @@ def test_environment_overrides_one_key(tmp_path: Path) -> None:
     assert section.name == "default"
 
 
+def test_one_value_without_a_section_class(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "[sample]\nport = 7000\n"), environ={"MARTLET_SAMPLE_NAME": "env"})
+    assert (cfg.value("sample", "port"), cfg.value("sample", "name"), cfg.value("sample", "ratio")) == (
+        "7000", "env", None)
+
+
 def test_environment_override_without_file() -> None:
     cfg = load_config(None, environ={"MARTLET_SAMPLE_FSYNC": "no"})
     assert cfg.section("sample", Sample).fsync is False

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from martlet.cli import main
 from martlet.cluster import load_cluster_config
 from martlet.config import load_config
 from ops.init_cluster import ClusterLayout, StorageNode, init_cluster, nodes_from_specs
+from ops.main import main
 from ring import load_builder, load_ring
 from storage.config import load_storage_config
 
@@ -102,9 +102,9 @@ def test_ring_init_rejects_bad_input_in_one_line(tmp_path: Path, bad: list[str],
 
 
 def test_martlet_dev_uses_the_same_set_up(tmp_path: Path) -> None:
-    from martlet.dev import DevSpec, create_cluster
+    from ops.dev_cluster import DevSpec, create_cluster
 
-    spec = DevSpec(tmp_path / "dev", storage_ports=(7001, 7002, 7003, 7004), part_power=5)
+    spec = DevSpec.of(tmp_path / "dev", 7000, (7001, 7002, 7003, 7004), part_power=5)
     assert create_cluster(spec)
     cluster = load_cluster_config(spec.cluster_conf)
     ring = load_ring(cluster.ring_path("object"), cluster.hash)

@@ -17,7 +17,7 @@ def test_rows_count_partitions_and_balance_by_weight() -> None:
     # 2 replicas x 6 partitions: device 0 holds 5, device 1 holds 7.
     assignment = [array("H", [0, 0, 0, 1, 1, 1]), array("H", [1, 1, 1, 1, 0, 0])]
     rows = device_rows(devices, assignment, 6)
-    assert [(r.id, r.partitions) for r in rows] == [(0, 5), (1, 7), (3, 0)]
+    assert [(r.dev.id, r.partitions) for r in rows] == [(0, 5), (1, 7), (3, 0)]
     # Targets by weight: 12 * 1/3 = 4 and 12 * 2/3 = 8.
     assert [r.balance for r in rows] == [25.0, -12.5, 0.0]
     report = RingReport("object", 6, 2, rows)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from martlet.cli import main
+from ops.main import main
 from replicator.stats import PassStats, Progress, progress_line, write_stats
 
 

@@ -1,4 +1,4 @@
-"""``martlet ring``: run in-process through martlet.cli.main, once as a subprocess."""
+"""``martlet ring``: run in-process through ops.main.main, once as a subprocess."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from martlet.cli import main
+from ops.main import main
 from martlet.hashing import HashSection
 from ring import load_builder, load_ring
 

@@ -1,0 +1,34 @@
+"""A benchmark phase's figures and the table they print as, shared by the
+benchmarks that time requests (cluster_bench.py, storage_bench.py).
+
+Imported by those scripts as a sibling module: a script's own folder is
+first on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+HEADER = f"{'phase':<26} {'ops':>6} {'ops/s':>9} {'MB/s':>9} {'p50 ms':>9} {'p99 ms':>9}"
+
+
+@dataclass(frozen=True)
+class Result:
+    phase: str
+    ops: int
+    seconds: float
+    bytes: int
+    latencies: list[float]  # seconds, one per operation
+
+    def row(self) -> str:
+        lat = sorted(self.latencies)
+        p50 = statistics.median(lat) * 1000
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+        return (f"{self.phase:<26} {self.ops:>6} {self.ops / self.seconds:>9.1f} "
+                f"{self.bytes / self.seconds / 1e6:>9.2f} {p50:>9.2f} {p99:>9.2f}")
+
+
+def table(results: Iterable[Result]) -> str:
+    return "\n".join([HEADER, *(result.row() for result in results)])
