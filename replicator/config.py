@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from martlet.config import load_config
 from storage.config import StorageConfig, load_storage_config
 
 S = TypeVar("S")

@@ -21,7 +21,7 @@ devices with this node's ip and port), towards each other primary:
 A database on a device that is not one of its primaries (a handoff) is
 pushed to every primary the same way and then removed, once all of them
 took everything and no row was added meanwhile. The wire protocol is
-``storage.replication_protocol``'s; the SQL of both sides ``storage.db.sync``.
+``storage.replication_protocol``'s; the SQL of both sides ``storage.db_sync``.
 
 Reclaim, before a database is replicated: its deleted rows older than
 ``reclaim_age`` are removed (``DatabaseBroker.reclaim``), and a database
@@ -53,7 +53,7 @@ from replicator.stats import PassStats
 from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
 from storage.db import DatabaseBroker
-from storage.db.sync import make_broker, read_info, rows_since
+from storage.db_sync import make_broker, read_info, rows_since
 from storage.layout import NAME_HASH_RE, DeviceLayout
 from storage.replication_protocol import (
     DbInfo,

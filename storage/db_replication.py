@@ -4,7 +4,7 @@
 and a msgpack body (the messages of ``storage.replication_protocol``:
 ``sync``, ``create``, ``merge``). This module only decodes the request,
 checks that it names this path's database, and runs the SQL of
-``storage.db.sync`` in the device's thread pool; ``storage.server`` wraps
+``storage.db_sync`` in the device's thread pool; ``storage.server`` wraps
 it around the container and account servers.
 """
 
@@ -15,7 +15,7 @@ from aiohttp import web
 from martlet.errors import BadRequest
 from storage.context import EntityHandler, StorageContext
 from storage.db import db_file
-from storage.db.sync import make_broker, merge_rows, sync_database
+from storage.db_sync import make_broker, merge_rows, sync_database
 from storage.layout import NAME_HASH_RE
 from storage.paths import EntityPath, ReplicatePath
 from storage.replication_protocol import MSGPACK_TYPE, MergeRequest, decode_request

@@ -233,7 +233,7 @@ class SyncRow:
     @classmethod
     def from_wire(cls, kind: str, raw: object) -> SyncRow:
         """A row of a ``kind`` database from its list form (also the
-        column order ``storage.db.sync`` selects rows in)."""
+        column order ``storage.db_sync`` selects rows in)."""
         if not isinstance(raw, (list, tuple)):
             raise ValueError("malformed rows")
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from replicator.db_replicator import is_reclaimable, reclaim_db
 from storage.db import AccountBroker, ContainerBroker, ContainerUpdate, ObjectUpdate
-from storage.db.sync import read_info
+from storage.db_sync import read_info
 from storage.listing import RowQuery
 
 OLD1, OLD2, OLD3 = "1600000001.00000", "1600000002.00000", "1600000003.00000"

@@ -12,7 +12,7 @@ from martlet.timestamp import Timestamp
 from storage.async_pending import PendingUpdate, pending_path
 from storage.db import ContainerBroker, ObjectUpdate
 from storage.db.headers import object_update_from_request
-from storage.db.sync import merge_rows, rows_since
+from storage.db_sync import merge_rows, rows_since
 from storage.metadata import ObjectMetadata
 from storage.container_updates import post_container_updates
 from storage.paths import EntityPath
