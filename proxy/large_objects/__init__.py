@@ -61,7 +61,11 @@ def wrap(next_handler: Handler) -> Handler:
             return await delete_slo(ctx)
         answer = await next_handler(ctx)
         if isinstance(answer, ObjectStream):
-            served = await serve_if_manifest(ctx, answer)
+            try:
+                served = await serve_if_manifest(ctx, answer)
+            except BaseException:
+                answer.close()  # nobody will send it now
+                raise
             if served is not None:
                 return served
         return answer
