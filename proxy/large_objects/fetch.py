@@ -23,9 +23,9 @@ from martlet.timestamp import Timestamp
 from proxy.access import check_read
 from proxy.context import Context
 from proxy.fanout import NODE_ERRORS, ReadAnswer
-from proxy.replicas import read_entity
 from proxy.large_objects.dlo import listing_segments
 from proxy.large_objects.manifest import Segment, SegmentHead, normalize_etag
+from proxy.replicas import read_entity
 
 SLO_ETAG = "X-Object-Sysmeta-Slo-Etag"
 SLO_SIZE = "X-Object-Sysmeta-Slo-Size"
