@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlparse
 
 from martlet.errors import BadRequest, Forbidden, MethodNotAllowed, Unauthorized
-
+from martlet.swift_path import SwiftPath
 from proxy.auth import Identity
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -109,31 +109,24 @@ def is_owner(identity: Identity | None, account: str, reseller_prefix: str) -> b
     return identity.is_admin and reseller_prefix + identity.account == account
 
 
-@dataclass(frozen=True)
-class Target:
-    """What a request acts on, as far as authorization cares."""
-
-    method: str
-    account: str
-    container: str | None = None
-    obj: str | None = None
-
-
 def authorize(
     identity: Identity | None,
-    target: Target,
+    method: str,
+    path: SwiftPath,
     *,
     reseller_prefix: str,
     read_acl: ACL = ACL(),
     write_acl: ACL = ACL(),
     referer: str | None = None,
 ) -> None:
-    """Return when allowed; raise 401 (no valid token) or 403 (not allowed)."""
-    if is_owner(identity, target.account, reseller_prefix):
-        if target.container is None and target.method in ("PUT", "DELETE"):
+    """May ``identity`` do ``method`` to ``path``? Return when allowed; raise
+    401 (no valid token) or 403 (not allowed)."""
+    if is_owner(identity, path.account, reseller_prefix):
+        if path.container is None and method in ("PUT", "DELETE"):
             raise MethodNotAllowed("Account PUT and DELETE are not allowed")
         return
-    if target.container is not None and _acl_allows(identity, target, reseller_prefix, read_acl, write_acl, referer):
+    if path.container is not None and _acl_allows(identity, method, path, reseller_prefix, read_acl, write_acl,
+                                                  referer):
         return
     if identity is None:
         raise Unauthorized()
@@ -142,18 +135,19 @@ def authorize(
 
 def _acl_allows(
     identity: Identity | None,
-    target: Target,
+    method: str,
+    path: SwiftPath,
     reseller_prefix: str,
     read_acl: ACL,
     write_acl: ACL,
     referer: str | None,
 ) -> bool:
-    reading = target.method in READ_METHODS
-    if target.obj is None and not reading:
+    reading = method in READ_METHODS
+    if path.obj is None and not reading:
         return False  # container PUT/POST/DELETE are the owner's alone
     acl = read_acl if reading else write_acl
     if identity is not None and acl.groups & identity_groups(identity, reseller_prefix):
         return True
     if reading and acl.referrers and referrer_allowed(referer, acl.referrers):
-        return target.obj is not None or acl.listings
+        return path.obj is not None or acl.listings
     return False

@@ -1,7 +1,9 @@
 """The proxy's aiohttp application: routes, state, start-up and shutdown.
 
 ``create_app(config)`` builds it; ``martlet proxy`` runs it with
-``martlet.serve.run_app``; tests build it the same way on port 0.
+``martlet.serve.run_app``; tests build it the same way on port 0. Requests
+under ``/v1/`` go down the pipeline (``proxy.pipeline``): the features in
+``FEATURES`` around the core controllers.
 """
 
 from __future__ import annotations
@@ -11,23 +13,25 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from martlet.backend import BackendTimeouts, make_session
-from martlet.cluster import RING_KINDS
 from martlet.errors import BadRequest
-from martlet.http import STANDARD_MIDDLEWARES
+from martlet.http import STANDARD_MIDDLEWARES, Handler as RequestHandler
 from martlet.logs import trans_id_var
+from proxy import large_objects, server_copy
 from proxy.auth import authenticate, make_token
 from proxy.config import ProxyConfig
 from proxy.constraints import split_swift_path
-from proxy.controllers.account import handle_account
-from proxy.controllers.base import Context, identify
-from proxy.controllers.container import handle_container
-from proxy.controllers.object import handle_object
+from proxy.context import Context, identify
+from proxy.controllers import handle
 from proxy.info import info_document
 from proxy.metrics import install as install_metrics
+from proxy.pipeline import Feature, Handler, compose, respond
 from proxy.state import ProxyState
 
 STATE: web.AppKey[ProxyState] = web.AppKey("proxy_state", ProxyState)
+
+# Outermost first: a copy reads its source and writes its destination
+# itself, calling on large objects for a manifest source.
+FEATURES: tuple[Feature, ...] = (server_copy.wrap, large_objects.wrap)
 
 
 async def auth_handler(request: web.Request) -> web.Response:
@@ -59,18 +63,18 @@ async def healthcheck_handler(_request: web.Request) -> web.Response:
     return web.Response(text="OK")
 
 
-async def swift_handler(request: web.Request) -> web.StreamResponse:
-    """``/v1/...``: pick the controller by the path's depth."""
-    state = request.app[STATE]
-    path = split_swift_path(request.rel_url.raw_path)
-    if path.version != "v1":
-        raise BadRequest("Invalid path: version must be v1")
-    ctx = Context(state, request, path, identify(state, request))
-    if path.obj is not None:
-        return await handle_object(ctx)
-    if path.container is not None:
-        return await handle_container(ctx)
-    return await handle_account(ctx)
+def swift_handler(pipeline: Handler) -> RequestHandler:
+    """``/v1/...``: the request's context, down the pipeline."""
+
+    async def handle_request(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE]
+        version, path = split_swift_path(request.rel_url.raw_path)
+        if version != "v1":
+            raise BadRequest("Invalid path: version must be v1")
+        ctx = Context(state, request, path, identify(state, request))
+        return await respond(await pipeline(ctx), request)
+
+    return handle_request
 
 
 async def _add_trans_id(request: web.Request, response: web.StreamResponse) -> None:
@@ -85,25 +89,16 @@ async def _add_trans_id(request: web.Request, response: web.StreamResponse) -> N
 
 
 def create_app(config: ProxyConfig) -> web.Application:
-    # Imported here: only the proxy's running shell needs the ring package.
-    from ring import RingReloader
-
     state = ProxyState(config)
     app = web.Application(middlewares=STANDARD_MIDDLEWARES)
     app[STATE] = state
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        settings = config.proxy
-        state._session = make_session(BackendTimeouts(settings.conn_timeout, settings.node_timeout))
-        for kind in RING_KINDS:
-            state._reloaders[kind] = RingReloader(
-                config.cluster.ring_path(kind), config.cluster.hash, check_interval=settings.ring_check_interval
-            )
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        await state.start()
         try:
             yield
         finally:
-            await state._session.close()
-            state._reloaders.clear()
+            await state.close()
 
     app.cleanup_ctx.append(lifecycle)
     app.on_response_prepare.append(_add_trans_id)
@@ -112,6 +107,7 @@ def create_app(config: ProxyConfig) -> web.Application:
     app.router.add_get("/info", info_handler)
     app.router.add_get("/healthcheck", healthcheck_handler)
     install_metrics(app, state)  # GET /metrics (proxy.metrics)
-    app.router.add_route("*", "/v1/{tail:.*}", swift_handler)
-    app.router.add_route("*", "/v1", swift_handler)
+    swift = swift_handler(compose(handle, FEATURES))
+    app.router.add_route("*", "/v1/{tail:.*}", swift)
+    app.router.add_route("*", "/v1", swift)
     return app

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from martlet.errors import BadRequest, EntityTooLarge, LengthRequired, PreconditionFailed
+from martlet.swift_path import SwiftPath
 
 MAX_META_NAME_LENGTH = 128
 MAX_META_VALUE_LENGTH = 256
@@ -26,16 +26,6 @@ ACCOUNT_LISTING_LIMIT = 10000
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
-@dataclass(frozen=True)
-class SwiftPath:
-    """``/v1/<account>[/<container>[/<object>]]``, decoded."""
-
-    version: str
-    account: str
-    container: str | None = None
-    obj: str | None = None
-
-
 def decode_segment(raw: str) -> str:
     """Percent-decode one raw path piece; 400 for bad UTF-8 or NUL."""
     data = unquote_to_bytes(raw)
@@ -48,8 +38,9 @@ def decode_segment(raw: str) -> str:
     return text
 
 
-def split_swift_path(raw_path: str) -> SwiftPath:
-    """Split a raw (still quoted) request path; the object keeps its slashes."""
+def split_swift_path(raw_path: str) -> tuple[str, SwiftPath]:
+    """``/<version>/<account>[/<container>[/<object>]]``, raw (still quoted),
+    as its version and the names it decodes to; the object keeps its slashes."""
     path = raw_path.split("?", 1)[0]
     if not path.startswith("/"):
         raise BadRequest("Invalid path")
@@ -64,7 +55,7 @@ def split_swift_path(raw_path: str) -> SwiftPath:
     if container is None and obj_raw:
         raise BadRequest("Invalid path: empty container name")
     check_names(account, container, obj)
-    return SwiftPath(version, account, container, obj)
+    return version, SwiftPath(account, container, obj)
 
 
 def check_names(account: str, container: str | None, obj: str | None) -> None:

@@ -26,6 +26,7 @@ import aiohttp
 
 from martlet.backend import backend_path, backend_request
 from martlet.errors import ClientDisconnect, EntityTooLarge
+from martlet.swift_path import SwiftPath
 from proxy.error_limiter import node_key
 from proxy.quorum import Reply, is_newer
 from proxy.state import ProxyState
@@ -94,14 +95,9 @@ def node_iter(state: ProxyState, ring: Ring, part: int) -> NodeIter:
     return NodeIter(state, primaries, iter(ring.get_more_nodes(part)), 2 * len(primaries))
 
 
-@dataclass(frozen=True)
-class Names:
-    account: str
-    container: str | None = None
-    obj: str | None = None
-
-    def path(self, device: str, part: int) -> str:
-        return backend_path(device, part, self.account, self.container, self.obj)
+def node_path(device: str, part: int, path: SwiftPath) -> str:
+    """Where ``path`` lives on one device: ``/<dev>/<part>/<account>[/...]``."""
+    return backend_path(device, part, path.account, path.container, path.obj)
 
 
 def reply_of(response: aiohttp.ClientResponse) -> Reply:
@@ -117,7 +113,7 @@ async def _send_slot(
     nodes: NodeIter,
     method: str,
     part: int,
-    names: Names,
+    path: SwiftPath,
     headers: Mapping[str, str],
     query: Mapping[str, str] | None,
     make_body: Callable[[], AsyncIterator[bytes]] | None = None,
@@ -135,7 +131,7 @@ async def _send_slot(
         node = picked[0]
         try:
             response = await backend_request(
-                state.session, node.ip, node.port, method, names.path(node.device, part),
+                state.session, node.ip, node.port, method, node_path(node.device, part, path),
                 headers=headers, query=query, data=make_body() if make_body else None,
             )
             async with response:
@@ -156,13 +152,13 @@ async def write_bodiless(
     ring: Ring,
     part: int,
     method: str,
-    names: Names,
+    path: SwiftPath,
     slot_headers: Sequence[Mapping[str, str]],
     query: Mapping[str, str] | None = None,
 ) -> list[Reply]:
     """PUT/POST/DELETE without a body to every replica at once."""
     nodes = node_iter(state, ring, part)
-    tasks = [_send_slot(state, nodes, method, part, names, h, query) for h in slot_headers]
+    tasks = [_send_slot(state, nodes, method, part, path, h, query) for h in slot_headers]
     return list(await asyncio.gather(*tasks))
 
 
@@ -214,7 +210,7 @@ async def write_streaming(
     state: ProxyState,
     ring: Ring,
     part: int,
-    names: Names,
+    path: SwiftPath,
     slot_headers: Sequence[Mapping[str, str]],
     chunks: AsyncIterator[bytes],
     expected: int | None,
@@ -231,7 +227,7 @@ async def write_streaming(
     slots = [_Slot() for _ in slot_headers]
     for slot, headers in zip(slots, slot_headers):
         slot.task = asyncio.ensure_future(
-            _send_slot(state, nodes, "PUT", part, names, headers, None, slot.body, slot.started)
+            _send_slot(state, nodes, "PUT", part, path, headers, None, slot.body, slot.started)
         )
     timeout = state.settings.node_timeout
     try:
@@ -282,7 +278,7 @@ async def read_first(
     ring: Ring,
     part: int,
     method: str,
-    names: Names,
+    path: SwiftPath,
     headers: Mapping[str, str],
     query: Mapping[str, str] | None = None,
     nodes: NodeIter | None = None,
@@ -301,7 +297,7 @@ async def read_first(
         node, is_handoff = picked
         try:
             response = await backend_request(
-                state.session, node.ip, node.port, method, names.path(node.device, part),
+                state.session, node.ip, node.port, method, node_path(node.device, part, path),
                 headers=headers, query=query,
             )
         except NODE_ERRORS as exc:

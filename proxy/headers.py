@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from proxy.constraints import check_metadata, guess_content_type, resolve_delete_at
+
+# The conditions and Range of an object read, which the backend judges.
+READ_HEADERS = ("Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
 
 # Passed from the client to the backend as they are (case-insensitive).
 _PASSED = frozenset(
@@ -62,6 +66,25 @@ def client_headers_for_backend(headers: Mapping[str, str]) -> dict[str, str]:
         elif lowered in _REMOVE_ACL:
             out[_REMOVE_ACL[lowered]] = ""
     return out
+
+
+def object_headers(headers: Mapping[str, str], now: float) -> dict[str, str]:
+    """Backend headers of an object PUT, POST or copy from the client's:
+    metadata checked against Swift's limits, ``X-Delete-After`` made an
+    ``X-Delete-At`` (400 for either going wrong)."""
+    check_metadata(headers, "object")
+    out = client_headers_for_backend(headers)
+    delete_at = resolve_delete_at(headers, now)
+    if delete_at is not None:
+        out["X-Delete-At"] = delete_at
+    return out
+
+
+def content_type_of(headers: Mapping[str, str], obj: str) -> str:
+    """An object PUT's Content-Type: the client's, or guessed from the
+    name when it sent none or asked with ``X-Detect-Content-Type``."""
+    detect = headers.get("X-Detect-Content-Type", "").lower() in ("true", "1", "yes")
+    return guess_content_type(obj, headers.get("Content-Type"), detect)
 
 
 def backend_response_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -59,6 +59,27 @@ def quorum_etag(replies: list[Reply], quorum: int) -> str | None:
     return etag if count >= quorum else None
 
 
+@dataclass(frozen=True)
+class Written:
+    """Every replica's reply to one write: what the client is told comes
+    from the status (and ETag) a quorum of them agree on."""
+
+    replies: list[Reply]
+    replicas: int
+
+    @property
+    def quorum(self) -> int:
+        return quorum_size(self.replicas)
+
+    @property
+    def status(self) -> int:
+        return best_status([r.status for r in self.replies], self.quorum)
+
+    @property
+    def etag(self) -> str | None:
+        return quorum_etag(self.replies, self.quorum)
+
+
 def newest(timestamps: list[str | None]) -> int | None:
     """Index of the newest parseable timestamp, or None."""
     best: tuple[Timestamp, int] | None = None

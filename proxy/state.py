@@ -1,7 +1,9 @@
 """What the proxy's handlers share: config, rings, backend session, caches.
 
-It lives under one ``web.AppKey``; the session and ring reloaders are
-created and closed by the app's cleanup context (``proxy.app``).
+It lives under one ``web.AppKey``. ``start`` opens the backend session and
+loads the rings (then watched in the background, ``proxy.rings``);
+``close`` stops both. The app's cleanup context calls them (``proxy.app``),
+so they run inside the event loop that serves the requests.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from typing import Generic, TypeVar
 
 import aiohttp
 
+from martlet.backend import BackendTimeouts, make_session
+from martlet.cluster import RING_KINDS
 from martlet.errors import ServiceUnavailable
 from proxy.config import ProxyConfig
 from proxy.error_limiter import ErrorLimiter
-from ring import Ring, RingReloader
+from proxy.rings import RingWatcher
+from ring import Ring
 
 T = TypeVar("T")
 
@@ -65,8 +70,30 @@ class ProxyState:
         )
         self.containers: TTLCache[ContainerInfo] = TTLCache(config.proxy.recheck_container_existence)
         self.accounts: TTLCache[bool] = TTLCache(config.proxy.recheck_container_existence)
+        self.rings = RingWatcher(
+            {kind: config.cluster.ring_path(kind) for kind in RING_KINDS},
+            config.cluster.hash,
+            config.proxy.ring_check_interval,
+        )
         self._session: aiohttp.ClientSession | None = None
-        self._reloaders: dict[str, RingReloader] = {}
+
+    async def start(self) -> None:
+        """Open the backend session and load the rings (RingError if one
+        cannot be loaded: the proxy does not start without its rings)."""
+        settings = self.settings
+        self._session = make_session(BackendTimeouts(settings.conn_timeout, settings.node_timeout))
+        try:
+            await self.rings.start()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Stop watching the rings and close the backend session."""
+        await self.rings.close()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -75,8 +102,5 @@ class ProxyState:
         return self._session
 
     def ring(self, kind: str) -> Ring:
-        """The current ring of ``kind``, reloaded when its file changed."""
-        reloader = self._reloaders.get(kind)
-        if reloader is None:
-            raise ServiceUnavailable(f"{kind} ring not loaded")
-        return reloader.ring
+        """The current ring of ``kind`` (503 while the proxy is not running)."""
+        return self.rings.ring(kind)

@@ -25,9 +25,7 @@ import json
 import logging
 import os
 import struct
-import time
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,30 +185,26 @@ def _stat_key(path: Path) -> tuple[int, int, int]:
 
 
 class RingReloader:
-    """Hands out the current ``Ring`` and picks up a new file when it appears.
+    """Holds the current ``Ring`` of one file and swaps in a new one when the
+    file changes.
 
-    The file is re-stat'ed at most every ``check_interval`` seconds (on the
-    injectable monotonic ``clock``), never inside a lookup; when its
-    ``(mtime, size, inode)`` changed a new immutable ``Ring`` is loaded and
-    swapped in whole. A new file that fails to load is logged and the old ring
-    kept, so a bad push cannot take a running daemon down.
+    ``ring`` only hands out the ring it holds; it never touches the disk, so
+    a lookup costs nothing. ``reload_if_changed`` re-stats the file and, when
+    its ``(mtime, size, inode)`` changed, loads a new immutable ``Ring`` and
+    swaps it in whole (one attribute assignment, so a reader in another
+    thread sees the old ring or the new one). The caller decides when to
+    check: the proxy does it from a background task, in a worker thread,
+    because a large ring takes a while to inflate. A new file that fails to
+    load is logged and the old ring kept, so a bad push cannot take a running
+    daemon down.
     """
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        hash_settings: HashSection = HashSection(),
-        check_interval: float = 15.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], hash_settings: HashSection = HashSection()) -> None:
         self.path = Path(path)
         self.hash_settings = hash_settings
-        self.check_interval = check_interval
-        self._clock = clock
         key = self._stat_or_raise()
         self._ring = load_ring(self.path, hash_settings)
         self._key = key
-        self._checked_at = clock()
 
     def _stat_or_raise(self) -> tuple[int, int, int]:
         try:
@@ -220,10 +214,6 @@ class RingReloader:
 
     @property
     def ring(self) -> Ring:
-        now = self._clock()
-        if now - self._checked_at >= self.check_interval:
-            self._checked_at = now
-            self.reload_if_changed()
         return self._ring
 
     def reload_if_changed(self) -> bool:

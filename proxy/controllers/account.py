@@ -10,13 +10,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from martlet.errors import MethodNotAllowed, NotFound, ServiceUnavailable
+from martlet.swift_path import SwiftPath
+from proxy.access import authorize, owns
 from proxy.constraints import ACCOUNT_LISTING_LIMIT, check_listing_limit, check_metadata
-from proxy.controllers.base import (
-    Context, new_timestamp, quorum_response, raise_for_missing, read_entity, relay, write_entity,
-)
-from proxy.fanout import Names
+from proxy.context import Context
 from proxy.headers import client_headers_for_backend
-from proxy.quorum import best_status, quorum_size
+from proxy.replicas import new_timestamp, quorum_response, raise_for_missing, read_entity, relay, write_entity
 
 LISTING_PARAMS = ("format", "prefix", "delimiter", "marker", "end_marker", "limit", "reverse", "path")
 
@@ -27,11 +26,10 @@ def listing_query(request: web.Request) -> dict[str, str]:
 
 async def autocreate_account(ctx: Context, account: str) -> None:
     """Create ``account`` on its replicas; 503 when no quorum accepts it."""
-    replies, replicas = await write_entity(
-        ctx, "account", "PUT", Names(account), {"X-Timestamp": new_timestamp()}, None
+    written = await write_entity(
+        ctx.state, "PUT", SwiftPath(account), {"X-Timestamp": new_timestamp()}, update_parent=False
     )
-    status = best_status([r.status for r in replies], quorum_size(replicas))
-    if not 200 <= status < 300:
+    if not 200 <= written.status < 300:
         raise ServiceUnavailable("Could not create the account")
     ctx.state.accounts.put(account, True)
 
@@ -40,7 +38,7 @@ async def ensure_account(ctx: Context, account: str) -> None:
     """Make sure the account exists before a container is put in it."""
     if ctx.state.accounts.get(account):
         return
-    answer = await read_entity(ctx, "account", Names(account), {}, method="HEAD")
+    answer = await read_entity(ctx.state, SwiftPath(account), "HEAD", {})
     if answer.response is not None:
         answer.response.release()
         if 200 <= answer.response.status < 300:
@@ -52,7 +50,7 @@ async def ensure_account(ctx: Context, account: str) -> None:
 
 
 async def handle_account(ctx: Context) -> web.StreamResponse:
-    ctx.authorize()
+    authorize(ctx)
     method = ctx.method
     account = ctx.path.account
     if method in ("GET", "HEAD"):
@@ -67,10 +65,10 @@ async def _read(ctx: Context, account: str) -> web.StreamResponse:
     query = listing_query(request) if ctx.method == "GET" else {}
     check_listing_limit(query, ACCOUNT_LISTING_LIMIT)
     headers = {"Accept": request.headers["Accept"]} if "Accept" in request.headers else {}
-    answer = await read_entity(ctx, "account", Names(account), headers, query)
-    if answer.response is None and 404 in answer.statuses and ctx.owner:
+    answer = await read_entity(ctx.state, ctx.path, ctx.method, headers, query)
+    if answer.response is None and 404 in answer.statuses and owns(ctx, account):
         await autocreate_account(ctx, account)
-        answer = await read_entity(ctx, "account", Names(account), headers, query)
+        answer = await read_entity(ctx.state, ctx.path, ctx.method, headers, query)
     raise_for_missing(answer)
     assert answer.response is not None
     return await relay(request, answer.response, ctx.state.settings.chunk_size)
@@ -80,11 +78,11 @@ async def _post(ctx: Context, account: str) -> web.StreamResponse:
     check_metadata(ctx.request.headers, "account")
     headers = client_headers_for_backend(ctx.request.headers)
     headers["X-Timestamp"] = new_timestamp()
-    replies, replicas = await write_entity(ctx, "account", "POST", Names(account), headers, None)
-    if best_status([r.status for r in replies], quorum_size(replicas)) == 404:
-        if not ctx.owner:
+    written = await write_entity(ctx.state, "POST", ctx.path, headers, update_parent=False)
+    if written.status == 404:
+        if not owns(ctx, account):
             raise NotFound()
         await autocreate_account(ctx, account)
         headers["X-Timestamp"] = new_timestamp()
-        replies, replicas = await write_entity(ctx, "account", "POST", Names(account), headers, None)
-    return quorum_response(replies, replicas)
+        written = await write_entity(ctx.state, "POST", ctx.path, headers, update_parent=False)
+    return quorum_response(written)

@@ -7,8 +7,9 @@ by ``max_file_size`` (413 when the large object is bigger, before anything
 is written). With ``?multipart-manifest=get`` an SLO is copied as a
 manifest: its segments go through the same checks as a client's manifest
 PUT, with the copier's own read access, so the copy is again a working SLO
-(a DLO manifest is copied by the object controller as the small object it
-is, ``X-Object-Manifest`` included).
+(a DLO manifest is copied as the small object it is, ``X-Object-Manifest``
+included). The copy itself is the ``proxy.server_copy`` feature's; it calls
+these for a manifest source.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import aiohttp
 from aiohttp import web
 
 from martlet.errors import Conflict, EntityTooLarge
-from proxy.controllers.base import Context
-from proxy.fanout import Names
-from proxy.large_objects.fetch import CheckAccess, SegmentError
+from martlet.swift_path import SwiftPath
+from proxy.context import Context
+from proxy.large_objects.fetch import SegmentError
 from proxy.large_objects.manifest import raw_json
 from proxy.large_objects.reader import LargeObject, body_chunks, load_slo, resolve_large_object
 from proxy.large_objects.writer import store_slo_manifest
@@ -52,20 +53,19 @@ async def _content(ctx: Context, lo: LargeObject, where: str) -> AsyncGenerator[
         await chunks.aclose()
 
 
-async def open_large_object(ctx: Context, names: Names, response: aiohttp.ClientResponse,
-                            check_read: CheckAccess) -> CopySource:
+async def open_large_object(ctx: Context, path: SwiftPath, response: aiohttp.ClientResponse) -> CopySource:
     """The content of the large object whose manifest ``response`` answered
     (consumed here); 413 when it is larger than one object may be."""
-    lo = await resolve_large_object(ctx, names, response, check_read)
+    lo = await resolve_large_object(ctx, path, response)
     limit = ctx.state.settings.max_file_size
     if lo.total > limit:
         raise EntityTooLarge(f"Copy source is a large object of {lo.total} bytes; max_file_size is {limit}")
-    return CopySource(lo.headers, lo.total, _content(ctx, lo, f"{names.container}/{names.obj}"), None)
+    return CopySource(lo.headers, lo.total, _content(ctx, lo, f"{path.container}/{path.obj}"), None)
 
 
-async def copy_slo_manifest(ctx: Context, source: Names, dest: Names, response: aiohttp.ClientResponse,
-                            headers: dict[str, str], check_read: CheckAccess) -> web.Response:
+async def copy_slo_manifest(ctx: Context, source: SwiftPath, dest: SwiftPath, response: aiohttp.ClientResponse,
+                            headers: dict[str, str]) -> web.Response:
     """Store the SLO manifest that ``response`` answered (consumed here) at
     ``dest`` with ``headers``, its segments checked as for a manifest PUT."""
     segments = await load_slo(ctx, source, response)
-    return await store_slo_manifest(ctx, dest, headers, raw_json(segments), check_read)
+    return await store_slo_manifest(ctx, dest, headers, raw_json(segments))

@@ -2,34 +2,35 @@
 manifest body (bounded), a DLO's segment listing (every page), and one
 byte span of a segment object.
 
-Everything goes through ``proxy.fanout.read_first``, so segments get the
-same replica choice, handoffs, tombstone rule and error limiting as any
-object read.
+Everything goes through ``proxy.replicas``, so segments get the same
+replica choice, handoffs, tombstone rule and error limiting as any object
+read, and through ``proxy.access``, so a segment is read only where the
+client itself may read.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
 
 from martlet.errors import MartletError
+from martlet.swift_path import SwiftPath
 from martlet.timestamp import Timestamp
-from proxy.controllers.base import Context, read_entity, ring_names
-from proxy.fanout import NODE_ERRORS, Names, ReadAnswer, read_first
+from proxy.access import check_read
+from proxy.context import Context
+from proxy.fanout import NODE_ERRORS, ReadAnswer
 from proxy.large_objects.dlo import listing_segments
 from proxy.large_objects.manifest import Segment, SegmentHead, normalize_etag
+from proxy.replicas import read_entity
 
 SLO_ETAG = "X-Object-Sysmeta-Slo-Etag"
 SLO_SIZE = "X-Object-Sysmeta-Slo-Size"
 SLO_DEPTH = "X-Object-Sysmeta-Slo-Depth"
 LISTING_PAGE = 10000
-
-# (account, container, object) -> None, or raises 401/403/404.
-CheckAccess = Callable[[str, str, str], Awaitable[None]]
 
 
 class SegmentError(Exception):
@@ -61,10 +62,9 @@ def iso_last_modified(x_timestamp: str | None) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-async def read_object(ctx: Context, names: Names, method: str,
+async def read_object(ctx: Context, path: SwiftPath, method: str,
                       headers: Mapping[str, str] | None = None) -> ReadAnswer:
-    ring, part, _ = ring_names("object", names, ctx.state)
-    return await read_first(ctx.state, ring, part, method, names, dict(headers or {}))
+    return await read_entity(ctx.state, path, method, dict(headers or {}))
 
 
 async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -90,14 +90,15 @@ def head_of(response: aiohttp.ClientResponse) -> SegmentHead:
                        iso_last_modified(h.get("X-Timestamp")), slo, is_dlo(h), depth)
 
 
-async def head_segment(ctx: Context, account: str, path: str, check_read: CheckAccess) -> SegmentHead:
+async def head_segment(ctx: Context, account: str, path: str) -> SegmentHead:
     """HEAD of ``/container/object`` as the client (its access checked)."""
     container, _, obj = path.lstrip("/").partition("/")
+    segment = SwiftPath(account, container, obj)
     try:
-        await check_read(account, container, obj)
+        await check_read(ctx, segment)
     except MartletError as exc:
         return SegmentHead(exc.http_status)
-    answer = await read_object(ctx, Names(account, container, obj), "HEAD")
+    answer = await read_object(ctx, segment, "HEAD")
     if answer.response is None:
         return SegmentHead(404 if 404 in answer.statuses else 503)
     answer.response.release()
@@ -119,7 +120,7 @@ async def list_dlo_segments(ctx: Context, account: str, container: str, prefix: 
         query = {"format": "json", "prefix": prefix, "limit": str(LISTING_PAGE)}
         if marker:
             query["marker"] = marker
-        answer = await read_entity(ctx, "container", Names(account, container), {}, query, method="GET")
+        answer = await read_entity(ctx.state, SwiftPath(account, container), "GET", {}, query)
         response = answer.response
         if response is None:
             if 404 in answer.statuses:
@@ -158,7 +159,7 @@ async def open_span(ctx: Context, account: str, segment: Segment, first: int, la
     headers = {} if whole_object else {"Range": f"bytes={first}-{last}"}
     if etag:
         headers["If-Match"] = etag
-    answer = await read_object(ctx, Names(account, container, obj), "GET", headers)
+    answer = await read_object(ctx, SwiftPath(account, container, obj), "GET", headers)
     response = answer.response
     if response is None:
         reason = "missing" if 404 in answer.statuses else "unavailable"

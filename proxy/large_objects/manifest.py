@@ -24,7 +24,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -111,6 +111,38 @@ def split_segment_path(path: str) -> tuple[str, str] | None:
     return container, obj
 
 
+def _load_list(body: bytes, error: Callable[[str], Exception], not_json: str, not_list: str) -> list[Any]:
+    """The JSON list a manifest body holds; ``error`` (400 for a client's
+    manifest, CorruptManifest for a stored one) when it holds none."""
+    try:
+        items = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise error(not_json) from None
+    if not isinstance(items, list):
+        raise error(not_list)
+    return items
+
+
+def _decode_data(value: Any) -> bytes | None:
+    """The bytes of a data item's base64 text; None when it is not that."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _data_item(data: bytes) -> dict[str, Any]:
+    """A data segment as both the stored and the PUT form write it."""
+    return {"data": base64.b64encode(data).decode("ascii")}
+
+
+def _range_text(byte_range: ByteRange) -> str:
+    """``first-last``, as a manifest item's ``range`` and the SLO ETag name it."""
+    return f"{byte_range.start}-{byte_range.end}"
+
+
 def _parse_item(index: int, item: Any) -> tuple[SegmentRequest | None, list[str]]:
     where = f"Index {index}"
     if not isinstance(item, dict):
@@ -119,11 +151,8 @@ def _parse_item(index: int, item: Any) -> tuple[SegmentRequest | None, list[str]
         extra = sorted(set(item) - {"data"})
         if extra:
             return None, [f"{where}: extraneous keys {', '.join(extra)}"]
-        if not isinstance(item["data"], str):
-            return None, [f"{where}: invalid data"]
-        try:
-            data = base64.b64decode(item["data"], validate=True)
-        except (binascii.Error, ValueError):
+        data = _decode_data(item["data"])
+        if data is None:
             return None, [f"{where}: invalid data"]
         if not data:
             return None, [f"{where}: too small; each segment must be at least 1 byte."]
@@ -161,12 +190,7 @@ def _parse_item(index: int, item: Any) -> tuple[SegmentRequest | None, list[str]
 def parse_put_manifest(body: bytes, max_segments: int) -> list[SegmentRequest]:
     """The items of a ``multipart-manifest=put`` body, or 400 listing every
     malformed item (413 when there are more than ``max_segments``)."""
-    try:
-        items = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("Manifest must be valid JSON.") from None
-    if not isinstance(items, list):
-        raise BadRequest("Manifest must be a list.")
+    items = _load_list(body, BadRequest, "Manifest must be valid JSON.", "Manifest must be a list.")
     if not items:
         raise BadRequest("Manifest must have at least one segment.")
     if len(items) > max_segments:
@@ -232,7 +256,7 @@ def slo_etag(segments: Sequence[Segment]) -> str:
     digest = hashlib.md5()
     for segment in segments:
         if segment.range is not None:
-            digest.update(f"{segment.etag}:{segment.range.start}-{segment.range.end};".encode("ascii"))
+            digest.update(f"{segment.etag}:{_range_text(segment.range)};".encode("ascii"))
         else:
             digest.update(segment.etag.encode("ascii"))
     return digest.hexdigest()
@@ -244,13 +268,13 @@ def total_length(segments: Sequence[Segment]) -> int:
 
 def _stored_item(segment: Segment) -> dict[str, Any]:
     if segment.data is not None:
-        return {"data": base64.b64encode(segment.data).decode("ascii")}
+        return _data_item(segment.data)
     item: dict[str, Any] = {
         "name": segment.name, "bytes": segment.size, "hash": segment.etag,
         "content_type": segment.content_type, "last_modified": segment.last_modified,
     }
     if segment.range is not None:
-        item["range"] = f"{segment.range.start}-{segment.range.end}"
+        item["range"] = _range_text(segment.range)
     if segment.sub_slo:
         item["sub_slo"] = True
     return item
@@ -265,11 +289,11 @@ def raw_json(segments: Sequence[Segment]) -> bytes:
     items: list[dict[str, Any]] = []
     for segment in segments:
         if segment.data is not None:
-            items.append({"data": base64.b64encode(segment.data).decode("ascii")})
+            items.append(_data_item(segment.data))
             continue
         item: dict[str, Any] = {"path": segment.name, "etag": segment.etag, "size_bytes": segment.size}
         if segment.range is not None:
-            item["range"] = f"{segment.range.start}-{segment.range.end}"
+            item["range"] = _range_text(segment.range)
         items.append(item)
     return json.dumps(items).encode("utf-8")
 
@@ -282,10 +306,10 @@ def _stored_segment(item: Any) -> Segment:
     if not isinstance(item, dict):
         raise CorruptManifest("manifest item is not an object")
     if "data" in item:
-        try:
-            return data_segment(base64.b64decode(item["data"], validate=True))
-        except (binascii.Error, ValueError, TypeError):
-            raise CorruptManifest("bad data segment") from None
+        data = _decode_data(item["data"])
+        if data is None:
+            raise CorruptManifest("bad data segment")
+        return data_segment(data)
     name, size, etag = item.get("name"), item.get("bytes"), item.get("hash")
     if not isinstance(name, str) or split_segment_path(name) is None:
         raise CorruptManifest("bad segment name")
@@ -302,12 +326,7 @@ def _stored_segment(item: Any) -> Segment:
 
 
 def parse_stored_manifest(body: bytes) -> list[Segment]:
-    try:
-        items = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise CorruptManifest("manifest is not JSON") from None
-    if not isinstance(items, list):
-        raise CorruptManifest("manifest is not a list")
+    items = _load_list(body, CorruptManifest, "manifest is not JSON", "manifest is not a list")
     return [_stored_segment(item) for item in items]
 
 

@@ -31,13 +31,14 @@ from martlet.ranges import (
     ByteRange, closing_delimiter, multipart_content_type, multipart_length, part_header, part_separator,
     ranges_for,
 )
-from proxy.controllers.base import Context
-from proxy.fanout import NODE_ERRORS, Names
+from martlet.swift_path import SwiftPath
+from proxy.access import check_read
+from proxy.context import Context
+from proxy.fanout import NODE_ERRORS
 from proxy.headers import backend_response_headers
 from proxy.large_objects.dlo import parse_dlo_manifest
 from proxy.large_objects.fetch import (
-    SLO_ETAG, SLO_SIZE, CheckAccess, SegmentError, is_slo, list_dlo_segments, open_span, read_body,
-    read_object,
+    SLO_ETAG, SLO_SIZE, SegmentError, is_slo, list_dlo_segments, open_span, read_body, read_object,
 )
 from proxy.large_objects.manifest import (
     CorruptManifest, Segment, normalize_etag, parse_stored_manifest, slo_etag, total_length,
@@ -67,19 +68,18 @@ def manifest_body_limit(ctx: Context) -> int:
     return 4 * ctx.state.settings.max_manifest_size
 
 
-async def load_slo(ctx: Context, names: Names, response: aiohttp.ClientResponse) -> list[Segment]:
+async def load_slo(ctx: Context, path: SwiftPath, response: aiohttp.ClientResponse) -> list[Segment]:
     """The segments of an SLO whose GET answer is ``response`` (read here)."""
     try:
         return parse_stored_manifest(await read_body(response, manifest_body_limit(ctx)))
     except (CorruptManifest, SegmentError) as exc:
-        log.error("unreadable SLO manifest", extra={"path": f"{names.container}/{names.obj}", "error": str(exc)})
+        log.error("unreadable SLO manifest", extra={"path": f"{path.container}/{path.obj}", "error": str(exc)})
         raise MartletError("Unable to load SLO manifest") from None
     finally:
         response.release()
 
 
-async def resolve_large_object(ctx: Context, names: Names, response: aiohttp.ClientResponse,
-                               check_read: CheckAccess) -> LargeObject:
+async def resolve_large_object(ctx: Context, path: SwiftPath, response: aiohttp.ClientResponse) -> LargeObject:
     """Segments, ETag and length of the manifest that ``response`` answered.
 
     ``response`` is consumed: its body is the manifest when it is a whole
@@ -87,11 +87,11 @@ async def resolve_large_object(ctx: Context, names: Names, response: aiohttp.Cli
     conditions (those apply to the large object, not to the manifest).
     """
     headers = response.headers.copy()
-    account = names.account
+    account = path.account
     if not is_slo(headers):
         response.release()
         container, prefix = parse_dlo_manifest(headers["X-Object-Manifest"])
-        await check_read(account, container, prefix)
+        await check_read(ctx, SwiftPath(account, container, prefix))
         segments = await list_dlo_segments(ctx, account, container, prefix)
         return LargeObject(account, segments, slo_etag(segments), total_length(segments), headers, False)
     if ctx.method == "HEAD" and headers.get(SLO_ETAG) and (headers.get(SLO_SIZE) or "").isdigit():
@@ -99,21 +99,21 @@ async def resolve_large_object(ctx: Context, names: Names, response: aiohttp.Cli
         return LargeObject(account, None, headers[SLO_ETAG], int(headers[SLO_SIZE]), headers, True)
     if not (response.method == "GET" and response.status == 200):
         response.release()
-        answer = await read_object(ctx, names, "GET")
+        answer = await read_object(ctx, path, "GET")
         if answer.response is None or answer.response.status != 200 or not is_slo(answer.response.headers):
             if answer.response is not None:
                 answer.response.release()
             raise Conflict("The manifest changed during the read; try again")
         response = answer.response
         headers = response.headers.copy()
-    segments = await load_slo(ctx, names, response)
+    segments = await load_slo(ctx, path, response)
     etag = normalize_etag(headers.get(SLO_ETAG)) or slo_etag(segments)
     return LargeObject(account, segments, etag, total_length(segments), headers, True)
 
 
 async def _sub_slo(ctx: Context, account: str, segment: Segment) -> list[Segment]:
     container, obj = segment.split_name()
-    answer = await read_object(ctx, Names(account, container, obj), "GET")
+    answer = await read_object(ctx, SwiftPath(account, container, obj), "GET")
     response = answer.response
     if response is None or response.status != 200 or not is_slo(response.headers) \
             or normalize_etag(response.headers.get(SLO_ETAG)) != segment.etag:
@@ -210,9 +210,8 @@ def check_conditions(ctx: Context, lo: LargeObject, headers: dict[str, str]) -> 
     return None
 
 
-async def serve_large_object(ctx: Context, names: Names, response: aiohttp.ClientResponse,
-                             check_read: CheckAccess) -> web.StreamResponse:
-    lo = await resolve_large_object(ctx, names, response, check_read)
+async def serve_large_object(ctx: Context, path: SwiftPath, response: aiohttp.ClientResponse) -> web.StreamResponse:
+    lo = await resolve_large_object(ctx, path, response)
     headers = client_headers(lo)
     not_modified = check_conditions(ctx, lo, headers)
     if not_modified is not None:
@@ -233,12 +232,12 @@ async def serve_large_object(ctx: Context, names: Names, response: aiohttp.Clien
         await out.prepare(ctx.request)
         await out.write_eof()
         return out
-    return await _stream(ctx, out, body_chunks(ctx, lo, ranges, boundary, content_type), names)
+    return await _stream(ctx, out, body_chunks(ctx, lo, ranges, boundary, content_type), path)
 
 
 async def _stream(ctx: Context, out: web.StreamResponse, chunks: AsyncGenerator[bytes, None],
-                  names: Names) -> web.StreamResponse:
-    where = f"{names.account}/{names.container}/{names.obj}"
+                  path: SwiftPath) -> web.StreamResponse:
+    where = str(path)
     try:
         first = await anext(chunks, b"")  # a bad first segment can still be a 409
     except SegmentError as exc:

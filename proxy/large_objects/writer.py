@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
@@ -27,19 +28,21 @@ from aiohttp import web
 from martlet.body import read_limited
 from martlet.content_type import split_swift_bytes, with_swift_bytes
 from martlet.errors import BadRequest, EntityTooLarge, MartletError, NotFound, Unprocessable
-from proxy.controllers.base import (
-    Context, last_modified, new_timestamp, put_object_replicas, quorum_response, write_entity,
-)
-from proxy.fanout import Names
+from martlet.swift_path import SwiftPath
+from proxy.access import check_write
+from proxy.constraints import check_object_body
+from proxy.context import Context
+from proxy.headers import content_type_of, object_headers
+from proxy.large_objects.dlo import parse_dlo_manifest
 from proxy.large_objects.fetch import (
-    SLO_DEPTH, SLO_ETAG, SLO_SIZE, CheckAccess, SegmentError, head_segment, is_slo, read_body, read_object,
+    SLO_DEPTH, SLO_ETAG, SLO_SIZE, SegmentError, head_segment, is_slo, read_body, read_object,
 )
 from proxy.large_objects.manifest import (
     Segment, SegmentHead, check_segment, data_segment, normalize_etag, parse_put_manifest,
     parse_stored_manifest, CorruptManifest, problems_body, slo_etag, stored_json, total_length,
 )
 from proxy.large_objects.reader import manifest_body_limit
-from proxy.quorum import best_status, quorum_etag, quorum_size
+from proxy.replicas import last_modified, new_timestamp, put_object, quorum_response, write_entity
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,16 +72,16 @@ async def read_manifest_request(request: web.Request, limit: int, client_timeout
     return body
 
 
-async def _check_segments(ctx: Context, names: Names, body: bytes, check_read: CheckAccess
+async def _check_segments(ctx: Context, path: SwiftPath, body: bytes
                           ) -> tuple[list[Segment], int, list[tuple[str, str]]]:
     """(segments to store, nesting depth, problems) of a PUT manifest."""
     settings = ctx.state.settings
     requests = parse_put_manifest(body, settings.max_manifest_segments)
     paths = sorted({r.path for r in requests if r.path is not None})
     heads = await bounded_gather(settings.slo_concurrency, [
-        functools.partial(head_segment, ctx, names.account, p, check_read) for p in paths])
+        functools.partial(head_segment, ctx, path.account, p) for p in paths])
     head_of: dict[str, SegmentHead] = dict(zip(paths, heads))
-    own_path = f"/{names.container}/{names.obj}"
+    own_path = f"/{path.container}/{path.obj}"
     segments: list[Segment] = []
     problems: list[tuple[str, str]] = []
     depth = 1
@@ -100,13 +103,17 @@ async def _one_chunk(body: bytes) -> AsyncIterator[bytes]:
     yield body
 
 
-async def put_slo_manifest(ctx: Context, names: Names, headers: dict[str, str],
-                           check_read: CheckAccess) -> web.Response:
-    """Validate a client's SLO manifest and store it (``headers`` are the
-    object headers the controller built: metadata, Content-Type...)."""
-    settings = ctx.state.settings
-    body = await read_manifest_request(ctx.request, settings.max_manifest_size, settings.client_timeout)
-    return await store_slo_manifest(ctx, names, headers, body, check_read)
+async def put_slo_manifest(ctx: Context) -> web.Response:
+    """Validate a client's SLO manifest and store it. The request is
+    checked as any object PUT is, in the same order, before its body is read."""
+    request, path, settings = ctx.request, ctx.path, ctx.state.settings
+    assert path.obj is not None
+    check_object_body(request.headers, settings.max_file_size)
+    headers = object_headers(request.headers, time.time())
+    headers["Content-Type"] = content_type_of(request.headers, path.obj)
+    await check_write(ctx, path, need_container=True)
+    body = await read_manifest_request(request, settings.max_manifest_size, settings.client_timeout)
+    return await store_slo_manifest(ctx, path, headers, body)
 
 
 def container_row_overrides(content_type: str, stored_md5: str, etag: str, total: int) -> dict[str, str]:
@@ -121,12 +128,11 @@ def container_row_overrides(content_type: str, stored_md5: str, etag: str, total
     }
 
 
-async def store_slo_manifest(ctx: Context, names: Names, headers: dict[str, str], body: bytes,
-                             check_read: CheckAccess) -> web.Response:
+async def store_slo_manifest(ctx: Context, path: SwiftPath, headers: dict[str, str], body: bytes) -> web.Response:
     """Check the segments of ``body`` (the PUT form) and store the manifest;
     400 listing every bad segment, nothing stored. Also the way an SLO is
     copied as a manifest, so the copy is checked with the copier's access."""
-    segments, depth, problems = await _check_segments(ctx, names, body, check_read)
+    segments, depth, problems = await _check_segments(ctx, path, body)
     if problems:
         content_type, text = problems_body(problems, ctx.request.headers.get("Accept"))
         return web.Response(status=400, body=text, content_type=content_type)
@@ -147,16 +153,15 @@ async def store_slo_manifest(ctx: Context, names: Names, headers: dict[str, str]
         "Content-Length": str(len(stored)), "X-Timestamp": timestamp,
         **container_row_overrides(content_type, stored_md5, etag, total),
     })
-    replies, replicas = await put_object_replicas(ctx, names, headers, _one_chunk(stored), len(stored))
-    quorum = quorum_size(replicas)
-    if best_status([r.status for r in replies], quorum) != 201 or quorum_etag(replies, quorum) is None:
-        return quorum_response(replies, replicas)
+    written = await put_object(ctx.state, path, headers, _one_chunk(stored), len(stored))
+    if written.status != 201 or written.etag is None:
+        return quorum_response(written)
     return web.Response(status=201, headers={"ETag": f'"{etag}"', "Last-Modified": last_modified(timestamp)})
 
 
-async def _manifest_segments(ctx: Context, names: Names) -> list[Segment] | None:
+async def _manifest_segments(ctx: Context, path: SwiftPath) -> list[Segment] | None:
     """The stored segments of an SLO manifest; None if the object is no SLO."""
-    answer = await read_object(ctx, names, "GET")
+    answer = await read_object(ctx, path, "GET")
     response = answer.response
     if response is None:
         if 404 in answer.statuses:
@@ -174,26 +179,27 @@ async def _manifest_segments(ctx: Context, names: Names) -> list[Segment] | None
         response.release()
 
 
-async def _delete_one(ctx: Context, account: str, path: str, check_write: CheckAccess) -> str:
-    """'deleted', 'not found' or an error status text for one object."""
-    container, _, obj = path.lstrip("/").partition("/")
+async def _delete_one(ctx: Context, account: str, name: str) -> str:
+    """'deleted', 'not found' or an error status text for the object
+    ``/container/object`` (deleted with the client's own write access)."""
+    container, _, obj = name.lstrip("/").partition("/")
+    path = SwiftPath(account, container, obj)
     try:
-        await check_write(account, container, obj)
+        await check_write(ctx, path, need_container=False)
     except MartletError as exc:
         return f"{exc.http_status} {type(exc).__name__}"
-    replies, replicas = await write_entity(ctx, "object", "DELETE", Names(account, container, obj),
-                                           {"X-Timestamp": new_timestamp()}, "container", "Container")
-    status = best_status([r.status for r in replies], quorum_size(replicas))
+    written = await write_entity(ctx.state, "DELETE", path, {"X-Timestamp": new_timestamp()}, update_parent=True)
+    status = written.status
     if 200 <= status < 300:
         return "deleted"
     return "not found" if status == 404 else f"{status} Error"
 
 
-async def _segments_to_delete(ctx: Context, names: Names, depth: int = 1
+async def _segments_to_delete(ctx: Context, path: SwiftPath, depth: int = 1
                               ) -> tuple[list[str], list[tuple[str, str]]] | None:
     """Every segment path of an SLO, a sub-SLO's own segments before it, and
-    the sub-manifests that could not be read; None if ``names`` is no SLO."""
-    segments = await _manifest_segments(ctx, names)
+    the sub-manifests that could not be read; None if ``path`` is no SLO."""
+    segments = await _manifest_segments(ctx, path)
     if segments is None:
         return None
     paths: list[str] = []
@@ -204,7 +210,7 @@ async def _segments_to_delete(ctx: Context, names: Names, depth: int = 1
         if segment.sub_slo and depth < ctx.state.settings.max_slo_recursion_depth:
             container, obj = segment.split_name()
             try:
-                inner = await _segments_to_delete(ctx, Names(names.account, container, obj), depth + 1)
+                inner = await _segments_to_delete(ctx, SwiftPath(path.account, container, obj), depth + 1)
             except NotFound:
                 inner = None  # the DELETE below counts it as not found
             except SegmentError as exc:
@@ -230,20 +236,23 @@ def _summary(deleted: int, not_found: int, errors: list[tuple[str, str]], accept
     return web.Response(status=200, text="\n".join(lines) + "\n", content_type="text/plain")
 
 
-async def delete_slo(ctx: Context, names: Names, check_write: CheckAccess) -> web.Response:
+async def delete_slo(ctx: Context) -> web.Response:
     """Delete an SLO's segments, then (if they all went) its manifest. An
-    object that is no SLO is deleted alone, with the same summary."""
+    object that is no SLO is deleted alone, with the same summary. The
+    caller's write access to the manifest is checked first."""
+    path = ctx.path
+    await check_write(ctx, path, need_container=False)
     try:
-        found = await _segments_to_delete(ctx, names)
+        found = await _segments_to_delete(ctx, path)
     except SegmentError as exc:
         raise MartletError(f"Unable to load SLO manifest: {exc}") from None
     paths, errors = found if found is not None else ([], [])
     results = await bounded_gather(ctx.state.settings.slo_concurrency, [
-        functools.partial(_delete_one, ctx, names.account, p, check_write) for p in paths])
+        functools.partial(_delete_one, ctx, path.account, p) for p in paths])
     errors.extend((p, r) for p, r in zip(paths, results) if r not in ("deleted", "not found"))
-    own = f"/{names.container}/{names.obj}"
+    own = f"/{path.container}/{path.obj}"
     if not errors:
-        results.append(await _delete_one(ctx, names.account, own, check_write))
+        results.append(await _delete_one(ctx, path.account, own))
         if results[-1] not in ("deleted", "not found"):
             errors.append((own, results[-1]))
     deleted, not_found = results.count("deleted"), results.count("not found")
@@ -255,8 +264,6 @@ async def delete_slo(ctx: Context, names: Names, check_write: CheckAccess) -> we
 def check_manifest_headers(headers: Mapping[str, str], method: str, query: Mapping[str, str]) -> None:
     """400 for an ``X-Static-Large-Object`` set by hand or a malformed
     ``X-Object-Manifest`` (both would make an object that cannot be read)."""
-    from proxy.large_objects.dlo import parse_dlo_manifest
-
     if "X-Static-Large-Object" in headers and not (method == "PUT" and query.get("multipart-manifest") == "put"):
         raise BadRequest("X-Static-Large-Object is a reserved header. To create a static large object "
                          "add query param multipart-manifest=put.")

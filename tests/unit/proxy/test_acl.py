@@ -1,7 +1,8 @@
 import pytest
 
 from martlet.errors import BadRequest, Forbidden, MethodNotAllowed, Unauthorized
-from proxy.acl import Target, authorize, clean_acl, parse_acl, referrer_allowed
+from martlet.swift_path import SwiftPath
+from proxy.acl import authorize, clean_acl, parse_acl, referrer_allowed
 from proxy.auth import Identity
 
 P = "AUTH_"
@@ -41,39 +42,39 @@ def test_referrer_rules():
 
 
 def test_owner_and_reseller():
-    authorize(OWNER, Target("DELETE", "AUTH_test", "c"), reseller_prefix=P)
-    authorize(RESELLER, Target("POST", "AUTH_other", "c"), reseller_prefix=P)
+    authorize(OWNER, "DELETE", SwiftPath("AUTH_test", "c"), reseller_prefix=P)
+    authorize(RESELLER, "POST", SwiftPath("AUTH_other", "c"), reseller_prefix=P)
     with pytest.raises(MethodNotAllowed):
-        authorize(OWNER, Target("PUT", "AUTH_test"), reseller_prefix=P)
+        authorize(OWNER, "PUT", SwiftPath("AUTH_test"), reseller_prefix=P)
 
 
 def test_no_token_is_401_and_other_account_is_403():
     with pytest.raises(Unauthorized):
-        authorize(None, Target("GET", "AUTH_test", "c", "o"), reseller_prefix=P)
+        authorize(None, "GET", SwiftPath("AUTH_test", "c", "o"), reseller_prefix=P)
     with pytest.raises(Forbidden):
-        authorize(OTHER, Target("GET", "AUTH_test", "c", "o"), reseller_prefix=P)
+        authorize(OTHER, "GET", SwiftPath("AUTH_test", "c", "o"), reseller_prefix=P)
     with pytest.raises(Forbidden):  # a non-admin user owns nothing without ACLs
-        authorize(PLAIN, Target("GET", "AUTH_test"), reseller_prefix=P)
+        authorize(PLAIN, "GET", SwiftPath("AUTH_test"), reseller_prefix=P)
 
 
 def test_read_and_write_acls():
     read = parse_acl("other:bob")
     write = parse_acl("other")
-    authorize(OTHER, Target("GET", "AUTH_test", "c", "o"), reseller_prefix=P, read_acl=read)
-    authorize(OTHER, Target("GET", "AUTH_test", "c"), reseller_prefix=P, read_acl=read)
-    authorize(OTHER, Target("PUT", "AUTH_test", "c", "o"), reseller_prefix=P, write_acl=write)
+    authorize(OTHER, "GET", SwiftPath("AUTH_test", "c", "o"), reseller_prefix=P, read_acl=read)
+    authorize(OTHER, "GET", SwiftPath("AUTH_test", "c"), reseller_prefix=P, read_acl=read)
+    authorize(OTHER, "PUT", SwiftPath("AUTH_test", "c", "o"), reseller_prefix=P, write_acl=write)
     with pytest.raises(Forbidden):  # a write ACL never covers the container itself
-        authorize(OTHER, Target("DELETE", "AUTH_test", "c"), reseller_prefix=P, write_acl=write)
+        authorize(OTHER, "DELETE", SwiftPath("AUTH_test", "c"), reseller_prefix=P, write_acl=write)
     with pytest.raises(Forbidden):
-        authorize(OTHER, Target("PUT", "AUTH_test", "c", "o"), reseller_prefix=P, read_acl=read)
+        authorize(OTHER, "PUT", SwiftPath("AUTH_test", "c", "o"), reseller_prefix=P, read_acl=read)
 
 
 def test_public_read_and_listings():
     public = parse_acl(".r:*")
-    authorize(None, Target("GET", "AUTH_test", "c", "o"), reseller_prefix=P, read_acl=public)
+    authorize(None, "GET", SwiftPath("AUTH_test", "c", "o"), reseller_prefix=P, read_acl=public)
     with pytest.raises(Unauthorized):  # listing needs .rlistings
-        authorize(None, Target("GET", "AUTH_test", "c"), reseller_prefix=P, read_acl=public)
+        authorize(None, "GET", SwiftPath("AUTH_test", "c"), reseller_prefix=P, read_acl=public)
     listed = parse_acl(".r:*,.rlistings")
-    authorize(None, Target("GET", "AUTH_test", "c"), reseller_prefix=P, read_acl=listed)
+    authorize(None, "GET", SwiftPath("AUTH_test", "c"), reseller_prefix=P, read_acl=listed)
     with pytest.raises(Unauthorized):
-        authorize(None, Target("PUT", "AUTH_test", "c", "o"), reseller_prefix=P, read_acl=listed)
+        authorize(None, "PUT", SwiftPath("AUTH_test", "c", "o"), reseller_prefix=P, read_acl=listed)

@@ -1,15 +1,15 @@
 import pytest
 
 from martlet.errors import BadRequest, EntityTooLarge, LengthRequired, PreconditionFailed
+from martlet.swift_path import SwiftPath
 from proxy import constraints as c
 
 
 def test_split_swift_path():
-    p = c.split_swift_path("/v1/AUTH_test/cont/a/b%20c.txt?x=1")
-    assert (p.account, p.container, p.obj) == ("AUTH_test", "cont", "a/b c.txt")
-    p = c.split_swift_path("/v1/AUTH_test/cont/")
-    assert (p.container, p.obj) == ("cont", None)
-    assert c.split_swift_path("/v1/AUTH_test").container is None
+    assert c.split_swift_path("/v1/AUTH_test/cont/a/b%20c.txt?x=1") == (
+        "v1", SwiftPath("AUTH_test", "cont", "a/b c.txt"))
+    assert c.split_swift_path("/v1/AUTH_test/cont/") == ("v1", SwiftPath("AUTH_test", "cont"))
+    assert c.split_swift_path("/v2/AUTH_test") == ("v2", SwiftPath("AUTH_test"))
 
 
 @pytest.mark.parametrize(

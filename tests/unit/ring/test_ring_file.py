@@ -126,48 +126,37 @@ def test_assignment_to_unknown_device_in_file_is_refused(tmp_path: Path) -> None
         load_ring(path)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_reloader_swaps_in_a_changed_file_after_the_interval(tmp_path: Path) -> None:
+def test_reloader_swaps_in_a_changed_file_when_asked(tmp_path: Path) -> None:
     path = tmp_path / "object.ring"
     save_ring(make_ring(version=1), path)
-    clock = FakeClock()
-    reloader = RingReloader(path, CHANGEME, check_interval=15.0, clock=clock)
+    reloader = RingReloader(path, CHANGEME)
     first = reloader.ring
     assert first.version == 1
     save_ring(make_ring(shift=1, version=2), path)
-    clock.now += 14.0
-    assert reloader.ring is first  # not re-stat'ed yet
-    clock.now += 1.0
+    assert reloader.ring is first  # a lookup never touches the file
+    assert reloader.reload_if_changed()
     second = reloader.ring
     assert second.version == 2
     assert second.hash_settings == CHANGEME
-    clock.now += 30.0
+    assert not reloader.reload_if_changed()
     assert reloader.ring is second  # unchanged file: same object
 
 
 def test_reloader_keeps_old_ring_on_bad_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "object.ring"
     save_ring(make_ring(version=1), path)
-    clock = FakeClock()
-    reloader = RingReloader(path, check_interval=1.0, clock=clock)
+    reloader = RingReloader(path)
     good = reloader.ring
     path.write_bytes(ring_bytes(make_ring(version=2))[:40])
-    clock.now += 2
     with caplog.at_level(logging.WARNING, logger="ring.ring_file"):
-        assert reloader.ring is good
+        assert not reloader.reload_if_changed()
+    assert reloader.ring is good
     assert "bad" in caplog.text
     path.unlink()
-    clock.now += 2
+    assert not reloader.reload_if_changed()
     assert reloader.ring is good
     save_ring(make_ring(version=3), path)
-    clock.now += 2
+    assert reloader.reload_if_changed()
     assert reloader.ring.version == 3
 
 

@@ -181,3 +181,8 @@ def test_problem_bodies() -> None:
     content_type, body = problems_body(problems, "application/json")
     assert content_type == "application/json"
     assert json.loads(body) == {"Errors": [["/segs/a%20b", "404 Not Found"], ["/segs/c", "Etag Mismatch"]]}
+
+
+def test_data_segment_is_its_own_md5() -> None:
+    segment = data_segment(b"abc")
+    assert segment.etag == md5(b"abc") and segment.length == 3 and segment.name is None

@@ -1,14 +1,11 @@
-"""Range mapping across segments (property-tested) and the DLO's pure parts."""
+"""Mapping a large object's byte ranges onto its segments (property-tested)."""
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
-from martlet.errors import BadRequest
 from martlet.ranges import ByteRange
-from proxy.large_objects.dlo import listing_segments, parse_dlo_manifest
-from proxy.large_objects.manifest import Segment, data_segment, slo_etag
+from proxy.large_objects.manifest import Segment
 from proxy.large_objects.spans import Piece, map_span, segment_starts
 
 
@@ -61,27 +58,3 @@ def test_pieces_reassemble_the_slice(specs: list[tuple[int, int, int]], data: st
     pieces = list(map_span(segments, first, last))
     assert b"".join(contents[p.index][p.first:p.last + 1] for p in pieces) == content[first:last + 1]
     assert all(p.length > 0 for p in pieces)
-
-
-def test_dlo_manifest_header() -> None:
-    assert parse_dlo_manifest("segs/big/file/") == ("segs", "big/file/")
-    assert parse_dlo_manifest("my%20segs/a%2Fb") == ("my segs", "a/b")
-    assert parse_dlo_manifest("segs/") == ("segs", "")
-    for bad in ("nocontainer", "/prefix", "c" * 257 + "/p"):
-        with pytest.raises(BadRequest):
-            parse_dlo_manifest(bad)
-
-
-def test_dlo_segments_from_listing_rows() -> None:
-    rows = [{"name": "p/1", "bytes": 3, "hash": "AA", "content_type": "x/y", "last_modified": "t"},
-            {"subdir": "p/z/"}, {"name": "p/2", "bytes": 0, "hash": "bb"}]
-    segments = listing_segments("segs", rows)
-    assert [(s.name, s.size, s.etag) for s in segments] == [("/segs/p/1", 3, "aa"), ("/segs/p/2", 0, "bb")]
-    import hashlib
-    assert slo_etag(segments) == hashlib.md5(b"aabb").hexdigest()
-
-
-def test_data_segment_is_its_own_md5() -> None:
-    import hashlib
-    segment = data_segment(b"abc")
-    assert segment.etag == hashlib.md5(b"abc").hexdigest() and segment.length == 3 and segment.name is None

@@ -1,0 +1,158 @@
+"""An object read a replica answered, and its streaming to the client,
+resumed on another replica when the serving backend fails mid-body.
+
+The object controller answers a GET or HEAD with an ``ObjectStream``: the
+chosen replica's answer, still open, not yet sent. Its status and headers
+can be looked at on the way out (a feature may answer something else, as
+large objects do for a manifest, and then ``close`` it); the edge sends it
+(``proxy.pipeline.respond``).
+
+Resuming is possible for a whole body (200) or a single range (206 with a
+Content-Range): the next replica is asked for the bytes not yet sent, with
+``If-Match`` on the ETag so that only the same object can continue the
+stream. A multi-range answer cannot be resumed; then the client connection
+is cut, so that a short body is never mistaken for a complete one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from martlet.digest import BodyDigest
+from martlet.swift_path import SwiftPath
+from proxy.fanout import NODE_ERRORS, ReadAnswer, note_error, read_first
+from proxy.headers import backend_response_headers
+from proxy.state import ProxyState
+from ring import Device, Ring
+
+log = logging.getLogger(__name__)
+
+_MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+
+
+def resume_range(status: int, headers: Mapping[str, str], sent: int) -> tuple[int, int] | None:
+    """(first, last) byte still to fetch after ``sent`` bytes, or None."""
+    if status == 200:
+        length = headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            return None
+        return sent, int(length) - 1
+    if status == 206:
+        match = _CONTENT_RANGE.match(headers.get("Content-Range", ""))
+        if match is None:
+            return None  # multipart/byteranges
+        return int(match.group(1)) + sent, int(match.group(2))
+    return None
+
+
+async def _resume(state: ProxyState, answer: ReadAnswer, part: int, path: SwiftPath, ring: Ring,
+                  headers: Mapping[str, str], first: int, last: int, etag: str
+                  ) -> tuple[aiohttp.ClientResponse, Device] | None:
+    """Another replica's answer for bytes ``first..last`` of the same object."""
+    retry = {k: v for k, v in headers.items() if k.lower() not in ("range", "if-match")}
+    retry["Range"] = f"bytes={first}-{last}"
+    retry["If-Match"] = etag
+    again = await read_first(state, ring, part, "GET", path, retry, nodes=answer.nodes)
+    if again.response is None:
+        return None
+    if again.response.status != 206:
+        again.response.release()
+        return None
+    assert again.node is not None  # an answer with a response names its node
+    return again.response, again.node
+
+
+def _body_digest(method: str, status: int, headers: Mapping[str, str], length: int | None) -> BodyDigest | None:
+    """A digest for a whole object's body (not a range), whose ETag the
+    object server gives as the md5 of what it stores (a manifest's too:
+    sent as it is, a manifest is the object it is stored as)."""
+    etag = headers.get("ETag", "").strip('"').lower()
+    if method != "GET" or status != 200 or length is None or not _MD5_HEX.match(etag):
+        return None
+    return BodyDigest(etag, length)
+
+
+@dataclass
+class ObjectStream:
+    """A replica's answer to an object GET or HEAD, open and not yet sent.
+
+    ``sent`` are the conditions and Range passed to the backend, which it
+    judged against the object it holds.
+    """
+
+    state: ProxyState
+    path: SwiftPath
+    ring: Ring
+    part: int
+    answer: ReadAnswer
+    sent: Mapping[str, str]
+
+    @property
+    def response(self) -> aiohttp.ClientResponse:
+        assert self.answer.response is not None  # an ObjectStream is made from a found answer
+        return self.answer.response
+
+    def close(self) -> None:
+        """Release the backend answer without sending it."""
+        self.response.release()
+
+    async def send(self, request: web.Request) -> web.StreamResponse:
+        """Stream the answer to the client, resuming on another replica."""
+        state, answer = self.state, self.answer
+        response = self.response
+        out = web.StreamResponse(status=response.status, headers=backend_response_headers(response.headers))
+        length = response.headers.get("Content-Length")
+        if length is not None:
+            out.content_length = int(length)
+        status, first_headers = response.status, response.headers
+        etag = response.headers.get("ETag", "")
+        sent = 0
+        node = answer.node
+        assert node is not None  # as response is not None
+        # A backend cut mid-body is resumed on another replica, but the bytes sent
+        # before the cut may have been the corrupt ones that made it cut: check
+        # the whole body's md5 and cut the client before the last chunk rather
+        # than complete a body that does not match its ETag.
+        verify = _body_digest(request.method, status, response.headers, out.content_length)
+        try:
+            await out.prepare(request)
+            if request.method == "HEAD":
+                await out.write_eof()
+                return out
+            while True:
+                try:
+                    async for chunk in response.content.iter_chunked(state.settings.chunk_size):
+                        if verify is not None and verify.check(chunk) is not None:
+                            log.error("body does not match its ETag; cutting", extra={"path": request.path})
+                            if request.transport is not None:
+                                request.transport.close()
+                            return out
+                        await out.write(chunk)
+                        sent += len(chunk)
+                    break
+                except NODE_ERRORS as exc:
+                    note_error(state, node, exc)
+                    response.release()
+                    span = resume_range(status, first_headers, sent)
+                    resumed = None
+                    if span is not None and etag and span[0] <= span[1]:
+                        resumed = await _resume(state, answer, self.part, self.path, self.ring, self.sent,
+                                                *span, etag)
+                    if resumed is None:
+                        log.warning("read failed mid-stream", extra={"sent": sent, "path": request.path})
+                        if request.transport is not None:
+                            request.transport.close()
+                        return out
+                    log.info("read resumed on another replica", extra={"sent": sent})
+                    response, node = resumed
+            await out.write_eof()
+            return out
+        finally:
+            response.release()

@@ -1,0 +1,164 @@
+"""Reading and writing an entity's replicas, as every handler needs it.
+
+The ring of a path is chosen by what the path names (``SwiftPath.kind``:
+account, container or object). A write goes to every replica at once and is
+answered by the status a quorum agrees on; each replica's request names one
+replica of the parent to update (an object's container, a container's
+account). A read takes the first decisive replica's answer, which the
+caller streams on (``relay``) or turns into an error (``raise_for_missing``).
+The node-level work — handoffs, streaming bodies, error limiting — is
+``proxy.fanout``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+
+import aiohttp
+from aiohttp import web
+
+from martlet.conditional import http_date, last_modified_seconds
+from martlet.errors import NotFound, ServiceUnavailable
+from martlet.netaddr import host_port
+from martlet.swift_path import SwiftPath
+from martlet.timestamp import Timestamp
+from proxy.fanout import NODE_ERRORS, ReadAnswer, read_first, write_bodiless, write_streaming
+from proxy.headers import backend_response_headers
+from proxy.quorum import Written
+from proxy.state import ProxyState
+from ring import Device, Ring
+
+# The headers naming the parent replica a write updates, by parent kind:
+# X-Container-Host/-Device/-Partition, X-Account-Host/...
+_UPDATE_PREFIX = {"container": "Container", "account": "Account"}
+_REASONS = {404: "Not Found", 409: "Conflict", 412: "Precondition Failed",
+            422: "Unprocessable Entity", 503: "Service Unavailable", 400: "Bad Request"}
+
+
+def new_timestamp() -> str:
+    """The ``X-Timestamp`` of a new write."""
+    return Timestamp.now().internal
+
+
+def last_modified(timestamp: str) -> str:
+    """The ``Last-Modified`` of a write stamped ``timestamp`` (as the object server dates it)."""
+    return http_date(last_modified_seconds(Timestamp.parse(timestamp).seconds))
+
+
+def locate(state: ProxyState, path: SwiftPath) -> tuple[Ring, int, list[Device]]:
+    """The ring, partition and primaries of what ``path`` names."""
+    ring = state.ring(path.kind)
+    part, nodes = ring.get_nodes(path.account, path.container, path.obj)
+    return ring, part, list(nodes)
+
+
+def parent_of(path: SwiftPath) -> SwiftPath | None:
+    """The entity whose listing shows ``path``: an object's container, a
+    container's account; an account has none."""
+    if path.obj is not None:
+        return path.container_path()
+    return path.account_path() if path.container is not None else None
+
+
+def slot_headers(base: Mapping[str, str], replicas: int, update_nodes: Sequence[Device], update_part: int,
+                 prefix: str) -> list[dict[str, str]]:
+    """Per-replica headers naming one replica of the entity to update.
+
+    Each object replica updates one container replica (and each container
+    replica one account replica), so every row replica hears of the write.
+    """
+    out = []
+    for i in range(replicas):
+        headers = dict(base)
+        if update_nodes:
+            node = update_nodes[i % len(update_nodes)]
+            headers[f"X-{prefix}-Host"] = host_port(node.ip, node.port)
+            headers[f"X-{prefix}-Device"] = node.device
+            headers[f"X-{prefix}-Partition"] = str(update_part)
+        out.append(headers)
+    return out
+
+
+def _replica_headers(state: ProxyState, path: SwiftPath, base: Mapping[str, str], replicas: int,
+                     update_parent: bool) -> list[dict[str, str]]:
+    parent = parent_of(path) if update_parent else None
+    if parent is None:
+        return slot_headers(base, replicas, [], 0, "")
+    _, part, nodes = locate(state, parent)
+    return slot_headers(base, replicas, nodes, part, _UPDATE_PREFIX[parent.kind])
+
+
+async def write_entity(state: ProxyState, method: str, path: SwiftPath, headers: Mapping[str, str], *,
+                       update_parent: bool, query: Mapping[str, str] | None = None) -> Written:
+    """A bodiless write (PUT/POST/DELETE) to every replica of ``path``;
+    with ``update_parent`` each replica updates one of its parent's."""
+    ring, part, nodes = locate(state, path)
+    per_slot = _replica_headers(state, path, headers, len(nodes), update_parent)
+    return Written(await write_bodiless(state, ring, part, method, path, per_slot, query), len(nodes))
+
+
+async def put_object(state: ProxyState, path: SwiftPath, headers: Mapping[str, str],
+                     chunks: AsyncIterator[bytes], length: int | None) -> Written:
+    """Stream an object body to every replica, each naming its container replica."""
+    ring, part, nodes = locate(state, path)
+    per_slot = _replica_headers(state, path, headers, len(nodes), True)
+    replies = await write_streaming(state, ring, part, path, per_slot, chunks, length, state.settings.max_file_size)
+    return Written(replies, len(nodes))
+
+
+def quorum_response(written: Written, headers: Mapping[str, str] | None = None) -> web.Response:
+    """The client's answer to a write: the status a quorum agrees on."""
+    status = written.status
+    body = _REASONS.get(status, "") if status >= 300 else None
+    return web.Response(status=status, text=body, headers=dict(headers or {}) if status < 300 else None)
+
+
+def put_response(written: Written, timestamp: str, extra: Mapping[str, str] | None = None) -> web.Response:
+    """The answer to an object PUT: 201 with Last-Modified and the ETag a
+    quorum of replicas stored, or the status a quorum agrees on."""
+    if written.status != 201:
+        return quorum_response(written)
+    headers = {"Last-Modified": last_modified(timestamp), **(extra or {})}
+    etag = written.etag
+    if etag:
+        headers["ETag"] = etag
+    return web.Response(status=201, headers=headers)
+
+
+async def read_entity(state: ProxyState, path: SwiftPath, method: str, headers: Mapping[str, str],
+                      query: Mapping[str, str] | None = None) -> ReadAnswer:
+    """The first decisive replica's answer (still open) to ``method`` on ``path``."""
+    ring, part, _ = locate(state, path)
+    return await read_first(state, ring, part, method, path, headers, query)
+
+
+def raise_for_missing(answer: ReadAnswer) -> None:
+    """No decisive answer: 404 when a replica said so, else 503."""
+    if answer.response is None:
+        if 404 in answer.statuses:
+            raise NotFound()
+        raise ServiceUnavailable("No replica answered")
+
+
+async def relay(request: web.Request, response: aiohttp.ClientResponse, chunk_size: int) -> web.StreamResponse:
+    """Stream one backend answer to the client (listings, account/container reads)."""
+    try:
+        out = web.StreamResponse(status=response.status, headers=backend_response_headers(response.headers))
+        length = response.headers.get("Content-Length")
+        if length is not None:
+            out.content_length = int(length)
+        await out.prepare(request)
+        if request.method != "HEAD":
+            try:
+                async for chunk in response.content.iter_chunked(chunk_size):
+                    await out.write(chunk)
+            except NODE_ERRORS:
+                # The body is half sent and its length promised: cut the
+                # connection so the client cannot take it as complete.
+                if request.transport is not None:
+                    request.transport.close()
+                return out
+        await out.write_eof()
+        return out
+    finally:
+        response.release()

@@ -1,0 +1,154 @@
+"""Server-side copy, a pipeline feature: ``PUT`` with ``X-Copy-From`` (and
+``X-Copy-From-Account``), and the ``COPY`` verb with ``Destination`` (and
+``Destination-Account``).
+
+The source's GET is streamed into a PUT of the destination, never buffered;
+the source's user metadata and content headers are kept unless
+``X-Fresh-Metadata: true``, the request's own override them. The caller
+needs read access to the source and write access to the destination, both
+checked before anything is read.
+
+A source that is a large-object manifest is copied as the large object's
+content, or with ``?multipart-manifest=get`` as the manifest itself; that
+part is the large-objects feature's (``proxy.large_objects.copy``), which
+this feature calls — the one dependency between features, and a one-way one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+
+from martlet.errors import BadRequest, EntityTooLarge, NotFound, ServiceUnavailable
+from martlet.swift_path import SwiftPath
+from proxy import large_objects
+from proxy.access import check_read, check_write
+from proxy.constraints import check_copy_path, check_names, decode_segment, guess_content_type
+from proxy.context import Context
+from proxy.fanout import NODE_ERRORS
+from proxy.headers import object_headers, user_metadata
+from proxy.pipeline import Answer, Handler
+from proxy.replicas import new_timestamp, put_object, put_response, raise_for_missing, read_entity
+
+# Headers a copy takes from its source object (unless X-Fresh-Metadata).
+_COPIED = ("Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")
+
+
+def wrap(next_handler: Handler) -> Handler:
+    """The pipeline entry point: copies are answered here, the rest passed on."""
+
+    async def handle(ctx: Context) -> Answer:
+        if ctx.path.kind == "object":
+            if ctx.method == "PUT" and "X-Copy-From" in ctx.request.headers:
+                return await _copy_from_header(ctx)
+            if ctx.method == "COPY":
+                return await _copy_verb(ctx)
+        return await next_handler(ctx)
+
+    return handle
+
+
+async def _copy_from_header(ctx: Context) -> web.StreamResponse:
+    if ctx.request.headers.get("Content-Length", "0") not in ("0", ""):
+        raise BadRequest("Copy requests require a zero byte body")
+    container, obj = check_copy_path(ctx.request.headers["X-Copy-From"])
+    account = _other_account(ctx, "X-Copy-From-Account")
+    return await _copy(ctx, SwiftPath(account, container, obj), ctx.path)
+
+
+async def _copy_verb(ctx: Context) -> web.StreamResponse:
+    destination = ctx.request.headers.get("Destination")
+    if not destination:
+        raise BadRequest("COPY needs a Destination header")
+    container, obj = check_copy_path(destination)
+    account = _other_account(ctx, "Destination-Account")
+    return await _copy(ctx, ctx.path, SwiftPath(account, container, obj))
+
+
+def _other_account(ctx: Context, header: str) -> str:
+    value = ctx.request.headers.get(header)
+    if not value:
+        return ctx.path.account
+    account = decode_segment(value)
+    check_names(account, None, None)
+    return account
+
+
+async def _copy(ctx: Context, source: SwiftPath, dest: SwiftPath) -> web.StreamResponse:
+    """Stream the source into a PUT of ``dest``."""
+    assert source.obj is not None and dest.container is not None and dest.obj is not None
+    await check_read(ctx, source)
+    await check_write(ctx, dest, need_container=True)
+    large_objects.check_manifest_headers(ctx.request.headers, ctx.method, ctx.request.query)
+    headers = object_headers(ctx.request.headers, time.time())
+    headers.pop("ETag", None)
+    answer = await read_entity(ctx.state, source, "GET", {})
+    raise_for_missing(answer)
+    response = answer.response
+    assert response is not None
+    try:
+        if response.status != 200:
+            raise NotFound("Copy source not found")
+        extra = {
+            "X-Copied-From": quote(f"{source.container}/{source.obj}"),
+            "X-Copied-From-Last-Modified": response.headers.get("Last-Modified", ""),
+        }
+        if source.account != dest.account:
+            extra["X-Copied-From-Account"] = quote(source.account)
+        manifest_get = ctx.request.query.get("multipart-manifest") == "get"
+        if manifest_get and large_objects.is_slo(response.headers):
+            headers = _inherit(ctx, response.headers, headers, dest.obj)
+            stored = await large_objects.copy_slo_manifest(ctx, source, dest, response, headers)
+            if stored.status == 201:
+                stored.headers.update(extra)
+            return stored
+        if large_objects.is_manifest(response.headers) and not manifest_get:
+            body = await large_objects.open_large_object(ctx, source, response)
+        else:
+            body = _plain_source(ctx, response)
+            if large_objects.is_dlo(response.headers):
+                headers.setdefault("X-Object-Manifest", response.headers["X-Object-Manifest"])
+        headers = _inherit(ctx, body.headers, headers, dest.obj)
+        if body.etag:
+            headers["ETag"] = body.etag
+        timestamp = new_timestamp()
+        headers["X-Timestamp"] = timestamp
+        headers["Content-Length"] = str(body.length)
+        written = await put_object(ctx.state, dest, headers, body.chunks, body.length)
+        return put_response(written, timestamp, extra)
+    finally:
+        response.release()
+
+
+async def _source_chunks(response: aiohttp.ClientResponse, chunk_size: int) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in response.content.iter_chunked(chunk_size):
+            yield chunk
+    except NODE_ERRORS:
+        raise ServiceUnavailable("Copy source failed mid-read") from None
+
+
+def _plain_source(ctx: Context, response: aiohttp.ClientResponse) -> large_objects.CopySource:
+    """A plain object (or a manifest copied as itself) as a copy source."""
+    length = int(response.headers.get("Content-Length", "0"))
+    if length > ctx.state.settings.max_file_size:
+        raise EntityTooLarge("Copy source is larger than max_file_size")
+    etag = response.headers.get("ETag", "").strip('"') or None
+    return large_objects.CopySource(response.headers, length,
+                                    _source_chunks(response, ctx.state.settings.chunk_size), etag)
+
+
+def _inherit(ctx: Context, source: Mapping[str, str], headers: dict[str, str], dest_obj: str) -> dict[str, str]:
+    """The copy's headers: the source's metadata and content headers (unless
+    ``X-Fresh-Metadata``) under the client's own."""
+    fresh = ctx.request.headers.get("X-Fresh-Metadata", "").lower() in ("true", "1", "yes")
+    if not fresh:
+        inherited = user_metadata(source, "object")
+        inherited.update({h: source[h] for h in _COPIED if h in source})
+        headers = {**inherited, **headers}
+    headers.setdefault("Content-Type", guess_content_type(dest_obj, None))
+    return headers
