@@ -138,7 +138,8 @@ def get_token(auth_url: str, user: SuiteUser, timeout: float = 10.0) -> str | No
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return answer.headers.get("X-Auth-Token")
+            token: str | None = answer.headers.get("X-Auth-Token")
+            return token
     except urllib.error.HTTPError:
         return None
 
