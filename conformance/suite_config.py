@@ -20,13 +20,15 @@ runs it):
   proxy on it while ``martlet dev`` does not create these users itself
   (``martlet dev`` rewrites its own proxy.conf on every start, so editing
   that file in place would not survive).
-- ``verify AUTH_URL``: exit 0 when every user gets a token, 1 otherwise.
+- ``verify AUTH_URL``: exit 0 when every user gets a token and the first
+  user's account answers a HEAD (storage is up), 1 otherwise.
 """
 
 from __future__ import annotations
 
 import configparser
 import sys
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -131,17 +133,43 @@ def patched_proxy_conf(proxy_conf: Path, port: int) -> configparser.ConfigParser
     return parser
 
 
-def get_token(auth_url: str, user: SuiteUser, timeout: float = 10.0) -> str | None:
-    """The v1 token for ``user``, or None when the proxy refuses it."""
+def log_in(auth_url: str, user: SuiteUser, timeout: float = 10.0) -> tuple[str, str] | None:
+    """(token, storage URL) for ``user``, or None when the proxy refuses it."""
     request = urllib.request.Request(
         auth_url, headers={"X-Auth-User": f"{user.account}:{user.user}", "X-Auth-Key": user.key}
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
-            token: str | None = answer.headers.get("X-Auth-Token")
-            return token
+            token, url = answer.headers.get("X-Auth-Token"), answer.headers.get("X-Storage-Url")
     except urllib.error.HTTPError:
         return None
+    return (str(token), str(url)) if token and url else None
+
+
+def wait_for_account(token: str, storage_url: str, seconds: float) -> bool:
+    """Until a HEAD of the account succeeds: tokens come from the proxy alone,
+    so a 2xx here is what shows the storage daemons behind it answer too."""
+    deadline = time.monotonic() + seconds
+    while True:
+        request = urllib.request.Request(storage_url, method="HEAD", headers={"X-Auth-Token": token})
+        try:
+            with urllib.request.urlopen(request, timeout=5.0):
+                return True
+        except OSError:  # URLError and HTTPError (503 while storage starts)
+            if time.monotonic() > deadline:
+                return False
+        time.sleep(0.5)
+
+
+def verify(auth_url: str, seconds: float = 60.0) -> list[str]:
+    """What keeps the suite from starting: users refused, or an account that
+    does not answer within ``seconds``."""
+    logins = {f"{u.account}:{u.user}": log_in(auth_url, u) for u in USERS}
+    problems = [f"no token for {name} at {auth_url}" for name, got in logins.items() if got is None]
+    first = logins[f"{USERS[0].account}:{USERS[0].user}"]
+    if first is not None and not wait_for_account(*first, seconds):
+        problems.append(f"HEAD {first[1]} did not succeed within {seconds:.0f}s")
+    return problems
 
 
 def main(argv: list[str]) -> int:
@@ -160,10 +188,10 @@ def main(argv: list[str]) -> int:
             patched_proxy_conf(Path(args[0]), int(args[2])).write(handle)
         return 0
     if command == "verify" and len(args) == 1:
-        refused = [f"{u.account}:{u.user}" for u in USERS if not get_token(args[0], u)]
-        if refused:
-            print(f"no token for {', '.join(refused)} at {args[0]}", file=sys.stderr)
-        return 1 if refused else 0
+        problems = verify(args[0])
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return 1 if problems else 0
     print(__doc__, file=sys.stderr)
     return 2
 
