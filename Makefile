@@ -4,7 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test dev clean
+# Swift's functional test files that `make conformance` runs (swift's
+# test/functional); CI fails when any of their tests fails. Extend the list
+# as features land (test_symlink.py test_tempurl.py test_staticweb.py
+# test_versioned_writes.py test_object_versioning.py, then s3api).
+CONFORMANCE_FILES := test_protocol.py test_account.py test_container.py test_object.py \
+	tests.py test_dlo.py test_slo.py
+
+.PHONY: test dev conformance clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,5 +27,10 @@ test: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/martlet dev
 
+# Swift's own functional tests against a fresh `martlet dev` (conformance/run.sh);
+# CONFORMANCE_PYTEST_ARGS passes pytest arguments (-k, --deselect) to every file.
+conformance: $(STAMP)
+	PYTEST_ARGS="$(CONFORMANCE_PYTEST_ARGS)" conformance/run.sh $(CONFORMANCE_FILES)
+
 clean:
-	rm -rf $(VENV) .dev-cluster .pytest_cache
+	rm -rf $(VENV) .dev-cluster .pytest_cache .conformance
