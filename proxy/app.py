@@ -56,7 +56,7 @@ async def auth_handler(request: web.Request) -> web.Response:
 async def info_handler(request: web.Request) -> web.Response:
     settings = request.app[STATE].settings
     return web.json_response(info_document(settings.max_file_size, settings.max_manifest_segments,
-                                           settings.max_manifest_size))
+                                           settings.max_manifest_size, settings.slo_yield_frequency))
 
 
 async def healthcheck_handler(_request: web.Request) -> web.Response:

@@ -45,6 +45,9 @@ class ProxySection:
     max_manifest_size: int = field(default=8 * 1024 * 1024, metadata={"min": 1024})
     max_slo_recursion_depth: int = field(default=10, metadata={"min": 1})
     slo_concurrency: int = field(default=4, metadata={"min": 1})
+    # A manifest PUT with ?heartbeat=on sends a space this often (seconds)
+    # while its segments are checked (Swift's yield_frequency).
+    slo_yield_frequency: int = field(default=10, metadata={"min": 1})
 
 
 @dataclass(frozen=True)

@@ -282,13 +282,17 @@ async def read_first(
     headers: Mapping[str, str],
     query: Mapping[str, str] | None = None,
     nodes: NodeIter | None = None,
+    newest: bool = False,
 ) -> ReadAnswer:
-    """The first decisive answer (anything but 404 and 5xx) from the replicas.
+    """The first decisive answer (anything but 404 and 5xx) from the replicas,
+    or with ``newest`` (``X-Newest``) the newest of all (``read_newest``).
 
     404s are remembered with their timestamps, so that an object found on a
     later node but older than a tombstone seen earlier counts as deleted.
     The caller must release ``response``.
     """
+    if newest:
+        return await read_newest(state, ring, part, method, path, headers, query)
     nodes = nodes or node_iter(state, ring, part)
     statuses: list[int] = []
     tombstone: str | None = None
@@ -320,3 +324,74 @@ async def read_first(
             continue
         return ReadAnswer(response, node, nodes, statuses, tombstone, primary_404)
     return ReadAnswer(None, None, nodes, statuses, tombstone, primary_404)
+
+
+def _stamp_of(response: aiohttp.ClientResponse) -> str | None:
+    return response.headers.get("X-Backend-Timestamp") or response.headers.get("X-Timestamp")
+
+
+async def _ask(state: ProxyState, node: Device, method: str, part: int, path: SwiftPath,
+               headers: Mapping[str, str], query: Mapping[str, str] | None) -> aiohttp.ClientResponse | None:
+    """One node's answer, or None when it could not be reached."""
+    try:
+        response = await backend_request(state.session, node.ip, node.port, method,
+                                         node_path(node.device, part, path), headers=headers, query=query)
+    except NODE_ERRORS as exc:
+        note_error(state, node, exc)
+        return None
+    note_status(state, node, response.status)
+    return response
+
+
+async def read_newest(
+    state: ProxyState,
+    ring: Ring,
+    part: int,
+    method: str,
+    path: SwiftPath,
+    headers: Mapping[str, str],
+    query: Mapping[str, str] | None = None,
+) -> ReadAnswer:
+    """``X-Newest``: every node a read may use (primaries, then handoffs, as
+    ``read_first`` would try them) is asked at once, and the decisive answer
+    with the newest timestamp wins, as Swift's does. A caller that must
+    not miss a write still being replicated (a server-side copy's source, a
+    client checking its own write) pays one request per node for that.
+    Answers no newer than the newest tombstone count as 404s.
+    """
+    nodes = node_iter(state, ring, part)
+    picked: list[tuple[Device, bool]] = []
+    while (one := nodes.next_node()) is not None:
+        picked.append(one)
+    responses = await asyncio.gather(*(_ask(state, node, method, part, path, headers, query)
+                                       for node, _ in picked))
+    statuses: list[int] = []
+    tombstone: str | None = None
+    primary_404 = False
+    found: list[tuple[int, aiohttp.ClientResponse, Device]] = []
+    for (node, is_handoff), response in zip(picked, responses):
+        statuses.append(503 if response is None else response.status)
+        if response is None:
+            continue
+        if response.status == 404 or response.status >= 500:
+            if response.status == 404:
+                primary_404 = primary_404 or not is_handoff
+                if is_newer(_stamp_of(response), tombstone):
+                    tombstone = _stamp_of(response)
+            response.release()
+            continue
+        found.append((len(statuses) - 1, response, node))
+    best: tuple[aiohttp.ClientResponse, Device] | None = None
+    for index, response, node in found:
+        if tombstone is not None and 200 <= response.status < 300 and not is_newer(_stamp_of(response), tombstone):
+            statuses[index] = 404  # older than a delete seen elsewhere
+            response.release()
+        elif best is None or is_newer(_stamp_of(response), _stamp_of(best[0])):
+            if best is not None:
+                best[0].release()
+            best = (response, node)
+        else:
+            response.release()
+    if best is None:
+        return ReadAnswer(None, None, nodes, statuses, tombstone, primary_404)
+    return ReadAnswer(best[0], best[1], nodes, statuses, tombstone, primary_404)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from proxy.constraints import check_metadata, guess_content_type, resolve_delete_at
 
 # The conditions and Range of an object read, which the backend judges.
-READ_HEADERS = ("Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
+READ_HEADERS = ("Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
 
 # Passed from the client to the backend as they are (case-insensitive).
 _PASSED = frozenset(

@@ -13,7 +13,7 @@ from proxy import constraints as c
 
 
 def info_document(max_file_size: int, max_manifest_segments: int = 1000,
-                  max_manifest_size: int = 8 * 1024 * 1024) -> dict[str, Any]:
+                  max_manifest_size: int = 8 * 1024 * 1024, slo_yield_frequency: int = 10) -> dict[str, Any]:
     return {
         "swift": {
             "version": martlet.__version__,
@@ -38,6 +38,6 @@ def info_document(max_file_size: int, max_manifest_segments: int = 1000,
         # Large objects (proxy.large_objects): python-swiftclient segments
         # with SLO when "slo" is here, else with DLO.
         "slo": {"max_manifest_segments": max_manifest_segments, "max_manifest_size": max_manifest_size,
-                "min_segment_size": 1},
+                "min_segment_size": 1, "yield_frequency": slo_yield_frequency},
         "dlo": {},
     }

@@ -125,11 +125,18 @@ def put_response(written: Written, timestamp: str, extra: Mapping[str, str] | No
     return web.Response(status=201, headers=headers)
 
 
+def wants_newest(headers: Mapping[str, str]) -> bool:
+    """``X-Newest: true``: the client wants the newest replica's answer,
+    not the first one (``proxy.fanout.read_newest``)."""
+    return headers.get("X-Newest", "").strip().lower() in ("true", "1", "yes", "on", "t", "y")
+
+
 async def read_entity(state: ProxyState, path: SwiftPath, method: str, headers: Mapping[str, str],
-                      query: Mapping[str, str] | None = None) -> ReadAnswer:
-    """The first decisive replica's answer (still open) to ``method`` on ``path``."""
+                      query: Mapping[str, str] | None = None, *, newest: bool = False) -> ReadAnswer:
+    """The first decisive replica's answer (still open) to ``method`` on
+    ``path``; with ``newest``, the newest of every replica's."""
     ring, part, _ = locate(state, path)
-    return await read_first(state, ring, part, method, path, headers, query)
+    return await read_first(state, ring, part, method, path, headers, query, newest=newest)
 
 
 def raise_for_missing(answer: ReadAnswer) -> None:

@@ -104,11 +104,13 @@ SLO_SIZE_SYSMETA = "x-object-sysmeta-slo-size"
 def post_container_updates(
     headers: Mapping[str, str], path: EntityPath, data: ObjectMetadata, content_type: str, timestamp: Timestamp
 ) -> list[PendingUpdate]:
-    """Pure: the row updates of an object POST that sets ``content_type``.
+    """Pure: the row updates of an object POST; ``content_type`` is the
+    one in force after it.
 
     ``X-Timestamp`` stays the data's, so the row can never beat a newer
     PUT's; ``X-Content-Type-Timestamp`` (the POST's) orders it after the
-    PUT's own row and after older POSTs', so replays change nothing. An SLO
+    PUT's own row and after older POSTs', so replays change nothing, and
+    dates the listed object. An SLO
     manifest's row keeps its large-object form (``swift_bytes`` and
     ``slo_etag``, from the manifest's sysmeta).
     """

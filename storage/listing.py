@@ -35,7 +35,7 @@ class ObjectRecord:
     """A live object row of a container."""
 
     name: str
-    created_at: str  # internal timestamp
+    created_at: str  # internal timestamp of its newest change (PUT or POST): last_modified
     size: int
     content_type: str
     etag: str

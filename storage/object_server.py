@@ -21,7 +21,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from martlet import ranges as http_ranges
 from martlet.body import read_chunk
-from martlet.conditional import evaluate, last_modified_seconds, parse_conditions
+from martlet.conditional import evaluate, if_range_holds, last_modified_seconds, parse_conditions
 from martlet.errors import (
     BadRequest,
     ClientDisconnect,
@@ -221,7 +221,10 @@ class ObjectServer:
         if verdict == 412:
             raise PreconditionFailed(headers={"X-Backend-Timestamp": headers["X-Backend-Timestamp"]})
         total = meta.content_length or 0
-        byte_ranges = http_ranges.ranges_for(request.headers.get("Range"), total)
+        range_header = request.headers.get("Range")
+        if not if_range_holds(request.headers.get("If-Range"), meta.etag, last_modified):
+            range_header = None  # the client's copy is stale: the whole object
+        byte_ranges = http_ranges.ranges_for(range_header, total)
         response = web.StreamResponse(status=200 if byte_ranges is None else 206, headers=headers)
         if byte_ranges is None:
             response.content_length = total
@@ -314,37 +317,38 @@ class ObjectServer:
         newest = state.newest
         if newest is not None and newest >= timestamp:
             raise self._conflict(newest)
+        # A POST without a Content-Type keeps the one in force (an earlier
+        # POST's, which a .meta holds until the next one replaces it).
+        content_type = request.headers.get("Content-Type") or None
+        if content_type is None and state.meta_timestamp is not None:
+            content_type = state.metadata.content_type
         metadata = ObjectMetadata(
             name=object_name(path.names.account, path.names.container, path.names.obj),
             timestamp=timestamp,
-            content_type=request.headers.get("Content-Type") or None,
+            content_type=content_type,
             delete_at=delete_at,
             user_meta=user_meta_from(request.headers),
             sys_meta=sys_meta_from(request.headers, put=False),
         )
         await self.ctx.io.run(path.device, write_marker, location, metadata, META, self.conf.fsync)
-        await self._update_containers_after_post(request, path, location, state, timestamp)
+        await self._update_containers_after_post(request, path, location, state, timestamp, content_type)
         return web.Response(status=202)
 
     async def _update_containers_after_post(
         self, request: web.Request, path: EntityPath, location: ObjectLocation, state: ObjectState,
-        timestamp: Timestamp,
+        timestamp: Timestamp, content_type: str | None,
     ) -> None:
-        """A POST that changes the content type listings show sends the row
-        again: the data's size, etag and timestamp, the new type, and the
+        """Every POST sends the row again, as Swift's: the data's size,
+        etag and timestamp, the content type in force after it, and the
         POST's timestamp as ``X-Content-Type-Timestamp`` (see
-        ``storage.db.container.ObjectUpdate``). That is a POST with a
-        Content-Type, or one without after a POST that had one (the .data's
-        type is back in force)."""
+        ``storage.db.container.ObjectUpdate``), which the listing shows as
+        the object's last_modified (as the object's Last-Modified moves)."""
         if not container_targets(request.headers)[0] or state.data_timestamp is None or state.metadata is None:
             return
         data = await self.ctx.io.run(path.device, read_data_metadata, location, state.data_timestamp)
         if data is None:
             return  # replaced meanwhile: the newer PUT sends its own row
-        given = request.headers.get("Content-Type") or None
-        if given is None and data.content_type == state.metadata.content_type:
-            return  # the listing already shows the type in force
-        new_type = given or data.content_type or DEFAULT_CONTENT_TYPE
+        new_type = content_type or data.content_type or DEFAULT_CONTENT_TYPE
         records = post_container_updates(request.headers, path, data, new_type, timestamp)
         await self._send_updates(path, records)
 

@@ -15,7 +15,9 @@ from proxy.access import authorize, owns
 from proxy.constraints import ACCOUNT_LISTING_LIMIT, check_listing_limit, check_metadata
 from proxy.context import Context
 from proxy.headers import client_headers_for_backend
-from proxy.replicas import new_timestamp, quorum_response, raise_for_missing, read_entity, relay, write_entity
+from proxy.replicas import (
+    new_timestamp, quorum_response, raise_for_missing, read_entity, relay, wants_newest, write_entity,
+)
 
 LISTING_PARAMS = ("format", "prefix", "delimiter", "marker", "end_marker", "limit", "reverse", "path")
 
@@ -65,7 +67,8 @@ async def _read(ctx: Context, account: str) -> web.StreamResponse:
     query = listing_query(request) if ctx.method == "GET" else {}
     check_listing_limit(query, ACCOUNT_LISTING_LIMIT)
     headers = {"Accept": request.headers["Accept"]} if "Accept" in request.headers else {}
-    answer = await read_entity(ctx.state, ctx.path, ctx.method, headers, query)
+    answer = await read_entity(ctx.state, ctx.path, ctx.method, headers, query,
+                               newest=wants_newest(request.headers))
     if answer.response is None and 404 in answer.statuses and owns(ctx, account):
         await autocreate_account(ctx, account)
         answer = await read_entity(ctx.state, ctx.path, ctx.method, headers, query)

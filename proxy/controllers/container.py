@@ -17,7 +17,9 @@ from proxy.constraints import CONTAINER_LISTING_LIMIT, check_listing_limit, chec
 from proxy.context import Context
 from proxy.controllers.account import ensure_account, listing_query
 from proxy.headers import client_headers_for_backend
-from proxy.replicas import new_timestamp, quorum_response, raise_for_missing, read_entity, relay, write_entity
+from proxy.replicas import (
+    new_timestamp, quorum_response, raise_for_missing, read_entity, relay, wants_newest, write_entity,
+)
 
 
 async def handle_container(ctx: Context) -> web.StreamResponse:
@@ -54,7 +56,8 @@ async def _read(ctx: Context) -> web.StreamResponse:
     query = listing_query(request) if ctx.method == "GET" else {}
     check_listing_limit(query, CONTAINER_LISTING_LIMIT)
     headers = {"Accept": request.headers["Accept"]} if "Accept" in request.headers else {}
-    answer = await read_entity(ctx.state, ctx.path, ctx.method, headers, query)
+    answer = await read_entity(ctx.state, ctx.path, ctx.method, headers, query,
+                               newest=wants_newest(request.headers))
     raise_for_missing(answer)
     assert answer.response is not None
     return await relay(request, answer.response, ctx.state.settings.chunk_size)

@@ -31,13 +31,15 @@ from storage.db.broker import (
     range_sql,
     reclaim_cutoff,
 )
-from storage.listing import ObjectRecord, RowQuery
+from storage.listing import Entry, ListingParams, ObjectRecord, RowQuery
 
 from martlet.timestamp import Timestamp
 
 CONTAINER_SCHEMA = """
--- ctype_timestamp: when content_type was set, if later than created_at
--- (an object POST); '' otherwise. Files made before it gain it on use.
+-- ctype_timestamp: the newest object POST's timestamp, if later than
+-- created_at (the row then carries the content type in force after that
+-- POST, and listings date the object by it); '' otherwise. Files made
+-- before it gain it on use.
 CREATE TABLE object (
     ROWID INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,
@@ -306,6 +308,16 @@ class ContainerBroker(DatabaseBroker):
                 report,
             )
 
+    def list_page(self, params: ListingParams) -> list[Entry]:
+        try:
+            return super().list_page(params)
+        except sqlite3.OperationalError as exc:
+            if "ctype_timestamp" not in str(exc):
+                raise
+        with self.transaction() as conn:
+            ensure_ctype_column(conn)  # a file made before the column, never written since
+        return super().list_page(params)
+
     def fetch_rows(self, conn: sqlite3.Connection, query: RowQuery) -> Iterator[ObjectRecord]:
         sql, args = object_range_sql(query)
         for row in conn.execute(sql, args):
@@ -329,7 +341,8 @@ class ContainerBroker(DatabaseBroker):
 
 
 def object_range_sql(query: RowQuery) -> tuple[str, list[object]]:
-    return range_sql("object", "name, created_at, size, content_type, etag", query)
+    """Live rows as listed: dated by their newest change, a PUT's or a POST's."""
+    return range_sql("object", "name, max(created_at, ctype_timestamp), size, content_type, etag", query)
 
 
 __all__ = [

@@ -68,7 +68,8 @@ def api(cluster: RunningCluster) -> Api:
 
 def test_info_advertises_slo_and_dlo(cluster: RunningCluster) -> None:
     info = requests.get(f"{cluster.proxy}/info", timeout=10).json()
-    assert info["slo"] == {"max_manifest_segments": 1000, "max_manifest_size": 8388608, "min_segment_size": 1}
+    assert info["slo"] == {"max_manifest_segments": 1000, "max_manifest_size": 8388608, "min_segment_size": 1,
+                           "yield_frequency": 10}
     assert info["dlo"] == {}
     assert info["swift"]["max_file_size"] == MAX_FILE_SIZE
 
