@@ -85,7 +85,7 @@ def _other_account(ctx: Context, header: str) -> str:
 
 def _judged(response: aiohttp.ClientResponse) -> web.Response:
     """The source's own 304, 412 or 416, answered to the copy (as Swift)."""
-    headers = backend_response_headers(response.headers)
+    headers = {k: v for k, v in backend_response_headers(response.headers).items() if k.lower() != "content-type"}
     if response.status == 304:
         return web.Response(status=304, headers=headers)
     reason = {412: PreconditionFailed, 416: RangeNotSatisfiable}.get(response.status, MartletError)

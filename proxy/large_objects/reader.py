@@ -267,7 +267,17 @@ async def serve_large_object(ctx: Context, path: SwiftPath, response: aiohttp.Cl
     not_modified = check_conditions(ctx, lo, headers)
     if not_modified is not None:
         return not_modified
-    selection = select_bytes(ctx, lo, headers)
+    try:
+        selection = select_bytes(ctx, lo, headers)
+    except MartletError as exc:
+        if ctx.method != "HEAD":
+            raise
+        # A HEAD's refusal states its (empty) length, as Swift's 416 does.
+        refused = web.StreamResponse(status=exc.http_status, headers=exc.headers)
+        refused.content_length = 0
+        await refused.prepare(ctx.request)
+        await refused.write_eof()
+        return refused
     body = shape_body(lo, selection.ranges)
     out = web.StreamResponse(status=selection.status, headers={**headers, **selection.headers})
     out.headers["Content-Type"], out.content_length = body.content_type, body.length
