@@ -273,6 +273,23 @@ class ReadAnswer:
     primary_404: bool = False  # a primary (not a handoff) said "not found"
 
 
+def _stamp_of(response: aiohttp.ClientResponse) -> str | None:
+    return response.headers.get("X-Backend-Timestamp") or response.headers.get("X-Timestamp")
+
+
+async def _ask(state: ProxyState, node: Device, method: str, part: int, path: SwiftPath,
+               headers: Mapping[str, str], query: Mapping[str, str] | None) -> aiohttp.ClientResponse | None:
+    """One node's answer, or None when it could not be reached."""
+    try:
+        response = await backend_request(state.session, node.ip, node.port, method,
+                                         node_path(node.device, part, path), headers=headers, query=query)
+    except NODE_ERRORS as exc:
+        note_error(state, node, exc)
+        return None
+    note_status(state, node, response.status)
+    return response
+
+
 async def read_first(
     state: ProxyState,
     ring: Ring,
@@ -299,18 +316,12 @@ async def read_first(
     primary_404 = False
     while (picked := nodes.next_node()) is not None:
         node, is_handoff = picked
-        try:
-            response = await backend_request(
-                state.session, node.ip, node.port, method, node_path(node.device, part, path),
-                headers=headers, query=query,
-            )
-        except NODE_ERRORS as exc:
-            note_error(state, node, exc)
+        response = await _ask(state, node, method, part, path, headers, query)
+        if response is None:
             statuses.append(503)
             continue
-        note_status(state, node, response.status)
         statuses.append(response.status)
-        stamp = response.headers.get("X-Backend-Timestamp") or response.headers.get("X-Timestamp")
+        stamp = _stamp_of(response)
         if response.status == 404 or response.status >= 500:
             if response.status == 404:
                 primary_404 = primary_404 or not is_handoff
@@ -324,23 +335,6 @@ async def read_first(
             continue
         return ReadAnswer(response, node, nodes, statuses, tombstone, primary_404)
     return ReadAnswer(None, None, nodes, statuses, tombstone, primary_404)
-
-
-def _stamp_of(response: aiohttp.ClientResponse) -> str | None:
-    return response.headers.get("X-Backend-Timestamp") or response.headers.get("X-Timestamp")
-
-
-async def _ask(state: ProxyState, node: Device, method: str, part: int, path: SwiftPath,
-               headers: Mapping[str, str], query: Mapping[str, str] | None) -> aiohttp.ClientResponse | None:
-    """One node's answer, or None when it could not be reached."""
-    try:
-        response = await backend_request(state.session, node.ip, node.port, method,
-                                         node_path(node.device, part, path), headers=headers, query=query)
-    except NODE_ERRORS as exc:
-        note_error(state, node, exc)
-        return None
-    note_status(state, node, response.status)
-    return response
 
 
 async def read_newest(

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 
 import pytest
 import requests
 
-from tests.cluster.cluster_harness import RunningCluster, cluster_fixture
+from tests.cluster.cluster_harness import Api, RunningCluster, cluster_fixture
 
 pytestmark = pytest.mark.cluster
 
@@ -24,17 +25,6 @@ def md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
 
 
-class Api:
-    """Raw HTTP as one user."""
-
-    def __init__(self, cluster: RunningCluster, user: str = "test:tester", key: str = "testing") -> None:
-        self.url, token = cluster.auth(user, key)
-        self.headers = {"X-Auth-Token": token}
-
-    def __call__(self, method: str, path: str, data: bytes | str | None = None, **headers: str) -> requests.Response:
-        return requests.request(method, f"{self.url}/{path}", data=data,
-                                headers={**self.headers, **{k.replace("_", "-"): v for k, v in headers.items()}},
-                                timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +136,7 @@ def test_segments_are_read_with_the_readers_rights(cluster: RunningCluster, api:
         api("POST", "lo_segs", X_Remove_Container_Read="x")
 
 
-def _heartbeat_put(api: Api, manifest: list[dict[str, object]], **headers: str) -> bytes:
+def _heartbeat_put(api: Api, manifest: Sequence[Mapping[str, object]], **headers: str) -> bytes:
     answer = api("PUT", "lo/hb?multipart-manifest=put&heartbeat=on", json.dumps(manifest), **headers)
     assert answer.status_code == 202 and answer.headers.get("Transfer-Encoding") == "chunked"
     beats, blank, summary = answer.content.split(b"\n", 2)
@@ -161,7 +151,7 @@ def test_a_heartbeating_manifest_put(api: Api, slo: str) -> None:
     assert any(line.startswith("Last Modified: ") for line in text)
     assert api("GET", "lo/hb").content == b"".join(PARTS)
 
-    as_json = json.loads(_heartbeat_put(api, manifest + [{"path": "lo_segs/missing"}], Accept="application/json"))
+    as_json = json.loads(_heartbeat_put(api, [*manifest, {"path": "lo_segs/missing"}], Accept="application/json"))
     assert as_json["Response Status"] == "400 Bad Request" and as_json["Response Body"].startswith("Bad Request\n")
     assert as_json["Errors"] == [["lo_segs/missing", "404 Not Found"]]  # named as the client wrote it
     mismatch = json.loads(_heartbeat_put(api, manifest, Accept="application/json", ETag="bad etag"))

@@ -14,24 +14,13 @@ from martlet.cluster import load_cluster_config
 from martlet.conditional import http_date
 from martlet.timestamp import Timestamp
 from ring import load_ring
-from tests.cluster.cluster_harness import RunningCluster, cluster_fixture
+from tests.cluster.cluster_harness import Api, RunningCluster, cluster_fixture
 
 pytestmark = pytest.mark.cluster
 
 cluster = cluster_fixture("server-copy")
 
 
-class Api:
-    """Raw HTTP as one user."""
-
-    def __init__(self, cluster: RunningCluster, user: str = "test:tester", key: str = "testing") -> None:
-        self.url, token = cluster.auth(user, key)
-        self.headers = {"X-Auth-Token": token}
-
-    def __call__(self, method: str, path: str, data: bytes | str | None = None, **headers: str) -> requests.Response:
-        return requests.request(method, f"{self.url}/{path}", data=data,
-                                headers={**self.headers, **{k.replace("_", "-"): v for k, v in headers.items()}},
-                                timeout=30)
 
 
 @pytest.fixture(scope="module")
