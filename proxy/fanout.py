@@ -11,7 +11,8 @@ Reads: primaries in order, then handoffs, at most ``2 * replicas`` nodes;
 the first decisive answer is used. A read goes on to the handoffs even when
 every primary said 404, as Swift's does: a write acknowledged while all
 primaries were unreachable lives only on handoffs until replication moves it
-home, and must still read back.
+home, and must still read back. With ``X-Newest`` (``read_newest``) every
+one of those nodes is asked at once and the newest decisive answer wins.
 """
 
 from __future__ import annotations

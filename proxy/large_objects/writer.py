@@ -5,7 +5,9 @@ bytes), HEADs every distinct segment (``slo_concurrency`` at a time, with
 the client's own access rights), and either answers 400 listing each bad
 segment, or stores the manifest in Swift's stored form with
 ``X-Static-Large-Object: True`` and the large object's ETag, size and
-nesting depth as sysmeta, so a HEAD never needs the manifest body.
+nesting depth as sysmeta, so a HEAD never needs the manifest body. With
+``?heartbeat=on`` the outcome comes as a summary after a 202 and spaces
+(``heartbeat``).
 
 A manifest DELETE removes every segment (nested SLOs included), then the
 manifest if all went well, and answers 200 with a summary (Swift's bulk
