@@ -153,6 +153,10 @@ async def open_span(ctx: Context, account: str, segment: Segment, first: int, la
     size; anything else is a SegmentError.
     """
     container, obj = segment.split_name()
+    try:  # read with the client's own rights, as if it had asked itself
+        await check_read(ctx, SwiftPath(account, container, obj))
+    except MartletError as exc:
+        raise SegmentError(f"segment {segment.name} answered {exc.http_status}") from None
     whole_object = first == 0 and last == segment.size - 1
     # A whole segment is read without Range, so the storage node checks its
     # md5 on the way (and cuts a corrupt body); spans use Range.

@@ -161,3 +161,15 @@ def test_a_reseller_admin_owns_only_accounts_under_the_prefixes(cluster: Running
     assert call(cluster, "HEAD", "", who=admin, account="AUTH_test").status_code == 204
     assert call(cluster, "HEAD", "", who=admin, account="OTHER_test").status_code == 403
     assert call(cluster, "HEAD", "", who=admin, account="AUTH_.dot").status_code == 403
+
+
+def test_large_object_segments_are_read_with_the_clients_rights(cluster: RunningCluster) -> None:
+    for container, acl in (("segs", ""), ("pub", ".r:*")):
+        assert call(cluster, "PUT", container, headers={"X-Container-Read": acl}).status_code in (201, 202)
+    assert call(cluster, "PUT", "segs/s1", data=b"secret").status_code == 201
+    manifest = json.dumps([{"path": "/segs/s1"}])
+    put = call(cluster, "PUT", "pub/slo?multipart-manifest=put", data=manifest)
+    assert put.status_code == 201, put.text
+    assert call(cluster, "GET", "pub/slo", who=None).status_code == 409  # the segment is not theirs to read
+    assert call(cluster, "POST", "segs", headers={"X-Container-Read": ".r:*"}).status_code == 204
+    assert call(cluster, "GET", "pub/slo", who=None).content == b"secret"
