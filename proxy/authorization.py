@@ -113,26 +113,31 @@ def decide(
     """May ``identity`` do ``method`` to ``path``? The grant, or raise 401
     (no valid token) / 403 (not allowed) / 405 (an account PUT or DELETE,
     which no one may do)."""
-    account_write = path.container is None and method in ("PUT", "DELETE")
-    if resellers.prefix_of(path.account) is not None:
-        if owns(identity, path.account, resellers):
-            if account_write:
-                raise MethodNotAllowed("Account PUT and DELETE are not allowed")
-            return OWNER
-        if method == "OPTIONS":
-            return ALLOWED
-        if path.container is not None and _container_acl_allows(identity, method, path, resellers, read_acl,
-                                                                 write_acl, referer):
-            return ALLOWED
-        if identity is not None:
-            grant = _account_acl_grant(acl_names(identity, resellers), method, path, account_acl)
-            if grant is not None:
-                if account_write:
-                    raise MethodNotAllowed("Account PUT and DELETE are not allowed")
-                return grant
+    grant = _grant(identity, method, path, resellers, read_acl, write_acl, account_acl, referer)
+    if grant is None:
+        if identity is None:
+            raise Unauthorized()
+        raise Forbidden()
+    if path.container is None and method in ("PUT", "DELETE"):
+        raise MethodNotAllowed("Account PUT and DELETE are not allowed")
+    return grant
+
+
+def _grant(identity: Identity | None, method: str, path: SwiftPath, resellers: Resellers, read_acl: ACL,
+           write_acl: ACL, account_acl: AccountACL, referer: str | None) -> Grant | None:
+    """Steps 1-6 of the module docstring; None: denied."""
+    if resellers.prefix_of(path.account) is None:
+        return None
+    if owns(identity, path.account, resellers):
+        return OWNER
+    if method == "OPTIONS":
+        return ALLOWED
+    if path.container is not None and _container_acl_allows(identity, method, path, resellers, read_acl,
+                                                             write_acl, referer):
+        return ALLOWED
     if identity is None:
-        raise Unauthorized()
-    raise Forbidden()
+        return None
+    return _account_acl_grant(acl_names(identity, resellers), method, path, account_acl)
 
 
 def _container_acl_allows(identity: Identity | None, method: str, path: SwiftPath, resellers: Resellers,
