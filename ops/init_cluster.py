@@ -32,15 +32,23 @@ from martlet.hashing import HashSection
 # The users of a fresh cluster, `martlet dev` and compose alike: the ones
 # Swift's functional tests expect (Swift's all-in-one has the same), so that
 # those tests run against martlet as they are. ``user_<account>_<user> =
-# <key> [roles]`` lines of proxy.conf's [auth] (``proxy.auth.parse_users``);
-# operators replace them before real use.
+# <key> [groups]`` lines of proxy.conf's [auth] (``proxy.auth.parse_users``);
+# operators replace them before real use. test5:tester5 is in the group
+# ``service``, whose service tokens open the SERVICE_ accounts (below).
 DEMO_USERS: Mapping[str, str] = {
     "user_test_tester": "testing .admin",
     "user_test_tester2": "testing2 .admin",
     "user_test_tester3": "testing3",
     "user_test2_tester2": "testing2 .admin",
-    "user_test5_tester5": "testing5",
+    "user_test5_tester5": "testing5 service",
     "user_admin_admin": "admin .admin .reseller_admin",
+}
+# The rest of that [auth] (``proxy.auth.parse_resellers``), as in Swift's
+# all-in-one: SERVICE_<project> accounts, which a project's admin reaches
+# only with a service token of a user in the group ``service`` too.
+DEMO_RESELLERS: Mapping[str, str] = {
+    "reseller_prefix": "AUTH, SERVICE",
+    "SERVICE_require_group": "service",
 }
 
 
@@ -69,6 +77,7 @@ class ClusterLayout:
     min_part_hours: int = 1
     fsync: bool = True
     users: Mapping[str, str] = field(default_factory=lambda: dict(DEMO_USERS))
+    resellers: Mapping[str, str] = field(default_factory=lambda: dict(DEMO_RESELLERS))
     # Extra [proxy] keys (tests shorten timeouts and caches).
     proxy_options: Mapping[str, str] = field(default_factory=dict)
     # Extra sections of every storage<N>.conf (`martlet dev`: short
@@ -138,7 +147,7 @@ def proxy_sections(layout: ClusterLayout) -> dict[str, dict[str, str]]:
         "cluster_conf": "martlet.conf",
         **layout.proxy_options,
     }
-    return {"proxy": proxy, "auth": dict(layout.users)}
+    return {"proxy": proxy, "auth": {**layout.resellers, **layout.users}}
 
 
 def write_role_configs(layout: ClusterLayout) -> tuple[list[str], list[str]]:

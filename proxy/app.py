@@ -43,7 +43,7 @@ async def auth_handler(request: web.Request) -> web.Response:
     settings = state.settings
     token = make_token(state.config.cluster.secret, user, time.time(), settings.token_life)
     host = request.host or f"{settings.bind_ip}:{settings.bind_port}"
-    url = f"{request.scheme}://{host}/v1/{settings.reseller_prefix}{user.account}"
+    url = f"{request.scheme}://{host}/v1/{state.config.resellers.storage_prefix}{user.account}"
     headers = {
         "X-Auth-Token": token,
         "X-Storage-Token": token,

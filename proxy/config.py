@@ -1,4 +1,5 @@
-"""``proxy.conf``: the ``[proxy]`` section and the ``[auth]`` users."""
+"""``proxy.conf``: the ``[proxy]`` section, and ``[auth]``'s users and
+reseller prefixes (``proxy.auth``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from martlet.config import ConfigFile, load_config, resolve_relative
 from martlet.cluster import ClusterConfig, load_cluster_config
 from martlet.errors import ConfigError
 
-from proxy.auth import UserTable, parse_users
+from proxy.auth import Resellers, UserTable, parse_resellers, parse_users
 
 GIB = 1 << 30
 
@@ -37,8 +38,6 @@ class ProxySection:
     ring_check_interval: float = field(default=15.0, metadata={"min": 0.0})
     # Bytes read from a client or a backend at a time.
     chunk_size: int = field(default=65536, metadata={"min": 1024})
-    # Account names in URLs are this prefix plus the account of [auth] users.
-    reseller_prefix: str = "AUTH_"
     # Static large objects: segments per manifest, bytes of a manifest PUT,
     # nesting of SLOs inside SLOs, and segment HEADs/DELETEs in flight.
     max_manifest_segments: int = field(default=1000, metadata={"min": 1})
@@ -56,6 +55,7 @@ class ProxyConfig:
     proxy: ProxySection
     users: UserTable
     cluster: ClusterConfig
+    resellers: Resellers = Resellers()
 
 
 def proxy_config_from(config: ConfigFile) -> ProxyConfig:
@@ -63,8 +63,12 @@ def proxy_config_from(config: ConfigFile) -> ProxyConfig:
     cluster = load_cluster_config(resolve_relative(config, section.cluster_conf))
     if not cluster.secret:
         raise ConfigError(f"{cluster.path}: [cluster] secret must be set to sign auth tokens")
-    users = parse_users(config.raw("auth"), where=f"{config.path}: [auth]")
-    return ProxyConfig(path=config.path, proxy=section, users=users, cluster=cluster)
+    if config.value("proxy", "reseller_prefix") is not None:
+        raise ConfigError(f"{config.path}: [proxy] reseller_prefix has moved to [auth]")
+    auth = config.raw("auth")
+    where = f"{config.path}: [auth]"
+    return ProxyConfig(path=config.path, proxy=section, users=parse_users(auth, where=where), cluster=cluster,
+                       resellers=parse_resellers(auth, where=where))
 
 
 def load_proxy_config(path: str | None) -> ProxyConfig:

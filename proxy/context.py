@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from martlet.swift_path import SwiftPath
-from proxy.auth import Identity, verify_token
+from proxy.auth import Identity, verify_tokens
 from proxy.state import ProxyState
 
 
@@ -34,8 +34,8 @@ class Context:
 
 
 def identify(state: ProxyState, request: web.Request) -> Identity | None:
-    """The caller named by a valid token, or None (anonymous)."""
+    """The caller named by a valid token (with the user of a valid
+    ``X-Service-Token`` joined to it), or None (anonymous)."""
     token = request.headers.get("X-Auth-Token") or request.headers.get("X-Storage-Token")
-    if not token:
-        return None
-    return verify_token(state.config.cluster.secret, token, time.time())
+    service_token = request.headers.get("X-Service-Token")
+    return verify_tokens(state.config.cluster.secret, token, service_token, time.time())

@@ -34,6 +34,7 @@ _PASSED = frozenset(
         "X-Delete-At",
         "X-Container-Read",
         "X-Container-Write",
+        "X-Container-Sync-Key",
         "X-Object-Manifest",
         "X-Static-Large-Object",
         "Accept",

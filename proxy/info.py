@@ -34,7 +34,8 @@ def info_document(max_file_size: int, max_manifest_segments: int = 1000,
             "strict_cors_mode": True,
             "policies": [{"name": "Policy-0", "default": True}],
         },
-        "tempauth": {"account_acls": False},
+        # Account ACLs (X-Account-Access-Control: proxy.acl, proxy.authorization).
+        "tempauth": {"account_acls": True},
         # Large objects (proxy.large_objects): python-swiftclient segments
         # with SLO when "slo" is here, else with DLO.
         "slo": {"max_manifest_segments": max_manifest_segments, "max_manifest_size": max_manifest_size,

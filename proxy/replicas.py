@@ -147,10 +147,13 @@ def raise_for_missing(answer: ReadAnswer) -> None:
         raise ServiceUnavailable("No replica answered")
 
 
-async def relay(request: web.Request, response: aiohttp.ClientResponse, chunk_size: int) -> web.StreamResponse:
-    """Stream one backend answer to the client (listings, account/container reads)."""
+async def relay(request: web.Request, response: aiohttp.ClientResponse, chunk_size: int,
+                headers: Mapping[str, str] | None = None) -> web.StreamResponse:
+    """Stream one backend answer to the client (listings, account/container
+    reads), with ``headers`` instead of the backend's own when given."""
     try:
-        out = web.StreamResponse(status=response.status, headers=backend_response_headers(response.headers))
+        shown = backend_response_headers(response.headers) if headers is None else headers
+        out = web.StreamResponse(status=response.status, headers=shown)
         length = response.headers.get("Content-Length")
         if length is not None:
             out.content_length = int(length)

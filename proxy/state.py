@@ -17,6 +17,7 @@ import aiohttp
 from martlet.backend import BackendTimeouts, make_session
 from martlet.cluster import RING_KINDS
 from martlet.errors import ServiceUnavailable
+from proxy.acl import AccountACL
 from proxy.config import ProxyConfig
 from proxy.error_limiter import ErrorLimiter
 from proxy.rings import RingWatcher
@@ -70,6 +71,7 @@ class ProxyState:
         )
         self.containers: TTLCache[ContainerInfo] = TTLCache(config.proxy.recheck_container_existence)
         self.accounts: TTLCache[bool] = TTLCache(config.proxy.recheck_container_existence)
+        self.account_acls: TTLCache[AccountACL] = TTLCache(config.proxy.recheck_container_existence)
         self.rings = RingWatcher(
             {kind: config.cluster.ring_path(kind) for kind in RING_KINDS},
             config.cluster.hash,

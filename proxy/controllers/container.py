@@ -4,6 +4,11 @@ Container PUT and DELETE carry ``X-Account-Host/Device/Partition`` so that
 each container replica updates one account replica. Container info (its
 existence and ACLs, ``proxy.access``) is cached briefly for object
 requests, and dropped here whenever this proxy changes the container.
+
+The privileged headers (ACLs, sync key, temp-URL keys:
+``proxy.authorization.OWNER_HEADERS``) are shown to and set by owners
+only; a user granted by an ACL sees the rest and its writes of them are
+dropped, as Swift does.
 """
 
 from __future__ import annotations
@@ -11,12 +16,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from martlet.errors import MethodNotAllowed
-from proxy.access import authorize, container_info, forget_container, owns
-from proxy.acl import clean_acl, parse_acl
+from proxy.access import authorize_container, forget_container
+from proxy.acl import clean_acl
+from proxy.authorization import Grant, owner_view
 from proxy.constraints import CONTAINER_LISTING_LIMIT, check_listing_limit, check_metadata
 from proxy.context import Context
 from proxy.controllers.account import ensure_account, listing_query
-from proxy.headers import client_headers_for_backend
+from proxy.headers import backend_response_headers, client_headers_for_backend
 from proxy.replicas import (
     new_timestamp, quorum_response, raise_for_missing, read_entity, relay, wants_newest, write_entity,
 )
@@ -26,14 +32,9 @@ async def handle_container(ctx: Context) -> web.StreamResponse:
     account, container = ctx.path.account, ctx.path.container
     assert container is not None
     method = ctx.method
+    grant = await authorize_container(ctx)
     if method in ("GET", "HEAD"):
-        if owns(ctx, account):
-            authorize(ctx)
-        else:
-            info = await container_info(ctx.state, ctx.path)
-            authorize(ctx, read_acl=parse_acl(info.read_acl))
-        return await _read(ctx)
-    authorize(ctx)
+        return await _read(ctx, grant)
     if method not in ("PUT", "POST", "DELETE"):
         raise MethodNotAllowed()
     headers = client_headers_for_backend(ctx.request.headers)
@@ -42,6 +43,7 @@ async def handle_container(ctx: Context) -> web.StreamResponse:
         for name, referrers in (("X-Container-Read", True), ("X-Container-Write", False)):
             if headers.get(name):
                 headers[name] = clean_acl(headers[name], allow_referrers=referrers)
+        headers = owner_view(headers, grant)
     headers["X-Timestamp"] = new_timestamp()
     if method == "PUT":
         await ensure_account(ctx, account)
@@ -51,7 +53,7 @@ async def handle_container(ctx: Context) -> web.StreamResponse:
     return quorum_response(written)
 
 
-async def _read(ctx: Context) -> web.StreamResponse:
+async def _read(ctx: Context, grant: Grant) -> web.StreamResponse:
     request = ctx.request
     query = listing_query(request) if ctx.method == "GET" else {}
     check_listing_limit(query, CONTAINER_LISTING_LIMIT)
@@ -60,4 +62,5 @@ async def _read(ctx: Context) -> web.StreamResponse:
                                newest=wants_newest(request.headers))
     raise_for_missing(answer)
     assert answer.response is not None
-    return await relay(request, answer.response, ctx.state.settings.chunk_size)
+    shown = owner_view(backend_response_headers(answer.response.headers), grant)
+    return await relay(request, answer.response, ctx.state.settings.chunk_size, shown)

@@ -25,9 +25,12 @@ STATS_TIMESTAMP_HEADER = "X-Backend-Stats-Timestamp"
 # the POST's, which set the content type (see storage.db.container).
 CONTENT_TYPE_TIMESTAMP_HEADER = "X-Content-Type-Timestamp"
 
-# Container settings stored like metadata (Swift's list, less container sync).
+# Container settings stored like metadata (Swift's list, less container
+# sync's X-Container-Sync-To: there is no sync daemon; the sync key is kept,
+# a secret the proxy shows to owners only).
 CONTAINER_SETTINGS = frozenset(
-    {"x-container-read", "x-container-write", "x-versions-location", "x-history-location"}
+    {"x-container-read", "x-container-write", "x-container-sync-key", "x-versions-location",
+     "x-history-location"}
 )
 
 
