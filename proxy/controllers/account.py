@@ -11,7 +11,7 @@ from aiohttp import web
 
 from martlet.errors import MethodNotAllowed, NotFound, ServiceUnavailable
 from martlet.swift_path import SwiftPath
-from proxy.access import authorize, owns
+from proxy.access import authorize, forget_account, owns
 from proxy.constraints import ACCOUNT_LISTING_LIMIT, check_listing_limit, check_metadata
 from proxy.context import Context
 from proxy.headers import client_headers_for_backend
@@ -77,7 +77,9 @@ async def _read(ctx: Context, account: str) -> web.StreamResponse:
 async def _post(ctx: Context, account: str) -> web.StreamResponse:
     check_metadata(ctx.request.headers, "account")
     headers = client_headers_for_backend(ctx.request.headers)
+    headers.update(ctx.backend_headers)
     headers["X-Timestamp"] = new_timestamp()
+    forget_account(ctx.state, account)
     written = await write_entity(ctx.state, "POST", ctx.path, headers, update_parent=False)
     if written.status == 404:
         if not owns(ctx, account):
@@ -85,4 +87,5 @@ async def _post(ctx: Context, account: str) -> web.StreamResponse:
         await autocreate_account(ctx, account)
         headers["X-Timestamp"] = new_timestamp()
         written = await write_entity(ctx.state, "POST", ctx.path, headers, update_parent=False)
+    forget_account(ctx.state, account)
     return quorum_response(written)

@@ -40,6 +40,7 @@ async def handle_container(ctx: Context) -> web.StreamResponse:
         for name, referrers in (("X-Container-Read", True), ("X-Container-Write", False)):
             if headers.get(name):
                 headers[name] = clean_acl(headers[name], allow_referrers=referrers)
+    headers.update(ctx.backend_headers)
     headers["X-Timestamp"] = new_timestamp()
     if method == "PUT":
         await ensure_account(ctx, account)
