@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from aiohttp import web
@@ -55,14 +55,13 @@ class Context:
 
     def with_body(self, body: AsyncIterator[bytes]) -> Context:
         """This context with ``body`` as its body."""
-        return Context(self.state, self.request, self.path, self.identity, body, self.backend_headers)
+        return replace(self, body=body)
 
     def with_backend_headers(self, headers: Mapping[str, str]) -> Context:
         """This context, its writes also carrying ``headers``."""
         if not headers:
             return self
-        return Context(self.state, self.request, self.path, self.identity, self.body,
-                       MappingProxyType({**self.backend_headers, **headers}))
+        return replace(self, backend_headers=MappingProxyType({**self.backend_headers, **headers}))
 
 
 def identify(state: ProxyState, request: web.Request) -> Identity | None:

@@ -22,7 +22,7 @@ from martlet.errors import (
     Unauthorized,
 )
 from martlet.swift_path import SwiftPath
-from proxy.access import container_info
+from proxy.access import container_info, owns
 from proxy.bulk.delete import MAX_PATH_LENGTH
 from proxy.bulk.results import Outcome, quoted, status_line
 from proxy.bulk.tar_stream import ArchiveStream, Member, TarReader
@@ -140,7 +140,13 @@ async def extract(ctx: Context, inner: Handler, settings: BulkSection, compressi
 
 
 async def ensure_container(ctx: Context, inner: Handler, path: SwiftPath) -> tuple[bool, int | None]:
-    """(created it, the status that kept it from being created)."""
+    """(created it, the status that kept it from being created). Only the
+    account's owner may create containers, so anyone else gets 401/403
+    whether it exists or not (and files may still land through an ACL)."""
+    if ctx.identity is None:
+        return False, 401
+    if not owns(ctx, path.account):
+        return False, 403
     try:
         await container_info(ctx.state, path)
         return False, None
