@@ -36,6 +36,7 @@ from urllib.parse import quote
 from aiohttp import web
 from multidict import CIMultiDict
 
+from martlet.errors import ClientDisconnect, MartletError, RequestTimeout
 from martlet.swift_path import SwiftPath
 from proxy.context import Context
 from proxy.object_stream import ObjectStream
@@ -109,6 +110,21 @@ def subrequest(ctx: Context, method: str, path: SwiftPath, headers: Mapping[str,
     request[_HOOKS] = []  # the clone's state is a copy of the client's
     request[_SUBREQUEST] = True
     return Context(ctx.state, request, path, ctx.identity, body)
+
+
+async def status_of(handler: Handler, sub: Context) -> int:
+    """The status ``handler`` answers the subrequest ``sub`` with, an
+    error's included. A client gone or stalled is no subrequest's failure
+    but the whole request's: that error propagates."""
+    try:
+        answer = await handler(sub)
+    except (ClientDisconnect, RequestTimeout):
+        raise
+    except MartletError as exc:
+        return exc.http_status
+    if isinstance(answer, ObjectStream):
+        answer.close()  # a read: its body is nobody's business here
+    return answer.status if isinstance(answer, web.StreamResponse) else answer.response.status
 
 
 def _encodable(value: str) -> bool:

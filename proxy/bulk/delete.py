@@ -17,17 +17,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from martlet.errors import (
-    BadRequest, ClientDisconnect, EntityTooLarge, MartletError, NotAcceptable, PreconditionFailed,
-    RequestTimeout,
-)
+from martlet.errors import BadRequest, EntityTooLarge, MartletError, NotAcceptable, PreconditionFailed
 from martlet.swift_path import SwiftPath
 from proxy.bulk.results import Outcome, quoted, status_line, unquoted
 from proxy.config import BulkSection
 from proxy.constraints import MAX_CONTAINER_NAME_LENGTH, MAX_OBJECT_NAME_LENGTH, check_names
 from proxy.context import Context
-from proxy.object_stream import ObjectStream
-from proxy.pipeline import Handler, subrequest
+from proxy.pipeline import Handler, status_of, subrequest
 
 MAX_PATH_LENGTH = MAX_OBJECT_NAME_LENGTH + MAX_CONTAINER_NAME_LENGTH + 2
 
@@ -133,13 +129,4 @@ async def delete_one(ctx: Context, inner: Handler, name: str) -> int:
         path = target(ctx.path.account, name)
     except MartletError as exc:
         return exc.http_status
-    try:
-        answer = await inner(subrequest(ctx, "DELETE", path))
-    except (ClientDisconnect, RequestTimeout):
-        raise
-    except MartletError as exc:
-        return exc.http_status
-    if isinstance(answer, ObjectStream):
-        answer.close()
-        return 500
-    return answer.status
+    return await status_of(inner, subrequest(ctx, "DELETE", path))

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from martlet.errors import (
-    BadRequest, ClientDisconnect, EntityTooLarge, MartletError, NotFound, PreconditionFailed, RequestTimeout,
-    Unauthorized,
-)
+from martlet.errors import BadRequest, EntityTooLarge, MartletError, NotFound, PreconditionFailed, Unauthorized
 from martlet.swift_path import SwiftPath
 from proxy.access import container_info, owns
 from proxy.bulk.delete import MAX_PATH_LENGTH
@@ -29,8 +26,7 @@ from proxy.bulk.tar_stream import ArchiveStream, Member, TarReader
 from proxy.config import BulkSection
 from proxy.constraints import check_names
 from proxy.context import Context
-from proxy.object_stream import ObjectStream
-from proxy.pipeline import Handler, subrequest
+from proxy.pipeline import Handler, status_of, subrequest
 
 # pax keys of extended attributes, as GNU tar and libarchive write them.
 _XATTR_PREFIXES = ("SCHILY.xattr.", "LIBARCHIVE.xattr.")
@@ -121,7 +117,7 @@ async def extract(ctx: Context, inner: Handler, settings: BulkSection, compressi
                 raise BadRequest(f"More than {settings.max_containers_per_extraction} containers to create "
                                  "from tar.")
         path = SwiftPath(ctx.path.account, container, obj)
-        status = await _status(inner, subrequest(ctx, "PUT", path, put_headers(request.headers, member),
+        status = await status_of(inner, subrequest(ctx, "PUT", path, put_headers(request.headers, member),
                                                  reader.body()))
         seen.add(container)
         if 200 <= status < 300:
@@ -154,20 +150,5 @@ async def ensure_container(ctx: Context, inner: Handler, path: SwiftPath) -> tup
         pass
     except MartletError as exc:
         return False, exc.http_status
-    status = await _status(inner, subrequest(ctx, "PUT", path))
+    status = await status_of(inner, subrequest(ctx, "PUT", path))
     return (True, None) if 200 <= status < 300 else (False, status)
-
-
-async def _status(inner: Handler, sub: Context) -> int:
-    """The status of a subrequest's answer; a broken archive or a client
-    gone or stalled ends the whole request (raised)."""
-    try:
-        answer = await inner(sub)
-    except (ClientDisconnect, RequestTimeout):
-        raise
-    except MartletError as exc:
-        return exc.http_status
-    if isinstance(answer, ObjectStream):
-        answer.close()
-        return 500
-    return answer.status

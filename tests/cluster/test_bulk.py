@@ -14,45 +14,19 @@ from xml.dom import minidom
 import pytest
 import requests
 
-from tests.cluster.cluster_harness import RunningCluster, start_cluster
+from tests.cluster.cluster_harness import RunningCluster
+from tests.cluster.feature_helpers import STRANGER, call, exists, feature_cluster
 
 pytestmark = pytest.mark.cluster
 
-STRANGER = ("test:tester3", "testing3")  # no role: acts through ACLs only
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MARTLET_BULK_YIELD_FREQUENCY", "0.2")
-        env.setenv("MARTLET_BULK_MAX_DELETES_PER_REQUEST", "50")
-        env.setenv("MARTLET_BULK_MAX_CONTAINERS_PER_EXTRACTION", "3")
-        running = start_cluster(tmp_path_factory.mktemp("bulk"))
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-def call(cluster: RunningCluster, method: str, path: str = "", user: tuple[str, str] | None = ("test:tester", "testing"),
-         headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
-    base, _ = cluster.auth()
-    hdrs = dict(headers or {})
-    if user is not None:
-        hdrs["X-Auth-Token"] = cluster.auth(*user)[1]
-    return requests.request(method, f"{base}/{path}" if path else base, headers=hdrs, timeout=60, **kwargs)
+cluster = feature_cluster("bulk", MARTLET_BULK_YIELD_FREQUENCY="0.2", MARTLET_BULK_MAX_DELETES_PER_REQUEST="50",
+                          MARTLET_BULK_MAX_CONTAINERS_PER_EXTRACTION="3")
 
 
 def fill(cluster: RunningCluster, container: str, names: list[str]) -> None:
     assert call(cluster, "PUT", container).status_code in (201, 202)
     for name in names:
         assert call(cluster, "PUT", f"{container}/{name}", data=name.encode()).status_code == 201
-
-
-def exists(cluster: RunningCluster, path: str) -> bool:
-    status = call(cluster, "HEAD", path).status_code
-    assert status in (200, 204, 404)
-    return status != 404
 
 
 def bulk_delete(cluster: RunningCluster, body: str | bytes, accept: str = "application/json",

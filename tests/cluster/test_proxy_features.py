@@ -6,43 +6,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import requests
 
-from tests.cluster.cluster_harness import RunningCluster, start_cluster
+from tests.cluster.cluster_harness import RunningCluster
+from tests.cluster.feature_helpers import RESELLER, STRANGER, call, exists, feature_cluster
 
 pytestmark = pytest.mark.cluster
 
-OWNER = ("test:tester", "testing")
-STRANGER = ("test:tester3", "testing3")
-RESELLER = ("admin:admin", "admin")
 OPS_ORIGIN = "http://ops.example"
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MARTLET_CORS_ALLOW_ORIGIN", OPS_ORIGIN)
-        running = start_cluster(tmp_path_factory.mktemp("features"))
-    try:
-        yield running
-    finally:
-        running.close()
-
-
-def call(cluster: RunningCluster, method: str, path: str = "", user: tuple[str, str] | None = OWNER,
-         headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
-    base, _ = cluster.auth()
-    hdrs = dict(headers or {})
-    if user is not None:
-        hdrs["X-Auth-Token"] = cluster.auth(*user)[1]
-    return requests.request(method, f"{base}/{path}" if path else base, headers=hdrs, timeout=60, **kwargs)
-
-
-def exists(cluster: RunningCluster, path: str) -> bool:
-    return call(cluster, "HEAD", path).status_code != 404
+cluster = feature_cluster("features", MARTLET_CORS_ALLOW_ORIGIN=OPS_ORIGIN)
 
 
 def stats(cluster: RunningCluster, container: str) -> tuple[str, str]:
