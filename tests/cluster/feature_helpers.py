@@ -15,12 +15,14 @@ User = tuple[str, str]
 OWNER: User = ("test:tester", "testing")
 STRANGER: User = ("test:tester3", "testing3")  # no role: acts through ACLs only
 RESELLER: User = ("admin:admin", "admin")
+OTHER_OWNER: User = ("test2:tester2", "testing2")  # owns AUTH_test2
 
 
 def call(cluster: RunningCluster, method: str, path: str = "", user: User | None = OWNER,
-         headers: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
-    """``method`` on ``path`` under test:tester's account, as ``user`` (None: anonymous)."""
-    base, _ = cluster.auth()
+         headers: dict[str, str] | None = None, account: User = OWNER, **kwargs: Any) -> requests.Response:
+    """``method`` on ``path`` under ``account``'s user's account, as
+    ``user`` (None: anonymous)."""
+    base, _ = cluster.auth(*account)
     hdrs = dict(headers or {})
     if user is not None:
         hdrs["X-Auth-Token"] = cluster.auth(*user)[1]

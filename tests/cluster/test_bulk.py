@@ -14,7 +14,7 @@ from xml.dom import minidom
 import pytest
 import requests
 
-from tests.cluster.cluster_harness import RunningCluster
+from tests.cluster.cluster_harness import RunningCluster, wait_for
 from tests.cluster.feature_helpers import STRANGER, call, exists, feature_cluster
 
 pytestmark = pytest.mark.cluster
@@ -180,7 +180,10 @@ def test_extract_is_authorized_as_the_client(cluster: RunningCluster) -> None:
 
 def test_extracted_files_meet_the_quotas(cluster: RunningCluster) -> None:
     assert call(cluster, "PUT", "small", headers={"X-Container-Meta-Quota-Bytes": "100"}).status_code == 201
-    result = extract(cluster, "small", archive({"fits": b"x" * 60, "too-big": b"y" * 60}))
+    assert call(cluster, "PUT", "small/first", data=b"x" * 60).status_code == 201
+    wait_for(lambda: call(cluster, "HEAD", "small").headers["X-Container-Bytes-Used"] == "60", 10,
+             "the container's stats", 0.1)
+    result = extract(cluster, "small", archive({"fits": b"x" * 30, "too-big": b"y" * 60}))
     assert result["Number Files Created"] == 1
     assert result["Errors"] == [["small/too-big", "413 Request Entity Too Large"]]
-    assert not exists(cluster, "small/too-big")
+    assert exists(cluster, "small/fits") and not exists(cluster, "small/too-big")
