@@ -30,6 +30,8 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
+from aiohttp import web
+
 from martlet.errors import BadRequest, EntityTooLarge, Forbidden, MartletError, Unauthorized
 from martlet.swift_path import SwiftPath
 from proxy.access import account_info, check_read, check_write, container_info, forget_account, forget_container
@@ -37,7 +39,7 @@ from proxy.constraints import check_copy_path, check_names, decode_segment
 from proxy.context import Context
 from proxy.pipeline import Answer, Handler, on_response
 from proxy.replicas import read_entity
-from proxy.state import AccountInfo
+from proxy.state import AccountInfo, ContainerInfo
 
 QUOTA_TYPES = ("Quota-Bytes", "Quota-Count")
 EXCEEDED = "Upload exceeds quota."
@@ -79,8 +81,16 @@ def exceeds(usage: Usage, max_bytes: int | None, max_count: int | None, adding: 
     return max_bytes is not None and adding is not None and usage.bytes + adding > max_bytes
 
 
-def bytes_left(usage: Usage, max_bytes: int | None) -> int | None:
-    return None if max_bytes is None else max(0, max_bytes - usage.bytes)
+def bytes_left(usage: Usage, *max_bytes: int | None) -> int | None:
+    """Bytes one more upload may add under the tightest of the byte quotas
+    (None: no byte quota)."""
+    limits = [m for m in max_bytes if m is not None]
+    return max(0, min(limits) - usage.bytes) if limits else None
+
+
+def container_limits(info: ContainerInfo) -> tuple[int | None, int | None]:
+    """(bytes, count) quotas of a container."""
+    return parse_limit(info.meta.get("quota-bytes")), parse_limit(info.meta.get("quota-count"))
 
 
 def account_quota_updates(headers: Mapping[str, str], policies: Mapping[str, int]) -> dict[str, str]:
@@ -93,9 +103,8 @@ def account_quota_updates(headers: Mapping[str, str], policies: Mapping[str, int
     by_name = {name.lower(): index for name, index in policies.items()}
     for quota in QUOTA_TYPES:
         value = headers.get(f"X-Account-{quota}")
-        if quota == "Quota-Bytes" and not value:
-            legacy = headers.get("X-Account-Meta-Quota-Bytes")
-            value = legacy if legacy is not None else value
+        if quota == "Quota-Bytes" and not value:  # the old form, unless the new one is set
+            value = headers.get("X-Account-Meta-Quota-Bytes", value)
         removed = headers.get(f"X-Remove-Account-{quota}") or (
             quota == "Quota-Bytes" and headers.get("X-Remove-Account-Meta-Quota-Bytes"))
         if removed:
@@ -248,16 +257,14 @@ def wrap_container(next_handler: Handler) -> Handler:
 async def _enforce_container(ctx: Context, upload: Upload) -> Context:
     container = upload.dest.container_path()
     try:
-        info = await container_info(ctx.state, container)
-        limits = parse_limit(info.meta.get("quota-bytes")), parse_limit(info.meta.get("quota-count"))
-        if limits == (None, None):
+        if container_limits(await container_info(ctx.state, container)) == (None, None):
             return ctx
         forget_container(ctx.state, container)  # a quota: judge by fresh figures
         info = await container_info(ctx.state, container)
     except MartletError:
         return ctx  # the request itself will meet the same trouble
     usage = Usage(info.object_count, info.bytes_used)
-    max_bytes, max_count = parse_limit(info.meta.get("quota-bytes")), parse_limit(info.meta.get("quota-count"))
+    max_bytes, max_count = container_limits(info)
     adding = await bytes_added(ctx, upload)
     if exceeds(usage, max_bytes, max_count, adding):
         await refuse(ctx, upload.dest)
@@ -303,8 +310,13 @@ async def _show_quotas(ctx: Context) -> None:
     except MartletError:
         return  # a new account has no quota; a failing one answers for itself
     shown = account_quota_headers(info, policy_indexes())
+
+    def show(response: web.StreamResponse) -> None:
+        if response.status < 300:  # never on a refusal: only readers see quotas
+            response.headers.update(shown)
+
     if shown:
-        on_response(ctx, lambda response: response.headers.update(shown) if response.status < 300 else None)
+        on_response(ctx, show)
 
 
 async def _enforce_account(ctx: Context, upload: Upload) -> Context:
@@ -319,17 +331,13 @@ async def _enforce_account(ctx: Context, upload: Upload) -> Context:
         return ctx
     usage = Usage(info.object_count, info.bytes_used)
     max_bytes, max_count = account_limits(info)
-    left = bytes_left(usage, max_bytes)
     # Per-policy quotas: every container is in policy 0 until storage
     # policies land, so its usage is the account's.
     policy_bytes, policy_count = _policy_limits(info).get(0, (None, None))
     adding = await bytes_added(ctx, upload)
     if exceeds(usage, max_bytes, max_count, adding) or exceeds(usage, policy_bytes, policy_count, adding):
         await refuse(ctx, upload.dest)
-    policy_left = bytes_left(usage, policy_bytes)
-    if policy_left is not None and (left is None or policy_left < left):
-        left = policy_left
-    return _with_limit(ctx, upload, adding, left)
+    return _with_limit(ctx, upload, adding, bytes_left(usage, max_bytes, policy_bytes))
 
 
 def _policy_limits(info: AccountInfo) -> dict[int, tuple[int | None, int | None]]:

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from martlet.errors import BadRequest, LengthRequired, MartletError, NotAcceptable
 from proxy.bulk.delete import bulk_delete, new_outcome as new_delete_outcome
-from proxy.bulk.extract import extract, new_outcome as new_extract_outcome
+from proxy.bulk.extract import extract_archive, new_outcome as new_extract_outcome
 from proxy.bulk.results import XML_DECLARATION, Outcome, render, result_format
 from proxy.bulk.tar_stream import COMPRESSIONS, TarError
 from proxy.context import Context
@@ -43,7 +43,7 @@ def wrap(next_handler: Handler) -> Handler:
                 raise BadRequest("Unsupported archive format")
 
             async def extract_work(outcome: Outcome) -> None:
-                await extract(ctx, next_handler, settings, compression, outcome)
+                await extract_archive(ctx, next_handler, settings, compression, outcome)
 
             return await run(ctx, new_extract_outcome(), extract_work, "extract")
         if "bulk-delete" in query and method in ("POST", "DELETE"):

@@ -75,14 +75,28 @@ def _report_name(name: str) -> str:
     return quoted(name[:MAX_PATH_LENGTH])
 
 
-async def extract(ctx: Context, inner: Handler, settings: BulkSection, compression: str, outcome: Outcome) -> None:
+def destination(account: str, name: str, size: int, max_file_size: int) -> SwiftPath:
+    """The object a file named ``name`` (``container/object``) becomes;
+    412 for a name that is no UTF-8, 400 for one no object can have, 413
+    for a file too large for one object."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PreconditionFailed("Invalid UTF8") from None
+    container, _, obj = name.partition("/")
+    check_names(account, container, obj)
+    if size > max_file_size:
+        raise EntityTooLarge()
+    return SwiftPath(account, container, obj)
+
+
+async def extract_archive(ctx: Context, inner: Handler, settings: BulkSection, compression: str,
+                          outcome: Outcome) -> None:
     """Extract the archive, reporting into ``outcome``."""
-    request = ctx.request
     base = "/".join(n for n in (ctx.path.container, ctx.path.obj) if n).rstrip("/")
     chunk_size = ctx.state.settings.chunk_size
     reader = TarReader(ArchiveStream(ctx.body_chunks(), compression, chunk_size), chunk_size)
-    seen: set[str] = set()
-    created = 0
+    containers = _Containers(ctx, inner, settings.max_containers_per_extraction)
     gateway_error = False
     while len(outcome.errors) < settings.max_failed_extractions:
         member = await reader.next_member()
@@ -91,35 +105,14 @@ async def extract(ctx: Context, inner: Handler, settings: BulkSection, compressi
         name = object_name(member.name, base) if member.is_file else None
         if name is None:
             continue
-        container, _, obj = name.partition("/")
         try:
-            name.encode("utf-8")
-        except UnicodeEncodeError:
-            outcome.errors.append((_report_name(name), status_line(PreconditionFailed.http_status)))
-            continue
-        try:
-            check_names(ctx.path.account, container, obj)
+            path = destination(ctx.path.account, name, member.size, ctx.state.settings.max_file_size)
         except MartletError as exc:
             outcome.errors.append((_report_name(name), status_line(exc.http_status)))
             continue
-        if member.size > ctx.state.settings.max_file_size:
-            outcome.errors.append((_report_name(name), status_line(EntityTooLarge.http_status)))
-            continue
-        container_failure = None
-        if container not in seen:
-            made, failure = await ensure_container(ctx, inner, SwiftPath(ctx.path.account, container))
-            if failure == 401:
-                raise Unauthorized()
-            if failure is not None:
-                container_failure = (_report_name(f"/{ctx.path.account}/{container}"), status_line(failure))
-            created += made
-            if created > settings.max_containers_per_extraction:
-                raise BadRequest(f"More than {settings.max_containers_per_extraction} containers to create "
-                                 "from tar.")
-        path = SwiftPath(ctx.path.account, container, obj)
-        status = await status_of(inner, subrequest(ctx, "PUT", path, put_headers(request.headers, member),
+        container_failure = await containers.prepare(path)
+        status = await status_of(inner, subrequest(ctx, "PUT", path, put_headers(ctx.request.headers, member),
                                                  reader.body()))
-        seen.add(container)
         if 200 <= status < 300:
             outcome.counters["Number Files Created"] += 1
             continue
@@ -133,6 +126,34 @@ async def extract(ctx: Context, inner: Handler, settings: BulkSection, compressi
         outcome.status = 502 if gateway_error else 400
     elif not outcome.counters["Number Files Created"]:
         outcome.status, outcome.body = 400, "Invalid Tar File: No Valid Files"
+
+
+class _Containers:
+    """The containers an extraction writes into, each prepared once."""
+
+    def __init__(self, ctx: Context, inner: Handler, limit: int) -> None:
+        self.ctx, self.inner, self.limit = ctx, inner, limit
+        self.seen: set[str] = set()
+        self.created = 0
+
+    async def prepare(self, path: SwiftPath) -> tuple[str, str] | None:
+        """Make sure ``path``'s container exists (the first time it is
+        named); the failure to report if its file fails too (401 ends the
+        request, and so does passing the creation limit)."""
+        assert path.container is not None
+        if path.container in self.seen:
+            return None
+        self.seen.add(path.container)
+        container = path.container_path()
+        made, failure = await ensure_container(self.ctx, self.inner, container)
+        if failure == 401:
+            raise Unauthorized()
+        self.created += made
+        if self.created > self.limit:
+            raise BadRequest(f"More than {self.limit} containers to create from tar.")
+        if failure is None:
+            return None
+        return _report_name(f"/{container.account}/{container.container}"), status_line(failure)
 
 
 async def ensure_container(ctx: Context, inner: Handler, path: SwiftPath) -> tuple[bool, int | None]:

@@ -35,6 +35,7 @@ def test_exceeds() -> None:
     assert not exceeds(usage, 100, None, None)  # a chunked body is bounded as it streams
     assert exceeds(usage, None, 3, 0) and not exceeds(usage, None, 4, 0)
     assert bytes_left(usage, 100) == 10 and bytes_left(usage, 50) == 0 and bytes_left(usage, None) is None
+    assert bytes_left(usage, None, 150, 95) == 5 and bytes_left(usage) is None
 
 
 def test_account_quota_updates() -> None:

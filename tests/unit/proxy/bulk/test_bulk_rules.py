@@ -8,10 +8,10 @@ from xml.dom import minidom
 
 import pytest
 
-from martlet.errors import BadRequest, PreconditionFailed
+from martlet.errors import BadRequest, EntityTooLarge, PreconditionFailed
 from martlet.swift_path import SwiftPath
 from proxy.bulk.delete import split_names, target
-from proxy.bulk.extract import attribute_headers, object_name, put_headers
+from proxy.bulk.extract import attribute_headers, destination, object_name, put_headers
 from proxy.bulk.results import Outcome, quoted, render, result_format, status_line
 from proxy.bulk.tar_stream import Member
 
@@ -93,3 +93,13 @@ def test_file_attributes_become_headers() -> None:
                            "X-Auth-Token": "t"}, Member("c/o", 7, True, pax))
     assert headers == {"X-Object-Meta-A": "1", "X-Delete-After": "60", "Content-Type": "text/x",
                        "X-Object-Meta-lunch": "burger", "Content-Length": "7"}
+
+
+def test_archive_file_destinations() -> None:
+    assert destination("AUTH_a", "c/d/o", 5, 10) == SwiftPath("AUTH_a", "c", "d/o")
+    with pytest.raises(PreconditionFailed):
+        destination("AUTH_a", "c/\udcff", 5, 10)
+    with pytest.raises(BadRequest):
+        destination("AUTH_a", "c/" + "o" * 1100, 5, 10)
+    with pytest.raises(EntityTooLarge):
+        destination("AUTH_a", "c/o", 11, 10)
