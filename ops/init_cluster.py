@@ -51,6 +51,11 @@ DEMO_RESELLERS: Mapping[str, str] = {
     "SERVICE_require_group": "service",
 }
 
+# The optional proxy features (proxy.conf sections, see proxy.app.FEATURES),
+# all on in a fresh cluster, as in Swift's all-in-one: clients and Swift's
+# functional tests look for them in /info.
+DEMO_FEATURES = ("bulk", "account_quotas", "container_quotas", "etag_quoter", "cors")
+
 
 @dataclass(frozen=True)
 class StorageNode:
@@ -147,7 +152,8 @@ def proxy_sections(layout: ClusterLayout) -> dict[str, dict[str, str]]:
         "cluster_conf": "martlet.conf",
         **layout.proxy_options,
     }
-    return {"proxy": proxy, "auth": {**layout.resellers, **layout.users}}
+    features = {name: {"enabled": "true"} for name in DEMO_FEATURES}
+    return {"proxy": proxy, "auth": {**layout.resellers, **layout.users}, **features}
 
 
 def write_role_configs(layout: ClusterLayout) -> tuple[list[str], list[str]]:

@@ -17,13 +17,16 @@ did not already grant the request — as tempauth does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from martlet.errors import Forbidden, MartletError, NotFound, ServiceUnavailable, Unauthorized
 from martlet.swift_path import SwiftPath
 from proxy.acl import ACCOUNT_ACL_SYSMETA, ACL, AccountACL, account_acl_from_stored, parse_acl
 from proxy.authorization import OWNER, READ_METHODS, Grant, decide, needs_account_acl, owns as owns_by_token
 from proxy.context import Context
-from proxy.replicas import read_entity
-from proxy.state import ContainerInfo, ProxyState
+from proxy.headers import entity_metadata
+from proxy.replicas import raise_for_missing, read_entity
+from proxy.state import AccountInfo, ContainerInfo, ProxyState
 
 
 def owns(ctx: Context, account: str) -> bool:
@@ -98,7 +101,10 @@ async def container_info(state: ProxyState, container: SwiftPath) -> ContainerIn
     if not 200 <= answer.response.status < 300:
         raise NotFound("Container not found")
     headers = answer.response.headers
-    info = ContainerInfo(headers.get("X-Container-Read", ""), headers.get("X-Container-Write", ""))
+    meta, sysmeta = entity_metadata(headers, "container")
+    info = ContainerInfo(headers.get("X-Container-Read", ""), headers.get("X-Container-Write", ""),
+                         _count(headers, "X-Container-Object-Count"), _count(headers, "X-Container-Bytes-Used"),
+                         meta, sysmeta)
     state.containers.put(key, info)
     return info
 
@@ -109,6 +115,36 @@ async def _lookup(state: ProxyState, container: SwiftPath) -> tuple[ContainerInf
         return await container_info(state, container), None
     except (NotFound, ServiceUnavailable) as exc:
         return ContainerInfo("", ""), exc
+
+
+def _count(headers: Mapping[str, str], name: str) -> int:
+    value = headers.get(name, "")
+    return int(value) if value.isdigit() else 0
+
+
+async def account_info(state: ProxyState, account: str) -> AccountInfo:
+    """Stats and metadata of an account (cached like a container's): 404
+    when no replica has it, 503 when none answered."""
+    cached = state.account_infos.get(account)
+    if cached is not None:
+        return cached
+    answer = await read_entity(state, SwiftPath(account), "HEAD", {})
+    raise_for_missing(answer)
+    assert answer.response is not None
+    answer.response.release()
+    if not 200 <= answer.response.status < 300:
+        raise NotFound("Account not found")
+    headers = answer.response.headers
+    meta, sysmeta = entity_metadata(headers, "account")
+    info = AccountInfo(_count(headers, "X-Account-Object-Count"), _count(headers, "X-Account-Bytes-Used"),
+                       _count(headers, "X-Account-Container-Count"), meta, sysmeta)
+    state.account_infos.put(account, info)
+    return info
+
+
+def forget_account(state: ProxyState, account: str) -> None:
+    """Drop the cached info of an account this proxy is changing."""
+    state.account_infos.pop(account)
 
 
 def forget_container(state: ProxyState, container: SwiftPath) -> None:

@@ -105,3 +105,19 @@ def user_metadata(headers: Mapping[str, str], kind: str) -> dict[str, str]:
     """The ``X-<kind>-Meta-*`` headers of a backend answer (for copies)."""
     prefix = f"x-{kind}-meta-"
     return {k: v for k, v in headers.items() if k.lower().startswith(prefix)}
+
+
+def entity_metadata(headers: Mapping[str, str], kind: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(user metadata, system metadata) of an account or container answer,
+    each keyed by the lower-case name after ``X-<Kind>-Meta-`` or
+    ``X-<Kind>-Sysmeta-`` (what features look up: ``quota-bytes``...)."""
+    meta_prefix, sysmeta_prefix = f"x-{kind}-meta-", f"x-{kind}-sysmeta-"
+    meta: dict[str, str] = {}
+    sysmeta: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered.startswith(meta_prefix):
+            meta[lowered[len(meta_prefix):]] = value
+        elif lowered.startswith(sysmeta_prefix):
+            sysmeta[lowered[len(sysmeta_prefix):]] = value
+    return meta, sysmeta

@@ -9,7 +9,8 @@ so they run inside the event loop that serves the requests.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import aiohttp
@@ -56,10 +57,28 @@ class TTLCache(Generic[T]):
 
 @dataclass(frozen=True)
 class ContainerInfo:
-    """What object requests need to know about their container."""
+    """What object requests (and features: quotas, CORS) need to know about
+    their container. Metadata is keyed by the lower-case name after
+    ``X-Container-Meta-`` / ``X-Container-Sysmeta-``."""
 
     read_acl: str
     write_acl: str
+    object_count: int = 0
+    bytes_used: int = 0
+    meta: Mapping[str, str] = field(default_factory=dict)
+    sysmeta: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """An account's stats and metadata, as features need them (quotas,
+    quoted ETags); keyed like ``ContainerInfo``'s."""
+
+    object_count: int = 0
+    bytes_used: int = 0
+    container_count: int = 0
+    meta: Mapping[str, str] = field(default_factory=dict)
+    sysmeta: Mapping[str, str] = field(default_factory=dict)
 
 
 class ProxyState:
@@ -72,6 +91,7 @@ class ProxyState:
         self.containers: TTLCache[ContainerInfo] = TTLCache(config.proxy.recheck_container_existence)
         self.accounts: TTLCache[bool] = TTLCache(config.proxy.recheck_container_existence)
         self.account_acls: TTLCache[AccountACL] = TTLCache(config.proxy.recheck_container_existence)
+        self.account_infos: TTLCache[AccountInfo] = TTLCache(config.proxy.recheck_container_existence)
         self.rings = RingWatcher(
             {kind: config.cluster.ring_path(kind) for kind in RING_KINDS},
             config.cluster.hash,

@@ -21,8 +21,9 @@ from datetime import datetime, timezone
 from typing import Union
 from xml.sax.saxutils import escape, quoteattr
 
+from martlet.accept import TEXT_FORMATS, best_match
 from martlet.content_type import split_swift_bytes
-from martlet.errors import BadRequest, NotAcceptable, PreconditionFailed
+from martlet.errors import NotAcceptable, PreconditionFailed
 from martlet.timestamp import Timestamp
 
 LISTING_LIMIT = 10_000  # default and maximum page size, as Swift's
@@ -225,44 +226,6 @@ FORMAT_TYPES = {
     "xml": "application/xml",
     "plain": "text/plain",
 }
-# What a listing can be rendered as, in Swift's order of preference on ties.
-OFFERED = ("text/plain", "application/json", "application/xml", "text/xml")
-
-
-def _parse_accept(accept: str) -> list[tuple[str, float]]:
-    ranges = []
-    for part in accept.split(","):
-        fields = [f.strip() for f in part.split(";")]
-        if not fields[0]:
-            continue
-        quality = 1.0
-        for param in fields[1:]:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    raise BadRequest("invalid Accept header") from None
-        ranges.append((fields[0].lower(), quality))
-    return ranges
-
-
-def _media_quality(offer: str, ranges: list[tuple[str, float]]) -> float:
-    """q of the most specific range that matches ``offer`` (0 if none)."""
-    best, specificity = 0.0, -1
-    kind = offer.split("/")[0]
-    for media, quality in ranges:
-        if media == offer:
-            rank = 2
-        elif media == f"{kind}/*":
-            rank = 1
-        elif media == "*/*":
-            rank = 0
-        else:
-            continue
-        if rank > specificity:
-            best, specificity = quality, rank
-    return best
 
 
 def listing_content_type(format_param: str | None, accept: str | None) -> str:
@@ -272,14 +235,7 @@ def listing_content_type(format_param: str | None, accept: str | None) -> str:
     """
     if format_param:
         return FORMAT_TYPES.get(format_param.strip().lower(), "text/plain")
-    if not accept:
-        return "text/plain"
-    ranges = _parse_accept(accept)
-    best, best_q = None, 0.0
-    for offer in OFFERED:
-        quality = _media_quality(offer, ranges)
-        if quality > best_q:
-            best, best_q = offer, quality
+    best = best_match(accept, TEXT_FORMATS)
     if best is None:
         raise NotAcceptable("no acceptable listing format")
     return best

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from martlet.errors import MethodNotAllowed, ServiceUnavailable
 from martlet.swift_path import SwiftPath
-from proxy.access import authorize, forget_account_acl
+from proxy.access import authorize, forget_account, forget_account_acl
 from proxy.acl import ACCOUNT_ACL_HEADER, ACCOUNT_ACL_SYSMETA, check_account_acl, shown_account_acl
 from proxy.authorization import Grant, owner_view
 from proxy.constraints import ACCOUNT_LISTING_LIMIT, MAX_HEADER_SIZE, check_listing_limit, check_metadata
@@ -105,12 +105,15 @@ async def _post(ctx: Context, account: str, grant: Grant) -> web.StreamResponse:
     headers = owner_view(client_headers_for_backend(request_headers), grant)
     if ACCOUNT_ACL_HEADER in request_headers and grant.owner:
         headers[ACCOUNT_ACL_SYSMETA] = check_account_acl(request_headers[ACCOUNT_ACL_HEADER], MAX_HEADER_SIZE)
+    headers.update(ctx.backend_headers)
     headers["X-Timestamp"] = new_timestamp()
     forget_account_acl(ctx.state, account)
+    forget_account(ctx.state, account)
     written = await write_entity(ctx.state, "POST", ctx.path, headers, update_parent=False)
     forget_account_acl(ctx.state, account)
     if written.status == 404 and grant.owner:
         await autocreate_account(ctx, account)
         headers["X-Timestamp"] = new_timestamp()
         written = await write_entity(ctx.state, "POST", ctx.path, headers, update_parent=False)
+    forget_account(ctx.state, account)
     return quorum_response(written)

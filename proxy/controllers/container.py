@@ -44,6 +44,7 @@ async def handle_container(ctx: Context) -> web.StreamResponse:
             if headers.get(name):
                 headers[name] = clean_acl(headers[name], allow_referrers=referrers)
         headers = owner_view(headers, grant)
+    headers.update(ctx.backend_headers)
     headers["X-Timestamp"] = new_timestamp()
     if method == "PUT":
         await ensure_account(ctx, account)

@@ -10,14 +10,10 @@ the object is; server-side copies and large objects are such features.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-
 from aiohttp import web
 
-from martlet.body import iter_body
 from martlet.errors import MethodNotAllowed
 from proxy.access import check_read, check_write
-from proxy.config import ProxySection
 from proxy.constraints import check_object_body
 from proxy.context import Context
 from proxy.fanout import read_first
@@ -52,28 +48,25 @@ async def _read(ctx: Context) -> ObjectStream:
     return ObjectStream(ctx.state, ctx.path, ring, part, answer, headers)
 
 
-def _client_chunks(request: web.Request, settings: ProxySection) -> AsyncIterator[bytes]:
-    """The request body in chunks; a stalled client is a 408, a vanished one a 499."""
-    return iter_body(request, settings.client_timeout, settings.chunk_size)
-
-
 async def _put(ctx: Context) -> web.StreamResponse:
     request, path = ctx.request, ctx.path
     assert path.obj is not None
     length = check_object_body(request.headers, ctx.state.settings.max_file_size)
     headers = object_headers(request.headers, time.time())
     headers["Content-Type"] = content_type_of(request.headers, path.obj)
+    headers.update(ctx.backend_headers)
     await check_write(ctx, path, need_container=True)
     timestamp = new_timestamp()
     headers["X-Timestamp"] = timestamp
     if length is not None:
         headers["Content-Length"] = str(length)
-    written = await put_object(ctx.state, path, headers, _client_chunks(request, ctx.state.settings), length)
+    written = await put_object(ctx.state, path, headers, ctx.body_chunks(), length)
     return put_response(written, timestamp)
 
 
 async def _post(ctx: Context) -> web.StreamResponse:
     headers = object_headers(ctx.request.headers, time.time())
+    headers.update(ctx.backend_headers)
     await check_write(ctx, ctx.path, need_container=True)
     headers["X-Timestamp"] = new_timestamp()
     return quorum_response(await write_entity(ctx.state, "POST", ctx.path, headers, update_parent=True))

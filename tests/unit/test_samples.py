@@ -21,7 +21,9 @@ import pytest
 from martlet.cluster import ClusterSection
 from martlet.config import ConfigFile
 from martlet.hashing import HashSection
-from proxy.config import ProxySection
+from proxy.config import (
+    AccountQuotasSection, BulkSection, ContainerQuotasSection, CorsSection, EtagQuoterSection, ProxySection,
+)
 from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection
 from replicator.updater import UpdaterSection
 from storage.config import StorageSection
@@ -36,6 +38,11 @@ REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("martlet.conf", "hash", HashSection),
     ("martlet.conf", "cluster", ClusterSection),
     ("proxy.conf", "proxy", ProxySection),
+    ("proxy.conf", "bulk", BulkSection),
+    ("proxy.conf", "account_quotas", AccountQuotasSection),
+    ("proxy.conf", "container_quotas", ContainerQuotasSection),
+    ("proxy.conf", "etag_quoter", EtagQuoterSection),
+    ("proxy.conf", "cors", CorsSection),
     ("storage.conf", "storage", StorageSection),
     ("storage.conf", "container-server", ContainerServerSection),
     ("storage.conf", "updater", UpdaterSection),
