@@ -1,5 +1,5 @@
-"""Who may do what: ownership, container ACLs, and the container info they
-are read from.
+"""Who may do what: ownership, and container ACLs (read from the container
+info of ``proxy.container_info``).
 
 Every handler that acts for a client asks here, features included: a large
 object's segments are read and deleted with the client's own rights, exactly
@@ -13,12 +13,11 @@ about which containers exist (Swift's order).
 
 from __future__ import annotations
 
-from martlet.errors import NotFound, ServiceUnavailable, Unauthorized
+from martlet.errors import NotFound, Unauthorized
 from martlet.swift_path import SwiftPath
 from proxy.acl import ACL, authorize as decide, is_owner, parse_acl
+from proxy.container_info import container_info
 from proxy.context import Context
-from proxy.replicas import read_entity
-from proxy.state import ContainerInfo, ProxyState
 
 
 def owns(ctx: Context, account: str) -> bool:
@@ -33,37 +32,6 @@ def authorize(ctx: Context, path: SwiftPath | None = None, method: str | None = 
     decide(ctx.identity, method or ctx.method, path or ctx.path,
            reseller_prefix=ctx.state.settings.reseller_prefix, read_acl=read_acl, write_acl=write_acl,
            referer=ctx.request.headers.get("Referer"))
-
-
-def _cache_key(container: SwiftPath) -> str:
-    return f"{container.account}/{container.container}"
-
-
-async def container_info(state: ProxyState, container: SwiftPath) -> ContainerInfo:
-    """Existence and ACLs of a container: 404 when a primary says it is
-    missing, 503 when no primary answered at all (a handoff's 404 proves
-    nothing about a container that may live on the unreachable primaries)."""
-    key = _cache_key(container)
-    cached = state.containers.get(key)
-    if cached is not None:
-        return cached
-    answer = await read_entity(state, container, "HEAD", {})
-    if answer.response is None:
-        if answer.primary_404:
-            raise NotFound("Container not found")
-        raise ServiceUnavailable("No container replica answered")
-    answer.response.release()
-    if not 200 <= answer.response.status < 300:
-        raise NotFound("Container not found")
-    headers = answer.response.headers
-    info = ContainerInfo(headers.get("X-Container-Read", ""), headers.get("X-Container-Write", ""))
-    state.containers.put(key, info)
-    return info
-
-
-def forget_container(state: ProxyState, container: SwiftPath) -> None:
-    """Drop the cached info of a container this proxy is changing."""
-    state.containers.pop(_cache_key(container))
 
 
 async def check_read(ctx: Context, obj: SwiftPath) -> None:

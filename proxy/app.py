@@ -54,9 +54,10 @@ async def auth_handler(request: web.Request) -> web.Response:
 
 
 async def info_handler(request: web.Request) -> web.Response:
-    settings = request.app[STATE].settings
+    state = request.app[STATE]
+    settings = state.settings
     return web.json_response(info_document(settings.max_file_size, settings.max_manifest_segments,
-                                           settings.max_manifest_size))
+                                           settings.max_manifest_size, state.config.cluster.policies))
 
 
 async def healthcheck_handler(_request: web.Request) -> web.Response:

@@ -9,11 +9,27 @@ from __future__ import annotations
 from typing import Any
 
 import martlet
+from martlet.policies import StoragePolicies
 from proxy import constraints as c
 
 
+def policy_info(policies: StoragePolicies) -> list[dict[str, Any]]:
+    """``swift.policies`` as Swift shows them: name, every name as
+    ``aliases``, ``default`` on the default one; deprecated ones hidden."""
+    shown = []
+    for policy in policies:
+        if policy.is_deprecated:
+            continue
+        entry: dict[str, Any] = {"name": policy.name, "aliases": ", ".join(policy.names)}
+        if policy.is_default:
+            entry["default"] = True
+        shown.append(entry)
+    return shown
+
+
 def info_document(max_file_size: int, max_manifest_segments: int = 1000,
-                  max_manifest_size: int = 8 * 1024 * 1024) -> dict[str, Any]:
+                  max_manifest_size: int = 8 * 1024 * 1024,
+                  policies: StoragePolicies = StoragePolicies()) -> dict[str, Any]:
     return {
         "swift": {
             "version": martlet.__version__,
@@ -32,7 +48,7 @@ def info_document(max_file_size: int, max_manifest_segments: int = 1000,
             "account_autocreate": True,
             "allow_account_management": False,
             "strict_cors_mode": True,
-            "policies": [{"name": "Policy-0", "default": True}],
+            "policies": policy_info(policies),
         },
         "tempauth": {"account_acls": False},
         # Large objects (proxy.large_objects): python-swiftclient segments
