@@ -17,12 +17,24 @@ did not already grant the request — as tempauth does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from martlet.errors import Forbidden, MartletError, NotFound, ServiceUnavailable, Unauthorized
+from martlet.errors import (
+    Forbidden,
+    MartletError,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 from martlet.swift_path import SwiftPath
-from proxy.acl import ACCOUNT_ACL_SYSMETA, ACL, AccountACL, account_acl_from_stored, parse_acl
-from proxy.authorization import OWNER, READ_METHODS, Grant, decide, needs_account_acl, owns as owns_by_token
+from proxy.acl import (
+    ACCOUNT_ACL_SYSMETA,
+    ACL,
+    AccountACL,
+    account_acl_from_stored,
+    parse_acl,
+)
+from proxy.authorization import OWNER, READ_METHODS, Grant, decide, needs_account_acl
+from proxy.authorization import owns as owns_by_token
+from proxy.container_info import container_info, count_header
 from proxy.context import Context
 from proxy.headers import entity_metadata
 from proxy.replicas import raise_for_missing, read_entity
@@ -79,47 +91,12 @@ async def authorize(ctx: Context, path: SwiftPath | None = None, method: str | N
                       account_acl=acl, referer=referer)
 
 
-def _cache_key(container: SwiftPath) -> str:
-    return f"{container.account}/{container.container}"
-
-
-async def container_info(state: ProxyState, container: SwiftPath) -> ContainerInfo:
-    """Existence and ACLs of a container: 404 when a primary says it is
-    missing, 503 when no primary answered at all (a handoff's 404 proves
-    nothing about a container that may live on the unreachable primaries).
-    Callers acting for a client authorize before raising these."""
-    key = _cache_key(container)
-    cached = state.containers.get(key)
-    if cached is not None:
-        return cached
-    answer = await read_entity(state, container, "HEAD", {})
-    if answer.response is None:
-        if answer.primary_404:
-            raise NotFound("Container not found")
-        raise ServiceUnavailable("No container replica answered")
-    answer.response.release()
-    if not 200 <= answer.response.status < 300:
-        raise NotFound("Container not found")
-    headers = answer.response.headers
-    meta, sysmeta = entity_metadata(headers, "container")
-    info = ContainerInfo(headers.get("X-Container-Read", ""), headers.get("X-Container-Write", ""),
-                         _count(headers, "X-Container-Object-Count"), _count(headers, "X-Container-Bytes-Used"),
-                         meta, sysmeta)
-    state.containers.put(key, info)
-    return info
-
-
 async def _lookup(state: ProxyState, container: SwiftPath) -> tuple[ContainerInfo, MartletError | None]:
     """The container's info, or no ACLs and the error that says why."""
     try:
         return await container_info(state, container), None
     except (NotFound, ServiceUnavailable) as exc:
         return ContainerInfo("", ""), exc
-
-
-def _count(headers: Mapping[str, str], name: str) -> int:
-    value = headers.get(name, "")
-    return int(value) if value.isdigit() else 0
 
 
 async def account_info(state: ProxyState, account: str) -> AccountInfo:
@@ -136,8 +113,8 @@ async def account_info(state: ProxyState, account: str) -> AccountInfo:
         raise NotFound("Account not found")
     headers = answer.response.headers
     meta, sysmeta = entity_metadata(headers, "account")
-    info = AccountInfo(_count(headers, "X-Account-Object-Count"), _count(headers, "X-Account-Bytes-Used"),
-                       _count(headers, "X-Account-Container-Count"), meta, sysmeta)
+    info = AccountInfo(count_header(headers, "X-Account-Object-Count"), count_header(headers, "X-Account-Bytes-Used"),
+                       count_header(headers, "X-Account-Container-Count"), meta, sysmeta)
     state.account_infos.put(account, info)
     return info
 
@@ -147,9 +124,6 @@ def forget_account(state: ProxyState, account: str) -> None:
     state.account_infos.pop(account)
 
 
-def forget_container(state: ProxyState, container: SwiftPath) -> None:
-    """Drop the cached info of a container this proxy is changing."""
-    state.containers.pop(_cache_key(container))
 
 
 async def authorize_container(ctx: Context) -> Grant:

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from martlet.errors import BadRequest
-from martlet.http import STANDARD_MIDDLEWARES, Handler as RequestHandler
+from martlet.http import STANDARD_MIDDLEWARES
+from martlet.http import Handler as RequestHandler
 from martlet.logs import trans_id_var
 from proxy import bulk, cors, etag_quoter, large_objects, quotas, server_copy
 from proxy.auth import authenticate, make_token
@@ -76,7 +77,7 @@ async def info_handler(request: web.Request) -> web.Response:
     config = request.app[STATE].config
     settings = config.proxy
     document = info_document(settings.max_file_size, settings.max_manifest_segments,
-                             settings.max_manifest_size, settings.slo_yield_frequency)
+                             settings.max_manifest_size, settings.slo_yield_frequency, config.cluster.policies)
     return web.json_response(add_feature_info(document, config.features))
 
 

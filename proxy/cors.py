@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from martlet.errors import MartletError
-from proxy.access import container_info
+from proxy.container_info import container_info
 from proxy.config import CorsSection
 from proxy.context import Context
 from proxy.pipeline import Answer, Handler, on_response

@@ -18,7 +18,8 @@ from aiohttp import web
 
 from martlet.config import parse_bool
 from martlet.errors import MartletError
-from proxy.access import account_info, container_info
+from proxy.access import account_info
+from proxy.container_info import container_info
 from proxy.context import Context
 from proxy.pipeline import Answer, Handler, on_response
 

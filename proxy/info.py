@@ -9,12 +9,28 @@ from __future__ import annotations
 from typing import Any
 
 import martlet
+from martlet.policies import StoragePolicies
 from proxy import constraints as c
 from proxy.config import FeatureSections
 
 
+def policy_info(policies: StoragePolicies) -> list[dict[str, Any]]:
+    """``swift.policies`` as Swift shows them: name, every name as
+    ``aliases``, ``default`` on the default one; deprecated ones hidden."""
+    shown = []
+    for policy in policies:
+        if policy.is_deprecated:
+            continue
+        entry: dict[str, Any] = {"name": policy.name, "aliases": ", ".join(policy.names)}
+        if policy.is_default:
+            entry["default"] = True
+        shown.append(entry)
+    return shown
+
+
 def info_document(max_file_size: int, max_manifest_segments: int = 1000,
-                  max_manifest_size: int = 8 * 1024 * 1024, slo_yield_frequency: int = 10) -> dict[str, Any]:
+                  max_manifest_size: int = 8 * 1024 * 1024, slo_yield_frequency: int = 10,
+                  policies: StoragePolicies = StoragePolicies()) -> dict[str, Any]:
     return {
         "swift": {
             "version": martlet.__version__,
@@ -32,7 +48,7 @@ def info_document(max_file_size: int, max_manifest_segments: int = 1000,
             "extra_header_count": 0,
             "account_autocreate": True,
             "allow_account_management": False,
-            "policies": [{"name": "Policy-0", "default": True}],
+            "policies": policy_info(policies),
         },
         # Account ACLs (X-Account-Access-Control: proxy.acl, proxy.authorization).
         "tempauth": {"account_acls": True},

@@ -34,7 +34,8 @@ from aiohttp import web
 
 from martlet.errors import BadRequest, EntityTooLarge, Forbidden, MartletError, Unauthorized
 from martlet.swift_path import SwiftPath
-from proxy.access import account_info, check_read, check_write, container_info, forget_account, forget_container
+from proxy.access import account_info, check_read, check_write, forget_account
+from proxy.container_info import container_info, forget_container
 from proxy.constraints import check_copy_path, check_names, decode_segment
 from proxy.context import Context
 from proxy.pipeline import Answer, Handler, on_response

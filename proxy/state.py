@@ -16,8 +16,8 @@ from typing import Generic, TypeVar
 import aiohttp
 
 from martlet.backend import BackendTimeouts, make_session
-from martlet.cluster import RING_KINDS
 from martlet.errors import ServiceUnavailable
+from martlet.policies import policy_string
 from proxy.acl import AccountACL
 from proxy.config import ProxyConfig
 from proxy.error_limiter import ErrorLimiter
@@ -58,11 +58,13 @@ class TTLCache(Generic[T]):
 @dataclass(frozen=True)
 class ContainerInfo:
     """What object requests (and features: quotas, CORS) need to know about
-    their container. Metadata is keyed by the lower-case name after
+    their container: its ACLs, its storage policy (whose ring places its
+    objects), stats and metadata. Metadata is keyed by the lower-case name after
     ``X-Container-Meta-`` / ``X-Container-Sysmeta-``."""
 
     read_acl: str
     write_acl: str
+    storage_policy: int = 0
     object_count: int = 0
     bytes_used: int = 0
     meta: Mapping[str, str] = field(default_factory=dict)
@@ -93,7 +95,7 @@ class ProxyState:
         self.account_acls: TTLCache[AccountACL] = TTLCache(config.proxy.recheck_container_existence)
         self.account_infos: TTLCache[AccountInfo] = TTLCache(config.proxy.recheck_container_existence)
         self.rings = RingWatcher(
-            {kind: config.cluster.ring_path(kind) for kind in RING_KINDS},
+            config.cluster.ring_paths(),
             config.cluster.hash,
             config.proxy.ring_check_interval,
         )
@@ -123,6 +125,13 @@ class ProxyState:
             raise ServiceUnavailable("backend session not running")
         return self._session
 
-    def ring(self, kind: str) -> Ring:
-        """The current ring of ``kind`` (503 while the proxy is not running)."""
-        return self.rings.ring(kind)
+    def ring(self, kind: str, policy: int = 0) -> Ring:
+        """The current ring of ``kind`` (503 while the proxy is not running);
+        for objects, the ring of storage policy ``policy`` (503 for a policy
+        this proxy does not know)."""
+        return self.rings.ring(policy_string(kind, policy) if kind == "object" else kind)
+
+    @property
+    def ring_names(self) -> tuple[str, ...]:
+        """Every ring this proxy holds: account, container, one object ring per policy."""
+        return tuple(self.config.cluster.ring_paths())

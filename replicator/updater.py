@@ -2,8 +2,9 @@
 
 Object servers queue container-row updates, container servers queue
 account-row updates (``storage.async_pending`` defines the record). Each
-pass walks ``async_pending/`` on every device and sends every record that
-is due, ``concurrency`` at a time.
+pass walks ``async_pending/`` on every device (and ``async_pending-N/`` of
+every storage policy found there) and sends every record that is due,
+``concurrency`` at a time.
 
 What counts as delivered (``classify``): a 2xx, or an answer that proves the
 update can no longer matter - a 404 or 409 whose ``X-Backend-Delete-

@@ -18,6 +18,7 @@ from aiohttp import web
 from martlet.backend import BackendTimeouts, make_session
 from martlet.errors import ServiceUnavailable
 from martlet.hashing import HashSection
+from martlet.policies import StoragePolicies
 from storage.config import StorageConfig
 from storage.devices import DeviceIO
 from storage.diskfile import ObjectLocation, object_location
@@ -37,6 +38,7 @@ class StorageContext:
         self.config = config
         self.devices_root = config.devices_root
         self.hash_settings: HashSection = config.cluster.hash
+        self.policies: StoragePolicies = config.cluster.policies
         self.fsync = config.storage.fsync
         self.io = DeviceIO(self.devices_root, config.storage.threads_per_device)
         self._session: aiohttp.ClientSession | None = None
@@ -62,8 +64,9 @@ class StorageContext:
     def layout(self, device: str) -> DeviceLayout:
         return DeviceLayout.of(self.devices_root, device)
 
-    def object_location(self, path: EntityPath) -> ObjectLocation:
-        """Where ``path``'s object lives on its device (object paths only)."""
+    def object_location(self, path: EntityPath, policy: int = 0) -> ObjectLocation:
+        """Where ``path``'s object of storage policy ``policy`` lives on its
+        device (object paths only)."""
         assert path.names.container is not None and path.names.obj is not None
         return object_location(
             self.layout(path.device).path,
@@ -72,6 +75,7 @@ class StorageContext:
             path.names.container,
             path.names.obj,
             self.hash_settings,
+            policy,
         )
 
 

@@ -10,6 +10,9 @@ server, the auditor, the replicator - follows it)::
     <devices>/<dev>/objects/<part>/hashes.invalid
     <devices>/<dev>/tmp/
 
+  (``objects-N/`` and ``tmp-N/`` for storage policy N, with the same
+  contract inside; ``ObjectLocation.policy`` says which.)
+
 * ``<hash>`` is ``martlet.hashing.hash_path(a, c, o)`` (md5 hex of the path
   under the cluster's hash prefix/suffix); ``<suffix>`` is its last three hex
   digits; ``<part>`` the ring partition (decimal).
@@ -81,6 +84,7 @@ class ObjectLocation:
     device_path: Path
     partition: int
     hash: str
+    policy: int = 0  # storage policy: objects-N/ and tmp-N/ for N > 0
 
     @property
     def suffix(self) -> str:
@@ -88,7 +92,7 @@ class ObjectLocation:
 
     @property
     def part_dir(self) -> Path:
-        return DeviceLayout(self.device_path).object_partition(self.partition)
+        return DeviceLayout(self.device_path).object_partition(self.partition, self.policy)
 
     @property
     def hash_dir(self) -> Path:
@@ -96,7 +100,7 @@ class ObjectLocation:
 
     @property
     def tmp_dir(self) -> Path:
-        return DeviceLayout(self.device_path).tmp()
+        return DeviceLayout(self.device_path).tmp(self.policy)
 
 
 def object_location(
@@ -106,8 +110,9 @@ def object_location(
     container: str,
     obj: str,
     settings: HashSection = HashSection(),
+    policy: int = 0,
 ) -> ObjectLocation:
-    return ObjectLocation(device_path, partition, hash_path(account, container, obj, settings=settings))
+    return ObjectLocation(device_path, partition, hash_path(account, container, obj, settings=settings), policy)
 
 
 def object_name(account: str, container: str, obj: str) -> str:

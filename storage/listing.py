@@ -50,6 +50,7 @@ class ContainerRecord:
     object_count: int
     bytes_used: int
     put_timestamp: str
+    storage_policy_index: int = 0
 
 
 @dataclass(frozen=True)
@@ -249,17 +250,23 @@ def last_modified(timestamp: str) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{frac * 10:06d}"
 
 
-def _json_entry(entry: Entry) -> dict[str, object]:
+def _json_entry(entry: Entry, policy_names: Mapping[int, str]) -> dict[str, object]:
     if isinstance(entry, Subdir):
         return {"subdir": entry.name}
     if isinstance(entry, ObjectRecord):
         return _object_fields(entry)
-    return {
+    fields: dict[str, object] = {
         "name": entry.name,
         "count": entry.object_count,
         "bytes": entry.bytes_used,
         "last_modified": last_modified(entry.put_timestamp),
     }
+    # As Swift: the container's storage policy by name, left out when this
+    # node does not know the index (clients must cope without it).
+    policy = policy_names.get(entry.storage_policy_index)
+    if policy is not None:
+        fields["storage_policy"] = policy
+    return fields
 
 
 def split_slo_etag(etag: str) -> tuple[str, str | None]:
@@ -297,21 +304,25 @@ def _object_fields(entry: ObjectRecord) -> dict[str, object]:
     return fields
 
 
-def _xml_entry(entry: Entry) -> str:
+def _xml_entry(entry: Entry, policy_names: Mapping[int, str]) -> str:
     if isinstance(entry, Subdir):
         return f"<subdir name={quoteattr(entry.name)}><name>{escape(entry.name)}</name></subdir>"
-    fields = _json_entry(entry)
+    fields = _json_entry(entry, policy_names)
     tag = "object" if isinstance(entry, ObjectRecord) else "container"
     inner = "".join(f"<{key}>{escape(str(value))}</{key}>" for key, value in fields.items())
     return f"<{tag}>{inner}</{tag}>"
 
 
-def render_listing(entries: Sequence[Entry], content_type: str, kind: str, name: str) -> bytes:
-    """The body of a listing; ``kind`` is "container" or "account" (the XML root)."""
+def render_listing(entries: Sequence[Entry], content_type: str, kind: str, name: str,
+                   policy_names: Mapping[int, str] | None = None) -> bytes:
+    """The body of a listing; ``kind`` is "container" or "account" (the XML
+    root). ``policy_names`` (index -> name) names an account's containers'
+    storage policies."""
+    names = policy_names or {}
     if content_type == "application/json":
-        return json.dumps([_json_entry(e) for e in entries], ensure_ascii=False).encode("utf-8")
+        return json.dumps([_json_entry(e, names) for e in entries], ensure_ascii=False).encode("utf-8")
     if content_type in ("application/xml", "text/xml"):
-        body = "".join(_xml_entry(e) for e in entries)
+        body = "".join(_xml_entry(e, names) for e in entries)
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             f"<{kind} name={quoteattr(name)}>{body}</{kind}>"

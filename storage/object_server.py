@@ -1,5 +1,9 @@
 """The object server: backend PUT/GET/HEAD/DELETE/POST of objects.
 
+Every request names its storage policy (``X-Backend-Storage-Policy-Index``,
+``storage.object_headers.request_policy``), which picks the object
+directories (``objects-N``) and goes on with the container updates.
+
 Handlers are thin: they parse headers (``storage.object_headers``), decide
 with pure rules (timestamps, ``martlet.conditional``, ``martlet.ranges``), and
 run every blocking file operation in the device's thread pool
@@ -61,6 +65,7 @@ from storage.object_headers import (
     normalize_etag,
     object_headers,
     parse_delete_at,
+    request_policy,
     request_timestamp,
     sys_meta_from,
     user_meta_from,
@@ -137,7 +142,8 @@ class ObjectServer:
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match is not None and if_none_match.strip() != "*":
             raise BadRequest("only If-None-Match: * is supported on PUT")
-        location = self.ctx.object_location(path)
+        policy = request_policy(request.headers, self.ctx.policies)
+        location = self.ctx.object_location(path, policy)
         state = await self._state(path, location)
         if state.durable is not None and state.durable >= timestamp:
             raise self._conflict(state.durable)
@@ -165,7 +171,7 @@ class ObjectServer:
             await self.ctx.io.run(path.device, writer.commit, metadata, DATA)
         finally:
             await self.ctx.io.run(path.device, writer.abort)
-        await self._update_containers(request, path, "PUT", timestamp, metadata)
+        await self._update_containers(request, path, "PUT", timestamp, metadata, policy)
         return web.Response(status=201, headers={"ETag": etag})
 
     @staticmethod
@@ -193,7 +199,7 @@ class ObjectServer:
     # -- GET / HEAD -----------------------------------------------------------
 
     async def get(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        location = self.ctx.object_location(path)
+        location = self.ctx.object_location(path, request_policy(request.headers, self.ctx.policies))
         state = await self._state(path, location, keep_fd=True)
         try:
             return await self._serve(request, path, state)
@@ -291,14 +297,15 @@ class ObjectServer:
         assert path.names.container is not None and path.names.obj is not None
         timestamp = request_timestamp(request.headers)
         container_targets(request.headers)  # 400 before anything is written
-        location = self.ctx.object_location(path)
+        policy = request_policy(request.headers, self.ctx.policies)
+        location = self.ctx.object_location(path, policy)
         state = await self._state(path, location)
         if state.durable is not None and state.durable >= timestamp:
             raise self._conflict(state.durable)
         existed = state.exists and state.metadata is not None and not is_expired(state.metadata)
         metadata = ObjectMetadata(name=object_name(path.names.account, path.names.container, path.names.obj), timestamp=timestamp)
         await self.ctx.io.run(path.device, write_marker, location, metadata, TOMBSTONE, self.conf.fsync)
-        await self._update_containers(request, path, "DELETE", timestamp, metadata)
+        await self._update_containers(request, path, "DELETE", timestamp, metadata, policy)
         if not existed:
             raise self._not_found(ObjectState(tombstone_timestamp=timestamp))
         return web.Response(status=204)
@@ -310,7 +317,7 @@ class ObjectServer:
         timestamp = request_timestamp(request.headers)
         delete_at = parse_delete_at(request.headers.get("X-Delete-At"))
         container_targets(request.headers)  # 400 before anything is written
-        location = self.ctx.object_location(path)
+        location = self.ctx.object_location(path, request_policy(request.headers, self.ctx.policies))
         state = await self._state(path, location)
         if not state.exists or state.metadata is None or is_expired(state.metadata):
             raise self._not_found(state)
@@ -349,16 +356,17 @@ class ObjectServer:
         if data is None:
             return  # replaced meanwhile: the newer PUT sends its own row
         new_type = content_type or data.content_type or DEFAULT_CONTENT_TYPE
-        records = post_container_updates(request.headers, path, data, new_type, timestamp)
+        records = post_container_updates(request.headers, path, data, new_type, timestamp, location.policy)
         await self._send_updates(path, records)
 
     # -- container updates ----------------------------------------------------
 
     async def _update_containers(
-        self, request: web.Request, path: EntityPath, method: str, timestamp: Timestamp, meta: ObjectMetadata
+        self, request: web.Request, path: EntityPath, method: str, timestamp: Timestamp, meta: ObjectMetadata,
+        policy: int,
     ) -> None:
         """After a durable write: tell the container server(s); queue on failure."""
-        await self._send_updates(path, container_updates(request.headers, path, method, timestamp, meta))
+        await self._send_updates(path, container_updates(request.headers, path, method, timestamp, meta, policy))
 
     async def _send_updates(self, path: EntityPath, records: list[PendingUpdate]) -> None:
         if not records:

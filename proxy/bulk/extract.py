@@ -19,7 +19,8 @@ from collections.abc import Mapping
 
 from martlet.errors import BadRequest, EntityTooLarge, MartletError, NotFound, PreconditionFailed, Unauthorized
 from martlet.swift_path import SwiftPath
-from proxy.access import container_info, owns
+from proxy.access import owns
+from proxy.container_info import container_info
 from proxy.bulk.delete import MAX_PATH_LENGTH
 from proxy.bulk.results import Outcome, quoted, status_line
 from proxy.bulk.tar_stream import ArchiveStream, Member, TarReader

@@ -1,7 +1,8 @@
 """``/v1/<account>/<container>``: create, stats, listings, metadata, delete.
 
 Container PUT and DELETE carry ``X-Account-Host/Device/Partition`` so that
-each container replica updates one account replica. Container info (its
+each container replica updates one account replica; a PUT also carries the
+container's storage policy (``policy_headers``). Container info (its
 existence and ACLs, ``proxy.access``) is cached briefly for object
 requests, and dropped here whenever this proxy changes the container.
 
@@ -13,18 +14,37 @@ dropped, as Swift does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aiohttp import web
 
-from martlet.errors import MethodNotAllowed
-from proxy.access import authorize_container, forget_container
+from martlet.errors import BadRequest, MethodNotAllowed
+from martlet.policies import (
+    POLICY_DEFAULT_HEADER,
+    POLICY_INDEX_HEADER,
+    POLICY_NAME_HEADER,
+    StoragePolicies,
+)
+from proxy.access import authorize_container
 from proxy.acl import clean_acl
 from proxy.authorization import Grant, owner_view
-from proxy.constraints import CONTAINER_LISTING_LIMIT, check_listing_limit, check_metadata
+from proxy.constraints import (
+    CONTAINER_LISTING_LIMIT,
+    check_listing_limit,
+    check_metadata,
+)
+from proxy.container_info import forget_container
 from proxy.context import Context
 from proxy.controllers.account import ensure_account, listing_query
 from proxy.headers import backend_response_headers, client_headers_for_backend
 from proxy.replicas import (
-    new_timestamp, quorum_response, raise_for_missing, read_entity, relay, wants_newest, write_entity,
+    new_timestamp,
+    quorum_response,
+    raise_for_missing,
+    read_entity,
+    relay,
+    wants_newest,
+    write_entity,
 )
 
 
@@ -47,11 +67,33 @@ async def handle_container(ctx: Context) -> web.StreamResponse:
     headers.update(ctx.backend_headers)
     headers["X-Timestamp"] = new_timestamp()
     if method == "PUT":
+        headers.update(policy_headers(ctx.state.config.cluster.policies, ctx.request.headers))
         await ensure_account(ctx, account)
     forget_container(ctx.state, ctx.path)
     written = await write_entity(ctx.state, method, ctx.path, headers, update_parent=method in ("PUT", "DELETE"))
     forget_container(ctx.state, ctx.path)
     return quorum_response(written)
+
+
+def policy_headers(policies: StoragePolicies, headers: Mapping[str, str]) -> dict[str, str]:
+    """A container PUT's storage policy, for the container servers.
+
+    ``X-Storage-Policy: <name>`` (any of its names, any case) becomes
+    ``X-Backend-Storage-Policy-Index``: a new container is made in it, an
+    existing one in another policy answers 409. An unknown or deprecated
+    name is 400. Without a name (or with an empty one) the default policy
+    goes as ``X-Backend-Storage-Policy-Default``, which only a new
+    container takes. POST never changes a policy (the header is ignored).
+    """
+    name = headers.get(POLICY_NAME_HEADER, "").strip()
+    if not name:
+        return {POLICY_DEFAULT_HEADER: str(policies.default.index)}
+    policy = policies.by_name(name)
+    if policy is None:
+        raise BadRequest(f"Invalid {POLICY_NAME_HEADER} '{name}'")
+    if policy.is_deprecated:
+        raise BadRequest(f"Storage Policy '{policy.name}' is deprecated")
+    return {POLICY_INDEX_HEADER: str(policy.index)}
 
 
 async def _read(ctx: Context, grant: Grant) -> web.StreamResponse:

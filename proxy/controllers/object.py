@@ -10,6 +10,7 @@ the object is; server-side copies and large objects are such features.
 from __future__ import annotations
 
 import time
+
 from aiohttp import web
 
 from martlet.errors import MethodNotAllowed
@@ -20,7 +21,13 @@ from proxy.fanout import read_first
 from proxy.headers import READ_HEADERS, content_type_of, object_headers
 from proxy.object_stream import ObjectStream
 from proxy.replicas import (
-    locate, new_timestamp, put_object, put_response, quorum_response, raise_for_missing, wants_newest,
+    new_timestamp,
+    place,
+    put_object,
+    put_response,
+    quorum_response,
+    raise_for_missing,
+    wants_newest,
     write_entity,
 )
 
@@ -40,8 +47,8 @@ async def handle_object(ctx: Context) -> web.StreamResponse | ObjectStream:
 
 async def _read(ctx: Context) -> ObjectStream:
     await check_read(ctx, ctx.path)
-    ring, part, _ = locate(ctx.state, ctx.path)
-    headers = {h: ctx.request.headers[h] for h in READ_HEADERS if h in ctx.request.headers}
+    sent = {h: ctx.request.headers[h] for h in READ_HEADERS if h in ctx.request.headers}
+    ring, part, _, headers = await place(ctx.state, ctx.path, sent)
     answer = await read_first(ctx.state, ring, part, ctx.method, ctx.path, headers,
                               newest=wants_newest(ctx.request.headers))
     raise_for_missing(answer)

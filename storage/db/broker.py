@@ -27,6 +27,10 @@ On-disk contract:
 - The single stats row keeps ``put_timestamp``, ``delete_timestamp`` and
   ``status_changed_at``: a database is deleted when its delete timestamp is
   newer than its put timestamp and it holds no live rows.
+- A file made by an older martlet is brought up to the current schema the
+  first time this process opens it (``upgrade_schema``: columns and tables
+  added, never removed, in one write transaction), so every other method
+  may assume the current schema.
 - Deleted rows older than ``reclaim_age`` are removed by the database
   replicator (``reclaim``). The cutoff of the last reclaim that removed
   anything is kept in a one-row ``reclaim_point`` table (made on first
@@ -46,7 +50,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from martlet.errors import DeviceUnavailable, NotFound
 from martlet.fileutil import fsync_dir
@@ -123,6 +127,8 @@ class DatabaseBroker:
     kind = ""
     stat_table = ""
     schema_sql = ""
+    # Files this process has already checked or upgraded (``upgrade_schema``).
+    _current: ClassVar[set[str]] = set()
 
     def __init__(self, path: Path, *, fsync: bool = True) -> None:
         self.path = Path(path)
@@ -148,9 +154,27 @@ class DatabaseBroker:
         except sqlite3.OperationalError as exc:  # e.g. the device went away
             raise DeviceUnavailable(f"cannot open {self.kind} database: {exc}") from None
         try:
+            key = str(self.path)
+            if key not in self._current:
+                self._upgrade(conn)
+                self._current.add(key)
             yield conn
         finally:
             conn.close()
+
+    def _upgrade(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.upgrade_schema(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def upgrade_schema(self, conn: sqlite3.Connection) -> None:
+        """Inside a write transaction: add what a file made by an older
+        martlet lacks (nothing when it is current; checked each time, so two
+        processes upgrading at once do it once)."""
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -336,6 +360,10 @@ def range_sql(table: str, columns: str, query: RowQuery) -> tuple[str, list[obje
         f"ORDER BY name {order} LIMIT ?"
     )
     return sql, args
+
+
+def table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
 def reclaim_cutoff(conn: sqlite3.Connection) -> str:

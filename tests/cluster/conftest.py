@@ -2,8 +2,9 @@
 
 Reusable by every cluster test:
 
-* ``make_storage_config(devices_root, **storage_keys)`` - a StorageConfig
-  over a temporary devices root, with the test hash prefix/suffix.
+* ``make_storage_config(devices_root, policies, **storage_keys)`` - a
+  StorageConfig over a temporary devices root, with the test hash
+  prefix/suffix (and storage policies: by default policy 0 alone).
 * ``StorageDaemon`` / the ``storage_daemon`` fixture - an in-process daemon
   (``create_app`` + AppRunner + TCPSite on port 0); ``.url(path)``,
   ``.device_path(dev)``, ``.host`` (``ip:port`` for X-Container-Host).
@@ -34,6 +35,7 @@ from aiohttp import web
 from martlet.backend import make_session
 from martlet.cluster import ClusterConfig
 from martlet.hashing import HashSection
+from martlet.policies import StoragePolicies
 from martlet.serve import runner_options
 from ops.dev_processes import martlet_argv
 from storage.config import StorageConfig, StorageSection
@@ -50,8 +52,9 @@ def make_devices(root: Path, names: tuple[str, ...] = DEVICES) -> Path:
     return root
 
 
-def make_storage_config(devices_root: Path, **storage_keys: Any) -> StorageConfig:
-    cluster = ClusterConfig(path="<test>", hash=TEST_HASH, ring_dir=devices_root, secret="s")
+def make_storage_config(devices_root: Path, policies: StoragePolicies = StoragePolicies(),
+                        **storage_keys: Any) -> StorageConfig:
+    cluster = ClusterConfig(path="<test>", hash=TEST_HASH, ring_dir=devices_root, secret="s", policies=policies)
     section = StorageSection(devices=str(devices_root), bind_port=0, **storage_keys)
     return StorageConfig(storage=section, cluster=cluster, path="<test>")
 
@@ -83,8 +86,9 @@ class StorageDaemon:
         await self.runner.cleanup()
 
 
-async def start_storage_daemon(devices_root: Path, **storage_keys: Any) -> StorageDaemon:
-    config = make_storage_config(devices_root, **storage_keys)
+async def start_storage_daemon(devices_root: Path, policies: StoragePolicies = StoragePolicies(),
+                               **storage_keys: Any) -> StorageDaemon:
+    config = make_storage_config(devices_root, policies, **storage_keys)
     runner = web.AppRunner(create_app(config), **runner_options(shutdown_timeout=2.0))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

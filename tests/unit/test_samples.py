@@ -21,6 +21,7 @@ import pytest
 from martlet.cluster import ClusterSection
 from martlet.config import ConfigFile
 from martlet.hashing import HashSection
+from martlet.policies import StoragePolicySection
 from proxy.config import (
     AccountQuotasSection, BulkSection, ContainerQuotasSection, CorsSection, EtagQuoterSection, ProxySection,
 )
@@ -37,6 +38,8 @@ PACKAGES = ("martlet", "ring", "storage", "proxy", "replicator", "ops")
 REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("martlet.conf", "hash", HashSection),
     ("martlet.conf", "cluster", ClusterSection),
+    # One [storage-policy:N] per policy (martlet.policies); the sample has policy 0.
+    ("martlet.conf", "storage-policy:0", StoragePolicySection),
     ("proxy.conf", "proxy", ProxySection),
     ("proxy.conf", "bulk", BulkSection),
     ("proxy.conf", "account_quotas", AccountQuotasSection),
@@ -60,7 +63,12 @@ RAW_SECTIONS = {("proxy.conf", "auth")}
 
 # Sample values that differ from the code's default on purpose: the samples
 # sit next to martlet.conf, so they name it relatively.
-DELIBERATE = {("storage.conf", "storage", "cluster_conf"): "martlet.conf"}
+DELIBERATE = {
+    ("storage.conf", "storage", "cluster_conf"): "martlet.conf",
+    # A policy has no default name; the sample's policy 0 is Swift's default one.
+    ("martlet.conf", "storage-policy:0", "name"): "Policy-0",
+    ("martlet.conf", "storage-policy:0", "default"): True,
+}
 
 
 def source_trees() -> list[tuple[Path, ast.Module]]:
