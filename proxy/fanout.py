@@ -338,15 +338,8 @@ async def read_first(
     return ReadAnswer(None, None, nodes, statuses, tombstone, primary_404)
 
 
-async def read_newest(
-    state: ProxyState,
-    ring: Ring,
-    part: int,
-    method: str,
-    path: SwiftPath,
-    headers: Mapping[str, str],
-    query: Mapping[str, str] | None = None,
-) -> ReadAnswer:
+async def read_newest(state: ProxyState, ring: Ring, part: int, method: str, path: SwiftPath,
+                      headers: Mapping[str, str], query: Mapping[str, str] | None = None) -> ReadAnswer:
     """``X-Newest``: every node a read may use (primaries, then handoffs, as
     ``read_first`` would try them) is asked at once, and the decisive answer
     with the newest timestamp wins, as Swift's does. A caller that must
