@@ -123,7 +123,7 @@ def wrap(next_handler: Handler) -> Handler:
             return web.Response(status=200, headers=allowed)
         strict = ctx.state.config.features.cors.strict_cors_mode
 
-        def add_headers(response: web.StreamResponse) -> None:
+        async def add_headers(response: web.StreamResponse) -> None:
             response.headers.update(actual_headers(rules, origin, strict, response.headers))
 
         on_response(ctx, add_headers)

@@ -12,6 +12,7 @@ its account when the container does not say, or ``enable_by_default``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -56,25 +57,26 @@ def _is_true(value: str) -> bool:
 
 
 def wrap(next_handler: Handler) -> Handler:
-    """The pipeline entry point."""
+    """The pipeline entry point. What an answer needs is looked up when it
+    is prepared, and only if it needs it (an ETag to quote, a setting to
+    show), so the feature adds nothing to answers without one."""
 
     async def handle(ctx: Context) -> Answer:
         kind = ctx.path.kind
         if kind == "object":
-            if await _wanted(ctx):
-                on_response(ctx, _quote_answer)
+            on_response(ctx, functools.partial(_quote_answer, ctx))
         elif ctx.method in ("PUT", "POST"):
             ctx = ctx.with_backend_headers(setting_update(ctx.request.headers, kind))
         elif ctx.method in ("GET", "HEAD"):
-            await _show_setting(ctx)
+            on_response(ctx, functools.partial(_show_setting, ctx))
         return await next_handler(ctx)
 
     return handle
 
 
-def _quote_answer(response: web.StreamResponse) -> None:
+async def _quote_answer(ctx: Context, response: web.StreamResponse) -> None:
     etag = response.headers.get("ETag")
-    if etag:
+    if etag and await _wanted(ctx):
         response.headers["ETag"] = quote_etag(etag)
 
 
@@ -91,8 +93,11 @@ async def _wanted(ctx: Context) -> bool:
     return _is_true(flag)
 
 
-async def _show_setting(ctx: Context) -> None:
-    """An account or container read shows its setting, when it has one."""
+async def _show_setting(ctx: Context, response: web.StreamResponse) -> None:
+    """An account or container read that succeeds shows its setting, when
+    it has one."""
+    if response.status >= 300:
+        return
     kind = ctx.path.kind
     try:
         if kind == "container":
@@ -102,10 +107,4 @@ async def _show_setting(ctx: Context) -> None:
     except MartletError:
         return
     if flag:
-        header = f"X-{kind.title()}-Rfc-Compliant-Etags"
-
-        def show(response: web.StreamResponse) -> None:
-            if response.status < 300:
-                response.headers[header] = flag
-
-        on_response(ctx, show)
+        response.headers[f"X-{kind.title()}-Rfc-Compliant-Etags"] = flag

@@ -44,7 +44,9 @@ from proxy.object_stream import ObjectStream
 Answer = web.StreamResponse | ObjectStream
 Handler = Callable[[Context], Awaitable[Answer]]
 Feature = Callable[[Handler], Handler]
-ResponseHook = Callable[[web.StreamResponse], None]
+# Awaited as the answer is prepared: a hook may look something up then,
+# which costs nothing for the answers that turn out not to need it.
+ResponseHook = Callable[[web.StreamResponse], Awaitable[None]]
 
 _HOOKS: web.RequestKey[list[ResponseHook]] = web.RequestKey("martlet_response_hooks", list)
 _SUBREQUEST: web.RequestKey[bool] = web.RequestKey("martlet_subrequest", bool)
@@ -85,7 +87,7 @@ async def run_response_hooks(request: web.Request, response: web.StreamResponse)
         # It would write into the client's answer: a bug, made loud.
         raise RuntimeError(f"a subrequest's answer is being sent ({request.method} {request.path})")
     for hook in request.get(_HOOKS, ()):
-        hook(response)
+        await hook(response)
 
 
 def subrequest(ctx: Context, method: str, path: SwiftPath, headers: Mapping[str, str] | None = None,

@@ -178,7 +178,12 @@ def upload_of(ctx: Context) -> Upload | None:
             return Upload(_copy_path(ctx, headers["Destination"], "Destination-Account"), ctx.path)
     except MartletError:
         return None
-    return Upload(ctx.path) if ctx.method == "PUT" else None
+    if ctx.method != "PUT":
+        return None
+    chunked = headers.get("Transfer-Encoding", "").lower() == "chunked"
+    if "Content-Length" not in headers and not chunked and ctx.body is None:
+        return None  # no body to count: the object controller answers 411
+    return Upload(ctx.path)
 
 
 def _copy_path(ctx: Context, value: str, account_header: str) -> SwiftPath:
@@ -281,7 +286,7 @@ def wrap_account(next_handler: Handler) -> Handler:
         if kind == "account" and method == "POST":
             ctx = _quota_post(ctx)
         elif kind == "account" and method in ("GET", "HEAD"):
-            await _show_quotas(ctx)
+            _show_quotas(ctx)
         elif kind == "object" and method in ("PUT", "COPY"):
             identity = ctx.identity
             if identity is None or not identity.is_reseller_admin:
@@ -305,19 +310,19 @@ def _quota_post(ctx: Context) -> Context:
     return ctx.with_backend_headers(updates)
 
 
-async def _show_quotas(ctx: Context) -> None:
-    try:
-        info = await account_info(ctx.state, ctx.path.account)
-    except MartletError:
-        return  # a new account has no quota; a failing one answers for itself
-    shown = account_quota_headers(info, policy_indexes())
+def _show_quotas(ctx: Context) -> None:
+    """An account read that succeeds shows the account's quotas."""
 
-    def show(response: web.StreamResponse) -> None:
-        if response.status < 300:  # never on a refusal: only readers see quotas
-            response.headers.update(shown)
+    async def show(response: web.StreamResponse) -> None:
+        if response.status >= 300:  # never on a refusal: only readers see quotas
+            return
+        try:
+            info = await account_info(ctx.state, ctx.path.account)
+        except MartletError:
+            return
+        response.headers.update(account_quota_headers(info, policy_indexes()))
 
-    if shown:
-        on_response(ctx, show)
+    on_response(ctx, show)
 
 
 async def _enforce_account(ctx: Context, upload: Upload) -> Context:

@@ -187,3 +187,16 @@ def test_extracted_files_meet_the_quotas(cluster: RunningCluster) -> None:
     assert result["Number Files Created"] == 1
     assert result["Errors"] == [["small/too-big", "413 Request Entity Too Large"]]
     assert exists(cluster, "small/fits") and not exists(cluster, "small/too-big")
+
+
+def test_the_swift_cli_deletes_through_bulk_delete(cluster: RunningCluster) -> None:
+    # python-swiftclient switches to ?bulk-delete past 20 objects when /info has bulk_delete
+    fill(cluster, "cli", [f"o{i:02d}" for i in range(25)])
+    done = cluster.swift("delete", "cli")
+    assert done.returncode == 0, done.stderr
+    assert sorted(done.stdout.split()) == sorted([f"o{i:02d}" for i in range(25)] + ["cli"])
+    assert not exists(cluster, "cli")
+    # one request did it: no object DELETE reached the proxy's access log
+    lines = [json.loads(line) for line in cluster.log_text("proxy").splitlines() if line.startswith("{")]
+    assert not [e for e in lines if e.get("method") == "DELETE" and e.get("path", "").startswith("/v1/AUTH_test/cli/")]
+    assert [e for e in lines if e.get("method") == "POST" and e.get("path") == "/v1/AUTH_test"]

@@ -32,9 +32,15 @@ def test_a_subrequest_keeps_who_is_asking_and_nothing_else() -> None:
 async def test_hooks_run_on_the_request_they_were_registered_for() -> None:
     parent = context()
     seen: list[str] = []
-    on_response(parent, lambda response: seen.append("parent"))
+
+    def hook(name: str) -> Any:
+        async def note(_response: web.StreamResponse) -> None:
+            seen.append(name)
+        return note
+
+    on_response(parent, hook("parent"))
     sub = subrequest(parent, "DELETE", SwiftPath("AUTH_a", "c"))
-    on_response(sub, lambda response: seen.append("sub"))
+    on_response(sub, hook("sub"))
     await run_response_hooks(parent.request, web.Response())
     assert seen == ["parent"]
     with pytest.raises(RuntimeError):  # a subrequest's answer must never be sent
