@@ -76,11 +76,12 @@ def forget_container(state: ProxyState, container: SwiftPath) -> None:
 async def object_policy(state: ProxyState, obj: SwiftPath) -> int:
     """The storage policy of ``obj``'s container, whose ring places it.
 
-    A container that is missing, or that no replica could describe, gives
-    policy 0, as Swift's proxy does: the object request then goes on and
-    finds nothing (a write that needs its container has been refused before
-    it gets here)."""
+    A missing container gives policy 0, as Swift's proxy does: the object
+    request goes on and finds nothing (a write that needs its container
+    has been refused before it gets here). When no container replica
+    answered, the policy is unknown: 503, rather than Swift's guess of
+    policy 0, which would answer 404 for an object of another policy."""
     try:
         return (await container_info(state, obj.container_path())).storage_policy
-    except (NotFound, ServiceUnavailable):
+    except NotFound:
         return 0
