@@ -2,14 +2,16 @@
 
 Every node of a cluster must share it: the hash prefix and suffix decide
 where each path lives, the secret signs auth tokens so that any proxy accepts
-any proxy's token, and ``ring_dir`` is where the three ring files are found.
+any proxy's token and (through a key derived from it, or from
+``backend_secret`` when set: ``martlet.backend_auth``) every backend request,
+and ``ring_dir`` is where the three ring files are found.
 Role configs (``storage.conf``, ``proxy.conf``, ...) point at it with their
 ``cluster_conf`` key.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from martlet.config import ConfigFile, load_config, resolve_relative
@@ -24,6 +26,8 @@ class ClusterSection:
 
     ring_dir: str = ""  # empty: the folder that holds martlet.conf
     secret: str = ""
+    # Keys the signatures of backend requests; empty: derived from ``secret``.
+    backend_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,8 @@ class ClusterConfig:
     path: str
     hash: HashSection
     ring_dir: Path
-    secret: str
+    secret: str = field(repr=False)  # secrets stay out of logs and tracebacks
+    backend_secret: str = field(default="", repr=False)
 
     def ring_path(self, kind: str) -> Path:
         """``<ring_dir>/<kind>.ring`` for kind in account, container, object."""
@@ -56,6 +61,7 @@ def cluster_config_from(config: ConfigFile) -> ClusterConfig:
         hash=config.section("hash", HashSection),
         ring_dir=ring_dir,
         secret=section.secret,
+        backend_secret=section.backend_secret,
     )
 
 
