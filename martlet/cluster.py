@@ -2,9 +2,12 @@
 
 Every node of a cluster must share it: the hash prefix and suffix decide
 where each path lives, the secret signs auth tokens so that any proxy accepts
-any proxy's token, ``ring_dir`` is where the ring files are found, and the
+any proxy's token and (through a key derived from it, or from
+``backend_secret`` when set: ``martlet.backend_auth``) every backend request,
+``ring_dir`` is where the ring files are found, and the
 ``[storage-policy:N]`` sections declare the storage policies
-(``martlet.policies``), each with its own object ring. Role configs (``storage.conf``, ``proxy.conf``, ...) point at it with their
+(``martlet.policies``), each with its own object ring.
+Role configs (``storage.conf``, ``proxy.conf``, ...) point at it with their
 ``cluster_conf`` key.
 """
 
@@ -26,6 +29,8 @@ class ClusterSection:
 
     ring_dir: str = ""  # empty: the folder that holds martlet.conf
     secret: str = ""
+    # Keys the signatures of backend requests; empty: derived from ``secret``.
+    backend_secret: str = ""
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,8 @@ class ClusterConfig:
     path: str
     hash: HashSection
     ring_dir: Path
-    secret: str
+    secret: str = field(repr=False)  # secrets stay out of logs and tracebacks
+    backend_secret: str = field(default="", repr=False)
     policies: StoragePolicies = field(default_factory=StoragePolicies)
 
     def ring_path(self, kind: str, policy: int = 0) -> Path:
@@ -70,6 +76,7 @@ def cluster_config_from(config: ConfigFile) -> ClusterConfig:
         hash=config.section("hash", HashSection),
         ring_dir=ring_dir,
         secret=section.secret,
+        backend_secret=section.backend_secret,
         policies=policies_from(config),
     )
 

@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 import aiohttp
 
 from martlet.backend import BackendTimeouts, make_session
+from martlet.backend_auth import backend_key
 from martlet.errors import ServiceUnavailable
 from martlet.policies import policy_string
 from proxy.acl import AccountACL
@@ -99,13 +100,16 @@ class ProxyState:
             config.cluster.hash,
             config.proxy.ring_check_interval,
         )
+        self.backend_key = backend_key(config.cluster)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         """Open the backend session and load the rings (RingError if one
         cannot be loaded: the proxy does not start without its rings)."""
         settings = self.settings
-        self._session = make_session(BackendTimeouts(settings.conn_timeout, settings.node_timeout))
+        self._session = make_session(
+            self.backend_key, BackendTimeouts(settings.conn_timeout, settings.node_timeout)
+        )
         try:
             await self.rings.start()
         except BaseException:

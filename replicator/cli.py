@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from martlet.backend_auth import backend_key
 from martlet.logs import setup_logging
 from replicator.daemon_cli import register_daemons, serve_until_signal
 from storage.config import load_storage_config
@@ -31,6 +32,6 @@ def run_updater(args: argparse.Namespace) -> int:
     storage = load_storage_config(args.config)
     section = storage.section("updater", UpdaterSection)
     setup_logging(section.log_level, name="updater")
-    updater = Updater(storage.devices_root, section, fsync=storage.storage.fsync)
+    updater = Updater(storage.devices_root, section, backend_key(storage.cluster), fsync=storage.storage.fsync)
     serve_until_signal(lambda stop: updater.run(once=args.once, stop=stop))
     return 0

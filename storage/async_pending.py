@@ -33,7 +33,7 @@ import aiohttp
 import msgpack
 
 from martlet.backend import backend_path, backend_request
-from martlet.fileutil import atomic_write, fsync_dir, full_device_is_507
+from martlet.fileutil import atomic_write, fsync_dir, full_device_is_507, make_dirs_durable
 from martlet.hashing import HashSection, hash_path
 from martlet.timestamp import Timestamp
 from storage.devices import policy_dirs
@@ -136,8 +136,8 @@ def write_pending(
     """Blocking: queue ``record`` atomically; returns the file's path."""
     target = pending_path(device_path, record, settings)
     payload = msgpack.packb(record.to_dict(), use_bin_type=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
     with full_device_is_507():
+        make_dirs_durable(target.parent, fsync)  # a queued update outlives a power cut too
         atomic_write(target, payload, tmp_dir=DeviceLayout(device_path).tmp(record.policy), fsync=fsync)
     return target
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from martlet.backend_auth import backend_key
 from martlet.logs import setup_logging
 from martlet.serve import run_app
 
@@ -28,5 +29,6 @@ def run(args: argparse.Namespace) -> int:
     config = load_storage_config(args.config)
     section = config.storage
     setup_logging(section.log_level, name="storage")
+    backend_key(config.cluster)  # no secret: ConfigError here, not in each forked worker
     run_app(lambda: create_app(config), section.bind_ip, section.bind_port, section.workers)
     return 0

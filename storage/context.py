@@ -16,6 +16,7 @@ import aiohttp
 from aiohttp import web
 
 from martlet.backend import BackendTimeouts, make_session
+from martlet.backend_auth import BackendKey, backend_key
 from martlet.errors import ServiceUnavailable
 from martlet.hashing import HashSection
 from martlet.policies import StoragePolicies
@@ -27,7 +28,7 @@ from storage.paths import EntityPath
 
 
 class StorageContext:
-    """Config, the device thread pools and the backend HTTP session.
+    """Config, the backend key, the device thread pools and the backend HTTP session.
 
     Not a frozen record: the session can only be made inside the running
     loop, so ``start()`` opens it when the app starts and ``close()`` closes
@@ -36,6 +37,8 @@ class StorageContext:
 
     def __init__(self, config: StorageConfig) -> None:
         self.config = config
+        # ConfigError without a cluster secret: the daemon does not start.
+        self.backend_key: BackendKey = backend_key(config.cluster)
         self.devices_root = config.devices_root
         self.hash_settings: HashSection = config.cluster.hash
         self.policies: StoragePolicies = config.cluster.policies
@@ -46,7 +49,7 @@ class StorageContext:
     async def start(self) -> None:
         """Open the pooled backend session (container and account updates)."""
         timeout = self.config.storage.container_update_timeout
-        self._session = make_session(BackendTimeouts(conn_timeout=timeout, node_timeout=timeout))
+        self._session = make_session(self.backend_key, BackendTimeouts(conn_timeout=timeout, node_timeout=timeout))
 
     async def close(self) -> None:
         """Close the session, then wait for the disk work still running."""

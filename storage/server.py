@@ -4,6 +4,10 @@ One app serves every device under the devices root and is at once the
 object, container and account server of its node. A request is routed in
 three steps, each in one place:
 
+0. the request's signature is checked (``martlet.backend_auth``): a request
+   not signed with the cluster's backend key, or signed too long ago, is
+   401, before anything else looks at it. GET/HEAD of ``OPEN_PATHS`` (health
+   and monitoring, which reveal no account, container or object) need none;
 1. the path is parsed and validated (``storage.paths``): bad parts are 400;
 2. the device is checked (missing or not a directory is 507);
 3. the entity type - by path depth, or ``X-Backend-Type`` - picks a handler
@@ -24,6 +28,7 @@ from typing import Protocol
 
 from aiohttp import http_parser, web, web_protocol
 
+from martlet.backend_auth import checking_middleware
 from martlet.errors import MethodNotAllowed
 from martlet.http import STANDARD_MIDDLEWARES
 from storage.account_server import AccountServer
@@ -48,6 +53,11 @@ EntityFactory = Callable[[StorageContext], EntityServer]
 
 CONTEXT_KEY: web.AppKey[StorageContext] = web.AppKey("storage_context", StorageContext)
 SERVERS_KEY: web.AppKey[dict[str, EntityServer]] = web.AppKey("entity_servers", dict)
+
+# Answered to GET/HEAD without a signature: load balancers, `martlet dev`'s
+# readiness check, `martlet status` and Prometheus read them, and they hold
+# device names and figures, never an account, container or object name.
+OPEN_PATHS = frozenset({"/healthcheck", "/recon", "/metrics"})
 
 
 def entity_factories() -> dict[str, EntityFactory]:
@@ -114,7 +124,10 @@ def create_app(config: StorageConfig) -> web.Application:
     """The storage daemon: build it here, run it with ``martlet.serve.run_app``."""
     accept_replicate_verb()
     ctx = StorageContext(config)
-    app = web.Application(middlewares=STANDARD_MIDDLEWARES, client_max_size=16 * 1024 * 1024)
+    # The signature check runs inside the error middleware (its 401 is
+    # logged and answered like any error) and before any handler.
+    middlewares = [*STANDARD_MIDDLEWARES, checking_middleware(ctx.backend_key, OPEN_PATHS)]
+    app = web.Application(middlewares=middlewares, client_max_size=16 * 1024 * 1024)
     app[CONTEXT_KEY] = ctx
     app[SERVERS_KEY] = {kind: factory(ctx) for kind, factory in entity_factories().items()}
 

@@ -12,7 +12,9 @@ On-disk contract:
   crash leaves at worst a stray file in ``tmp/``; a reader never sees a
   half-made database. ``link`` (not ``rename``) refuses to replace a file
   that a concurrent PUT put there first; the loser drops its copy and
-  applies its update to the winner's database instead.
+  applies its update to the winner's database instead. With ``fsync`` the
+  file, its hash directory and the parent of every directory made for it
+  (up to the device root) are fsynced before the PUT is acknowledged.
 - Journal mode is WAL (persistent in the file header), so readers never block
   the writer; ``synchronous=FULL`` so an acknowledged update survives a power
   cut. Every write is one ``BEGIN IMMEDIATE`` transaction, taken up front so
@@ -53,7 +55,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from martlet.errors import DeviceUnavailable, NotFound
-from martlet.fileutil import fsync_dir
+from martlet.fileutil import fsync_created, fsync_dir, make_dirs
 from martlet.hashing import HashSection, hash_path
 from martlet.timestamp import Timestamp
 from storage.layout import DeviceLayout
@@ -235,13 +237,16 @@ class DatabaseBroker:
                 conn.close()  # the last close checkpoints and removes the -wal file
             if self.fsync:
                 _fsync_file(tmp_path)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            created = make_dirs(self.path.parent)
             try:
                 os.link(tmp_path, self.path)
             except FileExistsError:
                 return False  # a concurrent PUT won; our update goes to its file
             if self.fsync:
+                # The hash directory, then every directory made for it, up
+                # to the device root: the new database survives a power cut.
                 fsync_dir(self.path.parent)
+                fsync_created(created)
             return True
         finally:
             with contextlib.suppress(FileNotFoundError):
