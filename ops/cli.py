@@ -1,10 +1,13 @@
-"""``martlet ring-init``, ``martlet status`` and ``martlet dev``: operator commands.
+"""Operator commands: ``ring-init``, ``status``, ``healthcheck``, ``dev`` and ``node``.
 
 ``ring-init`` is the first-run set-up of a cluster folder (``ops.init_cluster``),
 the same code ``martlet dev`` runs; the compose file's one-shot ``ring-init``
 service calls it on every ``up`` and it creates only what is missing.
 ``status`` prints the rings and every storage node's health (``ops.status``).
-``dev`` runs a whole cluster on this machine (``ops.dev``).
+``healthcheck`` asks one proxy or node whether it is healthy (``ops.health``).
+``dev`` runs a whole cluster on this machine (``ops.dev``). ``node`` runs a
+storage node's daemons in one process (``ops.node``); the daemons come from
+the components, so ``ops.main`` registers it with ``register_node``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from martlet.errors import UsageError
+from martlet.serve import NodeDaemon
 
 
 def register(subparsers: Any) -> None:
@@ -61,6 +65,28 @@ def register(subparsers: Any) -> None:
                      "PORT+10 to PORT+40 for good; later runs default to the port in proxy.conf")
     dev.set_defaults(func=run_dev)
 
+    health = subparsers.add_parser(
+        "healthcheck", help="exit 0 when the proxy or storage node a config describes is healthy",
+        description="Asks the proxy (proxy.conf) for /healthcheck, or the storage node (storage.conf) "
+        "for /recon, where `martlet node` reports each of its daemons: healthy when every one runs. "
+        "Prints one line per daemon; for container health checks.",
+    )
+    health.add_argument("--config", required=True, help="proxy.conf or storage.conf")
+    health.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer")
+    health.set_defaults(func=run_healthcheck)
+
+
+def register_node(subparsers: Any, daemons: dict[str, NodeDaemon]) -> None:
+    """``martlet node``, running the daemons the components offer."""
+    node = subparsers.add_parser(
+        "node", help="run a storage node: its storage daemon and background daemons in one process",
+        description="Runs the daemons [node] daemons names (default: " + ", ".join(daemons) + ") "
+        "from one storage.conf, restarts one that fails (with backoff) and reports each on /recon. "
+        "SIGTERM/SIGINT stop them all; SIGHUP restarts them all, re-reading the config.",
+    )
+    node.add_argument("--config", required=True, help="path to storage.conf")
+    node.set_defaults(func=lambda args: run_node(args, daemons))
+
 
 def _host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
@@ -104,3 +130,17 @@ def run_dev(args: argparse.Namespace) -> int:
     from ops.dev import run
 
     return run(Path(args.data_dir), args.port)
+
+
+def run_healthcheck(args: argparse.Namespace) -> int:
+    from ops.health import check
+
+    healthy, lines = check(args.config, args.timeout)
+    print("\n".join(lines), flush=True)
+    return 0 if healthy else 1
+
+
+def run_node(args: argparse.Namespace, daemons: dict[str, NodeDaemon]) -> int:
+    from ops.node import run_node as run
+
+    return run(args.config, daemons)
