@@ -44,10 +44,13 @@ from typing import Any
 
 import uvloop
 
-from martlet.errors import ConfigError, MartletError, UsageError
+from martlet.errors import ConfigError, MartletError, RingError, UsageError
 from martlet.serve import DaemonMain, NodeDaemon
 
 log = logging.getLogger(__name__)
+
+# What an operator can fix, told in one line: never a traceback.
+ONE_LINE_ERRORS = (ConfigError, UsageError, RingError, MartletError)
 
 CANCEL_GRACE = 2.0  # seconds a cancelled child gets before the node gives up on it
 DAEMON: contextvars.ContextVar[str] = contextvars.ContextVar("daemon", default="node")
@@ -111,7 +114,7 @@ def after_failure(state: ChildState, now: float, error: str, policy: Policy) -> 
 def describe(exc: BaseException | None) -> str:
     if exc is None:
         return "ended on its own"
-    if isinstance(exc, MartletError):
+    if isinstance(exc, ONE_LINE_ERRORS):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
@@ -167,13 +170,23 @@ class Child:
         """Ask the daemon to end (thread-safe; before it runs, it will not)."""
         with self._lock:
             self._stopping = True
-            if self._loop is not None and self._stop is not None:
-                self._loop.call_soon_threadsafe(self._stop.set)
+            if self._stop is not None:
+                self._call(self._stop.set)
 
     def cancel(self) -> None:
         with self._lock:
-            if self._loop is not None and self._task is not None and not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(self._task.cancel)
+            if self._task is not None:
+                self._call(self._task.cancel)
+
+    def _call(self, callback: Callable[[], object]) -> None:
+        """``callback`` on the child's loop, unless that loop has ended."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(callback)
+        except RuntimeError:  # closed between the check and the call
+            pass
 
     @property
     def stopping(self) -> bool:
@@ -246,27 +259,23 @@ class Supervisor:
         """Start the children one after the other, each once the one before
         runs (the storage daemon first: no pass starts on a node whose
         port is taken); True once all run, False if asked to stop meanwhile.
-        A child that cannot be prepared (or ends at once) stops the others
-        and is raised: a ConfigError or UsageError naming the daemon, or its
-        own exception."""
+        A child that cannot be prepared stops the others and is raised: a
+        ConfigError or UsageError naming the daemon, or its own exception.
+        One that fails after it ran is restarted, as later."""
         self._loop = asyncio.get_running_loop()
         for name in self.daemons:
             self._spawn(name)
-            while True:
+            current = self.children[name]
+            while self.states[name].state != "running":
                 kind, payload = await self._queue.get()
                 if kind == "stop":
                     await self._stop_children()
                     return False
-                if kind == "restart":
-                    continue  # what runs yet was started from the config just now
-                child, exc = payload
-                if self.children.get(child.name) is not child:
-                    continue
-                if kind != "running":
+                if kind == "failed" and payload[0] is current:
                     await self._stop_children()
-                    raise _start_failure(child.name, exc)
-                self._set(name, replace(self.states[name], state="running", since=self.clock()))
-                break
+                    raise _start_failure(name, payload[1])
+                if kind != "restart":  # what runs was started from the config just now
+                    self._dispatch(kind, payload)
         log.info("node running", extra={"daemons": list(self.daemons)})
         return True
 
@@ -284,15 +293,20 @@ class Supervisor:
                 for name in self.daemons:
                     self._spawn(name)
                 continue
-            if kind == "start":
-                name, child = payload
-                if self.children.get(name) is child and self.states[name].state == "backoff":
-                    self._spawn(name, after_failure=True)
-                continue
-            child, exc = payload
-            if self.children.get(child.name) is not child or child.stopping:
-                continue
-            self._child_event(child, kind, exc)
+            self._dispatch(kind, payload)
+
+    def _dispatch(self, kind: str, payload: Any) -> None:
+        """A child's news (``running``, ``ended``, ``failed``) or a backoff's
+        end (``start``); news of a child already replaced is old news."""
+        if kind == "start":
+            name, waited = payload
+            if self.children.get(name) is waited and self.states[name].state == "backoff":
+                self._spawn(name, after_failure=True)
+            return
+        child: Child = payload[0]
+        if self.children.get(child.name) is not child or child.stopping:
+            return
+        self._child_event(child, kind, payload[1])
 
     def _child_event(self, child: Child, kind: str, exc: BaseException | None) -> None:
         name, now = child.name, self.clock()
@@ -305,7 +319,7 @@ class Supervisor:
         delay = (failed.next_start or now) - now
         log.error("daemon failed; starting it again", extra={"daemon": name, "error": failed.last_error,
                                                             "failures": failed.failures, "delay": delay},
-                  exc_info=exc if exc is not None and not isinstance(exc, MartletError) else None)
+                  exc_info=exc if exc is not None and not isinstance(exc, ONE_LINE_ERRORS) else None)
         assert self._loop is not None
         self._loop.call_later(delay, self._queue.put_nowait, ("start", (name, child)))
 
@@ -339,6 +353,6 @@ def _start_failure(name: str, exc: BaseException | None) -> BaseException:
     what an operator can fix, the daemon's own exception otherwise."""
     if isinstance(exc, ConfigError):
         return ConfigError(f"{name}: {exc}")
-    if isinstance(exc, (UsageError, MartletError)):
+    if isinstance(exc, ONE_LINE_ERRORS):
         return UsageError(f"{name}: {exc}")
     return exc if exc is not None else UsageError(f"{name}: ended while starting")

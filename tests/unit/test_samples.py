@@ -21,6 +21,7 @@ import pytest
 from martlet.cluster import ClusterSection
 from martlet.config import ConfigFile
 from martlet.hashing import HashSection
+from ops.node import NodeSection
 from proxy.config import ProxySection
 from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection
 from replicator.updater import UpdaterSection
@@ -37,6 +38,7 @@ REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("martlet.conf", "cluster", ClusterSection),
     ("proxy.conf", "proxy", ProxySection),
     ("storage.conf", "storage", StorageSection),
+    ("storage.conf", "node", NodeSection),
     ("storage.conf", "container-server", ContainerServerSection),
     ("storage.conf", "updater", UpdaterSection),
     ("storage.conf", "replicator", ReplicatorSection),
