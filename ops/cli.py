@@ -43,6 +43,9 @@ def register(subparsers: Any) -> None:
     init.add_argument("--replicas", type=int, default=3, help="replicas (default 3)")
     init.add_argument("--min-part-hours", type=int, default=1, help="(default 1)")
     init.add_argument("--no-fsync", action="store_true", help="fsync = false in storage configs (tests only)")
+    init.add_argument("--env-file", metavar="PATH",
+                      help="keep the cluster's secrets (hash suffix, cluster secret, user keys) in this .env: "
+                      "created when missing, new configs take their secrets from it, users get random keys")
     init.set_defaults(func=run_ring_init)
 
     status = subparsers.add_parser(
@@ -107,7 +110,17 @@ def run_ring_init(args: argparse.Namespace) -> int:
         Path(args.dir), nodes, proxy_ip=proxy_ip, proxy_port=proxy_port, part_power=args.part_power,
         replicas=args.replicas, min_part_hours=args.min_part_hours, fsync=not args.no_fsync,
     )
-    report = init_cluster(layout)
+    cluster_sections = None
+    if args.env_file:
+        from ops.cluster_env import apply_env_file
+
+        layout, cluster_sections, settled = apply_env_file(layout, Path(args.env_file))
+        for name in settled.conflicts:
+            print(f"ring-init: {args.env_file}: {name} differs from the cluster's configs, which are kept",
+                  file=sys.stderr, flush=True)
+        if settled.additions:
+            print(f"ring-init {args.env_file}: added {', '.join(settled.additions)}", flush=True)
+    report = init_cluster(layout, cluster_sections)
     print(f"ring-init {layout.directory}: created {', '.join(report.created) or 'nothing'}; "
           f"kept {', '.join(report.kept) or 'nothing'}", flush=True)
     return 0

@@ -1,6 +1,9 @@
 """``martlet healthcheck --config FILE``: is the process this config
 describes healthy? Made for container health checks, which must work in
-any image with martlet installed (no curl, no ``python`` on PATH needed).
+any image with martlet installed (no curl, no ``python`` on PATH needed):
+``python3 -m ops.health --config FILE`` is the same check without the
+``martlet`` command's start-up (it loads every component, seconds on a
+busy host), which is what the compose file runs.
 
 The role comes from the file: a proxy.conf (``[proxy]``) is healthy when
 ``GET /healthcheck`` answers 200; a storage.conf (``[storage]``) when the
@@ -93,3 +96,26 @@ def check(config_path: str, timeout: float = 3.0) -> tuple[bool, list[str]]:
     if not isinstance(recon, dict):
         return False, [f"{target.url}: unexpected answer"]
     return judge_node(recon, time.time())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python3 -m ops.health --config FILE``: ``martlet healthcheck``
+    without loading every component, for health checks on a busy host."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python3 -m ops.health", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True, help="proxy.conf or storage.conf")
+    parser.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer")
+    args = parser.parse_args(argv)
+    try:
+        healthy, lines = check(args.config, args.timeout)
+    except ConfigError as exc:
+        print(f"martlet healthcheck: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines), flush=True)
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -172,19 +172,20 @@ def build_ring(layout: ClusterLayout, kind: str, hash_settings: HashSection) -> 
     ring.save_ring(builder.get_ring(hash_settings), layout.directory / f"{kind}.ring")
 
 
-def init_cluster(layout: ClusterLayout) -> InitReport:
-    """Create whatever of the cluster folder is missing (see module docstring)."""
+def init_cluster(layout: ClusterLayout, cluster_sections: Mapping[str, Mapping[str, str]] | None = None) -> InitReport:
+    """Create whatever of the cluster folder is missing (see module docstring);
+    a new martlet.conf holds ``cluster_sections`` (default: new random ones)."""
     if not layout.nodes:
         raise ValueError("a cluster needs at least one storage node")
     layout.directory.mkdir(parents=True, exist_ok=True)
     created, kept = write_role_configs(layout)
-    cluster_sections = None
     if layout.cluster_conf.exists():
         from martlet.cluster import load_cluster_config
 
+        cluster_sections = None
         hash_settings = load_cluster_config(layout.cluster_conf).hash
     else:
-        cluster_sections = new_cluster_sections()
+        cluster_sections = cluster_sections or new_cluster_sections()
         hash_settings = HashSection(**cluster_sections["hash"])
     for kind in RING_KINDS:
         if not (layout.directory / f"{kind}.ring").exists():
