@@ -206,22 +206,24 @@ def build_ring(layout: ClusterLayout, name: str, hash_settings: HashSection, see
     ring.save_ring(builder.get_ring(hash_settings), layout.directory / f"{name}.ring")
 
 
-def init_cluster(layout: ClusterLayout) -> InitReport:
-    """Create whatever of the cluster folder is missing (see module docstring)."""
+def init_cluster(layout: ClusterLayout, cluster_sections: Mapping[str, Mapping[str, str]] | None = None) -> InitReport:
+    """Create whatever of the cluster folder is missing (see module docstring);
+    a new martlet.conf holds ``cluster_sections`` (default: new random ones)."""
     if not layout.nodes:
         raise ValueError("a cluster needs at least one storage node")
     # Bad policy names stop it before anything is written (ConfigError).
     build_policies([StoragePolicy(i, (name,), i == 0) for i, name in enumerate(layout.policies)])
     layout.directory.mkdir(parents=True, exist_ok=True)
     created, kept = write_role_configs(layout)
-    cluster_sections = None
     if layout.cluster_conf.exists():
         from martlet.cluster import load_cluster_config
 
+        cluster_sections = None
         existing = load_cluster_config(layout.cluster_conf)
         hash_settings, policies = existing.hash, existing.policies.indexes
     else:
-        cluster_sections = new_cluster_sections(layout.policies)
+        # Secrets may come from the caller (an .env); the policies always from the layout.
+        cluster_sections = {**new_cluster_sections(layout.policies), **(cluster_sections or {})}
         hash_settings = HashSection(**cluster_sections["hash"])
         policies = tuple(range(len(layout.policies))) or (0,)
     rings = [(kind, 0) for kind in RING_KINDS if kind != "object"]

@@ -31,6 +31,7 @@ from aiohttp import http_parser, web, web_protocol
 from martlet.backend_auth import checking_middleware
 from martlet.errors import MethodNotAllowed
 from martlet.http import STANDARD_MIDDLEWARES
+from martlet.serve import SupervisorReport
 from storage.account_server import AccountServer
 from storage.config import StorageConfig
 from storage.container_server import ContainerServer
@@ -120,8 +121,9 @@ def accept_replicate_verb() -> None:
     web_protocol.HttpRequestParser = http_parser.HttpRequestParserPy  # type: ignore[misc]
 
 
-def create_app(config: StorageConfig) -> web.Application:
-    """The storage daemon: build it here, run it with ``martlet.serve.run_app``."""
+def create_app(config: StorageConfig, node_report: SupervisorReport | None = None) -> web.Application:
+    """The storage daemon: build it here, run it with ``martlet.serve.run_app``
+    (or under ``martlet node``, whose ``node_report`` /recon then carries)."""
     accept_replicate_verb()
     ctx = StorageContext(config)
     # The signature check runs inside the error middleware (its 401 is
@@ -143,6 +145,6 @@ def create_app(config: StorageConfig) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_get("/healthcheck", _healthcheck)
-    install_recon(app, config)  # GET /recon and GET /metrics, before the catch-all
+    install_recon(app, config, node_report)  # GET /recon and GET /metrics, before the catch-all
     app.router.add_route("*", "/{tail:.*}", _dispatch)
     return app

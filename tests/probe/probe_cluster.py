@@ -1,9 +1,10 @@
-"""A real cluster for probe tests: four storage daemons and a proxy as
+"""A real cluster for probe tests: four storage nodes and a proxy as
 separate processes (``martlet dev``'s launcher, ``ops.dev_cluster`` and
-``ops.dev_processes``, on ephemeral ports), with the
-background daemons *not* running, so that each test decides when the
-replicator, db-replicator, auditor and updater run (``--once``, as
-subprocesses).
+``ops.dev_processes``, on ephemeral ports), each node running its storage
+daemon only (``[node] daemons = storage``): the background daemons do
+*not* run, so that each test decides when the replicator, db-replicator,
+auditor and updater run (``--once``, as subprocesses). Stopping or killing
+a node ends its storage daemon, and nothing restarts it behind the test.
 
 Helpers look at the disk the way the ring says it must be: where each
 replica of an object lives, which files its hash directory holds.
@@ -41,6 +42,7 @@ PROXY_OPTIONS = {
 }
 # Intervals do not matter with --once; timeouts short, audits unthrottled.
 DAEMON_KEYS = {
+    "node": {"daemons": "storage"},
     "replicator": {"concurrency": "4", "conn_timeout": "0.5", "node_timeout": "5"},
     "db-replicator": {"conn_timeout": "0.5", "node_timeout": "5"},
     "auditor": {"files_per_second": "0", "bytes_per_second": "0"},
