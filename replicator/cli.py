@@ -45,7 +45,8 @@ def node_updater(config_path: str, _report: SupervisorReport) -> DaemonMain:
     from replicator.updater import Updater, UpdaterSection
 
     storage = load_storage_config(config_path)
-    updater = Updater(storage.devices_root, storage.section("updater", UpdaterSection), fsync=storage.storage.fsync)
+    updater = Updater(storage.devices_root, storage.section("updater", UpdaterSection), backend_key(storage.cluster),
+                      fsync=storage.storage.fsync)
     return lambda stop: updater.run(once=False, stop=stop)
 
 
