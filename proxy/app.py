@@ -13,15 +13,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from martlet.errors import BadRequest
 from martlet.http import STANDARD_MIDDLEWARES, Handler as RequestHandler
-from martlet.logs import trans_id_var
 from proxy import large_objects, server_copy
 from proxy.auth import authenticate, make_token
 from proxy.config import ProxyConfig
 from proxy.constraints import split_swift_path
 from proxy.context import Context, identify
 from proxy.controllers import handle
+from proxy.edge import finish_headers
 from proxy.info import info_document
 from proxy.metrics import install as install_metrics
 from proxy.pipeline import Feature, Handler, compose, respond
@@ -64,28 +63,16 @@ async def healthcheck_handler(_request: web.Request) -> web.Response:
 
 
 def swift_handler(pipeline: Handler) -> RequestHandler:
-    """``/v1/...``: the request's context, down the pipeline."""
+    """``/v1/...``: the request's context, down the pipeline; any other
+    path is answered as Swift answers it (``split_swift_path``)."""
 
     async def handle_request(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
-        version, path = split_swift_path(request.rel_url.raw_path)
-        if version != "v1":
-            raise BadRequest("Invalid path: version must be v1")
+        path = split_swift_path(request.rel_url.raw_path)
         ctx = Context(state, request, path, identify(state, request))
         return await respond(await pipeline(ctx), request)
 
     return handle_request
-
-
-async def _add_trans_id(request: web.Request, response: web.StreamResponse) -> None:
-    """Every answer, streamed or not, carries the transaction id.
-
-    Plain responses are prepared after the middlewares returned (and the
-    context variable was reset), so the id the middleware set wins.
-    """
-    trans_id = response.headers.get("X-Trans-Id") or trans_id_var.get()
-    response.headers["X-Trans-Id"] = trans_id
-    response.headers["X-Openstack-Request-Id"] = trans_id
 
 
 def create_app(config: ProxyConfig) -> web.Application:
@@ -101,13 +88,12 @@ def create_app(config: ProxyConfig) -> web.Application:
             await state.close()
 
     app.cleanup_ctx.append(lifecycle)
-    app.on_response_prepare.append(_add_trans_id)
+    app.on_response_prepare.append(finish_headers)
     for path in ("/auth/v1.0", "/auth/v1.0/", "/v1.0", "/v1.0/"):
         app.router.add_get(path, auth_handler)
     app.router.add_get("/info", info_handler)
     app.router.add_get("/healthcheck", healthcheck_handler)
     install_metrics(app, state)  # GET /metrics (proxy.metrics)
-    swift = swift_handler(compose(handle, FEATURES))
-    app.router.add_route("*", "/v1/{tail:.*}", swift)
-    app.router.add_route("*", "/v1", swift)
+    # Every other path: a Swift path, or Swift's answer to one (412 "Bad URL"...).
+    app.router.add_route("*", "/{tail:.*}", swift_handler(compose(handle, FEATURES)))
     return app

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from martlet.config import ConfigFile, load_config, resolve_relative
 from martlet.cluster import ClusterConfig, load_cluster_config
 from martlet.errors import ConfigError
+from martlet.serve import ClientLimits
 
 from proxy.auth import UserTable, parse_users
 
@@ -24,8 +25,14 @@ class ProxySection:
     log_level: str = "INFO"
     conn_timeout: float = field(default=0.5, metadata={"min": 0.01})
     node_timeout: float = field(default=10.0, metadata={"min": 0.01})
-    # A client that stops sending a body for this long is dropped (499).
+    # A client that stops sending a body for this long is dropped (499); its
+    # request line and headers must arrive within as long.
     client_timeout: float = field(default=60.0, metadata={"min": 0.01})
+    # Bytes of the request line and of each header line; headers per
+    # request; connections served at once by each worker.
+    max_header_size: int = field(default=8192, metadata={"min": 1024})
+    max_header_count: int = field(default=200, metadata={"min": 100})
+    max_clients: int = field(default=1024, metadata={"min": 1})
     token_life: int = field(default=86400, metadata={"min": 1})
     max_file_size: int = field(default=5 * GIB, metadata={"min": 1})
     # Error limiting: this many errors within the interval (seconds), or one
@@ -45,6 +52,10 @@ class ProxySection:
     max_manifest_size: int = field(default=8 * 1024 * 1024, metadata={"min": 1024})
     max_slo_recursion_depth: int = field(default=10, metadata={"min": 1})
     slo_concurrency: int = field(default=4, metadata={"min": 1})
+
+
+    def client_limits(self) -> ClientLimits:
+        return ClientLimits(self.client_timeout, self.max_header_size, self.max_header_count, self.max_clients)
 
 
 @dataclass(frozen=True)

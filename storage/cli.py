@@ -28,5 +28,6 @@ def run(args: argparse.Namespace) -> int:
     config = load_storage_config(args.config)
     section = config.storage
     setup_logging(section.log_level, name="storage")
-    run_app(lambda: create_app(config), section.bind_ip, section.bind_port, section.workers)
+    run_app(lambda: create_app(config), section.bind_ip, section.bind_port, section.workers,
+            limits=section.client_limits())
     return 0

@@ -9,19 +9,31 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from martlet.errors import MethodNotAllowed, NotFound, ServiceUnavailable
+from martlet.errors import NotFound, ServiceUnavailable
 from martlet.swift_path import SwiftPath
 from proxy.access import authorize, owns
-from proxy.constraints import ACCOUNT_LISTING_LIMIT, check_listing_limit, check_metadata
+from proxy.constraints import ACCOUNT_LISTING_LIMIT, check_metadata, check_method, listing_limit, listing_params
 from proxy.context import Context
 from proxy.headers import client_headers_for_backend
 from proxy.replicas import new_timestamp, quorum_response, raise_for_missing, read_entity, relay, write_entity
 
-LISTING_PARAMS = ("format", "prefix", "delimiter", "marker", "end_marker", "limit", "reverse", "path")
+LISTING_PARAMS = frozenset({"format", "prefix", "delimiter", "marker", "end_marker", "limit", "reverse", "path"})
+# Account PUT and DELETE are refused (Swift's allow_account_management off).
+ACCOUNT_METHODS = ("GET", "HEAD", "POST")
 
 
-def listing_query(request: web.Request) -> dict[str, str]:
-    return {k: v for k, v in request.query.items() if k in LISTING_PARAMS}
+def listing_query(request: web.Request, maximum: int) -> dict[str, str]:
+    """The listing parameters of a GET, passed on to the backend: 400 for
+    one that is not UTF-8, 412 for a limit above ``maximum``; a limit that
+    is not a number is dropped (the default applies), as Swift does."""
+    if request.method != "GET":
+        return {}
+    query = listing_params(request.rel_url.raw_query_string, LISTING_PARAMS)
+    limit = listing_limit(query, maximum)
+    query.pop("limit", None)
+    if limit is not None:
+        query["limit"] = str(limit)
+    return query
 
 
 async def autocreate_account(ctx: Context, account: str) -> None:
@@ -50,20 +62,17 @@ async def ensure_account(ctx: Context, account: str) -> None:
 
 
 async def handle_account(ctx: Context) -> web.StreamResponse:
+    check_method(ctx.method, ACCOUNT_METHODS)
     authorize(ctx)
-    method = ctx.method
     account = ctx.path.account
-    if method in ("GET", "HEAD"):
-        return await _read(ctx, account)
-    if method == "POST":
+    if ctx.method == "POST":
         return await _post(ctx, account)
-    raise MethodNotAllowed()
+    return await _read(ctx, account)
 
 
 async def _read(ctx: Context, account: str) -> web.StreamResponse:
     request = ctx.request
-    query = listing_query(request) if ctx.method == "GET" else {}
-    check_listing_limit(query, ACCOUNT_LISTING_LIMIT)
+    query = listing_query(request, ACCOUNT_LISTING_LIMIT)
     headers = {"Accept": request.headers["Accept"]} if "Accept" in request.headers else {}
     answer = await read_entity(ctx.state, ctx.path, ctx.method, headers, query)
     if answer.response is None and 404 in answer.statuses and owns(ctx, account):

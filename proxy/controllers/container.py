@@ -10,20 +10,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from martlet.errors import MethodNotAllowed
 from proxy.access import authorize, container_info, forget_container, owns
 from proxy.acl import clean_acl, parse_acl
-from proxy.constraints import CONTAINER_LISTING_LIMIT, check_listing_limit, check_metadata
+from proxy.constraints import CONTAINER_LISTING_LIMIT, check_metadata, check_method
 from proxy.context import Context
 from proxy.controllers.account import ensure_account, listing_query
 from proxy.headers import client_headers_for_backend
 from proxy.replicas import new_timestamp, quorum_response, raise_for_missing, read_entity, relay, write_entity
 
 
+CONTAINER_METHODS = ("DELETE", "GET", "HEAD", "POST", "PUT")
+
+
 async def handle_container(ctx: Context) -> web.StreamResponse:
     account, container = ctx.path.account, ctx.path.container
     assert container is not None
     method = ctx.method
+    check_method(method, CONTAINER_METHODS)
     if method in ("GET", "HEAD"):
         if owns(ctx, account):
             authorize(ctx)
@@ -32,8 +35,6 @@ async def handle_container(ctx: Context) -> web.StreamResponse:
             authorize(ctx, read_acl=parse_acl(info.read_acl))
         return await _read(ctx)
     authorize(ctx)
-    if method not in ("PUT", "POST", "DELETE"):
-        raise MethodNotAllowed()
     headers = client_headers_for_backend(ctx.request.headers)
     if method in ("PUT", "POST"):
         check_metadata(ctx.request.headers, "container")
@@ -51,8 +52,7 @@ async def handle_container(ctx: Context) -> web.StreamResponse:
 
 async def _read(ctx: Context) -> web.StreamResponse:
     request = ctx.request
-    query = listing_query(request) if ctx.method == "GET" else {}
-    check_listing_limit(query, CONTAINER_LISTING_LIMIT)
+    query = listing_query(request, CONTAINER_LISTING_LIMIT)
     headers = {"Accept": request.headers["Accept"]} if "Accept" in request.headers else {}
     answer = await read_entity(ctx.state, ctx.path, ctx.method, headers, query)
     raise_for_missing(answer)
