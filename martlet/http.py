@@ -29,7 +29,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 TRANS_ID_HEADER = "X-Trans-Id"
 # What Swift's own answers (errors, bodiless successes it builds) carry.
-ERROR_CONTENT_TYPE = "text/html; charset=UTF-8"
+ANSWER_CONTENT_TYPE = "text/html; charset=UTF-8"
 
 
 def raw_path_bytes(raw_path: str) -> bytes:
@@ -49,7 +49,7 @@ def header_text(value: str) -> str:
 
 def error_response(error: MartletError, request: web.Request | None = None) -> web.Response:
     """A short answer with Swift's content type; HEAD answers carry no body."""
-    headers = {"Content-Type": ERROR_CONTENT_TYPE, **error.headers}
+    headers = {"Content-Type": ANSWER_CONTENT_TYPE, **error.headers}
     body = None if request is not None and request.method == "HEAD" else error.reason.encode("utf-8")
     return web.Response(status=error.http_status, body=body, headers=headers)
 

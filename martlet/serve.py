@@ -55,9 +55,16 @@ def use_python_request_parser() -> None:
     ``martlet.http.raw_path_bytes`` undoes). It costs about 20 us more per
     request (bench/cluster_bench.py measures it). The parser is chosen per
     process, for every server in it.
+
+    It also parses one request of a connection at a time, as eventlet
+    does, instead of up to 32 ahead: bytes that follow a request are parsed
+    only once that request is under way, so when they are not a request
+    (the body of a PUT sent without a length) the request still gets its
+    answer (411) before the 400 for them, instead of losing it with them.
     """
     # Assigning to a class name is what mypy refuses; it is the point here.
     web_protocol.HttpRequestParser = http_parser.HttpRequestParserPy  # type: ignore[misc]
+    web_protocol.MAX_MSG_QUEUE_SIZE = 1
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from martlet.errors import MethodNotAllowed
 from martlet.http import STANDARD_MIDDLEWARES, Handler as RequestHandler
 from proxy import large_objects, server_copy
 from proxy.auth import authenticate, make_token
@@ -62,12 +63,16 @@ async def healthcheck_handler(_request: web.Request) -> web.Response:
     return web.Response(text="OK")
 
 
-def swift_handler(pipeline: Handler) -> RequestHandler:
+def swift_handler(pipeline: Handler, fixed_paths: frozenset[str]) -> RequestHandler:
     """``/v1/...``: the request's context, down the pipeline; any other
-    path is answered as Swift answers it (``split_swift_path``)."""
+    path is answered as Swift answers it (``split_swift_path``), except the
+    paths of the routes above (``fixed_paths``), asked with a method they
+    do not take: 405."""
 
     async def handle_request(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
+        if request.path in fixed_paths:
+            raise MethodNotAllowed(headers={"Allow": "GET, HEAD"})
         path = split_swift_path(request.rel_url.raw_path)
         ctx = Context(state, request, path, identify(state, request))
         return await respond(await pipeline(ctx), request)
@@ -95,5 +100,7 @@ def create_app(config: ProxyConfig) -> web.Application:
     app.router.add_get("/healthcheck", healthcheck_handler)
     install_metrics(app, state)  # GET /metrics (proxy.metrics)
     # Every other path: a Swift path, or Swift's answer to one (412 "Bad URL"...).
-    app.router.add_route("*", "/{tail:.*}", swift_handler(compose(handle, FEATURES)))
+    fixed_paths = frozenset(resource.canonical for resource in app.router.resources())
+    # [\s\S]: any character, newlines (%0A) included, which "." would not match
+    app.router.add_route("*", "/{tail:[\\s\\S]*}", swift_handler(compose(handle, FEATURES), fixed_paths))
     return app

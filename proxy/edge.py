@@ -6,12 +6,16 @@ headers Swift's clients look for are added in one place rather than by
 each handler:
 
 - ``X-Trans-Id`` and ``X-Openstack-Request-Id``, the transaction id;
+- ``Content-Type: text/html; charset=UTF-8`` on an answer that has none
+  (a 201, a 204 of a DELETE...): swob's default, which Swift's clients see;
 - ``WWW-Authenticate: Swift realm="<account>"`` on a 401 (swob's rule: the
   account the path names, quoted, else ``unknown``);
 - ``Content-Length: 0`` on a 204, which Swift sends and its functional
   tests require, and which aiohttp removes;
 - ``Connection: keep-alive`` when the client asked for it and the
-  connection stays open, as eventlet echoes it.
+  connection stays open, as eventlet echoes it; ``Connection: close`` on a
+  411, whose request may have sent a body of unknown length anyway: what
+  follows on the connection cannot be told apart from it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from martlet.http import raw_path_bytes
+from martlet.http import ANSWER_CONTENT_TYPE, raw_path_bytes
 from martlet.logs import trans_id_var
 
 
@@ -49,9 +53,14 @@ async def finish_headers(request: web.Request, response: web.StreamResponse) -> 
     trans_id = response.headers.get("X-Trans-Id") or trans_id_var.get()
     response.headers["X-Trans-Id"] = trans_id
     response.headers["X-Openstack-Request-Id"] = trans_id
+    if "Content-Type" not in response.headers:
+        response.headers["Content-Type"] = ANSWER_CONTENT_TYPE
     if response.status == 401 and "WWW-Authenticate" not in response.headers:
         response.headers["WWW-Authenticate"] = www_authenticate(request.rel_url.raw_path)
     if response.status == 204:
         response.headers["Content-Length"] = "0"
-    if "Connection" not in response.headers and response.keep_alive and _asks_keep_alive(request):
+    if response.status == 411:
+        response.force_close()
+        response.headers["Connection"] = "close"
+    elif "Connection" not in response.headers and response.keep_alive and _asks_keep_alive(request):
         response.headers["Connection"] = "keep-alive"

@@ -25,10 +25,11 @@ ACCOUNT_METHODS = ("GET", "HEAD", "POST")
 def listing_query(request: web.Request, maximum: int) -> dict[str, str]:
     """The listing parameters of a GET, passed on to the backend: 400 for
     one that is not UTF-8, 412 for a limit above ``maximum``; a limit that
-    is not a number is dropped (the default applies), as Swift does."""
-    if request.method != "GET":
-        return {}
+    is not a number is dropped (the default applies), as Swift does. A
+    HEAD passes only ``format``, which its Content-Type follows."""
     query = listing_params(request.rel_url.raw_query_string, LISTING_PARAMS)
+    if request.method != "GET":
+        return {"format": query["format"]} if "format" in query else {}
     limit = listing_limit(query, maximum)
     query.pop("limit", None)
     if limit is not None:

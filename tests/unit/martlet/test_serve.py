@@ -127,3 +127,16 @@ async def test_connections_beyond_max_clients_wait(serve: Serve) -> None:
     writer.close()
     for other in held:
         other.close()
+
+
+async def test_a_request_is_answered_before_what_follows_is_parsed(serve: Serve) -> None:
+    """A PUT without a length whose body follows anyway (bytes that are no
+    request: here a bare LF) still gets its own answer first."""
+    port = await serve(ClientLimits())
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"PUT /first HTTP/1.1\r\nHost: x\r\n\r\nnot\na request\r\n\r\n")
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), WAIT)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 200") and b"PUT /first 1" in answer
+    assert b" 400 Bad Request" in answer  # then the rest, for what it is
