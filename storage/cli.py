@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(section.log_level, name="storage")
     backend_key(config.cluster)  # no secret: ConfigError here, not in each forked worker
     try:
-        run_app(lambda: create_app(config), section.bind_ip, section.bind_port, section.workers)
+        run_app(lambda: create_app(config), section.bind_ip, section.bind_port, section.workers,
+                limits=section.client_limits())
     except UsageError as exc:  # the port: run_app binds before it serves
         raise _port_hint(exc, args.config) from None
     return 0
@@ -57,7 +58,7 @@ def node_storage(config_path: str, node_report: SupervisorReport) -> DaemonMain:
     except UsageError as exc:
         raise _port_hint(exc, config_path) from None
     app = create_app(config, node_report=node_report)
-    return lambda stop: serve_until(app, sock, stop)
+    return lambda stop: serve_until(app, sock, stop, section.client_limits())
 
 
 NODE_DAEMONS: dict[str, NodeDaemon] = {"storage": node_storage}
