@@ -14,7 +14,7 @@ import pytest
 
 from martlet.backend import backend_path
 
-from tests.cluster.conftest import StorageDaemon
+from tests.cluster.conftest import StorageDaemon, signed
 from tests.cluster.object_helpers import call, md5, opath, put_object, ts
 
 pytestmark = pytest.mark.cluster
@@ -119,7 +119,8 @@ async def test_metadata_that_is_not_utf8_is_stored(storage_daemon: StorageDaemon
                                                    backend: aiohttp.ClientSession) -> None:
     """Bytes that are not UTF-8 are stored as U+FFFD rather than failing the
     write (aiohttp can only send text back)."""
-    head = (f"PUT {opath()} HTTP/1.1\r\nX-Timestamp: {ts()}\r\nContent-Length: 0\r\n".encode()
+    signature = "".join(f"{k}: {v}\r\n" for k, v in signed("PUT", opath()).items())
+    head = (f"PUT {opath()} HTTP/1.1\r\nX-Timestamp: {ts()}\r\nContent-Length: 0\r\n{signature}".encode()
             + b"X-Object-Meta-Name: caf\xc3\r\n")
     answer = await raw_request(storage_daemon, head)
     assert answer.startswith(b"HTTP/1.1 201")
