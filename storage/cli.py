@@ -8,6 +8,7 @@ command builds the whole parser, and need not load the storage daemon.
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 from martlet.backend_auth import backend_key
@@ -53,6 +54,10 @@ def node_storage(config_path: str, node_report: SupervisorReport) -> DaemonMain:
 
     config = load_storage_config(config_path)
     section = config.storage
+    if section.workers > 1:
+        logging.getLogger(__name__).warning(
+            "[storage] workers is for martlet storage; under martlet node the daemon runs one",
+            extra={"workers": section.workers})
     try:
         sock = bind_socket(section.bind_ip, section.bind_port, reuse_port=False)
     except UsageError as exc:
