@@ -1,4 +1,4 @@
-# The two commands of the README. Both create .venv when it is missing.
+# The commands of the README. Each creates .venv when it is missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 CONFORMANCE_FILES := test_protocol.py test_account.py test_container.py test_object.py \
 	tests.py test_dlo.py test_slo.py
 
-.PHONY: test dev conformance clean
+.PHONY: test dev conformance compose-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ dev: $(STAMP)
 # CONFORMANCE_PYTEST_ARGS passes pytest arguments (-k, --deselect) to every file.
 conformance: $(STAMP)
 	PYTEST_ARGS="$(CONFORMANCE_PYTEST_ARGS)" conformance/run.sh $(CONFORMANCE_FILES)
+
+# The compose cluster for real (tests/compose/run.sh): image built, cluster
+# up, a node stopped and started, one added, a disk replaced, all through
+# docker compose and python-swiftclient; sets up a Docker engine when none
+# answers (../shared/docker/setup-docker.sh) and leaves nothing behind.
+compose-test: $(STAMP)
+	tests/compose/run.sh
 
 clean:
 	rm -rf $(VENV) .dev-cluster .pytest_cache .conformance

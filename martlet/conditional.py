@@ -96,3 +96,26 @@ def evaluate(
         if last_modified > conditions.if_unmodified_since:
             return 412
     return None
+
+
+def if_range_holds(value: str | None, etag: str | None, last_modified: float | None) -> bool:
+    """Whether a Range may be served under ``If-Range: value`` (RFC 9110
+    13.1.5): with no If-Range, yes; with an entity tag, only when it is a
+    strong match of ``etag``; with a date, only when it is exactly
+    ``last_modified``. Otherwise the client's partial copy is stale, and it
+    gets the whole representation (200) instead of a piece of another one.
+    Swift ignores the header; answering a piece of a changed object to a
+    client resuming a download would corrupt its copy, so martlet does not.
+    """
+    if value is None:
+        return True
+    value = value.strip()
+    if value.startswith("W/"):
+        return False  # a weak tag never matches for If-Range
+    if value.startswith('"'):
+        return etag is not None and value.strip('"') == etag.strip('"')
+    date = parse_http_date(value)
+    if date is None:
+        # Not a date: an unquoted tag, as Swift clients send them.
+        return etag is not None and value == etag.strip('"')
+    return last_modified is not None and date == last_modified

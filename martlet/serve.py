@@ -6,6 +6,11 @@ app's cleanup contexts. With ``workers > 1`` the parent forks that many
 children that share the port through SO_REUSEPORT and waits for them; a
 signal to the parent is passed on to every child.
 
+A node supervisor (``martlet node``) runs several daemons in one process,
+each on its own thread and event loop, so it cannot let them own signals:
+``serve_until`` serves until an event is set instead, and ``NodeDaemon``
+is how each component hands the supervisor a daemon to run that way.
+
 What a client may take of a daemon is bounded (``ClientLimits``, Swift's
 defaults): its request line and headers must arrive within
 ``client_timeout``, no line may exceed ``max_header_size`` bytes, no request
@@ -19,20 +24,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypedDict
 
 import uvloop
 from aiohttp import http_parser, web, web_protocol
 
+from martlet.errors import UsageError
+
 log = logging.getLogger(__name__)
 
 AppFactory = Callable[[], web.Application]
+# A daemon ready to run: it runs until the event is set, then returns.
+DaemonMain = Callable[[asyncio.Event], Awaitable[object]]
+# What a node's daemons may ask of their supervisor: its report of every
+# daemon of the node (JSON-able), which the storage daemon serves on /recon.
+SupervisorReport = Callable[[], Mapping[str, object]]
+# How a component offers a daemon to ``martlet node``: given the node's
+# storage.conf and the supervisor's report, load the config, take what must
+# be taken before running (e.g. bind the port: an error here is a start
+# failure, told in one line) and return the daemon to run. Called on the
+# daemon's own thread, again on every restart, so a restart re-reads the config.
+NodeDaemon = Callable[[str, SupervisorReport], DaemonMain]
 
 # The request line and the final empty line count against aiohttp's
 # max_headers as well as the headers themselves.
@@ -105,6 +124,26 @@ def handler_options(limits: ClientLimits) -> HandlerOptions:
         "max_field_size": limits.max_header_size,
         "max_headers": limits.max_header_count + _PARSER_EXTRA_LINES,
     }
+
+
+
+def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    """A listening socket; a port that is taken (or an address this host
+    does not have) is a UsageError naming it, never a traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError as exc:
+        sock.close()
+        reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be listened on ({exc.strerror or exc})"
+        raise UsageError(f"{host}:{port} {reason}") from None
+    sock.setblocking(False)
+    return sock
 
 
 class RunnerOptions(TypedDict):
@@ -222,30 +261,27 @@ async def start_serving(app: web.Application, sock: socket.socket, limits: Clien
     return runner
 
 
-def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
+async def serve_until(app: web.Application, sock: socket.socket, stop: asyncio.Event,
+                      shutdown_timeout: float = 10.0, limits: ClientLimits = ClientLimits()) -> None:
+    """Serve ``app`` on the bound ``sock`` until ``stop`` is set, then drain."""
+    runner: web.AppRunner | None = None
+    try:
+        runner = await start_serving(app, sock, limits, shutdown_timeout)
+        log.info("serving", extra={"address": sock.getsockname()})
+        await stop.wait()
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        sock.close()
 
 
 async def _serve_forever(app: web.Application, sock: socket.socket, limits: ClientLimits,
                          shutdown_timeout: float) -> None:
-    runner = await start_serving(app, sock, limits, shutdown_timeout)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("serving", extra={"address": sock.getsockname()})
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await serve_until(app, sock, stop, shutdown_timeout, limits)
 
 
 def run_app(

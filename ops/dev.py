@@ -3,10 +3,10 @@
 On first run it creates ``<data-dir>`` (default ``./.dev-cluster``, see
 ``ops.dev_cluster``), with the proxy on ``--port`` (default 8080) and the
 storage nodes on the next ports (+10 to +40); later runs reuse it as the
-operator left it. Then it starts every storage daemon, the proxy and each
-node's background daemons (``ops.dev_processes``), prints how to use the
-cluster, and on Ctrl-C (SIGINT, SIGTERM, SIGHUP) stops every process it
-started.
+operator left it. Then it starts one ``martlet node`` per storage node (its
+storage daemon and background daemons) and the proxy
+(``ops.dev_processes``), prints how to use the cluster, and on Ctrl-C
+(SIGINT, SIGTERM, SIGHUP) stops every process it started.
 
 A port already in use, or a data dir missing a config, stops it before any
 process starts, with one line that names the port or file and what to do.
@@ -90,8 +90,7 @@ def run(data_dir: Path, port: int | None) -> int:
         while True:
             for name, process in cluster.processes.items():
                 if process.poll() is not None:
-                    print(f"{name} exited with {process.returncode}; see {cluster.log_dir / name}.log",
-                          file=sys.stderr, flush=True)
+                    print(f"martlet dev: {cluster.exit_message(name)}", file=sys.stderr, flush=True)
                     return 1
             time.sleep(0.5)
     except KeyboardInterrupt:

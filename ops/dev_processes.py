@@ -1,9 +1,15 @@
 """The processes of a dev cluster: start, wait for, stop and kill them.
 
-Every daemon is a ``martlet`` command in its own process (``martlet_argv``),
+One process per storage node, ``martlet node --config storage<N>.conf``
+(named ``storage<N>``: the node's storage daemon and its background daemons
+under one supervisor), and one for the proxy: 5 for the 4-node cluster.
+Each is a ``martlet`` command of this interpreter (``martlet_argv``),
 started in a session of its own so that a Ctrl-C reaches the launcher alone
 and the launcher stops them in order. ``martlet dev`` runs them all; the
-cluster and probe tests run all or some of them on ephemeral ports.
+cluster and probe tests run all or some of them on ephemeral ports (the
+probes' nodes run their storage daemon only, ``[node] daemons = storage``).
+Killing a node's process (``kill``) is a power cut of that node: every
+daemon of it ends at once and nothing restarts it.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from ops.dev_cluster import BACKGROUND, DevSpec
+from ops.dev_cluster import DevSpec
 
 
 def martlet_argv(*args: str) -> list[str]:
@@ -25,12 +31,10 @@ def martlet_argv(*args: str) -> list[str]:
 
 
 def process_commands(spec: DevSpec) -> list[tuple[str, list[str]]]:
-    """(name, argv) of every process of the cluster, storage daemons first."""
+    """(name, argv) of every process of the cluster, storage nodes first."""
     nodes = range(len(spec.storage_ports))
-    commands = [(f"storage{i + 1}", martlet_argv("storage", "--config", str(spec.storage_conf(i)))) for i in nodes]
+    commands = [(f"storage{i + 1}", martlet_argv("node", "--config", str(spec.storage_conf(i)))) for i in nodes]
     commands.append(("proxy", martlet_argv("proxy", "--config", str(spec.proxy_conf))))
-    for command in BACKGROUND:
-        commands += [(f"{command}{i + 1}", martlet_argv(command, "--config", str(spec.storage_conf(i)))) for i in nodes]
     return commands
 
 
@@ -61,6 +65,17 @@ class DevCluster:
                     start_new_session=True,  # Ctrl-C reaches us; we stop them in order
                 )
 
+    def exit_message(self, name: str) -> str:
+        """One line on a process that ended: its code, and its own one-line
+        reason when it left one (``martlet node: ...`` as its last line)."""
+        log = self.log_dir / f"{name}.log"
+        try:
+            lines = log.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        reason = f": {lines[-1]}" if lines and lines[-1].startswith("martlet ") else ""
+        return f"{name} exited with {self.processes[name].returncode}{reason}; see {log}"
+
     def health_urls(self) -> dict[str, str]:
         urls = {f"storage{i + 1}": f"http://127.0.0.1:{port}/healthcheck"
                 for i, port in enumerate(self.spec.storage_ports)}
@@ -76,7 +91,7 @@ class DevCluster:
             for name, url in list(pending.items()):
                 process = self.processes.get(name)
                 if process is not None and process.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {process.returncode}; see {self.log_dir / name}.log")
+                    raise RuntimeError(self.exit_message(name))
                 try:
                     with urllib.request.urlopen(url, timeout=1.0) as answer:
                         if answer.status == 200:
@@ -88,8 +103,9 @@ class DevCluster:
                     raise RuntimeError(f"not ready after {timeout}s: {', '.join(sorted(pending))}")
                 time.sleep(0.1)
 
-    def stop(self, names: list[str] | None = None, timeout: float = 10.0) -> None:
-        """SIGTERM, wait up to ``timeout``, then SIGKILL what is left."""
+    def stop(self, names: list[str] | None = None, timeout: float = 15.0) -> None:
+        """SIGTERM, wait up to ``timeout`` (a node gives its daemons 10 s,
+        then cancels them), then SIGKILL what is left."""
         chosen = {n: p for n, p in self.processes.items() if names is None or n in names}
         for process in chosen.values():
             if process.poll() is None:
@@ -104,7 +120,7 @@ class DevCluster:
             del self.processes[name]
 
     def kill(self, name: str) -> None:
-        """SIGKILL one process (probe-style tests)."""
+        """SIGKILL one process (probe-style tests): for a node, every daemon of it."""
         process = self.processes.pop(name)
         process.kill()
         process.wait()

@@ -29,6 +29,8 @@ import ops.cli
 
 # The modules that register subcommands, in the order `martlet --help` lists them.
 COMMAND_MODULES = (ring.cli, storage.cli, replicator.cli, proxy.cli, ops.cli)
+# What `martlet node` runs in one process, by command name.
+NODE_DAEMONS = {**storage.cli.NODE_DAEMONS, **replicator.cli.NODE_DAEMONS}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMAND_MODULES:
         module.register(subparsers)
+    ops.cli.register_node(subparsers, NODE_DAEMONS)
     return parser
 
 

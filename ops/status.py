@@ -4,7 +4,8 @@ Two parts. The rings, read from ``ring_dir``: every device with its weight,
 the partition-replicas it holds and its balance (percent above or below
 its share by weight). The storage nodes the rings name, each asked for
 ``GET /recon`` (``storage.recon``): reachable or not, its devices and disk
-usage, the depth of its async_pending queues, and the last pass of its
+usage, the depth of its async_pending queues, its daemons under ``martlet
+node`` (how many run, which do not), and the last pass of its
 replicator, database replicator, auditor and updater with their age.
 
 Gathering (files, HTTP) and rendering (pure, tested directly) are apart.
@@ -19,11 +20,12 @@ import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from martlet.cluster import RING_KINDS, ClusterConfig
+from martlet.cluster import ClusterConfig
 from martlet.netaddr import host_port
 
 if TYPE_CHECKING:
@@ -81,6 +83,18 @@ class NodeStatus:
     def async_pending(self) -> int:
         return sum(int(d.get("async_pending", 0)) for d in self.devices())
 
+    def daemons(self) -> dict[str, str] | None:
+        """Daemon -> state under ``martlet node``; None for a storage daemon
+        run on its own."""
+        node = self.recon.get("node")
+        if not isinstance(node, dict) or not isinstance(node.get("daemons"), dict):
+            return None
+        return {name: str(s.get("state")) if isinstance(s, dict) else "unknown" for name, s in node["daemons"].items()}
+
+    @property
+    def daemons_down(self) -> list[str]:
+        return [name for name, state in (self.daemons() or {}).items() if state != "running"]
+
 
 @dataclass(frozen=True)
 class ClusterStatus:
@@ -91,7 +105,9 @@ class ClusterStatus:
     @property
     def healthy(self) -> bool:
         devices_ok = all(d.get("mounted") for n in self.nodes if n.reachable for d in n.devices())
-        return all(n.reachable for n in self.nodes) and devices_ok and not any(r.error for r in self.rings)
+        daemons_ok = not any(n.daemons_down for n in self.nodes if n.reachable)
+        return (all(n.reachable for n in self.nodes) and devices_ok and daemons_ok
+                and not any(r.error for r in self.rings))
 
 
 def device_rows(devices: Sequence[Device | None], assignment: Sequence[Sequence[int]], partition_count: int) -> tuple[DeviceRow, ...]:
@@ -115,12 +131,14 @@ def device_rows(devices: Sequence[Device | None], assignment: Sequence[Sequence[
     return tuple(rows)
 
 
-def ring_report(cluster: ClusterConfig, kind: str) -> RingReport:
+def ring_report(cluster: ClusterConfig, kind: str, path: Path | None = None) -> RingReport:
+    """The report of ring ``kind`` (a ring name: ``object-1`` for a storage
+    policy's), read from ``path`` (default: the kind's ring)."""
     from martlet.errors import RingError
     from ring import load_ring
 
     try:
-        ring = load_ring(cluster.ring_path(kind), cluster.hash)
+        ring = load_ring(path or cluster.ring_path(kind), cluster.hash)
     except (RingError, OSError) as exc:
         return RingReport(kind, 0, 0, (), error=str(exc))
     rows = device_rows(ring.devices, ring.replica2part2dev, ring.partition_count)
@@ -152,7 +170,7 @@ def node_devices(rings: Sequence[RingReport]) -> dict[str, tuple[str, ...]]:
 
 
 def gather(cluster: ClusterConfig, timeout: float = 3.0) -> ClusterStatus:
-    rings = tuple(ring_report(cluster, kind) for kind in RING_KINDS)
+    rings = tuple(ring_report(cluster, name, path) for name, path in cluster.ring_paths().items())
     nodes_devices = node_devices(rings)
     with ThreadPoolExecutor(max_workers=min(16, max(1, len(nodes_devices)))) as pool:
         nodes = tuple(pool.map(lambda item: fetch_recon(item[0], item[1], timeout), nodes_devices.items()))
@@ -206,9 +224,18 @@ def render_ring(report: RingReport) -> list[str]:
         ["id", "region", "zone", "address", "device", "weight", "partitions", "balance"], rows))]
 
 
+def daemons_cell(node: NodeStatus) -> str:
+    daemons = node.daemons()
+    if daemons is None:
+        return "-"
+    down = node.daemons_down
+    cell = f"{len(daemons) - len(down)}/{len(daemons)}"
+    return f"{cell} ({', '.join(f'{n} {daemons[n]}' for n in down)})" if down else cell
+
+
 def node_row(node: NodeStatus, now: float) -> list[str]:
     if not node.reachable:
-        return [node.address, f"UNREACHABLE ({node.error})", "-", "-", "-", *("-" for _ in PASS_COLUMNS)]
+        return [node.address, f"UNREACHABLE ({node.error})", "-", "-", "-", "-", *("-" for _ in PASS_COLUMNS)]
     devices = node.devices()
     mounted = [d for d in devices if d.get("mounted")]
     used = sum(int(d.get("used", 0)) for d in mounted)
@@ -217,7 +244,7 @@ def node_row(node: NodeStatus, now: float) -> list[str]:
     missing = [d["device"] for d in devices if not d.get("mounted")]
     state = "up" if not missing else f"up, unmounted: {','.join(missing)}"
     return [node.address, state, f"{len(mounted)}/{len(devices)}", usage,
-            str(node.async_pending),
+            str(node.async_pending), daemons_cell(node),
             *(pass_cell(node.recon, daemon, now) for daemon, _ in PASS_COLUMNS)]
 
 
@@ -227,7 +254,8 @@ def render(status: ClusterStatus) -> str:
         lines.extend(render_ring(report))
         lines.append("")
     lines.append(f"storage nodes: {sum(n.reachable for n in status.nodes)}/{len(status.nodes)} reachable")
-    headers = ["address", "state", "devices", "disk used", "async_pending", *(c for _, c in PASS_COLUMNS)]
+    headers = ["address", "state", "devices", "disk used", "async_pending", "daemons",
+               *(c for _, c in PASS_COLUMNS)]
     lines.extend("  " + s for s in table(headers, [node_row(n, status.time) for n in status.nodes]))
     return "\n".join(lines) + "\n"
 

@@ -3,7 +3,7 @@
 ``create_app(config)`` builds it; ``martlet proxy`` runs it with
 ``martlet.serve.run_app``; tests build it the same way on port 0. Requests
 under ``/v1/`` go down the pipeline (``proxy.pipeline``): the features in
-``FEATURES`` around the core controllers.
+``FEATURES`` that proxy.conf switches on, around the core controllers.
 """
 
 from __future__ import annotations
@@ -14,24 +14,44 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from martlet.errors import MethodNotAllowed
-from martlet.http import STANDARD_MIDDLEWARES, Handler as RequestHandler
-from proxy import large_objects, server_copy
+from martlet.http import STANDARD_MIDDLEWARES
+from martlet.http import Handler as RequestHandler
+from proxy import bulk, cors, etag_quoter, large_objects, quotas, server_copy
 from proxy.auth import authenticate, make_token
 from proxy.config import ProxyConfig
 from proxy.constraints import split_swift_path
 from proxy.context import Context, identify
 from proxy.controllers import handle
 from proxy.edge import finish_headers
-from proxy.info import info_document
+from proxy.info import add_feature_info, info_document
 from proxy.metrics import install as install_metrics
-from proxy.pipeline import Feature, Handler, compose, respond
+from proxy.pipeline import Feature, Handler, compose, respond, run_response_hooks
 from proxy.state import ProxyState
 
 STATE: web.AppKey[ProxyState] = web.AppKey("proxy_state", ProxyState)
 
-# Outermost first: a copy reads its source and writes its destination
-# itself, calling on large objects for a manifest source.
-FEATURES: tuple[Feature, ...] = (server_copy.wrap, large_objects.wrap)
+# Outermost first, by name (the proxy.conf section that switches it on).
+# CORS sees every answer, errors included; each item of a bulk request
+# goes down everything after bulk (quotas check each file of an archive);
+# quotas see a copy before it is made; a copy reads its source and writes
+# its destination itself, calling on large objects for a manifest source.
+FEATURES: tuple[tuple[str, Feature], ...] = (
+    ("cors", cors.wrap),
+    ("bulk", bulk.wrap),
+    ("etag_quoter", etag_quoter.wrap),
+    ("container_quotas", quotas.wrap_container),
+    ("account_quotas", quotas.wrap_account),
+    ("server_copy", server_copy.wrap),
+    ("large_objects", large_objects.wrap),
+)
+# Always on: these have no section.
+BUILT_IN = frozenset({"server_copy", "large_objects"})
+
+
+def pipeline_features(config: ProxyConfig) -> list[Feature]:
+    """The features ``config`` switches on, in pipeline order."""
+    enabled = config.features.enabled() | BUILT_IN
+    return [feature for name, feature in FEATURES if name in enabled]
 
 
 async def auth_handler(request: web.Request) -> web.Response:
@@ -43,7 +63,7 @@ async def auth_handler(request: web.Request) -> web.Response:
     settings = state.settings
     token = make_token(state.config.cluster.secret, user, time.time(), settings.token_life)
     host = request.host or f"{settings.bind_ip}:{settings.bind_port}"
-    url = f"{request.scheme}://{host}/v1/{settings.reseller_prefix}{user.account}"
+    url = f"{request.scheme}://{host}/v1/{state.config.resellers.storage_prefix}{user.account}"
     headers = {
         "X-Auth-Token": token,
         "X-Storage-Token": token,
@@ -54,9 +74,11 @@ async def auth_handler(request: web.Request) -> web.Response:
 
 
 async def info_handler(request: web.Request) -> web.Response:
-    settings = request.app[STATE].settings
-    return web.json_response(info_document(settings.max_file_size, settings.max_manifest_segments,
-                                           settings.max_manifest_size))
+    config = request.app[STATE].config
+    settings = config.proxy
+    document = info_document(settings.max_file_size, settings.max_manifest_segments,
+                             settings.max_manifest_size, settings.slo_yield_frequency, config.cluster.policies)
+    return web.json_response(add_feature_info(document, config.features))
 
 
 async def healthcheck_handler(_request: web.Request) -> web.Response:
@@ -93,7 +115,8 @@ def create_app(config: ProxyConfig) -> web.Application:
             await state.close()
 
     app.cleanup_ctx.append(lifecycle)
-    app.on_response_prepare.append(finish_headers)
+    app.on_response_prepare.append(finish_headers)  # what every answer carries (proxy.edge)
+    app.on_response_prepare.append(run_response_hooks)  # features' header hooks (proxy.pipeline)
     for path in ("/auth/v1.0", "/auth/v1.0/", "/v1.0", "/v1.0/"):
         app.router.add_get(path, auth_handler)
     app.router.add_get("/info", info_handler)
@@ -101,6 +124,7 @@ def create_app(config: ProxyConfig) -> web.Application:
     install_metrics(app, state)  # GET /metrics (proxy.metrics)
     # Every other path: a Swift path, or Swift's answer to one (412 "Bad URL"...).
     fixed_paths = frozenset(resource.canonical for resource in app.router.resources())
+    swift = swift_handler(compose(handle, pipeline_features(config)), fixed_paths)
     # [\s\S]: any character, newlines (%0A) included, which "." would not match
-    app.router.add_route("*", "/{tail:[\\s\\S]*}", swift_handler(compose(handle, FEATURES), fixed_paths))
+    app.router.add_route("*", "/{tail:[\s\S]*}", swift)
     return app

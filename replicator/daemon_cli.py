@@ -4,7 +4,8 @@ Each reads one storage.conf (``[storage]`` plus its own section, see
 ``replicator.config``), runs one pass with ``--once`` or passes every
 ``interval`` until SIGINT/SIGTERM. With ``--once`` on a terminal a progress
 line is shown while the pass runs; the pass's figures are logged and written
-to the daemon's stats file either way.
+to the daemon's stats file either way. ``node_daemon`` offers the same
+daemons to ``martlet node``, which runs them beside the storage daemon.
 
 A daemon's module is imported by its runner, when its command runs: every
 ``martlet`` command builds the whole parser, and need not load them all.
@@ -22,6 +23,7 @@ import uvloop
 
 from martlet.errors import UsageError
 from martlet.logs import setup_logging
+from martlet.serve import DaemonMain, NodeDaemon, SupervisorReport
 from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection, load_daemon_config
 from storage.config import StorageConfig
 
@@ -99,6 +101,18 @@ def _run_daemon(
     return 0
 
 
+def node_daemon(section_name: str, section_cls: type[S], build: Callable[[StorageConfig, S], _Daemon]) -> NodeDaemon:
+    """The daemon as ``martlet node`` runs it: passes every ``interval``
+    over all the node's devices, no progress line, until the node stops it."""
+
+    def prepare(config_path: str, _report: SupervisorReport) -> DaemonMain:
+        storage, section = load_daemon_config(config_path, section_name, section_cls)
+        daemon = build(storage, section)
+        return lambda stop: daemon.run(once=False, stop=stop)
+
+    return prepare
+
+
 def run_replicator(args: argparse.Namespace) -> int:
     from replicator.object_replicator import ObjectReplicator
 
@@ -125,3 +139,29 @@ def run_auditor(args: argparse.Namespace) -> int:
         args, "auditor", AuditorSection,
         lambda storage, section: Auditor(storage, section, _names(args.devices), show_progress=args.once),
     )
+
+
+def _object_replicator(storage: StorageConfig, section: ReplicatorSection) -> _Daemon:
+    from replicator.object_replicator import ObjectReplicator
+
+    return ObjectReplicator(storage, section, (), (), show_progress=False)
+
+
+def _db_replicator(storage: StorageConfig, section: DbReplicatorSection) -> _Daemon:
+    from replicator.db_replicator import DbReplicator
+
+    return DbReplicator(storage, section, (), show_progress=False)
+
+
+def _auditor(storage: StorageConfig, section: AuditorSection) -> _Daemon:
+    from replicator.auditor import Auditor
+
+    return Auditor(storage, section, (), show_progress=False)
+
+
+# The pass daemons by command name, for ``martlet node`` (replicator.cli adds the updater).
+NODE_DAEMONS: dict[str, NodeDaemon] = {
+    "replicator": node_daemon("replicator", ReplicatorSection, _object_replicator),
+    "db-replicator": node_daemon("db-replicator", DbReplicatorSection, _db_replicator),
+    "auditor": node_daemon("auditor", AuditorSection, _auditor),
+}

@@ -215,6 +215,12 @@ class RingBuilder:
             weight_balance=_worst_deviation(parts, raw_target),
         )
 
+    def pretend_min_part_hours_passed(self) -> None:
+        """Let the next rebalance move any partition, as if ``min_part_hours``
+        had passed since the last one (a young test cluster; an operator
+        who knows no replication is under way)."""
+        self._last_moved = np.full(self.partitions, -np.inf)
+
     def min_part_seconds_left(self, now: float) -> float:
         """Seconds until every partition may move again."""
         left = self.min_part_hours * 3600.0 - (now - self._last_moved.max())

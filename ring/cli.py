@@ -33,6 +33,7 @@ martlet ring BUILDER create PART_POWER REPLICAS MIN_PART_HOURS
        martlet ring BUILDER remove ID|SEARCH [--all]
        martlet ring BUILDER set-weight ID|SEARCH WEIGHT [--all]
        martlet ring BUILDER rebalance [--seed N]
+       martlet ring BUILDER pretend-min-part-hours-passed
        martlet ring BUILDER show
        martlet ring BUILDER write-ring
        martlet ring get-nodes [--config FILE] RING ACCOUNT [CONTAINER [OBJECT]]"""
@@ -189,6 +190,15 @@ def rebalance(path: Path, words: Sequence[str]) -> int:
     return 0
 
 
+def pretend_min_part_hours_passed(path: Path, words: Sequence[str]) -> int:
+    _Parser(prog="martlet ring BUILDER pretend-min-part-hours-passed").parse_args(words)
+    builder = load_builder(path)
+    builder.pretend_min_part_hours_passed()
+    save_builder(builder, path)
+    print(f"{path}: the next rebalance may move any partition")
+    return 0
+
+
 def write_ring(path: Path, words: Sequence[str]) -> int:
     _Parser(prog="martlet ring BUILDER write-ring").parse_args(words)
     ring_path = ring_path_for(path)
@@ -262,6 +272,7 @@ VERBS: dict[str, Callable[[Path, Sequence[str]], int]] = {
     "remove": remove,
     "set-weight": set_weight,
     "rebalance": rebalance,
+    "pretend-min-part-hours-passed": pretend_min_part_hours_passed,
     "show": show,
     "write-ring": write_ring,
 }

@@ -157,6 +157,7 @@ class DatabaseServer(Generic[InfoT]):
         params = parse_listing_params(request.query) if request.method == "GET" else None
         content_type = listing_content_type(request.query.get("format"), request.headers.get("Accept"))
         name = self.listing_name(path)
+        policy_names = {policy.index: policy.name for policy in self.ctx.policies}
 
         def work() -> tuple[InfoT, bytes | None]:
             info = self.live_info(broker)
@@ -165,7 +166,7 @@ class DatabaseServer(Generic[InfoT]):
             entries = broker.list_page(params)
             if not entries and content_type == "text/plain":
                 return info, None
-            return info, render_listing(entries, content_type, self.kind, name)
+            return info, render_listing(entries, content_type, self.kind, name, policy_names)
 
         info, body = await self.ctx.io.run(path.device, work)
         headers = self.info_headers(info)

@@ -14,8 +14,9 @@ import time
 from collections.abc import Mapping
 
 from martlet.conditional import http_date, last_modified_seconds
-from martlet.errors import BadRequest
+from martlet.errors import BadRequest, ServiceUnavailable
 from martlet.http import header_text
+from martlet.policies import POLICY_INDEX_HEADER, StoragePolicies, parse_index
 from martlet.timestamp import Timestamp, clamp_delete_at, parse_integer
 from storage.diskfile import ObjectState
 from storage.metadata import PUT_ONLY_HEADERS, SYSMETA_PREFIX, USER_META_PREFIX, ObjectMetadata
@@ -34,6 +35,23 @@ POSTABLE_HEADERS = frozenset(
     }
 )
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+def request_policy(headers: Mapping[str, str], policies: StoragePolicies) -> int:
+    """The storage policy an object request is for: its
+    ``X-Backend-Storage-Policy-Index``, 0 when absent (a sender from before
+    policies). A malformed index is the sender's mistake (400); one this
+    node does not know is 503, as Swift answers: this node's martlet.conf is
+    behind the sender's, and another replica may serve the request."""
+    try:
+        index = parse_index(headers.get(POLICY_INDEX_HEADER))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    if index is None:
+        return 0
+    if policies.get(index) is None:
+        raise ServiceUnavailable(f"No policy with index {index}")
+    return index
 
 
 def user_meta_from(headers: Mapping[str, str]) -> dict[str, str]:

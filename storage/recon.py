@@ -14,6 +14,12 @@ nothing of ``replicator/``.
 
 All of it is blocking disk work, so it runs in a thread, at most once per
 ``REFRESH_SECONDS`` however often /recon and /metrics are asked.
+
+Under ``martlet node`` the daemon also reports its node: the supervisor's
+report of every daemon it runs (state, restarts, last error), given as a
+callable (``martlet.serve.SupervisorReport``) and read fresh on every /recon;
+``/metrics`` shows it as ``martlet_node_daemon_up`` and
+``martlet_node_daemon_restarts``.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,8 +36,10 @@ from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from martlet.metrics import install_metrics
+from martlet.serve import SupervisorReport
 from storage.config import StorageConfig
-from storage.layout import DeviceLayout, stats_file
+from storage.devices import policy_dirs
+from storage.layout import ASYNC_PENDING, stats_file
 # Stats-file daemons: (config section naming its stats_file, default file name).
 PASS_DAEMONS = (
     ("object-replicator", "replicator"),
@@ -86,13 +94,16 @@ def stats_files(config: StorageConfig) -> dict[str, Path]:
 
 
 def count_async_pending(device_path: Path) -> int:
-    """Queued updates: files in ``async_pending/<suffix>/`` (temp files of
-    writes in flight live in ``tmp/``, so every file here is one update)."""
+    """Queued updates: files in ``async_pending/<suffix>/`` of every storage
+    policy (temp files of writes in flight live in ``tmp/``, so every file
+    here is one update)."""
     total = 0
-    try:
-        suffixes = list(os.scandir(DeviceLayout(device_path).async_pending()))
-    except OSError:
-        return 0
+    suffixes: list[os.DirEntry[str]] = []
+    for _policy, root in policy_dirs(device_path, ASYNC_PENDING):
+        try:
+            suffixes += list(os.scandir(root))
+        except OSError:
+            continue
     for suffix in suffixes:
         try:
             with os.scandir(suffix.path) as entries:
@@ -144,11 +155,19 @@ def scan_node(root: Path, files: dict[str, Path]) -> NodeReport:
 class Recon:
     """The cached report of one storage daemon, refreshed off the loop."""
 
-    def __init__(self, config: StorageConfig) -> None:
+    def __init__(self, config: StorageConfig, node_report: SupervisorReport | None = None) -> None:
         self.root = config.devices_root
         self.files = stats_files(config)
         self.report = NodeReport(0.0, ())
+        self.node_report = node_report
         self._lock = asyncio.Lock()
+
+    def to_json(self) -> dict[str, object]:
+        """The last report, with the node's (when a supervisor runs us) as ``node``."""
+        data = self.report.to_json()
+        if self.node_report is not None:
+            data["node"] = dict(self.node_report())
+        return data
 
     async def refresh(self) -> NodeReport:
         async with self._lock:
@@ -173,6 +192,8 @@ class Recon:
                 pending.add_metric([dev.device], dev.async_pending)
         yield from (mounted, size, used, avail, pending)
         yield from pass_metrics(report.passes)
+        if self.node_report is not None:
+            yield from node_metrics(self.node_report())
 
 
 def pass_metrics(passes: dict[str, dict[str, object]]) -> Iterator[Metric]:
@@ -195,18 +216,33 @@ def pass_metrics(passes: dict[str, dict[str, object]]) -> Iterator[Metric]:
     yield from (finished, seconds, figures)
 
 
+def node_metrics(node: Mapping[str, object]) -> Iterator[Metric]:
+    """The supervisor's report as gauges: each daemon up or not, and its restarts."""
+    up = GaugeMetricFamily("martlet_node_daemon_up", "1 while the node's daemon runs.", labels=["daemon"])
+    restarts = GaugeMetricFamily(
+        "martlet_node_daemon_restarts", "Times the node restarted the daemon after it failed.", labels=["daemon"])
+    daemons = node.get("daemons")
+    for name, state in sorted(daemons.items()) if isinstance(daemons, dict) else ():
+        if isinstance(state, dict):
+            up.add_metric([name], 1.0 if state.get("state") == "running" else 0.0)
+            count = state.get("restarts")
+            restarts.add_metric([name], float(count) if isinstance(count, int) else 0.0)
+    yield from (up, restarts)
+
+
 RECON: web.AppKey[Recon] = web.AppKey("recon", Recon)
 
 
 async def recon_handler(request: web.Request) -> web.Response:
-    report = await request.app[RECON].refresh()
-    return web.json_response(report.to_json())
+    recon = request.app[RECON]
+    await recon.refresh()
+    return web.json_response(recon.to_json())
 
 
-def install(app: web.Application, config: StorageConfig) -> None:
+def install(app: web.Application, config: StorageConfig, node_report: SupervisorReport | None = None) -> None:
     """``GET /recon`` and ``GET /metrics`` for the storage daemon (call
     before the catch-all route is added)."""
-    recon = Recon(config)
+    recon = Recon(config, node_report)
     app[RECON] = recon
 
     async def refresh() -> None:

@@ -1,9 +1,10 @@
-"""A real cluster for probe tests: four storage daemons and a proxy as
+"""A real cluster for probe tests: four storage nodes and a proxy as
 separate processes (``martlet dev``'s launcher, ``ops.dev_cluster`` and
-``ops.dev_processes``, on ephemeral ports), with the
-background daemons *not* running, so that each test decides when the
-replicator, db-replicator, auditor and updater run (``--once``, as
-subprocesses).
+``ops.dev_processes``, on ephemeral ports), each node running its storage
+daemon only (``[node] daemons = storage``): the background daemons do
+*not* run, so that each test decides when the replicator, db-replicator,
+auditor and updater run (``--once``, as subprocesses). Stopping or killing
+a node ends its storage daemon, and nothing restarts it behind the test.
 
 Helpers look at the disk the way the ring says it must be: where each
 replica of an object lives, which files its hash directory holds.
@@ -21,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
 from swiftclient import client as swift_client
 
+from martlet.backend_auth import SIGNATURE_HEADER, backend_key
 from martlet.cluster import load_cluster_config
 from martlet.hashing import hash_path
 from ops.dev_cluster import DEVICES, DevSpec, create_cluster
@@ -39,6 +42,7 @@ PROXY_OPTIONS = {
 }
 # Intervals do not matter with --once; timeouts short, audits unthrottled.
 DAEMON_KEYS = {
+    "node": {"daemons": "storage"},
     "replicator": {"concurrency": "4", "conn_timeout": "0.5", "node_timeout": "5"},
     "db-replicator": {"conn_timeout": "0.5", "node_timeout": "5"},
     "auditor": {"files_per_second": "0", "bytes_per_second": "0"},
@@ -110,6 +114,14 @@ class ProbeCluster:
 
     def connection(self) -> swift_client.Connection:
         return swift_client.Connection(authurl=self.spec.auth_url, user=USER, key=KEY, retries=0, timeout=30)
+
+    def direct(self, method: str, device: str, target: str, **kwargs: Any) -> requests.Response:
+        """One request straight to ``device``'s storage daemon, signed as the
+        cluster's daemons sign theirs; ``target`` is the raw path and query."""
+        key = backend_key(load_cluster_config(self.spec.cluster_conf))
+        headers = {**kwargs.pop("headers", {}), SIGNATURE_HEADER: key.sign(method, target, time.time())}
+        port = self.spec.storage_ports[self.node_index(device)]
+        return requests.request(method, f"http://127.0.0.1:{port}{target}", headers=headers, timeout=10, **kwargs)
 
     # -- the ring and the disk ----------------------------------------------
 

@@ -4,6 +4,7 @@ from martlet.conditional import (
     Conditions,
     evaluate,
     http_date,
+    if_range_holds,
     last_modified_seconds,
     parse_conditions,
     parse_etag_list,
@@ -63,3 +64,16 @@ def test_evaluate(headers: dict[str, str], method: str, expected: int | None) ->
 def test_no_current_object() -> None:
     assert evaluate(cond(If_Match="*"), None, None, "GET") == 412
     assert evaluate(cond(If_None_Match="*"), None, None, "PUT") is None
+
+
+def test_if_range_holds_only_for_the_same_representation() -> None:
+    assert if_range_holds(None, ETAG, MODIFIED)  # no If-Range: the Range stands
+    assert if_range_holds(f'"{ETAG}"', ETAG, MODIFIED)
+    assert if_range_holds(f'"{ETAG}"', f'"{ETAG}"', MODIFIED)  # an SLO's ETag is quoted
+    assert if_range_holds(ETAG, ETAG, MODIFIED)  # unquoted, as Swift clients send tags
+    assert not if_range_holds(f'W/"{ETAG}"', ETAG, MODIFIED)  # weak tags never match
+    assert not if_range_holds('"other"', ETAG, MODIFIED)
+    assert not if_range_holds(f'"{ETAG}"', None, MODIFIED)
+    assert if_range_holds(http_date(MODIFIED), ETAG, MODIFIED)
+    assert not if_range_holds(http_date(MODIFIED - 1), ETAG, MODIFIED)  # exact dates only
+    assert not if_range_holds(http_date(MODIFIED), ETAG, None)

@@ -63,12 +63,12 @@ def test_the_users_swifts_functional_tests_expect(tmp_path: Path) -> None:
     spec = DevSpec.on_port(tmp_path / "dev", 7000)
     create_cluster(spec)
     users = parse_users(load_config(spec.proxy_conf).raw("auth"))
-    assert {name: (u.key, set(u.roles)) for name, u in users.items()} == {
+    assert {name: (u.key, set(u.groups)) for name, u in users.items()} == {
         "test:tester": ("testing", {".admin"}),
         "test:tester2": ("testing2", {".admin"}),
         "test:tester3": ("testing3", set()),
         "test2:tester2": ("testing2", {".admin"}),
-        "test5:tester5": ("testing5", set()),
+        "test5:tester5": ("testing5", {"service"}),
         "admin:admin": ("admin", {".admin", ".reseller_admin"}),
     }
 
@@ -79,10 +79,11 @@ def test_every_node_runs_the_background_daemons_on_short_intervals(tmp_path: Pat
     for i in range(len(spec.storage_ports)):
         config = load_config(spec.storage_conf(i))
         assert {name: config.raw(name) for name in BACKGROUND} == BACKGROUND
-    names = [name for name, _ in process_commands(spec)]
-    assert names[:5] == ["storage1", "storage2", "storage3", "storage4", "proxy"]
-    assert len(names) == 5 + 4 * len(BACKGROUND)
-    assert all(argv[1:3] == ["-m", "ops.main"] for _, argv in process_commands(spec))
+    # One process per node (its daemons under `martlet node`) and the proxy.
+    commands = dict(process_commands(spec))
+    assert list(commands) == ["storage1", "storage2", "storage3", "storage4", "proxy"]
+    assert all(argv[1:3] == ["-m", "ops.main"] for argv in commands.values())
+    assert commands["storage2"][3:] == ["node", "--config", str(spec.storage_conf(1))]
 
 
 def test_a_busy_proxy_port_stops_it_before_anything_is_written(

@@ -119,3 +119,13 @@ def test_console_script_as_subprocess(tmp_path: Path) -> None:
     bad = subprocess.run([str(VENV_MARTLET), "ring", str(builder), "remove", "d7"],
                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip() == "martlet ring: no device matches 'd7'"
+
+
+def test_pretend_min_part_hours_passed_lets_a_young_ring_grow(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert martlet(str(built), "add", "r1z5-127.0.0.1:6240/d5", "100") == 0
+    capsys.readouterr()
+    assert martlet(str(built), "rebalance", "--seed", "2") == 0
+    assert capsys.readouterr().out.startswith("Reassigned 0 partition-replicas")  # min_part_hours 1
+    assert martlet(str(built), "pretend-min-part-hours-passed") == 0
+    assert martlet(str(built), "rebalance", "--seed", "2") == 0
+    assert not capsys.readouterr().out.split("\n")[1].startswith("Reassigned 0 ")
