@@ -126,5 +126,5 @@ def create_app(config: ProxyConfig) -> web.Application:
     fixed_paths = frozenset(resource.canonical for resource in app.router.resources())
     swift = swift_handler(compose(handle, pipeline_features(config)), fixed_paths)
     # [\s\S]: any character, newlines (%0A) included, which "." would not match
-    app.router.add_route("*", "/{tail:[\s\S]*}", swift)
+    app.router.add_route("*", r"/{tail:[\s\S]*}", swift)
     return app
