@@ -126,6 +126,7 @@ def handler_options(limits: ClientLimits) -> HandlerOptions:
     }
 
 
+
 def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     """A listening socket; a port that is taken (or an address this host
     does not have) is a UsageError naming it, never a traceback."""
@@ -261,15 +262,16 @@ async def start_serving(app: web.Application, sock: socket.socket, limits: Clien
 
 
 async def serve_until(app: web.Application, sock: socket.socket, stop: asyncio.Event,
-                      limits: ClientLimits = ClientLimits(), shutdown_timeout: float = 10.0) -> None:
-    """Serve ``app`` on the bound ``sock`` within ``limits`` until ``stop``
-    is set, then drain (how ``martlet node`` runs a daemon on its thread)."""
-    runner = await start_serving(app, sock, limits, shutdown_timeout)
+                      shutdown_timeout: float = 10.0, limits: ClientLimits = ClientLimits()) -> None:
+    """Serve ``app`` on the bound ``sock`` until ``stop`` is set, then drain."""
+    runner: web.AppRunner | None = None
     try:
+        runner = await start_serving(app, sock, limits, shutdown_timeout)
         log.info("serving", extra={"address": sock.getsockname()})
         await stop.wait()
     finally:
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
         sock.close()
 
 
@@ -279,7 +281,7 @@ async def _serve_forever(app: web.Application, sock: socket.socket, limits: Clie
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve_until(app, sock, stop, limits, shutdown_timeout)
+    await serve_until(app, sock, stop, shutdown_timeout, limits)
 
 
 def run_app(

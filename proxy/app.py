@@ -115,7 +115,7 @@ def create_app(config: ProxyConfig) -> web.Application:
             await state.close()
 
     app.cleanup_ctx.append(lifecycle)
-    app.on_response_prepare.append(finish_headers)
+    app.on_response_prepare.append(finish_headers)  # what every answer carries (proxy.edge)
     app.on_response_prepare.append(run_response_hooks)  # features' header hooks (proxy.pipeline)
     for path in ("/auth/v1.0", "/auth/v1.0/", "/v1.0", "/v1.0/"):
         app.router.add_get(path, auth_handler)
@@ -124,7 +124,7 @@ def create_app(config: ProxyConfig) -> web.Application:
     install_metrics(app, state)  # GET /metrics (proxy.metrics)
     # Every other path: a Swift path, or Swift's answer to one (412 "Bad URL"...).
     fixed_paths = frozenset(resource.canonical for resource in app.router.resources())
+    swift = swift_handler(compose(handle, pipeline_features(config)), fixed_paths)
     # [\s\S]: any character, newlines (%0A) included, which "." would not match
-    app.router.add_route("*", "/{tail:[\\s\\S]*}",
-                         swift_handler(compose(handle, pipeline_features(config)), fixed_paths))
+    app.router.add_route("*", r"/{tail:[\s\S]*}", swift)
     return app

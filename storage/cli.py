@@ -63,7 +63,7 @@ def node_storage(config_path: str, node_report: SupervisorReport) -> DaemonMain:
     except UsageError as exc:
         raise _port_hint(exc, config_path) from None
     app = create_app(config, node_report=node_report)
-    return lambda stop: serve_until(app, sock, stop, section.client_limits())
+    return lambda stop: serve_until(app, sock, stop, limits=section.client_limits())
 
 
 NODE_DAEMONS: dict[str, NodeDaemon] = {"storage": node_storage}

@@ -22,18 +22,16 @@ from proxy.access import authorize, forget_account, forget_account_acl
 from proxy.acl import ACCOUNT_ACL_HEADER, ACCOUNT_ACL_SYSMETA, check_account_acl, shown_account_acl
 from proxy.authorization import Grant, owner_view
 from proxy.constraints import (
-    ACCOUNT_LISTING_LIMIT, MAX_HEADER_SIZE, check_metadata, check_method, listing_limit,
-    listing_params,
+    ACCOUNT_LISTING_LIMIT, MAX_HEADER_SIZE, check_metadata, check_method, listing_limit, listing_params,
 )
 from proxy.context import Context
+from proxy.controllers.options import ALLOWED_METHODS
 from proxy.headers import backend_response_headers, client_headers_for_backend
 from proxy.replicas import (
     new_timestamp, quorum_response, raise_for_missing, read_entity, relay, wants_newest, write_entity,
 )
 
 LISTING_PARAMS = frozenset({"format", "prefix", "delimiter", "marker", "end_marker", "limit", "reverse", "path"})
-# Account PUT and DELETE are refused (Swift's allow_account_management off).
-ACCOUNT_METHODS = ("GET", "HEAD", "POST")
 
 
 def listing_query(request: web.Request, maximum: int) -> dict[str, str]:
@@ -77,7 +75,7 @@ async def ensure_account(ctx: Context, account: str) -> None:
 
 
 async def handle_account(ctx: Context) -> web.StreamResponse:
-    check_method(ctx.method, ACCOUNT_METHODS)
+    check_method(ctx.method, ALLOWED_METHODS["account"])
     grant = await authorize(ctx)
     account = ctx.path.account
     if ctx.method == "POST":

@@ -19,14 +19,24 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from martlet.errors import BadRequest
-from martlet.policies import POLICY_DEFAULT_HEADER, POLICY_INDEX_HEADER, POLICY_NAME_HEADER, StoragePolicies
+from martlet.policies import (
+    POLICY_DEFAULT_HEADER,
+    POLICY_INDEX_HEADER,
+    POLICY_NAME_HEADER,
+    StoragePolicies,
+)
 from proxy.access import authorize_container
 from proxy.acl import clean_acl
 from proxy.authorization import Grant, owner_view
-from proxy.constraints import CONTAINER_LISTING_LIMIT, check_metadata, check_method
+from proxy.constraints import (
+    CONTAINER_LISTING_LIMIT,
+    check_metadata,
+    check_method,
+)
 from proxy.container_info import forget_container
 from proxy.context import Context
 from proxy.controllers.account import ensure_account, listing_query
+from proxy.controllers.options import ALLOWED_METHODS
 from proxy.headers import backend_response_headers, client_headers_for_backend
 from proxy.replicas import (
     new_timestamp,
@@ -39,14 +49,11 @@ from proxy.replicas import (
 )
 
 
-CONTAINER_METHODS = ("DELETE", "GET", "HEAD", "POST", "PUT")
-
-
 async def handle_container(ctx: Context) -> web.StreamResponse:
     account, container = ctx.path.account, ctx.path.container
     assert container is not None
     method = ctx.method
-    check_method(method, CONTAINER_METHODS)
+    check_method(method, ALLOWED_METHODS["container"])
     grant = await authorize_container(ctx)
     if method in ("GET", "HEAD"):
         return await _read(ctx, grant)

@@ -16,6 +16,7 @@ from aiohttp import web
 from proxy.access import check_read, check_write
 from proxy.constraints import check_method, check_object_body
 from proxy.context import Context
+from proxy.controllers.options import ALLOWED_METHODS
 from proxy.fanout import read_first
 from proxy.headers import READ_HEADERS, content_type_of, object_headers
 from proxy.object_stream import ObjectStream
@@ -31,12 +32,9 @@ from proxy.replicas import (
 )
 
 
-OBJECT_METHODS = ("DELETE", "GET", "HEAD", "POST", "PUT")
-
-
 async def handle_object(ctx: Context) -> web.StreamResponse | ObjectStream:
     method = ctx.method
-    check_method(method, OBJECT_METHODS)
+    check_method(method, ALLOWED_METHODS["object"])
     if method in ("GET", "HEAD"):
         return await _read(ctx)
     if method == "PUT":

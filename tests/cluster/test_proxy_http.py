@@ -101,8 +101,8 @@ def test_raw_utf8_in_the_request_line(cluster: RunningCluster) -> None:
 
 
 def test_unknown_methods_are_405_with_allow(cluster: RunningCluster, box: str) -> None:
-    for path, allow in (("", "GET, HEAD, POST"), ("box", "DELETE, GET, HEAD, POST, PUT"),
-                        ("box/obj", "DELETE, GET, HEAD, POST, PUT")):
+    for path, allow in (("", "GET, HEAD, OPTIONS, POST"), ("box", "DELETE, GET, HEAD, OPTIONS, POST, PUT"),
+                        ("box/obj", "DELETE, GET, HEAD, OPTIONS, POST, PUT")):
         for method in ("LICK", "GETorHEAD_base"):
             answer = call(cluster, method, path)
             assert (answer.status_code, answer.headers["Allow"]) == (405, allow), (method, path)
