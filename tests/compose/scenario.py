@@ -182,7 +182,9 @@ def expected_placement(conn: swift_client.Connection) -> dict[str, set[str]]:
 
 def held(service: str) -> set[str]:
     """Hashes of the objects with a .data file on the service's disk."""
-    out = compose("exec", "-T", service, "find", "/srv/node/disk/objects", "-name", "*.data")
+    # A disk that never held an object has no objects/ yet.
+    out = compose("exec", "-T", service, "sh", "-c",
+                  "cd /srv/node/disk && if [ -d objects ]; then find objects -name '*.data'; fi")
     return {Path(line).parent.name for line in out.split()}
 
 
