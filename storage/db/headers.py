@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from martlet.conditional import http_date, last_modified_seconds
 from martlet.errors import BadRequest
 from martlet.policies import (
     POLICY_DEFAULT_HEADER, POLICY_INDEX_HEADER, POLICY_NAME_HEADER, StoragePolicies, parse_index,
@@ -207,7 +208,16 @@ def container_headers(info: ContainerInfo, policies: StoragePolicies) -> dict[st
     if policy is not None:
         headers[POLICY_NAME_HEADER] = policy.name
     headers.update(visible_metadata(info.metadata))
+    headers["Last-Modified"] = _container_last_modified(info)
     return headers
+
+
+def _container_last_modified(info: ContainerInfo) -> str:
+    """Swift's container Last-Modified: a PUT or a POST (any metadata
+    change, removals included) moves it; object writes do not."""
+    stamps = [info.put_timestamp, *(stamp for _, stamp in info.metadata.values())]
+    newest = max(Timestamp.parse(stamp).seconds for stamp in stamps)
+    return http_date(last_modified_seconds(newest))
 
 
 def deleted_headers(info: ContainerInfo | AccountInfo) -> dict[str, str]:
