@@ -29,16 +29,18 @@ import aiohttp
 from phase_table import Result, table
 
 from martlet.backend import backend_path
+from martlet.backend_auth import BackendKey, signing_middleware
 from martlet.timestamp import Timestamp
 from ops.dev_processes import martlet_argv
 
 MiB = 1024 * 1024
+SECRET = "bench"  # the daemon refuses unsigned requests: the session signs as the cluster's do
 
 
 def start_daemon(root: Path, fsync: bool) -> tuple[subprocess.Popen[bytes], int, Path]:
     devices = root / "node"
     (devices / "sda").mkdir(parents=True)
-    (root / "martlet.conf").write_text("[hash]\npath_prefix = bench\npath_suffix = bench\n")
+    (root / "martlet.conf").write_text(f"[hash]\npath_prefix = bench\npath_suffix = bench\n[cluster]\nsecret = {SECRET}\n")
     conf = root / "storage.conf"
     conf.write_text(
         f"[storage]\ndevices = {devices}\nbind_ip = 127.0.0.1\nbind_port = 0\n"
@@ -172,7 +174,9 @@ async def main_async(args: argparse.Namespace, port: int, pid: int) -> None:
     base = f"http://127.0.0.1:{port}"
     timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
     connector = aiohttp.TCPConnector(limit=64)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=False) as session:
+    signing = (signing_middleware(BackendKey.from_secret(SECRET)),)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=False,
+                                     middlewares=signing) as session:
         small, large = os.urandom(4096), os.urandom(MiB)
         results = [
             await run_phase(session, base, "PUT", "4KiB", args.small_count, 32, small),

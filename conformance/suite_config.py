@@ -34,8 +34,6 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-ROLES = (".admin", ".reseller_admin")
-
 
 @dataclass(frozen=True)
 class SuiteUser:
@@ -47,7 +45,7 @@ class SuiteUser:
     account: str
     user: str
     key: str
-    roles: tuple[str, ...]
+    roles: tuple[str, ...]  # its groups: .admin, .reseller_admin, service
 
     @property
     def option(self) -> str:
@@ -59,14 +57,13 @@ class SuiteUser:
         return " ".join((self.key, *self.roles))
 
 
-# As in Swift's sample test.conf and SAIO proxy-server.conf. tester5 is in
-# the "service" group there; martlet has no groups, so it is a plain user and
-# the service-token tests that need the group fail rather than skip.
+# As in Swift's sample test.conf and SAIO proxy-server.conf (tester5 is in
+# the "service" group, which the SERVICE_ accounts require: RESELLERS).
 USERS = (
     SuiteUser("", "test", "tester", "testing", (".admin",)),
     SuiteUser("2", "test2", "tester2", "testing2", (".admin",)),
     SuiteUser("3", "test", "tester3", "testing3", ()),
-    SuiteUser("5", "test5", "tester5", "testing5", ()),
+    SuiteUser("5", "test5", "tester5", "testing5", ("service",)),
     SuiteUser("6", "admin", "admin", "admin", (".admin", ".reseller_admin")),
     # Not in test.conf; SAIO has it and some feature files log in as it.
     SuiteUser(None, "test", "tester2", "testing2", (".admin",)),
@@ -74,6 +71,8 @@ USERS = (
 # The suite turns on its service-token tests only when this is set, as on
 # the Swift cluster whose results are the target.
 SERVICE_PREFIX = "SERVICE"
+# The [auth] keys that make SERVICE_ accounts need a service token.
+RESELLERS = {"reseller_prefix": "AUTH, SERVICE", f"{SERVICE_PREFIX}_require_group": "service"}
 
 
 def render_test_conf(auth_url: str) -> str:
@@ -108,8 +107,7 @@ def differences(auth_section: dict[str, str]) -> list[str]:
             problems.append(f"{user.account}:{user.user} missing")
             continue
         words = declared.split()
-        roles = sorted(w for w in words[1:] if w in ROLES)
-        if words[:1] != [user.key] or roles != sorted(user.roles):
+        if words[:1] != [user.key] or sorted(words[1:]) != sorted(user.roles):
             problems.append(f"{user.account}:{user.user} is {declared!r}, the suite needs {user.value!r}")
     return problems
 
@@ -130,6 +128,8 @@ def patched_proxy_conf(proxy_conf: Path, port: int) -> configparser.ConfigParser
         parser.add_section("auth")
     for user in USERS:
         parser.set("auth", user.option, user.value)
+    for key, value in RESELLERS.items():
+        parser.set("auth", key, value)
     return parser
 
 

@@ -1,8 +1,11 @@
 """The cluster-internal HTTP client: proxy -> storage, storage -> storage.
 
 One pooled, keep-alive ``aiohttp.ClientSession`` per daemon; every request
-carries the current transaction id. Paths are built here, once, so that
-every caller quotes names the same way the storage daemon unquotes them.
+carries the current transaction id and is signed with the cluster's backend
+key (``martlet.backend_auth``: the session signs each request as it is
+sent, so no caller can forget to and a retried or queued request gets a
+fresh signature). Paths are built here, once, so that every caller quotes
+names the same way the storage daemon unquotes them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from martlet.backend_auth import BackendKey, signing_middleware
 from martlet.http import TRANS_ID_HEADER
 from martlet.logs import trans_id_var
 from martlet.netaddr import host_port
@@ -50,9 +54,10 @@ def backend_url(ip: str, port: int, path: str, query: Mapping[str, str] | None =
 
 
 def make_session(
-    timeouts: BackendTimeouts = BackendTimeouts(), connections_per_host: int = 64
+    key: BackendKey, timeouts: BackendTimeouts = BackendTimeouts(), connections_per_host: int = 64
 ) -> aiohttp.ClientSession:
-    """A pooled session; call from inside the running loop, close on shutdown."""
+    """A pooled session signing every request with ``key``; call from inside
+    the running loop, close on shutdown."""
     connector = aiohttp.TCPConnector(
         limit=0, limit_per_host=connections_per_host, keepalive_timeout=30, ttl_dns_cache=None
     )
@@ -66,6 +71,7 @@ def make_session(
         timeout=timeout,
         auto_decompress=False,
         skip_auto_headers=("User-Agent", "Content-Type"),
+        middlewares=(signing_middleware(key),),
     )
 
 

@@ -4,6 +4,13 @@ Write to a temporary file on the same filesystem (a device's ``tmp/`` for
 storage, the target's own folder for ring files), fsync it, rename it into
 place, fsync the directory. Used by objects, async_pending, partition hashes
 and ring/builder files alike.
+
+A file renamed into a directory that was just created is only durable once
+that directory's own entry is: ``make_dirs`` creates the missing folders of
+a path and says which it created, and ``fsync_created`` fsyncs the parent
+of each (up to the first folder that already existed, e.g. the device
+root), as Swift's ``renamer`` does. Folders that already existed cost
+nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +35,47 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def make_dirs(path: Path) -> list[Path]:
+    """Create ``path`` and its missing parents; return those created, top down.
+
+    A folder another writer creates at the same moment counts as created
+    here too, so that its entry is fsynced before either write is
+    acknowledged. (One made by another writer a moment before, whose fsync
+    is still under way, is not seen: the window Swift has too.)
+    """
+    missing: list[Path] = []
+    current = path
+    while not current.is_dir():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    created = []
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+        created.append(folder)
+    return created
+
+
+def fsync_created(created: list[Path]) -> None:
+    """Make the entries of newly created folders durable: fsync the parent
+    of each (a folder's own contents are its writer's to fsync)."""
+    for parent in sorted({folder.parent for folder in created}, key=lambda p: len(p.parts), reverse=True):
+        fsync_dir(parent)
+
+
+def make_dirs_durable(path: Path, fsync: bool = True) -> list[Path]:
+    """``make_dirs`` then, with ``fsync``, ``fsync_created``."""
+    created = make_dirs(path)
+    if fsync and created:
+        fsync_created(created)
+    return created
 
 
 def make_temp(tmp_dir: Path, prefix: str = "tmp") -> tuple[int, Path]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from martlet.errors import UsageError
+from ops.init_cluster import DEFAULT_POLICIES
 from martlet.serve import NodeDaemon
 
 
@@ -27,8 +28,8 @@ def register(subparsers: Any) -> None:
         "ring-init",
         help="create a cluster folder: rings, martlet.conf (random suffix and secret), role configs",
         description="Creates in --dir whatever is missing: storage<N>.conf per storage node and "
-        "proxy.conf, the account/container/object builders and rings, and martlet.conf "
-        "(written last, on first run only). Existing files are kept.",
+        "proxy.conf, the account/container builders and rings, an object builder and ring per "
+        "storage policy, and martlet.conf (written last, on first run only). Existing files are kept.",
     )
     init.add_argument("--dir", required=True, help="the cluster folder (ring_dir and configs)")
     init.add_argument("--device", action="append", required=True, metavar="SPEC",
@@ -43,6 +44,9 @@ def register(subparsers: Any) -> None:
     init.add_argument("--replicas", type=int, default=3, help="replicas (default 3)")
     init.add_argument("--min-part-hours", type=int, default=1, help="(default 1)")
     init.add_argument("--no-fsync", action="store_true", help="fsync = false in storage configs (tests only)")
+    init.add_argument("--policies", default=",".join(DEFAULT_POLICIES), metavar="NAME,NAME...",
+                      help="storage policies of a new cluster, by index, the first the default; each gets "
+                      f"an object ring (default {','.join(DEFAULT_POLICIES)})")
     init.add_argument("--env-file", metavar="PATH",
                       help="keep the cluster's secrets (hash suffix, cluster secret, user keys) in this .env: "
                       "created when missing, new configs take their secrets from it, users get random keys")
@@ -106,9 +110,11 @@ def run_ring_init(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     proxy_ip, proxy_port = _host_port(args.proxy)
+    policies = tuple(name.strip() for name in args.policies.split(",") if name.strip())
     layout = ClusterLayout(
         Path(args.dir), nodes, proxy_ip=proxy_ip, proxy_port=proxy_port, part_power=args.part_power,
         replicas=args.replicas, min_part_hours=args.min_part_hours, fsync=not args.no_fsync,
+        policies=policies,
     )
     cluster_sections = None
     if args.env_file:

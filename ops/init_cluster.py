@@ -7,11 +7,16 @@ proxy listens), ``init_cluster`` writes into one folder:
 - ``storage<N>.conf`` (one per storage node, numbered in layout order) and
   ``proxy.conf``, unless they exist (an operator's edits survive);
 - ``account``/``container``/``object`` ``.builder`` and ``.ring`` for every
-  ring that does not exist yet, each device in its own zone as the layout
-  says, ``replicas`` replicas;
-- ``martlet.conf`` with a random ``path_suffix`` and ``secret``, last and only
-  if missing: its presence marks a complete folder, and regenerating it
-  would move every object and void every token.
+  ring that does not exist yet, and ``object-N`` for each further storage
+  policy, each device in its own zone as the layout says, ``replicas``
+  replicas (each object ring rebalanced with its own seed, so policies
+  place objects differently);
+- ``martlet.conf`` with a random ``path_suffix`` and ``secret`` and the
+  layout's storage policies (``[storage-policy:N]``, the first the
+  default), last and only if missing: its presence marks a complete folder,
+  and regenerating it would move every object and void every token. An
+  existing martlet.conf's policies (none: policy 0 alone) decide which
+  object rings there are.
 
 Running it again is harmless, which is what a compose service that runs on
 every ``docker compose up`` needs.
@@ -28,20 +33,40 @@ from pathlib import Path
 
 from martlet.cluster import RING_KINDS
 from martlet.hashing import HashSection
+from martlet.policies import SECTION_PREFIX, StoragePolicy, build_policies, policy_string
 
 # The users of a fresh cluster, `martlet dev` and compose alike: the ones
 # Swift's functional tests expect (Swift's all-in-one has the same), so that
 # those tests run against martlet as they are. ``user_<account>_<user> =
-# <key> [roles]`` lines of proxy.conf's [auth] (``proxy.auth.parse_users``);
-# operators replace them before real use.
+# <key> [groups]`` lines of proxy.conf's [auth] (``proxy.auth.parse_users``);
+# operators replace them before real use. test5:tester5 is in the group
+# ``service``, whose service tokens open the SERVICE_ accounts (below).
 DEMO_USERS: Mapping[str, str] = {
     "user_test_tester": "testing .admin",
     "user_test_tester2": "testing2 .admin",
     "user_test_tester3": "testing3",
     "user_test2_tester2": "testing2 .admin",
-    "user_test5_tester5": "testing5",
+    "user_test5_tester5": "testing5 service",
     "user_admin_admin": "admin .admin .reseller_admin",
 }
+# The rest of that [auth] (``proxy.auth.parse_resellers``), as in Swift's
+# all-in-one: SERVICE_<project> accounts, which a project's admin reaches
+# only with a service token of a user in the group ``service`` too.
+DEMO_RESELLERS: Mapping[str, str] = {
+    "reseller_prefix": "AUTH, SERVICE",
+    "SERVICE_require_group": "service",
+}
+
+# The optional proxy features (proxy.conf sections, see proxy.app.FEATURES),
+# all on in a fresh cluster, as in Swift's all-in-one: clients and Swift's
+# functional tests look for them in /info.
+DEMO_FEATURES = ("bulk", "account_quotas", "container_quotas", "etag_quoter", "cors")
+
+
+# The storage policies of a fresh cluster (index = position, the first the
+# default): two replicated policies, as Swift's all-in-one has, so that
+# clients and Swift's functional tests find more than one.
+DEFAULT_POLICIES = ("Policy-0", "silver")
 
 
 @dataclass(frozen=True)
@@ -69,11 +94,14 @@ class ClusterLayout:
     min_part_hours: int = 1
     fsync: bool = True
     users: Mapping[str, str] = field(default_factory=lambda: dict(DEMO_USERS))
+    resellers: Mapping[str, str] = field(default_factory=lambda: dict(DEMO_RESELLERS))
     # Extra [proxy] keys (tests shorten timeouts and caches).
     proxy_options: Mapping[str, str] = field(default_factory=dict)
     # Extra sections of every storage<N>.conf (`martlet dev`: short
     # intervals for the node's background daemons).
     node_sections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Storage policy names by index; written to a new martlet.conf only.
+    policies: tuple[str, ...] = DEFAULT_POLICIES
 
     @property
     def cluster_conf(self) -> Path:
@@ -112,12 +140,16 @@ def render_ini(sections: Mapping[str, Mapping[str, str]], header: str = "") -> s
     return "\n".join(lines)
 
 
-def new_cluster_sections() -> dict[str, dict[str, str]]:
-    """martlet.conf of a new cluster: a random hash suffix and token secret."""
-    return {
+def new_cluster_sections(policies: tuple[str, ...] = DEFAULT_POLICIES) -> dict[str, dict[str, str]]:
+    """martlet.conf of a new cluster: a random hash suffix and token secret,
+    and a ``[storage-policy:N]`` per policy name (the first the default)."""
+    sections = {
         "hash": {"path_prefix": "", "path_suffix": secrets.token_hex(16)},
         "cluster": {"secret": secrets.token_hex(32)},
     }
+    for index, name in enumerate(policies):
+        sections[f"{SECTION_PREFIX}{index}"] = {"name": name, **({"default": "yes"} if index == 0 else {})}
+    return sections
 
 
 def storage_sections(layout: ClusterLayout, node: StorageNode) -> dict[str, dict[str, str]]:
@@ -138,7 +170,8 @@ def proxy_sections(layout: ClusterLayout) -> dict[str, dict[str, str]]:
         "cluster_conf": "martlet.conf",
         **layout.proxy_options,
     }
-    return {"proxy": proxy, "auth": dict(layout.users)}
+    features = {name: {"enabled": "true"} for name in DEMO_FEATURES}
+    return {"proxy": proxy, "auth": {**layout.resellers, **layout.users}, **features}
 
 
 def write_role_configs(layout: ClusterLayout) -> tuple[list[str], list[str]]:
@@ -157,8 +190,9 @@ def write_role_configs(layout: ClusterLayout) -> tuple[list[str], list[str]]:
     return created, kept
 
 
-def build_ring(layout: ClusterLayout, kind: str, hash_settings: HashSection) -> None:
-    """One builder and its ring over every device of the layout."""
+def build_ring(layout: ClusterLayout, name: str, hash_settings: HashSection, seed: int = 0) -> None:
+    """One builder and its ring (files ``<name>.builder``, ``<name>.ring``)
+    over every device of the layout."""
     import ring
     from ring.builder import RingBuilder
 
@@ -166,10 +200,10 @@ def build_ring(layout: ClusterLayout, kind: str, hash_settings: HashSection) -> 
     for node in layout.nodes:
         for device in node.devices:
             builder.add_device(node.region, node.zone, node.ip, node.port, device, node.weight)
-    builder.rebalance(now=time.time())
+    builder.rebalance(seed=seed, now=time.time())
     # The builder first: operators grow the cluster from it (docs/operations.md).
-    ring.save_builder(builder, layout.directory / f"{kind}.builder")
-    ring.save_ring(builder.get_ring(hash_settings), layout.directory / f"{kind}.ring")
+    ring.save_builder(builder, layout.directory / f"{name}.builder")
+    ring.save_ring(builder.get_ring(hash_settings), layout.directory / f"{name}.ring")
 
 
 def init_cluster(layout: ClusterLayout, cluster_sections: Mapping[str, Mapping[str, str]] | None = None) -> InitReport:
@@ -177,22 +211,29 @@ def init_cluster(layout: ClusterLayout, cluster_sections: Mapping[str, Mapping[s
     a new martlet.conf holds ``cluster_sections`` (default: new random ones)."""
     if not layout.nodes:
         raise ValueError("a cluster needs at least one storage node")
+    # Bad policy names stop it before anything is written (ConfigError).
+    build_policies([StoragePolicy(i, (name,), i == 0) for i, name in enumerate(layout.policies)])
     layout.directory.mkdir(parents=True, exist_ok=True)
     created, kept = write_role_configs(layout)
     if layout.cluster_conf.exists():
         from martlet.cluster import load_cluster_config
 
         cluster_sections = None
-        hash_settings = load_cluster_config(layout.cluster_conf).hash
+        existing = load_cluster_config(layout.cluster_conf)
+        hash_settings, policies = existing.hash, existing.policies.indexes
     else:
-        cluster_sections = cluster_sections or new_cluster_sections()
+        # Secrets may come from the caller (an .env); the policies always from the layout.
+        cluster_sections = {**new_cluster_sections(layout.policies), **(cluster_sections or {})}
         hash_settings = HashSection(**cluster_sections["hash"])
-    for kind in RING_KINDS:
-        if not (layout.directory / f"{kind}.ring").exists():
-            build_ring(layout, kind, hash_settings)
-            created.append(f"{kind}.ring")
+        policies = tuple(range(len(layout.policies))) or (0,)
+    rings = [(kind, 0) for kind in RING_KINDS if kind != "object"]
+    rings += [(policy_string("object", index), index) for index in policies]
+    for name, seed in rings:
+        if not (layout.directory / f"{name}.ring").exists():
+            build_ring(layout, name, hash_settings, seed)
+            created.append(f"{name}.ring")
         else:
-            kept.append(f"{kind}.ring")
+            kept.append(f"{name}.ring")
     if cluster_sections is not None:
         # Written last: its presence marks a complete cluster folder.
         header = "written by martlet ring-init / martlet dev: keep it identical on every node"

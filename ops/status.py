@@ -20,11 +20,12 @@ import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from martlet.cluster import RING_KINDS, ClusterConfig
+from martlet.cluster import ClusterConfig
 from martlet.netaddr import host_port
 
 if TYPE_CHECKING:
@@ -130,12 +131,14 @@ def device_rows(devices: Sequence[Device | None], assignment: Sequence[Sequence[
     return tuple(rows)
 
 
-def ring_report(cluster: ClusterConfig, kind: str) -> RingReport:
+def ring_report(cluster: ClusterConfig, kind: str, path: Path | None = None) -> RingReport:
+    """The report of ring ``kind`` (a ring name: ``object-1`` for a storage
+    policy's), read from ``path`` (default: the kind's ring)."""
     from martlet.errors import RingError
     from ring import load_ring
 
     try:
-        ring = load_ring(cluster.ring_path(kind), cluster.hash)
+        ring = load_ring(path or cluster.ring_path(kind), cluster.hash)
     except (RingError, OSError) as exc:
         return RingReport(kind, 0, 0, (), error=str(exc))
     rows = device_rows(ring.devices, ring.replica2part2dev, ring.partition_count)
@@ -167,7 +170,7 @@ def node_devices(rings: Sequence[RingReport]) -> dict[str, tuple[str, ...]]:
 
 
 def gather(cluster: ClusterConfig, timeout: float = 3.0) -> ClusterStatus:
-    rings = tuple(ring_report(cluster, kind) for kind in RING_KINDS)
+    rings = tuple(ring_report(cluster, name, path) for name, path in cluster.ring_paths().items())
     nodes_devices = node_devices(rings)
     with ThreadPoolExecutor(max_workers=min(16, max(1, len(nodes_devices)))) as pool:
         nodes = tuple(pool.map(lambda item: fetch_recon(item[0], item[1], timeout), nodes_devices.items()))

@@ -1,14 +1,17 @@
-"""``proxy.conf``: the ``[proxy]`` section and the ``[auth]`` users."""
+"""``proxy.conf``: the ``[proxy]`` section, ``[auth]``'s users and reseller
+prefixes (``proxy.auth``), and one section per optional pipeline feature
+(``[bulk]``, ``[cors]``...)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from martlet.config import ConfigFile, load_config, resolve_relative
 from martlet.cluster import ClusterConfig, load_cluster_config
 from martlet.errors import ConfigError
+from martlet.serve import ClientLimits
 
-from proxy.auth import UserTable, parse_users
+from proxy.auth import Resellers, UserTable, parse_resellers, parse_users
 
 GIB = 1 << 30
 
@@ -24,8 +27,14 @@ class ProxySection:
     log_level: str = "INFO"
     conn_timeout: float = field(default=0.5, metadata={"min": 0.01})
     node_timeout: float = field(default=10.0, metadata={"min": 0.01})
-    # A client that stops sending a body for this long is dropped (499).
+    # A client that stops sending a body for this long is dropped (499); its
+    # request line and headers must arrive within as long.
     client_timeout: float = field(default=60.0, metadata={"min": 0.01})
+    # Bytes of the request line and of each header line; headers per
+    # request; connections served at once by each worker.
+    max_header_size: int = field(default=8192, metadata={"min": 1024})
+    max_header_count: int = field(default=200, metadata={"min": 100})
+    max_clients: int = field(default=1024, metadata={"min": 1})
     token_life: int = field(default=86400, metadata={"min": 1})
     max_file_size: int = field(default=5 * GIB, metadata={"min": 1})
     # Error limiting: this many errors within the interval (seconds), or one
@@ -37,14 +46,19 @@ class ProxySection:
     ring_check_interval: float = field(default=15.0, metadata={"min": 0.0})
     # Bytes read from a client or a backend at a time.
     chunk_size: int = field(default=65536, metadata={"min": 1024})
-    # Account names in URLs are this prefix plus the account of [auth] users.
-    reseller_prefix: str = "AUTH_"
     # Static large objects: segments per manifest, bytes of a manifest PUT,
     # nesting of SLOs inside SLOs, and segment HEADs/DELETEs in flight.
     max_manifest_segments: int = field(default=1000, metadata={"min": 1})
     max_manifest_size: int = field(default=8 * 1024 * 1024, metadata={"min": 1024})
     max_slo_recursion_depth: int = field(default=10, metadata={"min": 1})
     slo_concurrency: int = field(default=4, metadata={"min": 1})
+    # A manifest PUT with ?heartbeat=on sends a space this often (seconds)
+    # while its segments are checked (Swift's yield_frequency).
+    slo_yield_frequency: int = field(default=10, metadata={"min": 1})
+
+
+    def client_limits(self) -> ClientLimits:
+        return ClientLimits(self.client_timeout, self.max_header_size, self.max_header_count, self.max_clients)
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,8 @@ class ProxyConfig:
     proxy: ProxySection
     users: UserTable
     cluster: ClusterConfig
+    resellers: Resellers = Resellers()
+    features: FeatureSections = field(default_factory=lambda: FeatureSections())
 
 
 def proxy_config_from(config: ConfigFile) -> ProxyConfig:
@@ -60,9 +76,98 @@ def proxy_config_from(config: ConfigFile) -> ProxyConfig:
     cluster = load_cluster_config(resolve_relative(config, section.cluster_conf))
     if not cluster.secret:
         raise ConfigError(f"{cluster.path}: [cluster] secret must be set to sign auth tokens")
-    users = parse_users(config.raw("auth"), where=f"{config.path}: [auth]")
-    return ProxyConfig(path=config.path, proxy=section, users=users, cluster=cluster)
+    if config.value("proxy", "reseller_prefix") is not None:
+        raise ConfigError(f"{config.path}: [proxy] reseller_prefix has moved to [auth]")
+    auth = config.raw("auth")
+    where = f"{config.path}: [auth]"
+    return ProxyConfig(path=config.path, proxy=section, users=parse_users(auth, where=where), cluster=cluster,
+                       resellers=parse_resellers(auth, where=where), features=feature_sections(config))
 
 
 def load_proxy_config(path: str | None) -> ProxyConfig:
     return proxy_config_from(load_config(path))
+
+
+# --- Optional pipeline features (proxy.app.FEATURES) ------------------------
+# Each is off unless its section says ``enabled = true`` (``martlet dev`` and
+# ``martlet ring-init`` write them on); the pipeline's order is the code's,
+# not the operator's, because it decides what each feature sees. Defaults
+# of the other keys are Swift's.
+
+
+@dataclass(frozen=True)
+class BulkSection:
+    """``[bulk]``: ``?bulk-delete`` and ``?extract-archive`` (``proxy.bulk``)."""
+
+    enabled: bool = False
+    max_deletes_per_request: int = field(default=10000, metadata={"min": 1})
+    # A bulk delete stops after this many failed items.
+    max_failed_deletes: int = field(default=1000, metadata={"min": 1})
+    # Deletes in flight at once.
+    delete_concurrency: int = field(default=2, metadata={"min": 1})
+    max_containers_per_extraction: int = field(default=10000, metadata={"min": 1})
+    # An extraction stops after this many failed files.
+    max_failed_extractions: int = field(default=1000, metadata={"min": 1})
+    # Seconds between the whitespace a long bulk request sends to keep its
+    # client from timing out (the status is in the body, sent last).
+    yield_frequency: float = field(default=10.0, metadata={"min": 0.1})
+
+
+@dataclass(frozen=True)
+class AccountQuotasSection:
+    """``[account_quotas]``: ``X-Account-Quota-Bytes/-Count`` set by a reseller admin."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerQuotasSection:
+    """``[container_quotas]``: ``X-Container-Meta-Quota-Bytes/-Count``."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class EtagQuoterSection:
+    """``[etag_quoter]``: RFC 7232 quoted ETags where an account or container asks."""
+
+    enabled: bool = False
+    # Quote ETags where neither the container nor the account says.
+    enable_by_default: bool = False
+
+
+@dataclass(frozen=True)
+class CorsSection:
+    """``[cors]``: cross-origin requests (``proxy.cors``)."""
+
+    enabled: bool = False
+    # Origins allowed in every container, besides each container's own
+    # X-Container-Meta-Access-Control-Allow-Origin.
+    allow_origin: tuple[str, ...] = ()
+    # Headers exposed on every CORS answer, besides Swift's list.
+    expose_headers: tuple[str, ...] = ()
+    # Only allowed origins get Access-Control-* headers on actual requests.
+    strict_cors_mode: bool = True
+
+
+@dataclass(frozen=True)
+class FeatureSections:
+    bulk: BulkSection = BulkSection()
+    account_quotas: AccountQuotasSection = AccountQuotasSection()
+    container_quotas: ContainerQuotasSection = ContainerQuotasSection()
+    etag_quoter: EtagQuoterSection = EtagQuoterSection()
+    cors: CorsSection = CorsSection()
+
+    def enabled(self) -> frozenset[str]:
+        """The names of the sections that switch their feature on."""
+        return frozenset(f.name for f in fields(self) if getattr(self, f.name).enabled)
+
+
+def feature_sections(config: ConfigFile) -> FeatureSections:
+    return FeatureSections(
+        bulk=config.section("bulk", BulkSection),
+        account_quotas=config.section("account_quotas", AccountQuotasSection),
+        container_quotas=config.section("container_quotas", ContainerQuotasSection),
+        etag_quoter=config.section("etag_quoter", EtagQuoterSection),
+        cors=config.section("cors", CorsSection),
+    )

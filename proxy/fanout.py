@@ -11,7 +11,16 @@ Reads: primaries in order, then handoffs, at most ``2 * replicas`` nodes;
 the first decisive answer is used. A read goes on to the handoffs even when
 every primary said 404, as Swift's does: a write acknowledged while all
 primaries were unreachable lives only on handoffs until replication moves it
-home, and must still read back.
+home, and must still read back. With ``X-Newest`` (``read_newest``) every
+one of those nodes is asked at once and the newest decisive answer wins.
+
+Error limiting: each answer is sorted by ``proxy.error_limiter.verdict``;
+a fan-out's suspect answers (5xx, refused signatures, failures after the
+request went out) are collected in a ``Tally`` and counted against their
+nodes only when another node served the same request (``settle``), so
+that a request whose content makes every replica fail limits no node.
+A storage daemon's 401 (it refused this proxy's signature) is logged as a
+configuration error and treated as 503: it is never the client's answer.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import aiohttp
 from martlet.backend import backend_path, backend_request
 from martlet.errors import ClientDisconnect, EntityTooLarge
 from martlet.swift_path import SwiftPath
-from proxy.error_limiter import node_key
+from proxy.error_limiter import BACKEND_AUTH_REFUSED, Tally, Verdict, node_key, verdict
 from proxy.quorum import Reply, is_newer
 from proxy.state import ProxyState
 from ring import Device, Ring
@@ -35,6 +44,9 @@ from ring import Device, Ring
 log = logging.getLogger(__name__)
 
 NODE_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+# Failing to connect is the node's alone; a failure once the request went
+# out may be the request's doing (proxy.error_limiter).
+CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 QUEUE_CHUNKS = 4  # chunks buffered per backend connection before backpressure
 
 
@@ -42,20 +54,45 @@ def key_of(node: Device) -> str:
     return node_key(node.ip, node.port, node.device)
 
 
-def note_status(state: ProxyState, node: Device, status: int) -> None:
-    """Feed the error limiter with one backend answer."""
-    now = time.monotonic()
-    if status == 507:
-        state.limiter.insufficient_storage(key_of(node), now)
-    elif status >= 500:
-        state.limiter.error(key_of(node), now)
+def note_status(state: ProxyState, node: Device, status: int, tally: Tally) -> int:
+    """Feed the error limiter with one backend answer (suspects go to
+    ``tally``); returns the status as the proxy takes it: a refused
+    signature is 503, never passed on to the client."""
+    key = key_of(node)
+    seen = verdict(status)
+    if seen is Verdict.DEVICE_GONE:
+        state.limiter.insufficient_storage(key, time.monotonic())
+    elif seen is Verdict.SUSPECT:
+        tally.suspects.append(key)
     else:
-        state.limiter.success(key_of(node))
+        state.limiter.success(key)
+        tally.served = tally.served or seen is Verdict.SERVED
+    if status == BACKEND_AUTH_REFUSED:
+        log.error("storage node refused our backend signature: its [cluster] secret or clock differs",
+                  extra={"node": key})
+        return 503
+    return status
 
 
-def note_error(state: ProxyState, node: Device, exc: BaseException) -> None:
-    state.limiter.error(key_of(node), time.monotonic())
-    log.warning("backend error", extra={"node": key_of(node), "error": repr(exc)})
+def note_error(state: ProxyState, node: Device, exc: BaseException, tally: Tally | None = None) -> None:
+    """A request that got no answer: counted at once when the node could
+    not be reached (or outside a fan-out), else a suspect of ``tally``."""
+    key = key_of(node)
+    if tally is None or isinstance(exc, CONNECT_ERRORS):
+        state.limiter.error(key, time.monotonic())
+    else:
+        tally.suspects.append(key)
+    log.warning("backend error", extra={"node": key, "error": repr(exc)})
+
+
+def settle(state: ProxyState, tally: Tally) -> None:
+    """Count a finished fan-out's suspects, if another node served it."""
+    now = time.monotonic()
+    for key in tally.settle():
+        state.limiter.error(key, now)
+    if tally.suspects and not tally.served:
+        log.warning("no node served the request; its failures are not counted against them",
+                    extra={"nodes": tally.suspects})
 
 
 @dataclass
@@ -116,6 +153,7 @@ async def _send_slot(
     path: SwiftPath,
     headers: Mapping[str, str],
     query: Mapping[str, str] | None,
+    tally: Tally,
     make_body: Callable[[], AsyncIterator[bytes]] | None = None,
     started: asyncio.Event | None = None,
 ) -> Reply:
@@ -137,14 +175,14 @@ async def _send_slot(
             async with response:
                 await response.read()
         except NODE_ERRORS as exc:
-            note_error(state, node, exc)
+            note_error(state, node, exc, tally)
             if started is not None and started.is_set():
                 return Reply(503)
             continue
-        note_status(state, node, response.status)
+        status = note_status(state, node, response.status, tally)
         if response.status == 507 and (started is None or not started.is_set()):
             continue
-        return reply_of(response)
+        return reply_of(response) if status == response.status else Reply(status)
 
 
 async def write_bodiless(
@@ -158,8 +196,12 @@ async def write_bodiless(
 ) -> list[Reply]:
     """PUT/POST/DELETE without a body to every replica at once."""
     nodes = node_iter(state, ring, part)
-    tasks = [_send_slot(state, nodes, method, part, path, h, query) for h in slot_headers]
-    return list(await asyncio.gather(*tasks))
+    tally = Tally()
+    tasks = [_send_slot(state, nodes, method, part, path, h, query, tally) for h in slot_headers]
+    try:
+        return list(await asyncio.gather(*tasks))
+    finally:
+        settle(state, tally)
 
 
 @dataclass
@@ -224,10 +266,11 @@ async def write_streaming(
     replica commits it.
     """
     nodes = node_iter(state, ring, part)
+    tally = Tally()
     slots = [_Slot() for _ in slot_headers]
     for slot, headers in zip(slots, slot_headers):
         slot.task = asyncio.ensure_future(
-            _send_slot(state, nodes, "PUT", part, path, headers, None, slot.body, slot.started)
+            _send_slot(state, nodes, "PUT", part, path, headers, None, tally, slot.body, slot.started)
         )
     timeout = state.settings.node_timeout
     try:
@@ -254,6 +297,8 @@ async def write_streaming(
                 slot.task.cancel()
         await asyncio.gather(*(s.task for s in slots if s.task), return_exceptions=True)
         raise
+    finally:
+        settle(state, tally)
     return [
         s.task.result() if s.task in done and not s.task.cancelled() else Reply(503)
         for s in slots
@@ -273,6 +318,24 @@ class ReadAnswer:
     primary_404: bool = False  # a primary (not a handoff) said "not found"
 
 
+def _stamp_of(response: aiohttp.ClientResponse) -> str | None:
+    return response.headers.get("X-Backend-Timestamp") or response.headers.get("X-Timestamp")
+
+
+async def _ask(state: ProxyState, node: Device, method: str, part: int, path: SwiftPath,
+               headers: Mapping[str, str], query: Mapping[str, str] | None,
+               tally: Tally) -> tuple[aiohttp.ClientResponse | None, int]:
+    """One node's answer (None when it could not be reached) and its status
+    as the proxy takes it (``note_status``; 503 for no answer)."""
+    try:
+        response = await backend_request(state.session, node.ip, node.port, method,
+                                         node_path(node.device, part, path), headers=headers, query=query)
+    except NODE_ERRORS as exc:
+        note_error(state, node, exc, tally)
+        return None, 503
+    return response, note_status(state, node, response.status, tally)
+
+
 async def read_first(
     state: ProxyState,
     ring: Ring,
@@ -282,33 +345,47 @@ async def read_first(
     headers: Mapping[str, str],
     query: Mapping[str, str] | None = None,
     nodes: NodeIter | None = None,
+    newest: bool = False,
 ) -> ReadAnswer:
-    """The first decisive answer (anything but 404 and 5xx) from the replicas.
+    """The first decisive answer (anything but 404 and 5xx) from the replicas,
+    or with ``newest`` (``X-Newest``) the newest of all (``read_newest``).
 
     404s are remembered with their timestamps, so that an object found on a
     later node but older than a tombstone seen earlier counts as deleted.
     The caller must release ``response``.
     """
+    if newest:
+        return await read_newest(state, ring, part, method, path, headers, query)
     nodes = nodes or node_iter(state, ring, part)
+    tally = Tally()
+    try:
+        return await _read_first(state, part, method, path, headers, query, nodes, tally)
+    finally:
+        settle(state, tally)
+
+
+async def _read_first(
+    state: ProxyState,
+    part: int,
+    method: str,
+    path: SwiftPath,
+    headers: Mapping[str, str],
+    query: Mapping[str, str] | None,
+    nodes: NodeIter,
+    tally: Tally,
+) -> ReadAnswer:
     statuses: list[int] = []
     tombstone: str | None = None
     primary_404 = False
     while (picked := nodes.next_node()) is not None:
         node, is_handoff = picked
-        try:
-            response = await backend_request(
-                state.session, node.ip, node.port, method, node_path(node.device, part, path),
-                headers=headers, query=query,
-            )
-        except NODE_ERRORS as exc:
-            note_error(state, node, exc)
-            statuses.append(503)
+        response, status = await _ask(state, node, method, part, path, headers, query, tally)
+        statuses.append(status)
+        if response is None:
             continue
-        note_status(state, node, response.status)
-        statuses.append(response.status)
-        stamp = response.headers.get("X-Backend-Timestamp") or response.headers.get("X-Timestamp")
-        if response.status == 404 or response.status >= 500:
-            if response.status == 404:
+        stamp = _stamp_of(response)
+        if status == 404 or status >= 500:
+            if status == 404:
                 primary_404 = primary_404 or not is_handoff
                 if is_newer(stamp, tombstone):
                     tombstone = stamp
@@ -320,3 +397,54 @@ async def read_first(
             continue
         return ReadAnswer(response, node, nodes, statuses, tombstone, primary_404)
     return ReadAnswer(None, None, nodes, statuses, tombstone, primary_404)
+
+
+async def read_newest(state: ProxyState, ring: Ring, part: int, method: str, path: SwiftPath,
+                      headers: Mapping[str, str], query: Mapping[str, str] | None = None) -> ReadAnswer:
+    """``X-Newest``: every node a read may use (primaries, then handoffs, as
+    ``read_first`` would try them) is asked at once, and the decisive answer
+    with the newest timestamp wins, as Swift's does. A caller that must
+    not miss a write still being replicated (a server-side copy's source, a
+    client checking its own write) pays one request per node for that.
+    Answers no newer than the newest tombstone count as 404s.
+    """
+    nodes = node_iter(state, ring, part)
+    picked: list[tuple[Device, bool]] = []
+    while (one := nodes.next_node()) is not None:
+        picked.append(one)
+    tally = Tally()
+    try:
+        answers = await asyncio.gather(*(_ask(state, node, method, part, path, headers, query, tally)
+                                         for node, _ in picked))
+    finally:
+        settle(state, tally)
+    statuses: list[int] = []
+    tombstone: str | None = None
+    primary_404 = False
+    found: list[tuple[int, aiohttp.ClientResponse, Device]] = []
+    for (node, is_handoff), (response, status) in zip(picked, answers):
+        statuses.append(status)
+        if response is None:
+            continue
+        if status == 404 or status >= 500:
+            if status == 404:
+                primary_404 = primary_404 or not is_handoff
+                if is_newer(_stamp_of(response), tombstone):
+                    tombstone = _stamp_of(response)
+            response.release()
+            continue
+        found.append((len(statuses) - 1, response, node))
+    best: tuple[aiohttp.ClientResponse, Device] | None = None
+    for index, response, node in found:
+        if tombstone is not None and 200 <= response.status < 300 and not is_newer(_stamp_of(response), tombstone):
+            statuses[index] = 404  # older than a delete seen elsewhere
+            response.release()
+        elif best is None or is_newer(_stamp_of(response), _stamp_of(best[0])):
+            if best is not None:
+                best[0].release()
+            best = (response, node)
+        else:
+            response.release()
+    if best is None:
+        return ReadAnswer(None, None, nodes, statuses, tombstone, primary_404)
+    return ReadAnswer(best[0], best[1], nodes, statuses, tombstone, primary_404)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from martlet.http import header_text
 from proxy.constraints import check_metadata, guess_content_type, resolve_delete_at
 
 # The conditions and Range of an object read, which the backend judges.
-READ_HEADERS = ("Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
+READ_HEADERS = ("Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
 
 # Passed from the client to the backend as they are (case-insensitive).
 _PASSED = frozenset(
@@ -34,6 +35,7 @@ _PASSED = frozenset(
         "X-Delete-At",
         "X-Container-Read",
         "X-Container-Write",
+        "X-Container-Sync-Key",
         "X-Object-Manifest",
         "X-Static-Large-Object",
         "Accept",
@@ -55,12 +57,14 @@ def client_headers_for_backend(headers: Mapping[str, str]) -> dict[str, str]:
 
     ``X-Remove-<Kind>-Meta-Foo`` becomes ``X-<Kind>-Meta-Foo`` with an empty
     value, which the backend takes as a deletion (Swift's convention).
+    Values go on as text (``martlet.http.header_text``): bytes that are not
+    UTF-8, which an object's metadata may hold, become U+FFFD.
     """
     out: dict[str, str] = {}
     for name, value in headers.items():
         lowered = name.lower()
         if lowered in _PASSED or lowered.startswith(_META_PREFIXES):
-            out[name] = value
+            out[name] = header_text(value)
         elif lowered.startswith(_REMOVE_PREFIXES):
             out["X-" + name[len("X-Remove-") :]] = ""
         elif lowered in _REMOVE_ACL:
@@ -104,3 +108,19 @@ def user_metadata(headers: Mapping[str, str], kind: str) -> dict[str, str]:
     """The ``X-<kind>-Meta-*`` headers of a backend answer (for copies)."""
     prefix = f"x-{kind}-meta-"
     return {k: v for k, v in headers.items() if k.lower().startswith(prefix)}
+
+
+def entity_metadata(headers: Mapping[str, str], kind: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(user metadata, system metadata) of an account or container answer,
+    each keyed by the lower-case name after ``X-<Kind>-Meta-`` or
+    ``X-<Kind>-Sysmeta-`` (what features look up: ``quota-bytes``...)."""
+    meta_prefix, sysmeta_prefix = f"x-{kind}-meta-", f"x-{kind}-sysmeta-"
+    meta: dict[str, str] = {}
+    sysmeta: dict[str, str] = {}
+    for name, value in headers.items():
+        lowered = name.lower()
+        if lowered.startswith(meta_prefix):
+            meta[lowered[len(meta_prefix):]] = value
+        elif lowered.startswith(sysmeta_prefix):
+            sysmeta[lowered[len(sysmeta_prefix):]] = value
+    return meta, sysmeta

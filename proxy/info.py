@@ -9,11 +9,28 @@ from __future__ import annotations
 from typing import Any
 
 import martlet
+from martlet.policies import StoragePolicies
 from proxy import constraints as c
+from proxy.config import FeatureSections
+
+
+def policy_info(policies: StoragePolicies) -> list[dict[str, Any]]:
+    """``swift.policies`` as Swift shows them: name, every name as
+    ``aliases``, ``default`` on the default one; deprecated ones hidden."""
+    shown = []
+    for policy in policies:
+        if policy.is_deprecated:
+            continue
+        entry: dict[str, Any] = {"name": policy.name, "aliases": ", ".join(policy.names)}
+        if policy.is_default:
+            entry["default"] = True
+        shown.append(entry)
+    return shown
 
 
 def info_document(max_file_size: int, max_manifest_segments: int = 1000,
-                  max_manifest_size: int = 8 * 1024 * 1024) -> dict[str, Any]:
+                  max_manifest_size: int = 8 * 1024 * 1024, slo_yield_frequency: int = 10,
+                  policies: StoragePolicies = StoragePolicies()) -> dict[str, Any]:
     return {
         "swift": {
             "version": martlet.__version__,
@@ -31,13 +48,34 @@ def info_document(max_file_size: int, max_manifest_segments: int = 1000,
             "extra_header_count": 0,
             "account_autocreate": True,
             "allow_account_management": False,
-            "strict_cors_mode": True,
-            "policies": [{"name": "Policy-0", "default": True}],
+            "policies": policy_info(policies),
         },
-        "tempauth": {"account_acls": False},
+        # Account ACLs (X-Account-Access-Control: proxy.acl, proxy.authorization).
+        "tempauth": {"account_acls": True},
         # Large objects (proxy.large_objects): python-swiftclient segments
         # with SLO when "slo" is here, else with DLO.
         "slo": {"max_manifest_segments": max_manifest_segments, "max_manifest_size": max_manifest_size,
-                "min_segment_size": 1},
+                "min_segment_size": 1, "yield_frequency": slo_yield_frequency},
         "dlo": {},
     }
+
+
+def add_feature_info(document: dict[str, Any], features: FeatureSections) -> dict[str, Any]:
+    """``document`` with the keys of the optional features that are on,
+    named and shaped as Swift's middlewares register them (clients and
+    Swift's own tests look for these keys to know what they may use)."""
+    if features.bulk.enabled:
+        bulk = features.bulk
+        document["bulk_upload"] = {"max_containers_per_extraction": bulk.max_containers_per_extraction,
+                                   "max_failed_extractions": bulk.max_failed_extractions}
+        document["bulk_delete"] = {"max_deletes_per_request": bulk.max_deletes_per_request,
+                                   "max_failed_deletes": bulk.max_failed_deletes}
+    if features.account_quotas.enabled:
+        document["account_quotas"] = {}
+    if features.container_quotas.enabled:
+        document["container_quotas"] = {}
+    if features.etag_quoter.enabled:
+        document["etag_quoter"] = {"enable_by_default": features.etag_quoter.enable_by_default}
+    if features.cors.enabled:
+        document["swift"]["strict_cors_mode"] = features.cors.strict_cors_mode
+    return document

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from martlet.cluster import RING_KINDS
 from martlet.errors import ServiceUnavailable
 from martlet.metrics import install_metrics
 from proxy.error_limiter import node_key
@@ -27,9 +26,9 @@ class ErrorLimitCollector:
 
     def ring_nodes(self) -> list[str]:
         keys: set[str] = set()
-        for kind in RING_KINDS:
+        for name in self.state.ring_names:
             try:
-                ring = self.state.ring(kind)
+                ring = self.state.rings.ring(name)
             except ServiceUnavailable:
                 continue  # before start-up or after shutdown
             for dev in ring.devices:

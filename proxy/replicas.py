@@ -1,7 +1,10 @@
 """Reading and writing an entity's replicas, as every handler needs it.
 
 The ring of a path is chosen by what the path names (``SwiftPath.kind``:
-account, container or object). A write goes to every replica at once and is
+account, container or object) and, for an object, by its container's
+storage policy (``proxy.container_info.object_policy``); every object
+request then names that policy to the storage nodes
+(``X-Backend-Storage-Policy-Index``). A write goes to every replica at once and is
 answered by the status a quorum agrees on; each replica's request names one
 replica of the parent to update (an object's container, a container's
 account). A read takes the first decisive replica's answer, which the
@@ -19,10 +22,19 @@ from aiohttp import web
 
 from martlet.conditional import http_date, last_modified_seconds
 from martlet.errors import NotFound, ServiceUnavailable
+from martlet.http import ANSWER_CONTENT_TYPE
 from martlet.netaddr import host_port
+from martlet.policies import POLICY_INDEX_HEADER
 from martlet.swift_path import SwiftPath
 from martlet.timestamp import Timestamp
-from proxy.fanout import NODE_ERRORS, ReadAnswer, read_first, write_bodiless, write_streaming
+from proxy.container_info import object_policy
+from proxy.fanout import (
+    NODE_ERRORS,
+    ReadAnswer,
+    read_first,
+    write_bodiless,
+    write_streaming,
+)
 from proxy.headers import backend_response_headers
 from proxy.quorum import Written
 from proxy.state import ProxyState
@@ -45,11 +57,23 @@ def last_modified(timestamp: str) -> str:
     return http_date(last_modified_seconds(Timestamp.parse(timestamp).seconds))
 
 
-def locate(state: ProxyState, path: SwiftPath) -> tuple[Ring, int, list[Device]]:
-    """The ring, partition and primaries of what ``path`` names."""
-    ring = state.ring(path.kind)
+def locate(state: ProxyState, path: SwiftPath, policy: int = 0) -> tuple[Ring, int, list[Device]]:
+    """The ring, partition and primaries of what ``path`` names (an object
+    of storage policy ``policy``)."""
+    ring = state.ring(path.kind, policy)
     part, nodes = ring.get_nodes(path.account, path.container, path.obj)
     return ring, part, list(nodes)
+
+
+async def place(state: ProxyState, path: SwiftPath,
+                headers: Mapping[str, str]) -> tuple[Ring, int, list[Device], dict[str, str]]:
+    """``locate``, and the backend headers of a request there: for an
+    object, its container's storage policy picks the ring and is added to
+    ``headers``."""
+    if path.kind != "object":
+        return (*locate(state, path), dict(headers))
+    policy = await object_policy(state, path)
+    return (*locate(state, path, policy), {**headers, POLICY_INDEX_HEADER: str(policy)})
 
 
 def parent_of(path: SwiftPath) -> SwiftPath | None:
@@ -92,7 +116,7 @@ async def write_entity(state: ProxyState, method: str, path: SwiftPath, headers:
                        update_parent: bool, query: Mapping[str, str] | None = None) -> Written:
     """A bodiless write (PUT/POST/DELETE) to every replica of ``path``;
     with ``update_parent`` each replica updates one of its parent's."""
-    ring, part, nodes = locate(state, path)
+    ring, part, nodes, headers = await place(state, path, headers)
     per_slot = _replica_headers(state, path, headers, len(nodes), update_parent)
     return Written(await write_bodiless(state, ring, part, method, path, per_slot, query), len(nodes))
 
@@ -100,7 +124,7 @@ async def write_entity(state: ProxyState, method: str, path: SwiftPath, headers:
 async def put_object(state: ProxyState, path: SwiftPath, headers: Mapping[str, str],
                      chunks: AsyncIterator[bytes], length: int | None) -> Written:
     """Stream an object body to every replica, each naming its container replica."""
-    ring, part, nodes = locate(state, path)
+    ring, part, nodes, headers = await place(state, path, headers)
     per_slot = _replica_headers(state, path, headers, len(nodes), True)
     replies = await write_streaming(state, ring, part, path, per_slot, chunks, length, state.settings.max_file_size)
     return Written(replies, len(nodes))
@@ -109,8 +133,10 @@ async def put_object(state: ProxyState, path: SwiftPath, headers: Mapping[str, s
 def quorum_response(written: Written, headers: Mapping[str, str] | None = None) -> web.Response:
     """The client's answer to a write: the status a quorum agrees on."""
     status = written.status
-    body = _REASONS.get(status, "") if status >= 300 else None
-    return web.Response(status=status, text=body, headers=dict(headers or {}) if status < 300 else None)
+    if status >= 300:
+        body = _REASONS.get(status, "").encode("utf-8")
+        return web.Response(status=status, body=body, headers={"Content-Type": ANSWER_CONTENT_TYPE})
+    return web.Response(status=status, headers=dict(headers or {}))
 
 
 def put_response(written: Written, timestamp: str, extra: Mapping[str, str] | None = None) -> web.Response:
@@ -125,11 +151,18 @@ def put_response(written: Written, timestamp: str, extra: Mapping[str, str] | No
     return web.Response(status=201, headers=headers)
 
 
+def wants_newest(headers: Mapping[str, str]) -> bool:
+    """``X-Newest: true``: the client wants the newest replica's answer,
+    not the first one (``proxy.fanout.read_newest``)."""
+    return headers.get("X-Newest", "").strip().lower() in ("true", "1", "yes", "on", "t", "y")
+
+
 async def read_entity(state: ProxyState, path: SwiftPath, method: str, headers: Mapping[str, str],
-                      query: Mapping[str, str] | None = None) -> ReadAnswer:
-    """The first decisive replica's answer (still open) to ``method`` on ``path``."""
-    ring, part, _ = locate(state, path)
-    return await read_first(state, ring, part, method, path, headers, query)
+                      query: Mapping[str, str] | None = None, *, newest: bool = False) -> ReadAnswer:
+    """The first decisive replica's answer (still open) to ``method`` on
+    ``path``; with ``newest``, the newest of every replica's."""
+    ring, part, _, headers = await place(state, path, headers)
+    return await read_first(state, ring, part, method, path, headers, query, newest=newest)
 
 
 def raise_for_missing(answer: ReadAnswer) -> None:
@@ -140,10 +173,13 @@ def raise_for_missing(answer: ReadAnswer) -> None:
         raise ServiceUnavailable("No replica answered")
 
 
-async def relay(request: web.Request, response: aiohttp.ClientResponse, chunk_size: int) -> web.StreamResponse:
-    """Stream one backend answer to the client (listings, account/container reads)."""
+async def relay(request: web.Request, response: aiohttp.ClientResponse, chunk_size: int,
+                headers: Mapping[str, str] | None = None) -> web.StreamResponse:
+    """Stream one backend answer to the client (listings, account/container
+    reads), with ``headers`` instead of the backend's own when given."""
     try:
-        out = web.StreamResponse(status=response.status, headers=backend_response_headers(response.headers))
+        shown = backend_response_headers(response.headers) if headers is None else headers
+        out = web.StreamResponse(status=response.status, headers=shown)
         length = response.headers.get("Content-Length")
         if length is not None:
             out.content_length = int(length)

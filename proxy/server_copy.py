@@ -2,11 +2,14 @@
 ``X-Copy-From-Account``), and the ``COPY`` verb with ``Destination`` (and
 ``Destination-Account``).
 
-The source's GET is streamed into a PUT of the destination, never buffered;
-the source's user metadata and content headers are kept unless
-``X-Fresh-Metadata: true``, the request's own override them. The caller
-needs read access to the source and write access to the destination, both
-checked before anything is read.
+As Swift's copy, it is a GET of the source (the newest replica's, with
+the request's conditions, ``Range`` and ``?part-number``) streamed into a
+PUT of the destination, never buffered; the source's user metadata and
+content headers are kept unless ``X-Fresh-Metadata: true``, the request's
+own override them. The caller needs read access to the source (checked
+before it is read, so a missing source is a 404 even where the
+destination is forbidden) and write access to the destination (checked
+before anything is written).
 
 A source that is a large-object manifest is copied as the large object's
 content, or with ``?multipart-manifest=get`` as the manifest itself; that
@@ -23,14 +26,16 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
-from martlet.errors import BadRequest, EntityTooLarge, NotFound, ServiceUnavailable
+from martlet.errors import (
+    BadRequest, EntityTooLarge, MartletError, PreconditionFailed, RangeNotSatisfiable, ServiceUnavailable,
+)
 from martlet.swift_path import SwiftPath
 from proxy import large_objects
 from proxy.access import check_read, check_write
 from proxy.constraints import check_copy_path, check_names, decode_segment, guess_content_type
 from proxy.context import Context
 from proxy.fanout import NODE_ERRORS
-from proxy.headers import object_headers, user_metadata
+from proxy.headers import READ_HEADERS, backend_response_headers, object_headers, user_metadata
 from proxy.pipeline import Answer, Handler
 from proxy.replicas import new_timestamp, put_object, put_response, raise_for_missing, read_entity
 
@@ -63,7 +68,7 @@ async def _copy_from_header(ctx: Context) -> web.StreamResponse:
 async def _copy_verb(ctx: Context) -> web.StreamResponse:
     destination = ctx.request.headers.get("Destination")
     if not destination:
-        raise BadRequest("COPY needs a Destination header")
+        raise PreconditionFailed("Destination header required")
     container, obj = check_copy_path(destination)
     account = _other_account(ctx, "Destination-Account")
     return await _copy(ctx, ctx.path, SwiftPath(account, container, obj))
@@ -78,21 +83,48 @@ def _other_account(ctx: Context, header: str) -> str:
     return account
 
 
+def _judged(response: aiohttp.ClientResponse) -> web.Response:
+    """The source's own 304, 412 or 416, answered to the copy (as Swift)."""
+    headers = {k: v for k, v in backend_response_headers(response.headers).items() if k.lower() != "content-type"}
+    if response.status == 304:
+        return web.Response(status=304, headers=headers)
+    reason = {412: PreconditionFailed, 416: RangeNotSatisfiable}.get(response.status, MartletError)
+    raise reason(headers=headers)
+
+
+async def _read_source(ctx: Context, source: SwiftPath, sent: Mapping[str, str]) -> aiohttp.ClientResponse:
+    """The newest replica's answer to the source GET (as Swift's copy,
+    ``X-Newest``), still open: 404 if there is none."""
+    answer = await read_entity(ctx.state, source, "GET", sent, newest=True)
+    raise_for_missing(answer)
+    assert answer.response is not None
+    return answer.response
+
+
 async def _copy(ctx: Context, source: SwiftPath, dest: SwiftPath) -> web.StreamResponse:
-    """Stream the source into a PUT of ``dest``."""
+    """GET the source, then stream it into a PUT of ``dest``.
+
+    As Swift's copy (a GET of the source, then a PUT), the source is read
+    first, with the request's conditions and Range: a missing or
+    unreadable source answers before the destination is judged, and a
+    Range copies only those bytes. Nothing is written before the caller's
+    write access to ``dest`` is checked.
+    """
     assert source.obj is not None and dest.container is not None and dest.obj is not None
-    await check_read(ctx, source)
-    await check_write(ctx, dest, need_container=True)
     large_objects.check_manifest_headers(ctx.request.headers, ctx.method, ctx.request.query)
     headers = object_headers(ctx.request.headers, time.time())
     headers.pop("ETag", None)
-    answer = await read_entity(ctx.state, source, "GET", {})
-    raise_for_missing(answer)
-    response = answer.response
-    assert response is not None
+    await check_read(ctx, source)
+    sent = {h: ctx.request.headers[h] for h in READ_HEADERS if h in ctx.request.headers}
+    response = await _read_source(ctx, source, sent)
     try:
-        if response.status != 200:
-            raise NotFound("Copy source not found")
+        probe = await large_objects.manifest_behind(ctx, source, response, sent)
+        if probe is not None:
+            response.release()
+            response = probe  # a large object: its own conditions and Range apply below
+        elif response.status >= 300:
+            return _judged(response)
+        await check_write(ctx, dest, need_container=True)
         extra = {
             "X-Copied-From": quote(f"{source.container}/{source.obj}"),
             "X-Copied-From-Last-Modified": response.headers.get("Last-Modified", ""),
@@ -108,6 +140,8 @@ async def _copy(ctx: Context, source: SwiftPath, dest: SwiftPath) -> web.StreamR
             return stored
         if large_objects.is_manifest(response.headers) and not manifest_get:
             body = await large_objects.open_large_object(ctx, source, response)
+            if isinstance(body, web.Response):
+                return body  # the large object's 304
         else:
             body = _plain_source(ctx, response)
             if large_objects.is_dlo(response.headers):
@@ -137,7 +171,9 @@ def _plain_source(ctx: Context, response: aiohttp.ClientResponse) -> large_objec
     length = int(response.headers.get("Content-Length", "0"))
     if length > ctx.state.settings.max_file_size:
         raise EntityTooLarge("Copy source is larger than max_file_size")
-    etag = response.headers.get("ETag", "").strip('"') or None
+    # A range's bytes are not what the ETag hashes: the copy's own md5 is
+    # then the object server's to compute.
+    etag = (response.headers.get("ETag", "").strip('"') or None) if response.status == 200 else None
     return large_objects.CopySource(response.headers, length,
                                     _source_chunks(response, ctx.state.settings.chunk_size), etag)
 

@@ -9,14 +9,17 @@ so they run inside the event loop that serves the requests.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import aiohttp
 
 from martlet.backend import BackendTimeouts, make_session
-from martlet.cluster import RING_KINDS
+from martlet.backend_auth import backend_key
 from martlet.errors import ServiceUnavailable
+from martlet.policies import policy_string
+from proxy.acl import AccountACL
 from proxy.config import ProxyConfig
 from proxy.error_limiter import ErrorLimiter
 from proxy.rings import RingWatcher
@@ -55,10 +58,30 @@ class TTLCache(Generic[T]):
 
 @dataclass(frozen=True)
 class ContainerInfo:
-    """What object requests need to know about their container."""
+    """What object requests (and features: quotas, CORS) need to know about
+    their container: its ACLs, its storage policy (whose ring places its
+    objects), stats and metadata. Metadata is keyed by the lower-case name after
+    ``X-Container-Meta-`` / ``X-Container-Sysmeta-``."""
 
     read_acl: str
     write_acl: str
+    storage_policy: int = 0
+    object_count: int = 0
+    bytes_used: int = 0
+    meta: Mapping[str, str] = field(default_factory=dict)
+    sysmeta: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """An account's stats and metadata, as features need them (quotas,
+    quoted ETags); keyed like ``ContainerInfo``'s."""
+
+    object_count: int = 0
+    bytes_used: int = 0
+    container_count: int = 0
+    meta: Mapping[str, str] = field(default_factory=dict)
+    sysmeta: Mapping[str, str] = field(default_factory=dict)
 
 
 class ProxyState:
@@ -70,18 +93,23 @@ class ProxyState:
         )
         self.containers: TTLCache[ContainerInfo] = TTLCache(config.proxy.recheck_container_existence)
         self.accounts: TTLCache[bool] = TTLCache(config.proxy.recheck_container_existence)
+        self.account_acls: TTLCache[AccountACL] = TTLCache(config.proxy.recheck_container_existence)
+        self.account_infos: TTLCache[AccountInfo] = TTLCache(config.proxy.recheck_container_existence)
         self.rings = RingWatcher(
-            {kind: config.cluster.ring_path(kind) for kind in RING_KINDS},
+            config.cluster.ring_paths(),
             config.cluster.hash,
             config.proxy.ring_check_interval,
         )
+        self.backend_key = backend_key(config.cluster)
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
         """Open the backend session and load the rings (RingError if one
         cannot be loaded: the proxy does not start without its rings)."""
         settings = self.settings
-        self._session = make_session(BackendTimeouts(settings.conn_timeout, settings.node_timeout))
+        self._session = make_session(
+            self.backend_key, BackendTimeouts(settings.conn_timeout, settings.node_timeout)
+        )
         try:
             await self.rings.start()
         except BaseException:
@@ -101,6 +129,13 @@ class ProxyState:
             raise ServiceUnavailable("backend session not running")
         return self._session
 
-    def ring(self, kind: str) -> Ring:
-        """The current ring of ``kind`` (503 while the proxy is not running)."""
-        return self.rings.ring(kind)
+    def ring(self, kind: str, policy: int = 0) -> Ring:
+        """The current ring of ``kind`` (503 while the proxy is not running);
+        for objects, the ring of storage policy ``policy`` (503 for a policy
+        this proxy does not know)."""
+        return self.rings.ring(policy_string(kind, policy) if kind == "object" else kind)
+
+    @property
+    def ring_names(self) -> tuple[str, ...]:
+        """Every ring this proxy holds: account, container, one object ring per policy."""
+        return tuple(self.config.cluster.ring_paths())

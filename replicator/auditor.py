@@ -1,6 +1,7 @@
 """The object auditor: re-reads every object and quarantines what is corrupt.
 
-For each hash directory under ``<dev>/objects`` it reads the metadata of
+For each hash directory under ``<dev>/objects`` (and ``objects-N`` of every
+other storage policy: no ring is needed) it reads the metadata of
 every file that counts (``storage.diskfile.gather_files``) and, for a
 ``.data``, the whole body: the md5 of the bytes must be the stored ETag,
 the bytes must reach the stored length, and the stored name must hash to
@@ -32,7 +33,8 @@ from replicator.daemon import PassDaemon
 from replicator.stats import PassStats
 from storage.config import StorageConfig
 from storage.diskfile import DATA, gather_files, list_hash_dir
-from storage.layout import DeviceLayout
+from storage.devices import policy_dirs
+from storage.layout import OBJECTS
 from storage.metadata import CorruptObject, ObjectMetadata, read_metadata
 from storage.quarantine import quarantine_hash_dir
 
@@ -135,11 +137,12 @@ def audit_hash_dir(
 
 
 def iter_hash_dirs(device_path: Path) -> Iterator[Path]:
-    """Blocking: every ``objects/<part>/<suffix>/<hash>`` of a device."""
-    objects = DeviceLayout(device_path).objects()
-    for level in _subdirs(objects):
-        for suffix in _subdirs(level):
-            yield from _subdirs(suffix)
+    """Blocking: every ``objects/<part>/<suffix>/<hash>`` of a device, and
+    the same of every other storage policy's ``objects-N/`` on it."""
+    for _policy, objects in policy_dirs(device_path, OBJECTS):
+        for level in _subdirs(objects):
+            for suffix in _subdirs(level):
+                yield from _subdirs(suffix)
 
 
 def _subdirs(path: Path) -> list[Path]:

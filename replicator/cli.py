@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from martlet.backend_auth import backend_key
 from martlet.logs import setup_logging
 from martlet.serve import DaemonMain, NodeDaemon, SupervisorReport
 from replicator.daemon_cli import NODE_DAEMONS as PASS_DAEMONS
@@ -34,7 +35,7 @@ def run_updater(args: argparse.Namespace) -> int:
     storage = load_storage_config(args.config)
     section = storage.section("updater", UpdaterSection)
     setup_logging(section.log_level, name="updater")
-    updater = Updater(storage.devices_root, section, fsync=storage.storage.fsync)
+    updater = Updater(storage.devices_root, section, backend_key(storage.cluster), fsync=storage.storage.fsync)
     serve_until_signal(lambda stop: updater.run(once=args.once, stop=stop))
     return 0
 
@@ -44,7 +45,8 @@ def node_updater(config_path: str, _report: SupervisorReport) -> DaemonMain:
     from replicator.updater import Updater, UpdaterSection
 
     storage = load_storage_config(config_path)
-    updater = Updater(storage.devices_root, storage.section("updater", UpdaterSection), fsync=storage.storage.fsync)
+    updater = Updater(storage.devices_root, storage.section("updater", UpdaterSection), backend_key(storage.cluster),
+                      fsync=storage.storage.fsync)
     return lambda stop: updater.run(once=False, stop=stop)
 
 

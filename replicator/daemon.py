@@ -18,6 +18,7 @@ from typing import Protocol, TypeVar
 import aiohttp
 
 from martlet.backend import BackendTimeouts, make_session
+from martlet.backend_auth import backend_key
 from replicator.config import ring_address
 from replicator.stats import PassStats, Progress, write_stats
 from ring import Device, Ring
@@ -120,6 +121,8 @@ class ReplicatorDaemon(PassDaemon):
         super().__init__(storage, section, log, show_progress)
         self.session_section = section
         self.only_devices = set(devices)
+        # Peers refuse unsigned requests: no cluster secret, no daemon (ConfigError).
+        self.backend_key = backend_key(storage.cluster)
         self.io = DeviceIO(storage.devices_root, section.concurrency)
 
     def ring_address(self) -> tuple[str, int]:
@@ -136,7 +139,7 @@ class ReplicatorDaemon(PassDaemon):
     def make_session(self) -> aiohttp.ClientSession:
         section = self.session_section
         timeouts = BackendTimeouts(section.conn_timeout, section.node_timeout)
-        return make_session(timeouts, connections_per_host=max(4, section.concurrency))
+        return make_session(self.backend_key, timeouts, connections_per_host=max(4, section.concurrency))
 
     async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> PassStats | None:
         """One pass (``once``) or a pass every ``interval`` until ``stop``."""

@@ -1,5 +1,5 @@
-"""Talking to one peer device about one partition: suffix hashes, suffix
-listings, replicated writes (the object half of
+"""Talking to one peer device about one partition of one storage policy:
+suffix hashes, suffix listings, replicated writes (the object half of
 ``storage.replication_protocol``).
 
 Every call returns None/False on any failure of the peer (refused, timed
@@ -22,6 +22,7 @@ from typing import TypeVar
 import aiohttp
 
 from martlet.backend import backend_path, backend_request
+from martlet.policies import POLICY_INDEX_HEADER
 from replicator.plan import Push
 from ring import Device
 from storage.diskfile import DATA
@@ -66,11 +67,14 @@ def _batches(items: list[str], size: int = SUFFIXES_PER_REQUEST) -> Iterable[lis
 class ObjectPeer:
     """One device of a peer node, for one partition."""
 
-    def __init__(self, session: aiohttp.ClientSession, node: Device, partition: int, peers: PeerState) -> None:
+    def __init__(self, session: aiohttp.ClientSession, node: Device, partition: int, peers: PeerState,
+                 policy: int = 0) -> None:
         self.session = session
         self.node = node
         self.partition = partition
         self.peers = peers
+        # Every request names the storage policy (objects-N/ on the peer).
+        self.policy_headers = {POLICY_INDEX_HEADER: str(policy)}
 
     @property
     def is_down(self) -> bool:
@@ -84,7 +88,8 @@ class ObjectPeer:
         if suffixes:
             path += "/" + "-".join(suffixes)
         try:
-            response = await backend_request(self.session, self.node.ip, self.node.port, "REPLICATE", path, headers=headers)
+            response = await backend_request(self.session, self.node.ip, self.node.port, "REPLICATE", path,
+                                             headers={**headers, **self.policy_headers})
             async with response:
                 body = await response.read()
                 if response.status != 200:
@@ -141,7 +146,7 @@ class ObjectPeer:
         account, container, obj = meta.name[1:].split("/", 2)
         blob = encode_metadata(meta)
         length = (meta.content_length or 0) if ext == DATA else 0
-        headers = replicated_write_headers(ext, len(blob), length)
+        headers = {**replicated_write_headers(ext, len(blob), length), **self.policy_headers}
         path = backend_path(self.node.device, self.partition, account, container, obj)
         try:
             response = await backend_request(

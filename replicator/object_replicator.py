@@ -1,7 +1,10 @@
 """The object replicator: makes every partition's replicas agree.
 
-For each partition on each local device (the ring's devices with this node's
-ip and port), one pass:
+Each storage policy is replicated with its own ring (``object.ring``,
+``object-N.ring``) over its own directories (``objects/``, ``objects-N/``),
+and every request to a peer names the policy. For each partition of each
+policy on each local device (the ring's devices with this node's ip and
+port), one pass:
 
 * **primary**: ask each other primary for its suffix hashes (REPLICATE);
   for each suffix that differs, compare hash directories file by file
@@ -36,6 +39,7 @@ from pathlib import Path
 
 import aiohttp
 
+from martlet.errors import RingError
 from replicator.config import ReplicatorSection
 from replicator.daemon import ReplicatorDaemon, drain
 from replicator.object_peer import FAILED, PUSHED, ObjectPeer, PeerState
@@ -53,10 +57,11 @@ log = logging.getLogger(__name__)
 PUSHES_IN_FLIGHT = 8
 
 
-def list_partitions(device_path: Path) -> list[int]:
-    """Blocking: the partitions present under ``<dev>/objects``, sorted."""
+def list_partitions(device_path: Path, policy: int = 0) -> list[int]:
+    """Blocking: the partitions present under ``<dev>/objects`` (``objects-N``
+    for policy N), sorted."""
     try:
-        names = os.listdir(DeviceLayout(device_path).objects())
+        names = os.listdir(DeviceLayout(device_path).objects(policy))
     except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted(int(n) for n in names if n.isdigit())
@@ -79,43 +84,62 @@ class ObjectReplicator(ReplicatorDaemon):
         self.section = section
         self.only_partitions = set(partitions)
 
-    def load_ring(self) -> Ring:
+    def load_ring(self, policy: int = 0) -> Ring:
         cluster = self.storage.cluster
-        return load_ring(cluster.ring_path("object"), cluster.hash)
+        return load_ring(cluster.ring_path("object", policy), cluster.hash)
 
     # -- one pass --------------------------------------------------------
 
     async def run_pass(self, session: aiohttp.ClientSession) -> PassStats:
-        ring = self.load_ring()
+        """Every storage policy in turn (policy 0's ring must load; another
+        policy's missing ring is logged and counted as a failure)."""
         stats = PassStats()
         peers = PeerState()
+        for policy in self.storage.cluster.policies:
+            try:
+                ring = await asyncio.to_thread(self.load_ring, policy.index)
+            except RingError:
+                if policy.index == 0:
+                    raise
+                log.warning("no ring for storage policy", extra={"policy": policy.index})
+                stats.failures += 1
+                continue
+            await self._policy(session, ring, policy.index, stats, peers)
+        return await self.end_pass(stats)
+
+    async def _policy(
+        self, session: aiohttp.ClientSession, ring: Ring, policy: int, stats: PassStats, peers: PeerState
+    ) -> None:
         work: list[tuple[Device, list[int]]] = []
         local = self.local_devices(ring)
         if not local:
             ip, port = self.ring_address()
-            log.warning("no device of this node in the object ring", extra={"ip": ip, "port": port})
+            log.warning("no device of this node in the object ring",
+                        extra={"ip": ip, "port": port, "policy": policy})
         for dev in local:
             device_path = self.storage.devices_root / dev.device
             if not await asyncio.to_thread(device_path.is_dir):
                 log.warning("device unavailable", extra={"device": dev.device})
                 stats.failures += 1
                 continue
-            parts = await asyncio.to_thread(list_partitions, device_path)
+            parts = await asyncio.to_thread(list_partitions, device_path, policy)
             if self.only_partitions:
                 parts = [p for p in parts if p in self.only_partitions]
             stats.partitions_total += len(parts)
             work.append((dev, parts))
-        await asyncio.gather(*(self._device(session, ring, dev, parts, stats, peers) for dev, parts in work))
-        return await self.end_pass(stats)
+        await asyncio.gather(
+            *(self._device(session, ring, policy, dev, parts, stats, peers) for dev, parts in work)
+        )
 
     async def _device(
-        self, session: aiohttp.ClientSession, ring: Ring, dev: Device, parts: list[int], stats: PassStats, peers: PeerState
+        self, session: aiohttp.ClientSession, ring: Ring, policy: int, dev: Device, parts: list[int],
+        stats: PassStats, peers: PeerState,
     ) -> None:
         async def one(part: int) -> None:
             try:
-                await self._partition(session, ring, dev, part, stats, peers)
+                await self._partition(session, ring, policy, dev, part, stats, peers)
             except Exception:  # one bad partition must not end the pass
-                log.exception("partition failed", extra={"device": dev.device, "partition": part})
+                log.exception("partition failed", extra={"device": dev.device, "partition": part, "policy": policy})
                 stats.failures += 1
             stats.partitions_checked += 1
             self.progress.show(stats)
@@ -123,14 +147,15 @@ class ObjectReplicator(ReplicatorDaemon):
         await drain(parts, self.section.concurrency, one)
 
     async def _partition(
-        self, session: aiohttp.ClientSession, ring: Ring, dev: Device, part: int, stats: PassStats, peers: PeerState
+        self, session: aiohttp.ClientSession, ring: Ring, policy: int, dev: Device, part: int, stats: PassStats,
+        peers: PeerState,
     ) -> None:
         if part >= ring.partition_count:
             log.warning("partition not in the ring", extra={"device": dev.device, "partition": part})
             return
         conf = self.storage.storage
         layout = DeviceLayout.of(self.storage.devices_root, dev.device)
-        part_dir, tmp_dir = layout.object_partition(part), layout.tmp()
+        part_dir, tmp_dir = layout.object_partition(part, policy), layout.tmp(policy)
         local = await self.io.run(dev.device, get_hashes, part_dir, tmp_dir, (), conf.reclaim_age, conf.fsync)
         nodes = ring.get_part_nodes(part)
         primary = any(n.id == dev.id for n in nodes)
@@ -147,7 +172,11 @@ class ObjectReplicator(ReplicatorDaemon):
 
         if not primary:
             await local_listing(sorted(local))  # what may be deleted once pushed
-        results = [await self._sync_peer(session, dev, node, part, local, local_listing, stats, peers) for node in targets]
+        results = [
+            await self._sync_peer(ObjectPeer(session, node, part, peers, policy), part_dir, local, local_listing,
+                                  stats)
+            for node in targets
+        ]
         if not primary and all(results):
             if await self.io.run(dev.device, remove_reverted, part_dir, dict(cache)):
                 stats.handoffs_reverted += 1
@@ -155,17 +184,14 @@ class ObjectReplicator(ReplicatorDaemon):
 
     async def _sync_peer(
         self,
-        session: aiohttp.ClientSession,
-        dev: Device,
-        node: Device,
-        part: int,
+        peer: ObjectPeer,
+        part_dir: Path,
         local: dict[str, str],
         local_listing: Callable[[list[str]], Awaitable[PartitionListing]],
         stats: PassStats,
-        peers: PeerState,
     ) -> bool:
-        """Bring one peer up to date with us; True if it needs nothing more."""
-        peer = ObjectPeer(session, node, part, peers)
+        """Bring one peer up to date with our ``part_dir``; True if it needs
+        nothing more."""
         if peer.is_down:
             stats.failures += 1
             return False
@@ -182,7 +208,6 @@ class ObjectReplicator(ReplicatorDaemon):
             stats.failures += 1
             return False
         plan = plan_partition(local, remote, mine, theirs)
-        part_dir = DeviceLayout.of(self.storage.devices_root, dev.device).object_partition(part)
         results = await self._push_all(peer, part_dir, plan.pushes, stats)
         ok = FAILED not in results
         if await peer.hashes(list(plan.suffixes)) is None:

@@ -2,8 +2,9 @@
 
 Object servers queue container-row updates, container servers queue
 account-row updates (``storage.async_pending`` defines the record). Each
-pass walks ``async_pending/`` on every device and sends every record that
-is due, ``concurrency`` at a time.
+pass walks ``async_pending/`` on every device (and ``async_pending-N/`` of
+every storage policy found there) and sends every record that is due,
+``concurrency`` at a time.
 
 What counts as delivered (``classify``): a 2xx, or an answer that proves the
 update can no longer matter - a 404 or 409 whose ``X-Backend-Delete-
@@ -43,6 +44,7 @@ from pathlib import Path
 import aiohttp
 
 from martlet.backend import BackendTimeouts, make_session
+from martlet.backend_auth import BackendKey
 from martlet.errors import BadRequest
 from martlet.timestamp import Timestamp
 from replicator.stats import write_stats
@@ -169,8 +171,9 @@ class _Pass(_Counts):
 class Updater:
     name = "updater"  # the daemon's name in its stats file and in /recon
 
-    def __init__(self, devices_root: Path, section: UpdaterSection, fsync: bool = True) -> None:
+    def __init__(self, devices_root: Path, section: UpdaterSection, key: BackendKey, fsync: bool = True) -> None:
         self.devices_root = devices_root
+        self.key = key  # signs the updates it sends (martlet.backend_auth)
         self.section = section
         self.fsync = fsync
         self.metrics = UpdaterMetrics()
@@ -261,6 +264,7 @@ class Updater:
 
     def make_session(self) -> aiohttp.ClientSession:
         return make_session(
+            self.key,
             BackendTimeouts(self.section.conn_timeout, self.section.node_timeout),
             connections_per_host=self.section.concurrency,
         )

@@ -9,7 +9,9 @@ Every SQLite call runs in the device's thread pool. Requests:
 - ``PUT /<dev>/<part>/<a>/<c>`` with ``X-Backend-Type: account``: a
   container row reported by a container server. It is merged field by field
   (``storage.db.account``), so replays and reordering are harmless; an
-  account that does not exist or is deleted answers 404.
+  account that does not exist or is deleted answers 404. The row carries
+  the container's storage policy (``X-Backend-Storage-Policy-Index``), so
+  HEAD/GET report the account's totals per policy too.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class AccountServer(DatabaseServer[AccountInfo]):
         return AccountBroker(self.db_file(path, path.names.account_path()), fsync=self.ctx.fsync)
 
     def info_headers(self, info: AccountInfo) -> dict[str, str]:
-        return account_headers(info)
+        return account_headers(info, self.ctx.policies)
 
     def listing_name(self, path: EntityPath) -> str:
         return path.names.account

@@ -7,11 +7,14 @@ file::
 
     {"v": 1, "method": "PUT"|"DELETE", "host": "ip:port", "device": str,
      "partition": int, "account": str, "container": str, "obj": str | None,
-     "headers": {str: str}}
+     "headers": {str: str}, "policy": int}
 
 at ``<devices>/<dev>/async_pending/<suffix>/<hash>-<timestamp>`` where hash is
 the md5 hex of the target path (``martlet.hashing.hash_path``), suffix its last
 three hex digits, and timestamp the update's ``X-Timestamp`` (internal form).
+``policy`` is the storage policy of the object whose update it is (0 for
+account updates); policy N's records live in ``async_pending-N/``, as in
+Swift. A record without ``policy`` (written before policies) is policy 0.
 Files are written atomically (tmp + fsync + rename), so a reader never sees a
 half record. Replaying a record is ``backend_request(method,
 backend_path(device, partition, account, container, obj), headers)`` to host.
@@ -30,10 +33,11 @@ import aiohttp
 import msgpack
 
 from martlet.backend import backend_path, backend_request
-from martlet.fileutil import atomic_write, fsync_dir, full_device_is_507
+from martlet.fileutil import atomic_write, fsync_dir, full_device_is_507, make_dirs_durable
 from martlet.hashing import HashSection, hash_path
 from martlet.timestamp import Timestamp
-from storage.layout import DeviceLayout
+from storage.devices import policy_dirs
+from storage.layout import ASYNC_PENDING, DeviceLayout
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ class PendingUpdate:
     container: str
     obj: str | None
     headers: Mapping[str, str] = field(default_factory=dict)
+    policy: int = 0  # names the directory: async_pending-N/
 
     @property
     def timestamp(self) -> Timestamp:
@@ -81,6 +86,7 @@ class PendingUpdate:
             "container": self.container,
             "obj": self.obj,
             "headers": dict(self.headers),
+            "policy": self.policy,
         }
 
     @classmethod
@@ -98,6 +104,7 @@ class PendingUpdate:
                 container=str(data["container"]),
                 obj=None if data["obj"] is None else str(data["obj"]),
                 headers={str(k): str(v) for k, v in dict(data["headers"]).items()},
+                policy=int(data.get("policy", 0)),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"malformed async_pending record: {exc}") from None
@@ -117,7 +124,7 @@ def pending_path(
 ) -> Path:
     digest = hash_path(record.account, record.container, record.obj, settings=settings)
     name = f"{digest}-{record.timestamp.internal}"
-    return DeviceLayout(device_path).async_pending() / digest[-3:] / name
+    return DeviceLayout(device_path).async_pending(record.policy) / digest[-3:] / name
 
 
 def write_pending(
@@ -129,19 +136,24 @@ def write_pending(
     """Blocking: queue ``record`` atomically; returns the file's path."""
     target = pending_path(device_path, record, settings)
     payload = msgpack.packb(record.to_dict(), use_bin_type=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
     with full_device_is_507():
-        atomic_write(target, payload, tmp_dir=DeviceLayout(device_path).tmp(), fsync=fsync)
+        make_dirs_durable(target.parent, fsync)  # a queued update outlives a power cut too
+        atomic_write(target, payload, tmp_dir=DeviceLayout(device_path).tmp(record.policy), fsync=fsync)
     return target
 
 
 def iter_pending(device_path: Path) -> Iterator[tuple[Path, PendingUpdate]]:
-    """Blocking: every readable record of the device, oldest suffix first.
+    """Blocking: every readable record of the device, every storage
+    policy's directory in turn, oldest suffix first.
 
     An unreadable or malformed file is logged and skipped, never fatal: the
     updater must get past it to the good ones.
     """
-    root = DeviceLayout(device_path).async_pending()
+    for _policy, root in policy_dirs(device_path, ASYNC_PENDING):
+        yield from _iter_records(root)
+
+
+def _iter_records(root: Path) -> Iterator[tuple[Path, PendingUpdate]]:
     try:
         suffixes = sorted(os.listdir(root))
     except FileNotFoundError:

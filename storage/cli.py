@@ -11,6 +11,7 @@ import argparse
 import logging
 from typing import Any
 
+from martlet.backend_auth import backend_key
 from martlet.errors import UsageError
 from martlet.logs import setup_logging
 from martlet.serve import DaemonMain, NodeDaemon, SupervisorReport, bind_socket, run_app, serve_until
@@ -36,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
     config = load_storage_config(args.config)
     section = config.storage
     setup_logging(section.log_level, name="storage")
+    backend_key(config.cluster)  # no secret: ConfigError here, not in each forked worker
     try:
-        run_app(lambda: create_app(config), section.bind_ip, section.bind_port, section.workers)
+        run_app(lambda: create_app(config), section.bind_ip, section.bind_port, section.workers,
+                limits=section.client_limits())
     except UsageError as exc:  # the port: run_app binds before it serves
         raise _port_hint(exc, args.config) from None
     return 0
@@ -60,7 +63,7 @@ def node_storage(config_path: str, node_report: SupervisorReport) -> DaemonMain:
     except UsageError as exc:
         raise _port_hint(exc, config_path) from None
     app = create_app(config, node_report=node_report)
-    return lambda stop: serve_until(app, sock, stop)
+    return lambda stop: serve_until(app, sock, stop, limits=section.client_limits())
 
 
 NODE_DAEMONS: dict[str, NodeDaemon] = {"storage": node_storage}

@@ -4,6 +4,9 @@ Every SQLite call runs in the device's thread pool (``StorageContext.io``),
 so the event loop never waits on a disk. Requests:
 
 - ``PUT|POST|HEAD|GET|DELETE /<dev>/<part>/<a>/<c>``: the container itself.
+  A PUT creates it in the storage policy the proxy names
+  (``X-Backend-Storage-Policy-Index``, else ``-Default``); a live
+  container keeps its policy, and a PUT naming another is 409.
 - ``PUT|DELETE /<dev>/<part>/<a>/<c>/<o>`` with ``X-Backend-Type:
   container``: an object row update from an object server. It is accepted
   (201/204) even when the stored row is newer: the update is then simply
@@ -40,6 +43,7 @@ from storage.db.headers import (
     account_target_from_headers,
     account_update_records,
     container_headers,
+    container_policy_from_headers,
     metadata_from_headers,
     object_update_from_request,
     require_timestamp,
@@ -151,7 +155,7 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
         return ContainerBroker(self.db_file(path, path.names.container_path()), fsync=self.ctx.fsync)
 
     def info_headers(self, info: ContainerInfo) -> dict[str, str]:
-        return container_headers(info)
+        return container_headers(info, self.ctx.policies)
 
     def listing_name(self, path: EntityPath) -> str:
         assert path.names.container is not None
@@ -179,6 +183,7 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
         timestamp = require_timestamp(request.headers)
         metadata = metadata_from_headers(request.headers, "container", timestamp)
         target = account_target_from_headers(request.headers)
+        requested, new_policy = container_policy_from_headers(request.headers, self.ctx.policies)
         broker = self.broker(path)
         tmp_dir = self.ctx.layout(path.device).tmp()
         container = self.listing_name(path)
@@ -186,8 +191,9 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
         def work() -> tuple[bool, ContainerInfo]:
             return self.create_or_put(
                 broker,
-                lambda: broker.create(tmp_dir, path.names.account, container, timestamp, metadata, target),
-                lambda: broker.put_container(timestamp, metadata, target),
+                lambda: broker.create(tmp_dir, path.names.account, container, timestamp, metadata, target,
+                                      new_policy),
+                lambda: broker.put_container(timestamp, metadata, target, requested, new_policy),
             )
 
         created, info = await self.ctx.io.run(path.device, work)

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from martlet.content_type import split_swift_bytes, with_swift_bytes
 from martlet.errors import BadRequest
+from martlet.policies import POLICY_INDEX_HEADER
 from martlet.timestamp import Timestamp
 from storage.async_pending import PendingUpdate
 from storage.metadata import ObjectMetadata
@@ -70,16 +71,23 @@ def container_update_overrides(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def container_updates(
-    headers: Mapping[str, str], path: EntityPath, method: str, timestamp: Timestamp, meta: ObjectMetadata
+    headers: Mapping[str, str], path: EntityPath, method: str, timestamp: Timestamp, meta: ObjectMetadata,
+    policy: int = 0,
 ) -> list[PendingUpdate]:
-    """Pure: the row updates an object PUT or DELETE sends to its container servers.
+    """Pure: the row updates an object PUT or DELETE of storage policy
+    ``policy`` sends to its container servers (each says the policy, and
+    is queued in that policy's async_pending).
 
     A content type's own ``swift_bytes`` is dropped unless the proxy
     overrides the content type: only a manifest PUT may set the total a
     listing shows.
     """
     targets, partition = container_targets(headers)
-    update_headers = {BACKEND_TYPE_HEADER: "container", "X-Timestamp": timestamp.internal}
+    update_headers = {
+        BACKEND_TYPE_HEADER: "container",
+        "X-Timestamp": timestamp.internal,
+        POLICY_INDEX_HEADER: str(policy),
+    }
     if method == "PUT":
         content_type, _ = split_swift_bytes(meta.content_type or DEFAULT_CONTENT_TYPE)
         update_headers.update(
@@ -92,7 +100,8 @@ def container_updates(
         update_headers.update(container_update_overrides(headers))
     assert path.names.container is not None
     return [
-        PendingUpdate(method, host, device, partition, path.names.account, path.names.container, path.names.obj, update_headers)
+        PendingUpdate(method, host, device, partition, path.names.account, path.names.container, path.names.obj,
+                      update_headers, policy)
         for host, device in targets
     ]
 
@@ -102,17 +111,20 @@ SLO_SIZE_SYSMETA = "x-object-sysmeta-slo-size"
 
 
 def post_container_updates(
-    headers: Mapping[str, str], path: EntityPath, data: ObjectMetadata, content_type: str, timestamp: Timestamp
+    headers: Mapping[str, str], path: EntityPath, data: ObjectMetadata, content_type: str, timestamp: Timestamp,
+    policy: int = 0,
 ) -> list[PendingUpdate]:
-    """Pure: the row updates of an object POST that sets ``content_type``.
+    """Pure: the row updates of an object POST; ``content_type`` is the
+    one in force after it.
 
     ``X-Timestamp`` stays the data's, so the row can never beat a newer
     PUT's; ``X-Content-Type-Timestamp`` (the POST's) orders it after the
-    PUT's own row and after older POSTs', so replays change nothing. An SLO
+    PUT's own row and after older POSTs', so replays change nothing, and
+    dates the listed object. An SLO
     manifest's row keeps its large-object form (``swift_bytes`` and
     ``slo_etag``, from the manifest's sysmeta).
     """
-    records = container_updates(headers, path, "PUT", data.timestamp, replace(data, content_type=content_type))
+    records = container_updates(headers, path, "PUT", data.timestamp, replace(data, content_type=content_type), policy)
     sys_meta = {k.lower(): v for k, v in data.sys_meta.items()}
     slo_etag, slo_size = sys_meta.get(SLO_ETAG_SYSMETA), sys_meta.get(SLO_SIZE_SYSMETA, "")
     extra = {"X-Content-Type-Timestamp": timestamp.internal}

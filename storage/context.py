@@ -16,8 +16,10 @@ import aiohttp
 from aiohttp import web
 
 from martlet.backend import BackendTimeouts, make_session
+from martlet.backend_auth import BackendKey, backend_key
 from martlet.errors import ServiceUnavailable
 from martlet.hashing import HashSection
+from martlet.policies import StoragePolicies
 from storage.config import StorageConfig
 from storage.devices import DeviceIO
 from storage.diskfile import ObjectLocation, object_location
@@ -26,7 +28,7 @@ from storage.paths import EntityPath
 
 
 class StorageContext:
-    """Config, the device thread pools and the backend HTTP session.
+    """Config, the backend key, the device thread pools and the backend HTTP session.
 
     Not a frozen record: the session can only be made inside the running
     loop, so ``start()`` opens it when the app starts and ``close()`` closes
@@ -35,8 +37,11 @@ class StorageContext:
 
     def __init__(self, config: StorageConfig) -> None:
         self.config = config
+        # ConfigError without a cluster secret: the daemon does not start.
+        self.backend_key: BackendKey = backend_key(config.cluster)
         self.devices_root = config.devices_root
         self.hash_settings: HashSection = config.cluster.hash
+        self.policies: StoragePolicies = config.cluster.policies
         self.fsync = config.storage.fsync
         self.io = DeviceIO(self.devices_root, config.storage.threads_per_device)
         self._session: aiohttp.ClientSession | None = None
@@ -44,7 +49,7 @@ class StorageContext:
     async def start(self) -> None:
         """Open the pooled backend session (container and account updates)."""
         timeout = self.config.storage.container_update_timeout
-        self._session = make_session(BackendTimeouts(conn_timeout=timeout, node_timeout=timeout))
+        self._session = make_session(self.backend_key, BackendTimeouts(conn_timeout=timeout, node_timeout=timeout))
 
     async def close(self) -> None:
         """Close the session, then wait for the disk work still running."""
@@ -62,8 +67,9 @@ class StorageContext:
     def layout(self, device: str) -> DeviceLayout:
         return DeviceLayout.of(self.devices_root, device)
 
-    def object_location(self, path: EntityPath) -> ObjectLocation:
-        """Where ``path``'s object lives on its device (object paths only)."""
+    def object_location(self, path: EntityPath, policy: int = 0) -> ObjectLocation:
+        """Where ``path``'s object of storage policy ``policy`` lives on its
+        device (object paths only)."""
         assert path.names.container is not None and path.names.obj is not None
         return object_location(
             self.layout(path.device).path,
@@ -72,6 +78,7 @@ class StorageContext:
             path.names.container,
             path.names.obj,
             self.hash_settings,
+            policy,
         )
 
 

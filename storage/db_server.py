@@ -37,7 +37,7 @@ class DbBroker(Protocol[InfoT_co]):
 
     def list_page(self, params: ListingParams) -> list[Entry]: ...
 
-    def update_metadata(self, update: Mapping[str, tuple[str, str]]) -> None: ...
+    def update_metadata(self, update: Mapping[str, tuple[str, str]], *, check_totals: bool = False) -> None: ...
 
     def mark_deleted(self, timestamp: str) -> None: ...
 
@@ -147,7 +147,7 @@ class DatabaseServer(Generic[InfoT]):
 
         def work() -> None:
             self.live_info(broker)
-            broker.update_metadata(metadata)
+            broker.update_metadata(metadata, check_totals=True)
 
         await self.ctx.io.run(path.device, work)
         return web.Response(status=204)
@@ -157,6 +157,7 @@ class DatabaseServer(Generic[InfoT]):
         params = parse_listing_params(request.query) if request.method == "GET" else None
         content_type = listing_content_type(request.query.get("format"), request.headers.get("Accept"))
         name = self.listing_name(path)
+        policy_names = {policy.index: policy.name for policy in self.ctx.policies}
 
         def work() -> tuple[InfoT, bytes | None]:
             info = self.live_info(broker)
@@ -165,11 +166,12 @@ class DatabaseServer(Generic[InfoT]):
             entries = broker.list_page(params)
             if not entries and content_type == "text/plain":
                 return info, None
-            return info, render_listing(entries, content_type, self.kind, name)
+            return info, render_listing(entries, content_type, self.kind, name, policy_names)
 
         info, body = await self.ctx.io.run(path.device, work)
         headers = self.info_headers(info)
-        if body is None:  # HEAD, or an empty plain listing
+        if body is None:  # HEAD, or an empty plain listing: typed as the listing would be (Swift's)
+            headers["Content-Type"] = f"{content_type}; charset=utf-8"
             return web.Response(status=204, headers=headers)
         response = web.Response(status=200, body=body, headers=headers)
         response.content_type = content_type

@@ -23,19 +23,26 @@ from typing import TypeVar
 from martlet.errors import NotFound
 from storage.db.account import AccountBroker, ContainerUpdate
 from storage.db.broker import ZERO_TIMESTAMP, DatabaseBroker, decode_metadata
-from storage.db.container import AccountTarget, ContainerBroker, ObjectUpdate
+from storage.db.container import AccountTarget, ContainerBroker, ObjectUpdate, PolicyState, peer_policy_wins
 from storage.replication_protocol import DbInfo, SyncReply, SyncRequest, SyncRow
 
 SYNC_TABLE = "incoming_sync"
 # Row table and its columns per kind, in the order of SyncRow's list form.
 ROW_COLUMNS = {
     "container": ("object", "name, created_at, size, content_type, etag, deleted, ctype_timestamp"),
-    "account": ("container", "name, put_timestamp, delete_timestamp, object_count, bytes_used, stats_timestamp, deleted"),
+    "account": (
+        "container",
+        "name, put_timestamp, delete_timestamp, object_count, bytes_used, stats_timestamp, deleted, "
+        "storage_policy_index",
+    ),
 }
-# The stats row's columns DbInfo needs, in DbInfo's order (id to metadata).
+# The stats row's columns DbInfo needs, in DbInfo's order (id to metadata,
+# then the storage policy and status_changed_at).
 _INFO_COLUMNS = {
-    "container": "id, account, container, put_timestamp, delete_timestamp, object_count, 0, account_target, metadata",
-    "account": "id, account, NULL, put_timestamp, delete_timestamp, object_count, container_count, '', metadata",
+    "container": "id, account, container, put_timestamp, delete_timestamp, object_count, 0, account_target, "
+    "metadata, storage_policy_index, status_changed_at",
+    "account": "id, account, NULL, put_timestamp, delete_timestamp, object_count, container_count, '', "
+    "metadata, NULL, status_changed_at",
 }
 
 T = TypeVar("T", ObjectUpdate, ContainerUpdate)
@@ -56,7 +63,7 @@ def read_info(broker: DatabaseBroker) -> DbInfo:
         if row is None:
             raise NotFound("database has no stats row")
         (max_row,) = conn.execute(f"SELECT COALESCE(MAX(ROWID), -1) FROM {table}").fetchone()
-    id_, account, container, put_ts, delete_ts, objects, containers, target, metadata = row
+    id_, account, container, put_ts, delete_ts, objects, containers, target, metadata, policy, changed_at = row
     return DbInfo(
         kind=broker.kind,
         id=str(id_),
@@ -69,6 +76,8 @@ def read_info(broker: DatabaseBroker) -> DbInfo:
         account_target=str(target),
         metadata=decode_metadata(metadata),
         max_row=int(max_row),
+        storage_policy_index=None if policy is None else int(policy),
+        status_changed_at=str(changed_at),
     )
 
 
@@ -98,7 +107,14 @@ def sync_point(broker: DatabaseBroker, sender_id: str) -> int:
 
 
 def merge_info(broker: DatabaseBroker, info: DbInfo) -> None:
-    """Blocking: newest put/delete timestamps and per-key metadata win."""
+    """Blocking: newest put/delete timestamps and per-key metadata win; a
+    container takes the peer's storage policy when the peer's is the one
+    replicas settle on (``peer_policy_wins``, judged before the merge)."""
+    if isinstance(broker, ContainerBroker) and info.storage_policy_index is not None:
+        theirs = PolicyState(info.storage_policy_index, info.put_timestamp, info.delete_timestamp,
+                             info.object_count, info.status_changed_at)
+        if peer_policy_wins(broker.get_info().policy_state, theirs):
+            broker.set_storage_policy(info.storage_policy_index)
     broker.put(info.put_timestamp, info.metadata)
     if info.delete_timestamp > ZERO_TIMESTAMP:
         broker.mark_deleted(info.delete_timestamp)
@@ -108,7 +124,8 @@ def create_from_info(broker: DatabaseBroker, tmp_dir: Path, info: DbInfo) -> Non
     """Blocking: make the database a sender has and this device lacks."""
     if isinstance(broker, ContainerBroker):
         target = AccountTarget.decode(info.account_target)
-        broker.create(tmp_dir, info.account, str(info.container), info.put_timestamp, info.metadata, target)
+        broker.create(tmp_dir, info.account, str(info.container), info.put_timestamp, info.metadata, target,
+                      info.storage_policy_index or 0)
     elif isinstance(broker, AccountBroker):
         broker.create(tmp_dir, info.account, info.put_timestamp, info.metadata)
     merge_info(broker, info)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from martlet.errors import DeviceUnavailable
+from storage.layout import policy_of_dir
 from storage.paths import check_device
 
 P = ParamSpec("P")
@@ -29,6 +30,19 @@ R = TypeVar("R")
 def device_dir(devices_root: Path, device: str) -> Path:
     """The directory of ``device``: a direct child of the root, never outside."""
     return devices_root / check_device(device)
+
+
+def policy_dirs(device_path: Path, base: str) -> list[tuple[int, Path]]:
+    """Blocking: the ``base`` directories of every storage policy present
+    on a device (``objects``, ``objects-1``...), as ``(policy, path)`` in
+    policy order. Walkers that need no ring (auditor, updater, recon) take
+    whatever is on disk, a policy no longer declared included."""
+    try:
+        names = os.listdir(device_path)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    found = [(policy_of_dir(name, base), device_path / name) for name in names]
+    return sorted((index, path) for index, path in found if index is not None and path.is_dir())
 
 
 def check_device_dir(devices_root: Path, device: str) -> Path:

@@ -10,6 +10,9 @@ server, the auditor, the replicator - follows it)::
     <devices>/<dev>/objects/<part>/hashes.invalid
     <devices>/<dev>/tmp/
 
+  (``objects-N/`` and ``tmp-N/`` for storage policy N, with the same
+  contract inside; ``ObjectLocation.policy`` says which.)
+
 * ``<hash>`` is ``martlet.hashing.hash_path(a, c, o)`` (md5 hex of the path
   under the cluster's hash prefix/suffix); ``<suffix>`` is its last three hex
   digits; ``<part>`` the ring partition (decimal).
@@ -20,7 +23,10 @@ server, the auditor, the replicator - follows it)::
   after the body when the xattrs are full).
 * Writes go to ``tmp/`` on the same device, are fsynced (config ``fsync``)
   with their metadata, and renamed into the hash directory, which is then
-  fsynced; a reader never sees a partial file in ``objects/``.
+  fsynced, and so is the parent of every directory the write created
+  (hash, suffix, partition, ``objects/``: up to the device root), so that
+  an acknowledged first write into a new directory survives a power cut;
+  a reader never sees a partial file in ``objects/``.
 * Which files count (``gather_files``): the newest ``.data`` or ``.ts`` is the
   object's state (at equal timestamps ``.ts`` wins); the newest ``.meta``
   newer than it applies its metadata on top. Every other known file is
@@ -50,7 +56,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from martlet.fileutil import fsync_dir, make_temp, raise_if_full, unlink_quietly
+from martlet.fileutil import fsync_created, fsync_dir, make_dirs, make_temp, raise_if_full, unlink_quietly
 from martlet.hashing import HashSection, entity_path, hash_path
 from martlet.timestamp import Timestamp
 from storage.layout import DeviceLayout
@@ -81,6 +87,7 @@ class ObjectLocation:
     device_path: Path
     partition: int
     hash: str
+    policy: int = 0  # storage policy: objects-N/ and tmp-N/ for N > 0
 
     @property
     def suffix(self) -> str:
@@ -88,7 +95,7 @@ class ObjectLocation:
 
     @property
     def part_dir(self) -> Path:
-        return DeviceLayout(self.device_path).object_partition(self.partition)
+        return DeviceLayout(self.device_path).object_partition(self.partition, self.policy)
 
     @property
     def hash_dir(self) -> Path:
@@ -96,7 +103,7 @@ class ObjectLocation:
 
     @property
     def tmp_dir(self) -> Path:
-        return DeviceLayout(self.device_path).tmp()
+        return DeviceLayout(self.device_path).tmp(self.policy)
 
 
 def object_location(
@@ -106,8 +113,9 @@ def object_location(
     container: str,
     obj: str,
     settings: HashSection = HashSection(),
+    policy: int = 0,
 ) -> ObjectLocation:
-    return ObjectLocation(device_path, partition, hash_path(account, container, obj, settings=settings))
+    return ObjectLocation(device_path, partition, hash_path(account, container, obj, settings=settings), policy)
 
 
 def object_name(account: str, container: str, obj: str) -> str:
@@ -396,13 +404,14 @@ class DiskFileWriter:
                 os.fsync(self.fd)
             os.close(self.fd)
             self.fd = None
-            _rename_into_place(self.tmp_path, target)
+            created = _rename_into_place(self.tmp_path, target)
             self.tmp_path = None
         except OSError as exc:
             raise_if_full(exc)
             raise
         if self.fsync:
             fsync_dir(self.location.hash_dir)
+            fsync_created(created)
         cleanup_ondisk_files(self.location.hash_dir)
         invalidate_suffix(self.location.part_dir, self.location.suffix)
         return target
@@ -416,18 +425,24 @@ class DiskFileWriter:
             self.tmp_path = None
 
 
-def _rename_into_place(tmp_path: Path, target: Path, attempts: int = 5) -> None:
-    """mkdir the hash directory and rename into it. Hashing a suffix (REPLICATE,
-    the replicator's listings) removes empty hash and suffix directories, so
-    one may vanish between the mkdir and the rename: make it again."""
-    for attempt in range(attempts):
-        target.parent.mkdir(parents=True, exist_ok=True)
+def _rename_into_place(tmp_path: Path, target: Path, attempts: int = 5) -> list[Path]:
+    """mkdir the hash directory and rename into it; returns the directories
+    created on the way (their entries are the caller's to fsync). Hashing a
+    suffix (REPLICATE, the replicator's listings) removes empty hash and
+    suffix directories, so one may vanish between the mkdir and the rename:
+    make it again."""
+    created: list[Path] = []
+    for _ in range(attempts - 1):
+        created += make_dirs(target.parent)
         try:
             os.replace(tmp_path, target)
-            return
+            return created
         except FileNotFoundError:
-            if attempt == attempts - 1 or not tmp_path.exists():
+            if not tmp_path.exists():
                 raise
+    created += make_dirs(target.parent)
+    os.replace(tmp_path, target)  # the last attempt: its error is the caller's
+    return created
 
 
 def write_marker(location: ObjectLocation, metadata: ObjectMetadata, ext: str, fsync: bool = True) -> Path:

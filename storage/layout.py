@@ -14,9 +14,12 @@ inside it::
 Beside the devices, the background daemons leave their last pass's figures
 in ``<devices>/<daemon>.json`` unless their section names a ``stats_file``.
 
-Storage policies: policy 0 keeps the names above; policy N gets
-``objects-N``, ``tmp-N`` and ``async_pending-N``, as Swift does, so every
-object directory is asked for with its policy. Databases are not per policy.
+Storage policies (``martlet.policies``): policy 0 keeps the names above;
+policy N gets ``objects-N``, ``tmp-N`` and ``async_pending-N``, as Swift
+does, so every object directory is asked for with its policy. Databases are
+not per policy. The walkers that take every policy found on a device (the
+auditor, the updater, recon) tell a policy's directory by its name
+(``policy_of_dir``).
 
 Pure: paths are built, never touched.
 """
@@ -26,6 +29,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from martlet.policies import policy_string
 
 OBJECTS = "objects"
 TMP = "tmp"
@@ -39,9 +44,19 @@ NAME_HASH_RE = re.compile(r"^[0-9a-f]{32}$")
 
 def policy_dir(base: str, policy: int = 0) -> str:
     """``base`` for policy 0, ``base-N`` for policy N (Swift's naming)."""
-    if policy < 0:
-        raise ValueError(f"invalid storage policy index {policy}")
-    return base if policy == 0 else f"{base}-{policy}"
+    return policy_string(base, policy)
+
+
+def policy_of_dir(name: str, base: str) -> int | None:
+    """The policy whose ``base`` directory is called ``name`` (``objects``
+    -> 0, ``objects-2`` -> 2), None for any other name."""
+    if name == base:
+        return 0
+    prefix = f"{base}-"
+    index = name[len(prefix):]
+    if name.startswith(prefix) and index.isascii() and index.isdigit() and int(index) > 0 and index[0] != "0":
+        return int(index)
+    return None
 
 
 @dataclass(frozen=True)

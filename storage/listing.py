@@ -21,8 +21,9 @@ from datetime import datetime, timezone
 from typing import Union
 from xml.sax.saxutils import escape, quoteattr
 
+from martlet.accept import TEXT_FORMATS, best_match
 from martlet.content_type import split_swift_bytes
-from martlet.errors import BadRequest, NotAcceptable, PreconditionFailed
+from martlet.errors import NotAcceptable, PreconditionFailed
 from martlet.timestamp import Timestamp
 
 LISTING_LIMIT = 10_000  # default and maximum page size, as Swift's
@@ -35,7 +36,7 @@ class ObjectRecord:
     """A live object row of a container."""
 
     name: str
-    created_at: str  # internal timestamp
+    created_at: str  # internal timestamp of its newest change (PUT or POST): last_modified
     size: int
     content_type: str
     etag: str
@@ -49,6 +50,7 @@ class ContainerRecord:
     object_count: int
     bytes_used: int
     put_timestamp: str
+    storage_policy_index: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,9 @@ def parse_listing_params(query: Mapping[str, str]) -> ListingParams:
     """The listing parameters of a GET, checked as Swift checks them."""
     for key in ("prefix", "delimiter", "marker", "end_marker", "path"):
         value = query.get(key)
-        if value is not None and ("\x00" in value or len(value.encode("utf-8", "surrogatepass")) > 1024):
+        # A marker may hold a NUL (the name just after another), as in Swift.
+        has_nul = value is not None and "\x00" in value and key not in ("marker", "end_marker")
+        if value is not None and (has_nul or len(value.encode("utf-8", "surrogatepass")) > 1024):
             raise PreconditionFailed(f"bad {key} parameter")
         if value is not None:
             try:
@@ -106,7 +110,7 @@ def parse_listing_params(query: Mapping[str, str]) -> ListingParams:
                 raise PreconditionFailed(f"invalid UTF-8 in {key}") from None
     limit = LISTING_LIMIT
     given = query.get("limit", "")
-    if given.isdigit():
+    if given.isascii() and given.isdigit():  # '\u00b2'.isdigit() is true, yet int() refuses it
         limit = int(given)
         if limit > LISTING_LIMIT:
             raise PreconditionFailed(f"Maximum limit is {LISTING_LIMIT}")
@@ -225,44 +229,6 @@ FORMAT_TYPES = {
     "xml": "application/xml",
     "plain": "text/plain",
 }
-# What a listing can be rendered as, in Swift's order of preference on ties.
-OFFERED = ("text/plain", "application/json", "application/xml", "text/xml")
-
-
-def _parse_accept(accept: str) -> list[tuple[str, float]]:
-    ranges = []
-    for part in accept.split(","):
-        fields = [f.strip() for f in part.split(";")]
-        if not fields[0]:
-            continue
-        quality = 1.0
-        for param in fields[1:]:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    raise BadRequest("invalid Accept header") from None
-        ranges.append((fields[0].lower(), quality))
-    return ranges
-
-
-def _media_quality(offer: str, ranges: list[tuple[str, float]]) -> float:
-    """q of the most specific range that matches ``offer`` (0 if none)."""
-    best, specificity = 0.0, -1
-    kind = offer.split("/")[0]
-    for media, quality in ranges:
-        if media == offer:
-            rank = 2
-        elif media == f"{kind}/*":
-            rank = 1
-        elif media == "*/*":
-            rank = 0
-        else:
-            continue
-        if rank > specificity:
-            best, specificity = quality, rank
-    return best
 
 
 def listing_content_type(format_param: str | None, accept: str | None) -> str:
@@ -272,14 +238,7 @@ def listing_content_type(format_param: str | None, accept: str | None) -> str:
     """
     if format_param:
         return FORMAT_TYPES.get(format_param.strip().lower(), "text/plain")
-    if not accept:
-        return "text/plain"
-    ranges = _parse_accept(accept)
-    best, best_q = None, 0.0
-    for offer in OFFERED:
-        quality = _media_quality(offer, ranges)
-        if quality > best_q:
-            best, best_q = offer, quality
+    best = best_match(accept, TEXT_FORMATS)
     if best is None:
         raise NotAcceptable("no acceptable listing format")
     return best
@@ -293,17 +252,23 @@ def last_modified(timestamp: str) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{frac * 10:06d}"
 
 
-def _json_entry(entry: Entry) -> dict[str, object]:
+def _json_entry(entry: Entry, policy_names: Mapping[int, str]) -> dict[str, object]:
     if isinstance(entry, Subdir):
         return {"subdir": entry.name}
     if isinstance(entry, ObjectRecord):
         return _object_fields(entry)
-    return {
+    fields: dict[str, object] = {
         "name": entry.name,
         "count": entry.object_count,
         "bytes": entry.bytes_used,
         "last_modified": last_modified(entry.put_timestamp),
     }
+    # As Swift: the container's storage policy by name, left out when this
+    # node does not know the index (clients must cope without it).
+    policy = policy_names.get(entry.storage_policy_index)
+    if policy is not None:
+        fields["storage_policy"] = policy
+    return fields
 
 
 def split_slo_etag(etag: str) -> tuple[str, str | None]:
@@ -341,21 +306,25 @@ def _object_fields(entry: ObjectRecord) -> dict[str, object]:
     return fields
 
 
-def _xml_entry(entry: Entry) -> str:
+def _xml_entry(entry: Entry, policy_names: Mapping[int, str]) -> str:
     if isinstance(entry, Subdir):
         return f"<subdir name={quoteattr(entry.name)}><name>{escape(entry.name)}</name></subdir>"
-    fields = _json_entry(entry)
+    fields = _json_entry(entry, policy_names)
     tag = "object" if isinstance(entry, ObjectRecord) else "container"
     inner = "".join(f"<{key}>{escape(str(value))}</{key}>" for key, value in fields.items())
     return f"<{tag}>{inner}</{tag}>"
 
 
-def render_listing(entries: Sequence[Entry], content_type: str, kind: str, name: str) -> bytes:
-    """The body of a listing; ``kind`` is "container" or "account" (the XML root)."""
+def render_listing(entries: Sequence[Entry], content_type: str, kind: str, name: str,
+                   policy_names: Mapping[int, str] | None = None) -> bytes:
+    """The body of a listing; ``kind`` is "container" or "account" (the XML
+    root). ``policy_names`` (index -> name) names an account's containers'
+    storage policies."""
+    names = policy_names or {}
     if content_type == "application/json":
-        return json.dumps([_json_entry(e) for e in entries], ensure_ascii=False).encode("utf-8")
+        return json.dumps([_json_entry(e, names) for e in entries], ensure_ascii=False).encode("utf-8")
     if content_type in ("application/xml", "text/xml"):
-        body = "".join(_xml_entry(e) for e in entries)
+        body = "".join(_xml_entry(e, names) for e in entries)
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n'
             f"<{kind} name={quoteattr(name)}>{body}</{kind}>"

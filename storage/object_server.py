@@ -1,5 +1,9 @@
 """The object server: backend PUT/GET/HEAD/DELETE/POST of objects.
 
+Every request names its storage policy (``X-Backend-Storage-Policy-Index``,
+``storage.object_headers.request_policy``), which picks the object
+directories (``objects-N``) and goes on with the container updates.
+
 Handlers are thin: they parse headers (``storage.object_headers``), decide
 with pure rules (timestamps, ``martlet.conditional``, ``martlet.ranges``), and
 run every blocking file operation in the device's thread pool
@@ -21,7 +25,7 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from martlet import ranges as http_ranges
 from martlet.body import read_chunk
-from martlet.conditional import evaluate, last_modified_seconds, parse_conditions
+from martlet.conditional import evaluate, if_range_holds, last_modified_seconds, parse_conditions
 from martlet.errors import (
     BadRequest,
     ClientDisconnect,
@@ -30,6 +34,7 @@ from martlet.errors import (
     MethodNotAllowed,
     NotFound,
     PreconditionFailed,
+    RangeNotSatisfiable,
     Unprocessable,
 )
 from martlet.timestamp import Timestamp
@@ -61,6 +66,8 @@ from storage.object_headers import (
     normalize_etag,
     object_headers,
     parse_delete_at,
+    parse_if_delete_at,
+    request_policy,
     request_timestamp,
     sys_meta_from,
     user_meta_from,
@@ -137,7 +144,8 @@ class ObjectServer:
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match is not None and if_none_match.strip() != "*":
             raise BadRequest("only If-None-Match: * is supported on PUT")
-        location = self.ctx.object_location(path)
+        policy = request_policy(request.headers, self.ctx.policies)
+        location = self.ctx.object_location(path, policy)
         state = await self._state(path, location)
         if state.durable is not None and state.durable >= timestamp:
             raise self._conflict(state.durable)
@@ -165,7 +173,7 @@ class ObjectServer:
             await self.ctx.io.run(path.device, writer.commit, metadata, DATA)
         finally:
             await self.ctx.io.run(path.device, writer.abort)
-        await self._update_containers(request, path, "PUT", timestamp, metadata)
+        await self._update_containers(request, path, "PUT", timestamp, metadata, policy)
         return web.Response(status=201, headers={"ETag": etag})
 
     @staticmethod
@@ -193,7 +201,7 @@ class ObjectServer:
     # -- GET / HEAD -----------------------------------------------------------
 
     async def get(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        location = self.ctx.object_location(path)
+        location = self.ctx.object_location(path, request_policy(request.headers, self.ctx.policies))
         state = await self._state(path, location, keep_fd=True)
         try:
             return await self._serve(request, path, state)
@@ -216,12 +224,18 @@ class ObjectServer:
         headers = object_headers(state)
         last_modified = last_modified_seconds(meta.timestamp.seconds)
         verdict = evaluate(conditions, meta.etag, last_modified, request.method)
-        if verdict == 304:
-            return web.Response(status=304, headers={k: headers[k] for k in ("ETag", "Last-Modified", "X-Timestamp")})
-        if verdict == 412:
-            raise PreconditionFailed(headers={"X-Backend-Timestamp": headers["X-Backend-Timestamp"]})
+        if verdict is not None:
+            # 304 and 412 describe the object as a 200 would, without its body (Swift's).
+            return web.Response(status=verdict, headers=headers)
         total = meta.content_length or 0
-        byte_ranges = http_ranges.ranges_for(request.headers.get("Range"), total)
+        range_header = request.headers.get("Range")
+        if not if_range_holds(request.headers.get("If-Range"), meta.etag, last_modified):
+            range_header = None  # the client's copy is stale: the whole object
+        try:
+            byte_ranges = http_ranges.ranges_for(range_header, total)
+        except RangeNotSatisfiable as exc:
+            described = {k: v for k, v in headers.items() if k != "Content-Type"}
+            raise RangeNotSatisfiable(headers={**described, **exc.headers}) from None
         response = web.StreamResponse(status=200 if byte_ranges is None else 206, headers=headers)
         if byte_ranges is None:
             response.content_length = total
@@ -287,18 +301,31 @@ class ObjectServer:
     async def delete(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         assert path.names.container is not None and path.names.obj is not None
         timestamp = request_timestamp(request.headers)
+        if_delete_at = parse_if_delete_at(request.headers.get("X-If-Delete-At"))
         container_targets(request.headers)  # 400 before anything is written
-        location = self.ctx.object_location(path)
+        policy = request_policy(request.headers, self.ctx.policies)
+        location = self.ctx.object_location(path, policy)
         state = await self._state(path, location)
         if state.durable is not None and state.durable >= timestamp:
             raise self._conflict(state.durable)
         existed = state.exists and state.metadata is not None and not is_expired(state.metadata)
+        if if_delete_at is not None:
+            self._check_if_delete_at(state, if_delete_at)
         metadata = ObjectMetadata(name=object_name(path.names.account, path.names.container, path.names.obj), timestamp=timestamp)
         await self.ctx.io.run(path.device, write_marker, location, metadata, TOMBSTONE, self.conf.fsync)
-        await self._update_containers(request, path, "DELETE", timestamp, metadata)
+        await self._update_containers(request, path, "DELETE", timestamp, metadata, policy)
         if not existed:
             raise self._not_found(ObjectState(tombstone_timestamp=timestamp))
         return web.Response(status=204)
+
+    def _check_if_delete_at(self, state: ObjectState, if_delete_at: Timestamp) -> None:
+        """A DELETE with ``X-If-Delete-At`` (the expirer's) removes only the
+        object whose ``X-Delete-At`` it names, expired or not: 404 when
+        there is no object, 412 when the times differ."""
+        if not state.exists or state.metadata is None:
+            raise self._not_found(state)
+        if Timestamp.parse(state.metadata.delete_at or 0) != if_delete_at:
+            raise PreconditionFailed("X-If-Delete-At and X-Delete-At do not match")
 
     # -- POST -----------------------------------------------------------------
 
@@ -307,54 +334,56 @@ class ObjectServer:
         timestamp = request_timestamp(request.headers)
         delete_at = parse_delete_at(request.headers.get("X-Delete-At"))
         container_targets(request.headers)  # 400 before anything is written
-        location = self.ctx.object_location(path)
+        location = self.ctx.object_location(path, request_policy(request.headers, self.ctx.policies))
         state = await self._state(path, location)
         if not state.exists or state.metadata is None or is_expired(state.metadata):
             raise self._not_found(state)
         newest = state.newest
         if newest is not None and newest >= timestamp:
             raise self._conflict(newest)
+        # A POST without a Content-Type keeps the one in force (an earlier
+        # POST's, which a .meta holds until the next one replaces it).
+        content_type = request.headers.get("Content-Type") or None
+        if content_type is None and state.meta_timestamp is not None:
+            content_type = state.metadata.content_type
         metadata = ObjectMetadata(
             name=object_name(path.names.account, path.names.container, path.names.obj),
             timestamp=timestamp,
-            content_type=request.headers.get("Content-Type") or None,
+            content_type=content_type,
             delete_at=delete_at,
             user_meta=user_meta_from(request.headers),
             sys_meta=sys_meta_from(request.headers, put=False),
         )
         await self.ctx.io.run(path.device, write_marker, location, metadata, META, self.conf.fsync)
-        await self._update_containers_after_post(request, path, location, state, timestamp)
+        await self._update_containers_after_post(request, path, location, state, timestamp, content_type)
         return web.Response(status=202)
 
     async def _update_containers_after_post(
         self, request: web.Request, path: EntityPath, location: ObjectLocation, state: ObjectState,
-        timestamp: Timestamp,
+        timestamp: Timestamp, content_type: str | None,
     ) -> None:
-        """A POST that changes the content type listings show sends the row
-        again: the data's size, etag and timestamp, the new type, and the
+        """Every POST sends the row again, as Swift's: the data's size,
+        etag and timestamp, the content type in force after it, and the
         POST's timestamp as ``X-Content-Type-Timestamp`` (see
-        ``storage.db.container.ObjectUpdate``). That is a POST with a
-        Content-Type, or one without after a POST that had one (the .data's
-        type is back in force)."""
+        ``storage.db.container.ObjectUpdate``), which the listing shows as
+        the object's last_modified (as the object's Last-Modified moves)."""
         if not container_targets(request.headers)[0] or state.data_timestamp is None or state.metadata is None:
             return
         data = await self.ctx.io.run(path.device, read_data_metadata, location, state.data_timestamp)
         if data is None:
             return  # replaced meanwhile: the newer PUT sends its own row
-        given = request.headers.get("Content-Type") or None
-        if given is None and data.content_type == state.metadata.content_type:
-            return  # the listing already shows the type in force
-        new_type = given or data.content_type or DEFAULT_CONTENT_TYPE
-        records = post_container_updates(request.headers, path, data, new_type, timestamp)
+        new_type = content_type or data.content_type or DEFAULT_CONTENT_TYPE
+        records = post_container_updates(request.headers, path, data, new_type, timestamp, location.policy)
         await self._send_updates(path, records)
 
     # -- container updates ----------------------------------------------------
 
     async def _update_containers(
-        self, request: web.Request, path: EntityPath, method: str, timestamp: Timestamp, meta: ObjectMetadata
+        self, request: web.Request, path: EntityPath, method: str, timestamp: Timestamp, meta: ObjectMetadata,
+        policy: int,
     ) -> None:
         """After a durable write: tell the container server(s); queue on failure."""
-        await self._send_updates(path, container_updates(request.headers, path, method, timestamp, meta))
+        await self._send_updates(path, container_updates(request.headers, path, method, timestamp, meta, policy))
 
     async def _send_updates(self, path: EntityPath, records: list[PendingUpdate]) -> None:
         if not records:

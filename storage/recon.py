@@ -38,7 +38,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from martlet.metrics import install_metrics
 from martlet.serve import SupervisorReport
 from storage.config import StorageConfig
-from storage.layout import DeviceLayout, stats_file
+from storage.devices import policy_dirs
+from storage.layout import ASYNC_PENDING, stats_file
 # Stats-file daemons: (config section naming its stats_file, default file name).
 PASS_DAEMONS = (
     ("object-replicator", "replicator"),
@@ -93,13 +94,16 @@ def stats_files(config: StorageConfig) -> dict[str, Path]:
 
 
 def count_async_pending(device_path: Path) -> int:
-    """Queued updates: files in ``async_pending/<suffix>/`` (temp files of
-    writes in flight live in ``tmp/``, so every file here is one update)."""
+    """Queued updates: files in ``async_pending/<suffix>/`` of every storage
+    policy (temp files of writes in flight live in ``tmp/``, so every file
+    here is one update)."""
     total = 0
-    try:
-        suffixes = list(os.scandir(DeviceLayout(device_path).async_pending()))
-    except OSError:
-        return 0
+    suffixes: list[os.DirEntry[str]] = []
+    for _policy, root in policy_dirs(device_path, ASYNC_PENDING):
+        try:
+            suffixes += list(os.scandir(root))
+        except OSError:
+            continue
     for suffix in suffixes:
         try:
             with os.scandir(suffix.path) as entries:

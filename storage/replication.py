@@ -16,6 +16,9 @@ that replication lives here and the object server stays unaware of it:
   (``storage.partition_hashes.get_hashes``), or with
   ``X-Backend-Replication-Op: list`` the file names of the named suffixes
   (``list_suffixes``), after the same cleanup and tombstone reclaim.
+
+Both name their storage policy as object requests do
+(``X-Backend-Storage-Policy-Index``: ``objects-N/`` for policy N).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from martlet.errors import BadRequest, Conflict, MethodNotAllowed, Unprocessable
 from storage.context import EntityHandler, StorageContext
 from storage.diskfile import DATA, DiskFileWriter, object_name, would_count, write_marker
 from storage.metadata import CorruptObject, ObjectMetadata, decode_metadata
+from storage.object_headers import request_policy
 from storage.partition_hashes import get_hashes, list_suffixes, parse_suffixes
 from storage.paths import EntityPath, ReplicatePath
 from storage.replication_protocol import (
@@ -56,8 +60,9 @@ class ObjectReplication:
     async def replicate(self, request: web.Request, path: ReplicatePath) -> web.StreamResponse:
         """Suffix hashes of a partition (rehashing dirty and named suffixes),
         or the file names of the named suffixes; msgpack either way."""
+        policy = request_policy(request.headers, self.ctx.policies)
         layout = self.ctx.layout(path.device)
-        part_dir = layout.object_partition(path.partition)
+        part_dir = layout.object_partition(path.partition, policy)
         reclaim_age = self.conf.reclaim_age
         if is_listing(request.headers):
             suffixes = parse_suffixes(path.rest, required=True)
@@ -65,7 +70,7 @@ class ObjectReplication:
         else:
             recalculate = parse_suffixes(path.rest)
             answer = await self.ctx.io.run(
-                path.device, get_hashes, part_dir, layout.tmp(), recalculate, reclaim_age, self.ctx.fsync
+                path.device, get_hashes, part_dir, layout.tmp(policy), recalculate, reclaim_age, self.ctx.fsync
             )
         return web.Response(body=pack(answer), content_type=MSGPACK_TYPE)
 
@@ -90,8 +95,9 @@ class ObjectReplication:
 
     async def replicated_write(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         assert path.names.container is not None and path.names.obj is not None
+        policy = request_policy(request.headers, self.ctx.policies)
         ext, meta = await self._metadata(request, path)
-        location = self.ctx.object_location(path)
+        location = self.ctx.object_location(path, policy)
         filename = meta.timestamp.internal + ext
         if not await self.ctx.io.run(path.device, would_count, location, filename):
             raise Conflict("already held or superseded", headers={"X-Backend-Timestamp": meta.timestamp.internal})

@@ -36,9 +36,12 @@ first, then the table's columns in order (``SyncRow``)::
 
     container: [rowid, name, created_at, size, content_type, etag, deleted, ctype_timestamp]
     account:   [rowid, name, put_timestamp, delete_timestamp, object_count,
-                bytes_used, stats_timestamp, deleted]
+                bytes_used, stats_timestamp, deleted, storage_policy_index]
 
-A container row from a sender older than ``ctype_timestamp`` lacks it.
+A container row from a sender older than ``ctype_timestamp`` lacks it, an
+account row from a sender older than storage policies its policy (0), and
+such a sender's container info its ``storage_policy_index`` (None: the
+receiver keeps its own).
 Every decoder raises ``ValueError`` (with a reason fit for a 400) for
 anything malformed.
 """
@@ -163,6 +166,11 @@ class DbInfo:
     account_target: str  # containers: the encoded AccountTarget, "" if none
     metadata: Metadata
     max_row: int  # the highest ROWID of its rows, -1 for none
+    # Containers: the storage policy (None from a sender that predates
+    # policies) and when the status last changed, which decide between
+    # replicas that disagree (storage.db.container.peer_policy_wins).
+    storage_policy_index: int | None = None
+    status_changed_at: str = ZERO_TIMESTAMP
 
     @property
     def live_rows(self) -> int:
@@ -186,6 +194,8 @@ class DbInfo:
             "account_target": self.account_target,
             "metadata": {key: [value, stamp] for key, (value, stamp) in self.metadata.items()},
             "max_row": self.max_row,
+            "storage_policy_index": self.storage_policy_index,
+            "status_changed_at": self.status_changed_at,
         }
 
     @classmethod
@@ -209,9 +219,19 @@ class DbInfo:
                 account_target=str(raw.get("account_target") or ""),
                 metadata={str(k): (str(v[0]), str(v[1])) for k, v in (raw.get("metadata") or {}).items()},
                 max_row=int(raw.get("max_row", -1)),
+                storage_policy_index=_optional_index(raw.get("storage_policy_index")),
+                status_changed_at=str(raw.get("status_changed_at") or ZERO_TIMESTAMP),
             )
         except (KeyError, IndexError, TypeError, ValueError, AttributeError):
             raise ValueError("malformed info") from None
+
+
+def _optional_index(value: object) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or value < 0:
+        raise ValueError("invalid storage policy index")
+    return value
 
 
 @dataclass(frozen=True)
@@ -227,7 +247,7 @@ class SyncRow:
             return [self.rowid, r.name, r.created_at, r.size, r.content_type, r.etag, int(r.deleted), r.ctype_timestamp]
         return [
             self.rowid, r.name, r.put_timestamp, r.delete_timestamp, r.object_count, r.bytes_used,
-            r.stats_timestamp, int(r.deleted),
+            r.stats_timestamp, int(r.deleted), r.storage_policy_index,
         ]
 
     @classmethod
@@ -244,7 +264,10 @@ class SyncRow:
                     str(raw[1]), str(raw[2]), int(raw[3]), str(raw[4]), str(raw[5]), bool(raw[6]), ctype_timestamp
                 )
             else:
-                row = ContainerUpdate(str(raw[1]), str(raw[2]), str(raw[3]), int(raw[4]), int(raw[5]), str(raw[6]))
+                policy = int(raw[8]) if len(raw) > 8 else 0
+                row = ContainerUpdate(
+                    str(raw[1]), str(raw[2]), str(raw[3]), int(raw[4]), int(raw[5]), str(raw[6]), policy
+                )
             return cls(int(raw[0]), row)
         except (IndexError, TypeError, ValueError):
             raise ValueError("malformed rows") from None

@@ -4,6 +4,10 @@ One app serves every device under the devices root and is at once the
 object, container and account server of its node. A request is routed in
 three steps, each in one place:
 
+0. the request's signature is checked (``martlet.backend_auth``): a request
+   not signed with the cluster's backend key, or signed too long ago, is
+   401, before anything else looks at it. GET/HEAD of ``OPEN_PATHS`` (health
+   and monitoring, which reveal no account, container or object) need none;
 1. the path is parsed and validated (``storage.paths``): bad parts are 400;
 2. the device is checked (missing or not a directory is 507);
 3. the entity type - by path depth, or ``X-Backend-Type`` - picks a handler
@@ -22,11 +26,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
-from aiohttp import http_parser, web, web_protocol
+from aiohttp import web
 
+from martlet.backend_auth import checking_middleware
 from martlet.errors import MethodNotAllowed
 from martlet.http import STANDARD_MIDDLEWARES
-from martlet.serve import SupervisorReport
+from martlet.serve import SupervisorReport, use_python_request_parser
 from storage.account_server import AccountServer
 from storage.config import StorageConfig
 from storage.container_server import ContainerServer
@@ -49,6 +54,11 @@ EntityFactory = Callable[[StorageContext], EntityServer]
 
 CONTEXT_KEY: web.AppKey[StorageContext] = web.AppKey("storage_context", StorageContext)
 SERVERS_KEY: web.AppKey[dict[str, EntityServer]] = web.AppKey("entity_servers", dict)
+
+# Answered to GET/HEAD without a signature: load balancers, `martlet dev`'s
+# readiness check, `martlet status` and Prometheus read them, and they hold
+# device names and figures, never an account, container or object name.
+OPEN_PATHS = frozenset({"/healthcheck", "/recon", "/metrics"})
 
 
 def entity_factories() -> dict[str, EntityFactory]:
@@ -97,26 +107,15 @@ async def _healthcheck(_request: web.Request) -> web.Response:
     return web.Response(text="OK")
 
 
-def accept_replicate_verb() -> None:
-    """Let this process's aiohttp servers parse the ``REPLICATE`` method.
-
-    aiohttp's C parser (llhttp) knows only a fixed list of HTTP methods and
-    rejects Swift's ``REPLICATE`` before any handler runs; its pure-Python
-    parser accepts any RFC 9110 token. The parser is chosen per process, so
-    this swaps it for every server in the process - correct for all of them,
-    somewhat slower at parsing headers (bench/storage_bench.py measures the
-    daemon with it).
-    """
-    # Assigning to a class name is what mypy refuses; it is the point here.
-    web_protocol.HttpRequestParser = http_parser.HttpRequestParserPy  # type: ignore[misc]
-
-
 def create_app(config: StorageConfig, node_report: SupervisorReport | None = None) -> web.Application:
     """The storage daemon: build it here, run it with ``martlet.serve.run_app``
     (or under ``martlet node``, whose ``node_report`` /recon then carries)."""
-    accept_replicate_verb()
+    use_python_request_parser()  # REPLICATE is not a method llhttp knows
     ctx = StorageContext(config)
-    app = web.Application(middlewares=STANDARD_MIDDLEWARES, client_max_size=16 * 1024 * 1024)
+    # The signature check runs inside the error middleware (its 401 is
+    # logged and answered like any error) and before any handler.
+    middlewares = [*STANDARD_MIDDLEWARES, checking_middleware(ctx.backend_key, OPEN_PATHS)]
+    app = web.Application(middlewares=middlewares, client_max_size=16 * 1024 * 1024)
     app[CONTEXT_KEY] = ctx
     app[SERVERS_KEY] = {kind: factory(ctx) for kind, factory in entity_factories().items()}
 

@@ -11,10 +11,13 @@ from proxy.context import Context
 from proxy.controllers.account import handle_account
 from proxy.controllers.container import handle_container
 from proxy.controllers.object import handle_object
+from proxy.controllers.options import handle_options
 from proxy.pipeline import Answer
 
 
 async def handle(ctx: Context) -> Answer:
+    if ctx.method == "OPTIONS":
+        return await handle_options(ctx)
     kind = ctx.path.kind
     if kind == "object":
         return await handle_object(ctx)

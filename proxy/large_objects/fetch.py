@@ -4,8 +4,10 @@ byte span of a segment object.
 
 Everything goes through ``proxy.replicas``, so segments get the same
 replica choice, handoffs, tombstone rule and error limiting as any object
-read, and through ``proxy.access``, so a segment is read only where the
-client itself may read.
+read, and through ``proxy.access``, so a segment is read (and HEADed for
+a manifest PUT) only where the client itself may read: the reader's
+rights count when a manifest is read, not only the writer's when it was
+written.
 """
 
 from __future__ import annotations
@@ -65,6 +67,21 @@ def iso_last_modified(x_timestamp: str | None) -> str:
 async def read_object(ctx: Context, path: SwiftPath, method: str,
                       headers: Mapping[str, str] | None = None) -> ReadAnswer:
     return await read_entity(ctx.state, path, method, dict(headers or {}))
+
+
+async def read_segment(ctx: Context, account: str, name: str, headers: Mapping[str, str] | None = None
+                       ) -> ReadAnswer:
+    """A GET of the segment object ``/container/object`` as the reader: a
+    segment is read only where the reader may read, whatever the manifest's
+    writer could (Swift reads segments with the client's own token); a
+    segment the reader may not read is a SegmentError, as a missing one."""
+    container, _, obj = name.lstrip("/").partition("/")
+    path = SwiftPath(account, container, obj)
+    try:
+        await check_read(ctx, path)
+    except MartletError as exc:
+        raise SegmentError(f"segment {name} answered {exc.http_status}") from None
+    return await read_object(ctx, path, "GET", headers)
 
 
 async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -152,14 +169,14 @@ async def open_span(ctx: Context, account: str, segment: Segment, first: int, la
     must also describe exactly the asked span of an object of the expected
     size; anything else is a SegmentError.
     """
-    container, obj = segment.split_name()
+    assert segment.name is not None
     whole_object = first == 0 and last == segment.size - 1
     # A whole segment is read without Range, so the storage node checks its
     # md5 on the way (and cuts a corrupt body); spans use Range.
     headers = {} if whole_object else {"Range": f"bytes={first}-{last}"}
     if etag:
         headers["If-Match"] = etag
-    answer = await read_object(ctx, SwiftPath(account, container, obj), "GET", headers)
+    answer = await read_segment(ctx, account, segment.name, headers)
     response = answer.response
     if response is None:
         reason = "missing" if 404 in answer.statuses else "unavailable"

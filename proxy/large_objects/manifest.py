@@ -25,7 +25,7 @@ import binascii
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -47,6 +47,8 @@ class SegmentRequest:
     size_bytes: int | None = None
     range: RangeSpec | None = None
     data: bytes | None = None
+    # The path as the client wrote it: its error reports name it so (Swift's).
+    sent_path: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ def _load_list(body: bytes, error: Callable[[str], Exception], not_json: str, no
     manifest, CorruptManifest for a stored one) when it holds none."""
     try:
         items = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nesting deeper than Python's stack (200,000 "[").
         raise error(not_json) from None
     if not isinstance(items, list):
         raise error(not_list)
@@ -183,7 +186,7 @@ def _parse_item(index: int, item: Any) -> tuple[SegmentRequest | None, list[str]
     if errors:
         return None, errors
     assert isinstance(path, str)
-    return SegmentRequest(index, path="/" + path.lstrip("/"), etag=normalize_etag(etag),
+    return SegmentRequest(index, path="/" + path.lstrip("/"), sent_path=path, etag=normalize_etag(etag),
                           size_bytes=size, range=spec), []
 
 

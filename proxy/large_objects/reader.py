@@ -29,7 +29,6 @@ from martlet.conditional import evaluate, parse_conditions, parse_http_date
 from martlet.errors import Conflict, MartletError, PreconditionFailed
 from martlet.ranges import (
     ByteRange, closing_delimiter, multipart_content_type, multipart_length, part_header, part_separator,
-    ranges_for,
 )
 from martlet.swift_path import SwiftPath
 from proxy.access import check_read
@@ -38,11 +37,12 @@ from proxy.fanout import NODE_ERRORS
 from proxy.headers import backend_response_headers
 from proxy.large_objects.dlo import parse_dlo_manifest
 from proxy.large_objects.fetch import (
-    SLO_ETAG, SLO_SIZE, SegmentError, is_slo, list_dlo_segments, open_span, read_body, read_object,
+    SLO_ETAG, SLO_SIZE, SegmentError, is_slo, list_dlo_segments, open_span, read_body, read_object, read_segment,
 )
 from proxy.large_objects.manifest import (
     CorruptManifest, Segment, normalize_etag, parse_stored_manifest, slo_etag, total_length,
 )
+from proxy.large_objects.selection import PART_NUMBER, Selection, select
 from proxy.large_objects.spans import map_span, segment_starts
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,8 @@ async def resolve_large_object(ctx: Context, path: SwiftPath, response: aiohttp.
         await check_read(ctx, SwiftPath(account, container, prefix))
         segments = await list_dlo_segments(ctx, account, container, prefix)
         return LargeObject(account, segments, slo_etag(segments), total_length(segments), headers, False)
-    if ctx.method == "HEAD" and headers.get(SLO_ETAG) and (headers.get(SLO_SIZE) or "").isdigit():
+    if ctx.method == "HEAD" and headers.get(SLO_ETAG) and (headers.get(SLO_SIZE) or "").isdigit() \
+            and PART_NUMBER not in ctx.request.query:  # a part's bytes need the segments
         response.release()
         return LargeObject(account, None, headers[SLO_ETAG], int(headers[SLO_SIZE]), headers, True)
     if not (response.method == "GET" and response.status == 200):
@@ -112,8 +113,8 @@ async def resolve_large_object(ctx: Context, path: SwiftPath, response: aiohttp.
 
 
 async def _sub_slo(ctx: Context, account: str, segment: Segment) -> list[Segment]:
-    container, obj = segment.split_name()
-    answer = await read_object(ctx, SwiftPath(account, container, obj), "GET")
+    assert segment.name is not None
+    answer = await read_segment(ctx, account, segment.name)
     response = answer.response
     if response is None or response.status != 200 or not is_slo(response.headers) \
             or normalize_etag(response.headers.get(SLO_ETAG)) != segment.etag:
@@ -192,22 +193,72 @@ async def body_chunks(ctx: Context, lo: LargeObject, ranges: list[ByteRange] | N
 
 
 def client_headers(lo: LargeObject) -> dict[str, str]:
+    """The large object's headers: the manifest's, with the large object's
+    ETag (and an SLO's manifest ETag beside it, as Swift's)."""
     headers = {k: v for k, v in backend_response_headers(lo.headers).items() if k.lower() not in _DROPPED}
     headers["ETag"] = f'"{lo.etag}"'
     headers["Accept-Ranges"] = "bytes"
+    if lo.check_etags:
+        headers["X-Manifest-Etag"] = normalize_etag(lo.headers.get("ETag")) or ""
     return headers
 
 
-def check_conditions(ctx: Context, lo: LargeObject, headers: dict[str, str]) -> web.Response | None:
-    """304 (returned) or 412 (raised) against the large object's own ETag."""
+def check_conditions(ctx: Context, lo: LargeObject, headers: dict[str, str],
+                     method: str | None = None) -> web.Response | None:
+    """304 (returned) or 412 (raised) against the large object's own ETag,
+    for a ``method`` read (by default the request's; a copy reads with GET)."""
     last_modified = parse_http_date(lo.headers.get("Last-Modified"))
-    verdict = evaluate(parse_conditions(ctx.request.headers), lo.etag, last_modified, ctx.method)
+    verdict = evaluate(parse_conditions(ctx.request.headers), lo.etag, last_modified, method or ctx.method)
     if verdict == 304:
-        kept = {k: v for k, v in headers.items() if k in ("ETag", "Last-Modified", "X-Timestamp")}
+        kept = {k: v for k, v in headers.items() if k in ("ETag", "Last-Modified", "X-Timestamp", "Accept-Ranges")}
         return web.Response(status=304, headers=kept)
     if verdict == 412:
-        raise PreconditionFailed()
+        raise PreconditionFailed(headers=headers)
     return None
+
+
+@dataclass(frozen=True)
+class Body:
+    """The bytes a read of a large object answers: the whole object, one
+    range, or several as multipart/byteranges (``boundary``)."""
+
+    lo: LargeObject
+    ranges: list[ByteRange] | None
+    boundary: str
+    object_type: str  # the large object's own Content-Type
+
+    @property
+    def length(self) -> int:
+        if self.ranges is None:
+            return self.lo.total
+        if len(self.ranges) == 1:
+            return self.ranges[0].length
+        return multipart_length(self.boundary, self.object_type, self.ranges, self.lo.total)
+
+    @property
+    def content_type(self) -> str:
+        if self.ranges is not None and len(self.ranges) > 1:
+            return multipart_content_type(self.boundary)
+        return self.object_type
+
+    def chunks(self, ctx: Context) -> AsyncGenerator[bytes, None]:
+        return body_chunks(ctx, self.lo, self.ranges, self.boundary, self.object_type)
+
+
+def shape_body(lo: LargeObject, ranges: list[ByteRange] | None) -> Body:
+    return Body(lo, ranges, uuid.uuid4().hex, lo.headers.get("Content-Type", "application/octet-stream"))
+
+
+def select_bytes(ctx: Context, lo: LargeObject, headers: Mapping[str, str]) -> Selection:
+    """The client's part, ranges or whole object (``selection.select``);
+    a 400 or 416 carries the large object's ``headers``."""
+    lengths = [s.length for s in lo.segments] if lo.check_etags and lo.segments is not None else None
+    last_modified = parse_http_date(lo.headers.get("Last-Modified"))
+    try:
+        return select(ctx.request.headers, ctx.request.query, lo.total, lo.etag, last_modified, lengths)
+    except MartletError as exc:
+        exc.headers = {**headers, **exc.headers}
+        raise
 
 
 async def serve_large_object(ctx: Context, path: SwiftPath, response: aiohttp.ClientResponse) -> web.StreamResponse:
@@ -216,23 +267,27 @@ async def serve_large_object(ctx: Context, path: SwiftPath, response: aiohttp.Cl
     not_modified = check_conditions(ctx, lo, headers)
     if not_modified is not None:
         return not_modified
-    content_type = lo.headers.get("Content-Type", "application/octet-stream")
-    ranges = ranges_for(ctx.request.headers.get("Range"), lo.total)
-    boundary = uuid.uuid4().hex
-    out = web.StreamResponse(status=200 if ranges is None else 206, headers=headers)
-    if ranges is None:
-        out.headers["Content-Type"], out.content_length = content_type, lo.total
-    elif len(ranges) == 1:
-        out.headers["Content-Range"] = ranges[0].content_range(lo.total)
-        out.headers["Content-Type"], out.content_length = content_type, ranges[0].length
-    else:
-        out.headers["Content-Type"] = multipart_content_type(boundary)
-        out.content_length = multipart_length(boundary, content_type, ranges, lo.total)
+    try:
+        selection = select_bytes(ctx, lo, headers)
+    except MartletError as exc:
+        if ctx.method != "HEAD":
+            raise
+        # A HEAD's refusal states its (empty) length, as Swift's 416 does.
+        refused = web.StreamResponse(status=exc.http_status, headers=exc.headers)
+        refused.content_length = 0
+        await refused.prepare(ctx.request)
+        await refused.write_eof()
+        return refused
+    body = shape_body(lo, selection.ranges)
+    out = web.StreamResponse(status=selection.status, headers={**headers, **selection.headers})
+    out.headers["Content-Type"], out.content_length = body.content_type, body.length
+    if selection.ranges is not None and len(selection.ranges) == 1:
+        out.headers["Content-Range"] = selection.ranges[0].content_range(lo.total)
     if ctx.method == "HEAD":
         await out.prepare(ctx.request)
         await out.write_eof()
         return out
-    return await _stream(ctx, out, body_chunks(ctx, lo, ranges, boundary, content_type), path)
+    return await _stream(ctx, out, body.chunks(ctx), path)
 
 
 async def _stream(ctx: Context, out: web.StreamResponse, chunks: AsyncGenerator[bytes, None],

@@ -5,7 +5,9 @@ bytes), HEADs every distinct segment (``slo_concurrency`` at a time, with
 the client's own access rights), and either answers 400 listing each bad
 segment, or stores the manifest in Swift's stored form with
 ``X-Static-Large-Object: True`` and the large object's ETag, size and
-nesting depth as sysmeta, so a HEAD never needs the manifest body.
+nesting depth as sysmeta, so a HEAD never needs the manifest body. With
+``?heartbeat=on`` the outcome comes as a summary after a 202 and spaces
+(``heartbeat``).
 
 A manifest DELETE removes every segment (nested SLOs included), then the
 manifest if all went well, and answers 200 with a summary (Swift's bulk
@@ -17,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TypeVar
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -35,13 +38,16 @@ from proxy.context import Context
 from proxy.headers import content_type_of, object_headers
 from proxy.large_objects.dlo import parse_dlo_manifest
 from proxy.large_objects.fetch import (
-    SLO_DEPTH, SLO_ETAG, SLO_SIZE, SegmentError, head_segment, is_slo, read_body, read_object,
+    SLO_DEPTH, SLO_ETAG, SLO_SIZE, SegmentError, head_segment, is_slo, is_true, read_body, read_object,
 )
 from proxy.large_objects.manifest import (
-    Segment, SegmentHead, check_segment, data_segment, normalize_etag, parse_put_manifest,
+    Segment, SegmentHead, SegmentRequest, check_segment, data_segment, normalize_etag, parse_put_manifest,
     parse_stored_manifest, CorruptManifest, problems_body, slo_etag, stored_json, total_length,
 )
 from proxy.large_objects.reader import manifest_body_limit
+from proxy.large_objects.heartbeat import keep_alive
+from proxy.large_objects.summary import Summary, error_body, status_line, summary_body, summary_format
+from proxy.quorum import Written
 from proxy.replicas import last_modified, new_timestamp, put_object, quorum_response, write_entity
 
 log = logging.getLogger(__name__)
@@ -72,11 +78,15 @@ async def read_manifest_request(request: web.Request, limit: int, client_timeout
     return body
 
 
-async def _check_segments(ctx: Context, path: SwiftPath, body: bytes
+def parse_manifest_request(ctx: Context, body: bytes) -> list[SegmentRequest]:
+    """The items of a client's manifest; 400 or 413 when malformed."""
+    return parse_put_manifest(body, ctx.state.settings.max_manifest_segments)
+
+
+async def _check_segments(ctx: Context, path: SwiftPath, requests: Sequence[SegmentRequest]
                           ) -> tuple[list[Segment], int, list[tuple[str, str]]]:
     """(segments to store, nesting depth, problems) of a PUT manifest."""
     settings = ctx.state.settings
-    requests = parse_put_manifest(body, settings.max_manifest_segments)
     paths = sorted({r.path for r in requests if r.path is not None})
     heads = await bounded_gather(settings.slo_concurrency, [
         functools.partial(head_segment, ctx, path.account, p) for p in paths])
@@ -92,7 +102,7 @@ async def _check_segments(ctx: Context, path: SwiftPath, body: bytes
         assert request.path is not None
         head = head_of[request.path]
         segment, found = check_segment(request, head, own_path, settings.max_slo_recursion_depth)
-        problems.extend((request.path, reason) for reason in found)
+        problems.extend((request.sent_path or request.path, reason) for reason in found)
         if segment is not None:
             segments.append(segment)
             depth = max(depth, head.slo_depth + 1)
@@ -103,9 +113,11 @@ async def _one_chunk(body: bytes) -> AsyncIterator[bytes]:
     yield body
 
 
-async def put_slo_manifest(ctx: Context) -> web.Response:
+async def put_slo_manifest(ctx: Context) -> web.StreamResponse:
     """Validate a client's SLO manifest and store it. The request is
-    checked as any object PUT is, in the same order, before its body is read."""
+    checked as any object PUT is, in the same order, before its body is
+    read; with ``?heartbeat=on`` a well-formed manifest is answered 202 at
+    once and its outcome sent as a summary (``heartbeat``)."""
     request, path, settings = ctx.request, ctx.path, ctx.state.settings
     assert path.obj is not None
     check_object_body(request.headers, settings.max_file_size)
@@ -113,7 +125,27 @@ async def put_slo_manifest(ctx: Context) -> web.Response:
     headers["Content-Type"] = content_type_of(request.headers, path.obj)
     await check_write(ctx, path, need_container=True)
     body = await read_manifest_request(request, settings.max_manifest_size, settings.client_timeout)
+    if is_true(request.query.get("heartbeat")):
+        requests = parse_manifest_request(ctx, body)  # malformed: a plain 400, before the 202
+        return await keep_alive(ctx, _summarize(ctx, path, headers, requests), "upload")
     return await store_slo_manifest(ctx, path, headers, body)
+
+
+async def _summarize(ctx: Context, path: SwiftPath, headers: dict[str, str],
+                     requests: Sequence[SegmentRequest]) -> Summary:
+    """A heartbeating PUT's outcome, as its summary says it."""
+    try:
+        stored = await store_manifest(ctx, path, headers, requests)
+    except MartletError as exc:
+        return Summary({"Response Status": status_line(exc.http_status),
+                        "Response Body": error_body(exc.http_status, exc.reason)})
+    fields: dict[str, object] = {"Response Status": status_line(stored.status)}
+    if stored.status == 201:
+        fields.update({"Response Body": "", "Etag": stored.headers["ETag"],
+                       "Last Modified": stored.headers["Last-Modified"]})
+    else:
+        fields["Response Body"] = error_body(stored.status)
+    return Summary(fields, [(quote(p), reason) for p, reason in stored.problems])
 
 
 def container_row_overrides(content_type: str, stored_md5: str, etag: str, total: int) -> dict[str, str]:
@@ -128,19 +160,30 @@ def container_row_overrides(content_type: str, stored_md5: str, etag: str, total
     }
 
 
-async def store_slo_manifest(ctx: Context, path: SwiftPath, headers: dict[str, str], body: bytes) -> web.Response:
-    """Check the segments of ``body`` (the PUT form) and store the manifest;
-    400 listing every bad segment, nothing stored. Also the way an SLO is
-    copied as a manifest, so the copy is checked with the copier's access."""
-    segments, depth, problems = await _check_segments(ctx, path, body)
+@dataclass(frozen=True)
+class Stored:
+    """How a manifest PUT ended: 201 with the large object's ETag and
+    Last-Modified, 400 with the bad segments, 422 for the client's ETag,
+    or the status a quorum of replicas agreed on (``written``)."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    problems: Sequence[tuple[str, str]] = ()
+    written: Written | None = None
+
+
+async def store_manifest(ctx: Context, path: SwiftPath, headers: dict[str, str],
+                         requests: Sequence[SegmentRequest]) -> Stored:
+    """Check the segments of a parsed PUT manifest and store it; nothing is
+    stored unless every segment is good."""
+    segments, depth, problems = await _check_segments(ctx, path, requests)
     if problems:
-        content_type, text = problems_body(problems, ctx.request.headers.get("Accept"))
-        return web.Response(status=400, body=text, content_type=content_type)
+        return Stored(400, problems=problems)
     etag = slo_etag(segments)
     given = [k for k in headers if k.lower() == "etag"]
     expected = normalize_etag(headers.pop(given[0])) if given else None
     if expected is not None and expected != etag:
-        raise Unprocessable("The client's ETag does not match the manifest's segments")
+        return Stored(422)
     stored = stored_json(segments)
     for name in [k for k in headers if k.lower() in ("x-object-manifest", "x-static-large-object")]:
         del headers[name]
@@ -155,8 +198,23 @@ async def store_slo_manifest(ctx: Context, path: SwiftPath, headers: dict[str, s
     })
     written = await put_object(ctx.state, path, headers, _one_chunk(stored), len(stored))
     if written.status != 201 or written.etag is None:
-        return quorum_response(written)
-    return web.Response(status=201, headers={"ETag": f'"{etag}"', "Last-Modified": last_modified(timestamp)})
+        return Stored(written.status, written=written)
+    return Stored(201, {"ETag": f'"{etag}"', "Last-Modified": last_modified(timestamp)})
+
+
+async def store_slo_manifest(ctx: Context, path: SwiftPath, headers: dict[str, str], body: bytes) -> web.Response:
+    """Check the segments of ``body`` (the PUT form) and store the manifest;
+    400 listing every bad segment, nothing stored. Also the way an SLO is
+    copied as a manifest, so the copy is checked with the copier's access."""
+    stored = await store_manifest(ctx, path, headers, parse_manifest_request(ctx, body))
+    if stored.problems:
+        content_type, text = problems_body(stored.problems, ctx.request.headers.get("Accept"))
+        return web.Response(status=400, body=text, content_type=content_type)
+    if stored.status == 422:
+        raise Unprocessable("The client's ETag does not match the manifest's segments")
+    if stored.written is not None:
+        return quorum_response(stored.written)
+    return web.Response(status=stored.status, headers=dict(stored.headers))
 
 
 async def _manifest_segments(ctx: Context, path: SwiftPath) -> list[Segment] | None:
@@ -226,14 +284,11 @@ async def _segments_to_delete(ctx: Context, path: SwiftPath, depth: int = 1
 
 
 def _summary(deleted: int, not_found: int, errors: list[tuple[str, str]], accept: str | None) -> web.Response:
-    status = "400 Bad Request" if errors else "200 OK"
-    if accept and "application/json" in accept:
-        body = json.dumps({"Number Deleted": deleted, "Number Not Found": not_found, "Response Body": "",
-                           "Response Status": status, "Errors": [list(e) for e in errors]})
-        return web.Response(status=200, text=body, content_type="application/json")
-    lines = [f"Number Deleted: {deleted}", f"Number Not Found: {not_found}", "Response Body: ",
-             f"Response Status: {status}", "Errors:"] + [f"{path}, {reason}" for path, reason in errors]
-    return web.Response(status=200, text="\n".join(lines) + "\n", content_type="text/plain")
+    content_type = summary_format(accept)
+    fields = {"Number Deleted": deleted, "Number Not Found": not_found, "Response Body": "",
+              "Response Status": "400 Bad Request" if errors else "200 OK"}
+    return web.Response(status=200, body=summary_body(content_type, fields, errors, "delete"),
+                        content_type=content_type)
 
 
 async def delete_slo(ctx: Context) -> web.Response:

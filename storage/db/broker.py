@@ -12,7 +12,9 @@ On-disk contract:
   crash leaves at worst a stray file in ``tmp/``; a reader never sees a
   half-made database. ``link`` (not ``rename``) refuses to replace a file
   that a concurrent PUT put there first; the loser drops its copy and
-  applies its update to the winner's database instead.
+  applies its update to the winner's database instead. With ``fsync`` the
+  file, its hash directory and the parent of every directory made for it
+  (up to the device root) are fsynced before the PUT is acknowledged.
 - Journal mode is WAL (persistent in the file header), so readers never block
   the writer; ``synchronous=FULL`` so an acknowledged update survives a power
   cut. Every write is one ``BEGIN IMMEDIATE`` transaction, taken up front so
@@ -27,6 +29,10 @@ On-disk contract:
 - The single stats row keeps ``put_timestamp``, ``delete_timestamp`` and
   ``status_changed_at``: a database is deleted when its delete timestamp is
   newer than its put timestamp and it holds no live rows.
+- A file made by an older martlet is brought up to the current schema the
+  first time this process opens it (``upgrade_schema``: columns and tables
+  added, never removed, in one write transaction), so every other method
+  may assume the current schema.
 - Deleted rows older than ``reclaim_age`` are removed by the database
   replicator (``reclaim``). The cutoff of the last reclaim that removed
   anything is kept in a one-row ``reclaim_point`` table (made on first
@@ -46,11 +52,12 @@ import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from martlet.errors import DeviceUnavailable, NotFound
-from martlet.fileutil import fsync_dir
+from martlet.fileutil import fsync_created, fsync_dir, make_dirs
 from martlet.hashing import HashSection, hash_path
+from martlet.limits import check_meta_totals
 from martlet.timestamp import Timestamp
 from storage.layout import DeviceLayout
 from storage.listing import Entry, ListingParams, Record, RowQuery, build_listing
@@ -97,6 +104,19 @@ def merge_metadata(current: Metadata, update: Mapping[str, tuple[str, str]]) -> 
     return merged
 
 
+def check_metadata_totals(metadata: Metadata) -> None:
+    """400 when the user metadata ``metadata`` holds (deletions aside) is
+    more than Swift's limits allow in all (``martlet.limits``): checked on
+    what a POST would leave, so that many small POSTs cannot add up past
+    them."""
+    items = []
+    for key, (value, _timestamp) in metadata.items():
+        prefix, sep, name = key.lower().partition("-meta-")
+        if value and sep and prefix in ("x-account", "x-container"):
+            items.append((name.encode("utf-8", "surrogateescape"), value.encode("utf-8", "surrogateescape")))
+    check_meta_totals(items)
+
+
 def visible_metadata(metadata: Metadata) -> dict[str, str]:
     """What clients see: deleted (empty) values hidden."""
     return {key: value for key, (value, _ts) in metadata.items() if value != ""}
@@ -123,6 +143,8 @@ class DatabaseBroker:
     kind = ""
     stat_table = ""
     schema_sql = ""
+    # Files this process has already checked or upgraded (``upgrade_schema``).
+    _current: ClassVar[set[str]] = set()
 
     def __init__(self, path: Path, *, fsync: bool = True) -> None:
         self.path = Path(path)
@@ -148,9 +170,27 @@ class DatabaseBroker:
         except sqlite3.OperationalError as exc:  # e.g. the device went away
             raise DeviceUnavailable(f"cannot open {self.kind} database: {exc}") from None
         try:
+            key = str(self.path)
+            if key not in self._current:
+                self._upgrade(conn)
+                self._current.add(key)
             yield conn
         finally:
             conn.close()
+
+    def _upgrade(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.upgrade_schema(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def upgrade_schema(self, conn: sqlite3.Connection) -> None:
+        """Inside a write transaction: add what a file made by an older
+        martlet lacks (nothing when it is current; checked each time, so two
+        processes upgrading at once do it once)."""
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -211,13 +251,16 @@ class DatabaseBroker:
                 conn.close()  # the last close checkpoints and removes the -wal file
             if self.fsync:
                 _fsync_file(tmp_path)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            created = make_dirs(self.path.parent)
             try:
                 os.link(tmp_path, self.path)
             except FileExistsError:
                 return False  # a concurrent PUT won; our update goes to its file
             if self.fsync:
+                # The hash directory, then every directory made for it, up
+                # to the device root: the new database survives a power cut.
                 fsync_dir(self.path.parent)
+                fsync_created(created)
             return True
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -235,13 +278,17 @@ class DatabaseBroker:
         with self.connect() as conn:
             return decode_metadata(self._stat_row(conn, "metadata")[0])
 
-    def update_metadata(self, update: Mapping[str, tuple[str, str]]) -> None:
-        """Merge ``update`` in (newest timestamp wins per key)."""
+    def update_metadata(self, update: Mapping[str, tuple[str, str]], *, check_totals: bool = False) -> None:
+        """Merge ``update`` in (newest timestamp wins per key); with
+        ``check_totals`` (a client's POST, not replication) 400 and no
+        change when the result would exceed the metadata limits."""
         if not update:
             return
         with self.transaction() as conn:
             current = decode_metadata(self._stat_row(conn, "metadata")[0])
             merged = merge_metadata(current, update)
+            if check_totals:
+                check_metadata_totals(merged)
             if merged != current:
                 conn.execute(
                     f"UPDATE {self.stat_table} SET metadata = ?", (encode_metadata(merged),)
@@ -336,6 +383,10 @@ def range_sql(table: str, columns: str, query: RowQuery) -> tuple[str, list[obje
         f"ORDER BY name {order} LIMIT ?"
     )
     return sql, args
+
+
+def table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
 def reclaim_cutoff(conn: sqlite3.Connection) -> str:

@@ -10,6 +10,13 @@ the same transaction as the row change.
 The stats row also remembers the account server(s) this container reports
 to (from the creating PUT's ``X-Account-*`` headers) and the stats it last
 reported, so a change of stats can be sent later without another PUT.
+
+Storage policy: the stats row holds the container's ``storage_policy_index``
+(``martlet.policies``), set when the container is created and kept for its
+life; a PUT naming another policy is refused (409) while the container
+lives, and only a PUT that revives a deleted container sets a new one, as
+in Swift. Replicas that disagree (made apart while a partition was split)
+converge by ``peer_policy_wins``. Files made before policies are policy 0.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from martlet.errors import Conflict
+from martlet.policies import POLICY_INDEX_HEADER
+from martlet.timestamp import Timestamp
 from storage.db.broker import (
     NAME_BATCH,
     ZERO_TIMESTAMP,
@@ -30,14 +40,15 @@ from storage.db.broker import (
     maybe_reclaimed,
     range_sql,
     reclaim_cutoff,
+    table_columns,
 )
-from storage.listing import ObjectRecord, RowQuery
-
-from martlet.timestamp import Timestamp
+from storage.listing import Entry, ListingParams, ObjectRecord, RowQuery
 
 CONTAINER_SCHEMA = """
--- ctype_timestamp: when content_type was set, if later than created_at
--- (an object POST); '' otherwise. Files made before it gain it on use.
+-- ctype_timestamp: the newest object POST's timestamp, if later than
+-- created_at (the row then carries the content type in force after that
+-- POST, and listings date the object by it); '' otherwise. Files made
+-- before it gain it on use.
 CREATE TABLE object (
     ROWID INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,
@@ -68,7 +79,8 @@ CREATE TABLE container_stat (
     reported_bytes_used INTEGER NOT NULL DEFAULT 0,
     account_target TEXT NOT NULL DEFAULT '',
     id TEXT NOT NULL,
-    metadata TEXT NOT NULL DEFAULT ''
+    metadata TEXT NOT NULL DEFAULT '',
+    storage_policy_index INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TRIGGER object_insert AFTER INSERT ON object BEGIN
@@ -114,9 +126,52 @@ def row_order(created_at: str, ctype_timestamp: str) -> tuple[str, str]:
 def ensure_ctype_column(conn: sqlite3.Connection) -> None:
     """Inside a write transaction: give a database made before
     ``ctype_timestamp`` existed that column (once; a schema-only change)."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(object)")}
-    if "ctype_timestamp" not in columns:
+    if "ctype_timestamp" not in table_columns(conn, "object"):
         conn.execute("ALTER TABLE object ADD COLUMN ctype_timestamp TEXT NOT NULL DEFAULT ''")
+
+
+@dataclass(frozen=True)
+class PolicyState:
+    """What decides between two replicas' storage policies: the index and
+    the replica's status (``ContainerInfo`` or a replication peer's info)."""
+
+    index: int
+    put_timestamp: str
+    delete_timestamp: str
+    object_count: int
+    status_changed_at: str
+
+    @property
+    def deleted(self) -> bool:
+        return is_deleted_status(self.put_timestamp, self.delete_timestamp, self.object_count)
+
+    @property
+    def recreated(self) -> bool:
+        """Deleted once, and put again since."""
+        return self.put_timestamp > self.delete_timestamp > ZERO_TIMESTAMP
+
+
+def peer_policy_wins(mine: PolicyState, theirs: PolicyState) -> bool:
+    """Pure: should a replica holding ``mine`` take the peer's policy?
+
+    Swift's reconciler rule, so that replicas made apart agree on one
+    policy whichever syncs first: a live container beats a deleted one;
+    between deleted ones, or between recreated ones, the newest status
+    change wins (the latest life); otherwise (both from the first life) the
+    oldest creation wins, since that is where the first acknowledged writes
+    went. Ties go to the lower index, so the order is total.
+    """
+    if mine.index == theirs.index:
+        return False
+    if mine.deleted != theirs.deleted:
+        return mine.deleted
+    if not mine.deleted and mine.recreated != theirs.recreated:
+        return theirs.recreated
+    if mine.status_changed_at == theirs.status_changed_at:
+        return theirs.index < mine.index
+    if mine.deleted or mine.recreated:
+        return theirs.status_changed_at > mine.status_changed_at
+    return theirs.status_changed_at < mine.status_changed_at
 
 
 @dataclass(frozen=True)
@@ -151,10 +206,16 @@ class ContainerInfo:
     reported: tuple[str, str, int, int]  # put, delete, object_count, bytes_used
     account_target: AccountTarget | None
     metadata: Metadata
+    storage_policy_index: int = 0
 
     @property
     def is_deleted(self) -> bool:
         return is_deleted_status(self.put_timestamp, self.delete_timestamp, self.object_count)
+
+    @property
+    def policy_state(self) -> PolicyState:
+        return PolicyState(self.storage_policy_index, self.put_timestamp, self.delete_timestamp,
+                           self.object_count, self.status_changed_at)
 
     @property
     def report(self) -> tuple[str, str, int, int]:
@@ -170,7 +231,7 @@ _INFO_COLUMNS = (
     "account, container, created_at, put_timestamp, delete_timestamp, status_changed_at, "
     "object_count, bytes_used, stats_changed_at, reported_put_timestamp, "
     "reported_delete_timestamp, reported_object_count, reported_bytes_used, account_target, "
-    "metadata"
+    "metadata, storage_policy_index"
 )
 
 
@@ -196,6 +257,11 @@ class ContainerBroker(DatabaseBroker):
     stat_table = "container_stat"
     schema_sql = CONTAINER_SCHEMA
 
+    def upgrade_schema(self, conn: sqlite3.Connection) -> None:
+        ensure_ctype_column(conn)
+        if "storage_policy_index" not in table_columns(conn, "container_stat"):
+            conn.execute("ALTER TABLE container_stat ADD COLUMN storage_policy_index INTEGER NOT NULL DEFAULT 0")
+
     def create(
         self,
         tmp_dir: Path,
@@ -204,6 +270,7 @@ class ContainerBroker(DatabaseBroker):
         put_timestamp: str,
         metadata: Metadata,
         target: AccountTarget | None,
+        policy: int = 0,
     ) -> bool:
         return self.initialize(
             tmp_dir,
@@ -212,28 +279,51 @@ class ContainerBroker(DatabaseBroker):
             account=account,
             container=container,
             account_target=target.encode() if target else "",
+            storage_policy_index=policy,
         )
 
     def get_info(self) -> ContainerInfo:
         with self.connect() as conn:
             row = self._stat_row(conn, _INFO_COLUMNS)
         (account, container, created_at, put_ts, delete_ts, changed_at, objects, bytes_used, stats_changed_at,
-         reported_put, reported_delete, reported_objects, reported_bytes, target, metadata) = row
+         reported_put, reported_delete, reported_objects, reported_bytes, target, metadata, policy) = row
         return ContainerInfo(
             account, container, created_at, put_ts, delete_ts, changed_at, objects, bytes_used, stats_changed_at,
             reported=(reported_put, reported_delete, reported_objects, reported_bytes),
             account_target=AccountTarget.decode(target),
             metadata=decode_metadata(metadata),
+            storage_policy_index=int(policy),
         )
 
     def put_container(
-        self, timestamp: str, metadata: Metadata, target: AccountTarget | None
+        self, timestamp: str, metadata: Metadata, target: AccountTarget | None,
+        requested_policy: int | None = None, new_policy: int = 0,
     ) -> None:
-        """A PUT of an existing container, as one transaction."""
+        """A PUT of an existing container, as one transaction.
+
+        A live container keeps its policy: a PUT that names another
+        (``requested_policy``) is a 409 carrying the one it has. A deleted
+        container revived by this PUT takes ``new_policy`` (the requested
+        one, or the default).
+        """
         with self.transaction() as conn:
+            put_ts, delete_ts, objects, policy = self._stat_row(
+                conn, "put_timestamp, delete_timestamp, object_count, storage_policy_index"
+            )
+            if is_deleted_status(put_ts, delete_ts, objects):
+                if timestamp > delete_ts:
+                    conn.execute("UPDATE container_stat SET storage_policy_index = ?", (new_policy,))
+            elif requested_policy is not None and requested_policy != policy:
+                raise Conflict("container exists in another storage policy",
+                               headers={POLICY_INDEX_HEADER: str(policy)})
             self._apply_put(conn, timestamp, metadata)
             if target is not None:
                 conn.execute("UPDATE container_stat SET account_target = ?", (target.encode(),))
+
+    def set_storage_policy(self, policy: int) -> None:
+        """Take a peer's policy (replication, ``peer_policy_wins``)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE container_stat SET storage_policy_index = ?", (policy,))
 
     def merge_objects(self, items: Iterable[ObjectUpdate]) -> bool:
         """Apply object rows; the newest timestamp per name wins.
@@ -306,6 +396,16 @@ class ContainerBroker(DatabaseBroker):
                 report,
             )
 
+    def list_page(self, params: ListingParams) -> list[Entry]:
+        try:
+            return super().list_page(params)
+        except sqlite3.OperationalError as exc:
+            if "ctype_timestamp" not in str(exc):
+                raise
+        with self.transaction() as conn:
+            ensure_ctype_column(conn)  # a file made before the column, never written since
+        return super().list_page(params)
+
     def fetch_rows(self, conn: sqlite3.Connection, query: RowQuery) -> Iterator[ObjectRecord]:
         sql, args = object_range_sql(query)
         for row in conn.execute(sql, args):
@@ -329,7 +429,8 @@ class ContainerBroker(DatabaseBroker):
 
 
 def object_range_sql(query: RowQuery) -> tuple[str, list[object]]:
-    return range_sql("object", "name, created_at, size, content_type, etag", query)
+    """Live rows as listed: dated by their newest change, a PUT's or a POST's."""
+    return range_sql("object", "name, max(created_at, ctype_timestamp), size, content_type, etag", query)
 
 
 __all__ = [
@@ -337,6 +438,8 @@ __all__ = [
     "ContainerBroker",
     "ContainerInfo",
     "ObjectUpdate",
+    "PolicyState",
+    "peer_policy_wins",
     "ZERO_TIMESTAMP",
     "object_range_sql",
 ]

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from martlet.errors import BadRequest
+from martlet.policies import (
+    POLICY_DEFAULT_HEADER, POLICY_INDEX_HEADER, POLICY_NAME_HEADER, StoragePolicies, parse_index,
+)
 from martlet.timestamp import Timestamp
 from storage.async_pending import PendingUpdate
 from storage.db.account import AccountInfo, ContainerUpdate
@@ -25,9 +28,12 @@ STATS_TIMESTAMP_HEADER = "X-Backend-Stats-Timestamp"
 # the POST's, which set the content type (see storage.db.container).
 CONTENT_TYPE_TIMESTAMP_HEADER = "X-Content-Type-Timestamp"
 
-# Container settings stored like metadata (Swift's list, less container sync).
+# Container settings stored like metadata (Swift's list, less container
+# sync's X-Container-Sync-To: there is no sync daemon; the sync key is kept,
+# a secret the proxy shows to owners only).
 CONTAINER_SETTINGS = frozenset(
-    {"x-container-read", "x-container-write", "x-versions-location", "x-history-location"}
+    {"x-container-read", "x-container-write", "x-container-sync-key", "x-versions-location",
+     "x-history-location"}
 )
 
 
@@ -62,6 +68,32 @@ def metadata_from_headers(headers: Mapping[str, str], kind: str, timestamp: str)
                 raise BadRequest("metadata name cannot be empty")
             update[key.title()] = (value.strip(), timestamp)
     return update
+
+
+def _known_policy(headers: Mapping[str, str], name: str, policies: StoragePolicies) -> int | None:
+    try:
+        index = parse_index(headers.get(name))
+    except ValueError:
+        raise BadRequest(f"Invalid {name} {headers.get(name)!r}") from None
+    if index is not None and policies.get(index) is None:
+        raise BadRequest(f"Invalid {name} {index}")
+    return index
+
+
+def container_policy_from_headers(headers: Mapping[str, str], policies: StoragePolicies) -> tuple[int | None, int]:
+    """A container PUT's storage policy: ``(requested, for a new container)``.
+
+    ``requested`` is the proxy's ``X-Backend-Storage-Policy-Index`` (the
+    client named a policy), None when the client named none; a new (or
+    revived) container takes it, else the proxy's
+    ``X-Backend-Storage-Policy-Default``, else this node's default. An index
+    this node does not know is 400, as Swift's container server answers.
+    """
+    requested = _known_policy(headers, POLICY_INDEX_HEADER, policies)
+    default = _known_policy(headers, POLICY_DEFAULT_HEADER, policies)
+    if requested is not None:
+        return requested, requested
+    return None, policies.default.index if default is None else default
 
 
 def account_target_from_headers(headers: Mapping[str, str]) -> AccountTarget | None:
@@ -110,6 +142,10 @@ def object_update_from_request(method: str, name: str, headers: Mapping[str, str
 def container_update_from_request(name: str, headers: Mapping[str, str]) -> ContainerUpdate:
     """A container row from a container server's account update."""
     stats_ts = headers.get(STATS_TIMESTAMP_HEADER)
+    try:
+        policy = parse_index(headers.get(POLICY_INDEX_HEADER)) or 0
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
     return ContainerUpdate(
         name=name,
         put_timestamp=require_timestamp(headers, "X-Put-Timestamp"),
@@ -117,6 +153,7 @@ def container_update_from_request(name: str, headers: Mapping[str, str]) -> Cont
         object_count=_int_header(headers, "X-Object-Count"),
         bytes_used=_int_header(headers, "X-Bytes-Used"),
         stats_timestamp=Timestamp.parse(stats_ts).internal if stats_ts else "",
+        storage_policy_index=policy,
     )
 
 
@@ -136,6 +173,7 @@ def account_update_records(info: ContainerInfo) -> list[PendingUpdate]:
         "X-Object-Count": str(count),
         "X-Bytes-Used": str(used),
         STATS_TIMESTAMP_HEADER: info.stats_changed_at,
+        POLICY_INDEX_HEADER: str(info.storage_policy_index),
     }
     return [
         PendingUpdate("PUT", host, device, target.partition, info.account, info.container, None, headers)
@@ -154,13 +192,20 @@ def _status_headers(created_at: str, put_ts: str, delete_ts: str, changed_at: st
     }
 
 
-def container_headers(info: ContainerInfo) -> dict[str, str]:
-    """HEAD/GET headers of a container: stats, timestamps, metadata."""
+def container_headers(info: ContainerInfo, policies: StoragePolicies) -> dict[str, str]:
+    """HEAD/GET headers of a container: stats, timestamps, metadata, and its
+    storage policy - the index for the proxy, and the name for the client
+    (here rather than in the proxy, since this node names policies in
+    account listings anyway; left out if this node does not know it)."""
     headers = _status_headers(
         info.created_at, info.put_timestamp, info.delete_timestamp, info.status_changed_at
     )
     headers["X-Container-Object-Count"] = str(info.object_count)
     headers["X-Container-Bytes-Used"] = str(info.bytes_used)
+    headers[POLICY_INDEX_HEADER] = str(info.storage_policy_index)
+    policy = policies.get(info.storage_policy_index)
+    if policy is not None:
+        headers[POLICY_NAME_HEADER] = policy.name
     headers.update(visible_metadata(info.metadata))
     return headers
 
@@ -179,12 +224,24 @@ def deleted_headers(info: ContainerInfo | AccountInfo) -> dict[str, str]:
     return headers
 
 
-def account_headers(info: AccountInfo) -> dict[str, str]:
+def account_headers(info: AccountInfo, policies: StoragePolicies) -> dict[str, str]:
+    """HEAD/GET headers of an account: totals, and as Swift's
+    ``X-Account-Storage-Policy-<name>-Container-Count``, ``-Object-Count``
+    and ``-Bytes-Used`` per storage policy it has held containers in (a
+    policy this node does not know is left out)."""
     headers = _status_headers(
         info.created_at, info.put_timestamp, info.delete_timestamp, info.status_changed_at
     )
     headers["X-Account-Container-Count"] = str(info.container_count)
     headers["X-Account-Object-Count"] = str(info.object_count)
     headers["X-Account-Bytes-Used"] = str(info.bytes_used)
+    for stats in info.policy_stats:
+        policy = policies.get(stats.index)
+        if policy is None:
+            continue
+        prefix = f"X-Account-Storage-Policy-{policy.name}"
+        headers[f"{prefix}-Container-Count"] = str(stats.container_count)
+        headers[f"{prefix}-Object-Count"] = str(stats.object_count)
+        headers[f"{prefix}-Bytes-Used"] = str(stats.bytes_used)
     headers.update(visible_metadata(info.metadata))
     return headers

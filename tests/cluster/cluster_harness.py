@@ -5,8 +5,8 @@ Real processes: four storage daemons, the proxy and the background daemons
 that exist. ``start_cluster`` returns once every HTTP daemon answers its
 healthcheck (bounded wait); ``RunningCluster.close`` stops them all.
 ``cluster_fixture`` makes the module-scoped fixture most cluster test
-modules share; ``wait_for`` and ``node_down_with_queued_updates`` are their
-common helpers.
+modules share; ``Api`` (raw HTTP as a user), ``wait_for`` and
+``node_down_with_queued_updates`` are their common helpers.
 """
 
 from __future__ import annotations
@@ -75,6 +75,20 @@ class RunningCluster:
 
     def close(self) -> None:
         self.processes.stop()
+
+
+class Api:
+    """Raw HTTP to the proxy as one user; keyword arguments are headers
+    (``X_Copy_From`` for ``X-Copy-From``)."""
+
+    def __init__(self, cluster: RunningCluster, user: str = USER, key: str = KEY) -> None:
+        self.url, token = cluster.auth(user, key)
+        self.headers = {"X-Auth-Token": token}
+
+    def __call__(self, method: str, path: str, data: bytes | str | None = None, **headers: str) -> requests.Response:
+        return requests.request(method, f"{self.url}/{path}", data=data,
+                                headers={**self.headers, **{k.replace("_", "-"): v for k, v in headers.items()}},
+                                timeout=60)
 
 
 def start_cluster(data_dir: Path, **proxy_options: Any) -> RunningCluster:

@@ -2,8 +2,9 @@
 
 Reusable by every cluster test:
 
-* ``make_storage_config(devices_root, **storage_keys)`` - a StorageConfig
-  over a temporary devices root, with the test hash prefix/suffix.
+* ``make_storage_config(devices_root, policies, **storage_keys)`` - a
+  StorageConfig over a temporary devices root, with the test hash
+  prefix/suffix (and storage policies: by default policy 0 alone).
 * ``StorageDaemon`` / the ``storage_daemon`` fixture - an in-process daemon
   (``create_app`` + AppRunner + TCPSite on port 0); ``.url(path)``,
   ``.device_path(dev)``, ``.host`` (``ip:port`` for X-Container-Host).
@@ -12,7 +13,10 @@ Reusable by every cluster test:
 * ``StorageProcess`` / ``spawn_storage_process(tmp_path)`` - the real
   ``martlet storage`` command as a subprocess; its port is read from the
   "serving" log line, with a bounded wait.
-* ``backend`` - a pooled ``aiohttp.ClientSession`` (martlet.backend.make_session).
+* ``backend`` - a pooled ``aiohttp.ClientSession`` (martlet.backend.make_session)
+  signing with ``TEST_KEY``, the backend key of every daemon started here;
+  ``signed(method, target)`` the signature header for requests sent otherwise
+  (``requests``, raw sockets).
 """
 
 from __future__ import annotations
@@ -32,14 +36,24 @@ import pytest
 from aiohttp import web
 
 from martlet.backend import make_session
+from martlet.backend_auth import SIGNATURE_HEADER, BackendKey
 from martlet.cluster import ClusterConfig
 from martlet.hashing import HashSection
+from martlet.policies import StoragePolicies
 from martlet.serve import runner_options
 from ops.dev_processes import martlet_argv
 from storage.config import StorageConfig, StorageSection
 from storage.server import create_app
 
 TEST_HASH = HashSection(path_prefix="pre", path_suffix="test-suffix")
+TEST_SECRET = "s"
+TEST_KEY = BackendKey.from_secret(TEST_SECRET)
+
+
+def signed(method: str, target: str, key: BackendKey = TEST_KEY) -> dict[str, str]:
+    """The signature header of a request sent without a backend session;
+    ``target`` is the raw path (and query) exactly as it goes on the wire."""
+    return {SIGNATURE_HEADER: key.sign(method, target, time.time())}
 DEVICES = ("sda", "sdb")
 
 
@@ -50,8 +64,10 @@ def make_devices(root: Path, names: tuple[str, ...] = DEVICES) -> Path:
     return root
 
 
-def make_storage_config(devices_root: Path, **storage_keys: Any) -> StorageConfig:
-    cluster = ClusterConfig(path="<test>", hash=TEST_HASH, ring_dir=devices_root, secret="s")
+def make_storage_config(devices_root: Path, policies: StoragePolicies = StoragePolicies(),
+                        **storage_keys: Any) -> StorageConfig:
+    cluster = ClusterConfig(path="<test>", hash=TEST_HASH, ring_dir=devices_root, secret=TEST_SECRET,
+                            policies=policies)
     section = StorageSection(devices=str(devices_root), bind_port=0, **storage_keys)
     return StorageConfig(storage=section, cluster=cluster, path="<test>")
 
@@ -83,8 +99,9 @@ class StorageDaemon:
         await self.runner.cleanup()
 
 
-async def start_storage_daemon(devices_root: Path, **storage_keys: Any) -> StorageDaemon:
-    config = make_storage_config(devices_root, **storage_keys)
+async def start_storage_daemon(devices_root: Path, policies: StoragePolicies = StoragePolicies(),
+                               **storage_keys: Any) -> StorageDaemon:
+    config = make_storage_config(devices_root, policies, **storage_keys)
     runner = web.AppRunner(create_app(config), **runner_options(shutdown_timeout=2.0))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -106,7 +123,7 @@ async def storage_daemon(tmp_path: Path) -> AsyncIterator[StorageDaemon]:
 
 @pytest.fixture
 async def backend() -> AsyncIterator[aiohttp.ClientSession]:
-    session = make_session()
+    session = make_session(TEST_KEY)
     try:
         yield session
     finally:
@@ -160,7 +177,10 @@ class StorageProcess:
 
 def write_storage_conf(tmp_path: Path, devices_root: Path, extra: str = "") -> Path:
     cluster = tmp_path / "martlet.conf"
-    cluster.write_text(f"[hash]\npath_prefix = {TEST_HASH.path_prefix}\npath_suffix = {TEST_HASH.path_suffix}\n")
+    cluster.write_text(
+        f"[hash]\npath_prefix = {TEST_HASH.path_prefix}\npath_suffix = {TEST_HASH.path_suffix}\n"
+        f"[cluster]\nsecret = {TEST_SECRET}\n"
+    )
     conf = tmp_path / "storage.conf"
     conf.write_text(
         "[storage]\n"

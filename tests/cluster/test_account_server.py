@@ -108,7 +108,8 @@ async def test_container_reports_reach_the_account(daemon, backend) -> None:
     listing = json.loads(body)
     assert [e["name"] for e in listing] == ["logs", "photos", "photos/2024"]
     assert listing[1]["count"] == 4 and listing[1]["bytes"] == 40
-    assert set(listing[0]) == {"name", "count", "bytes", "last_modified"}
+    assert set(listing[0]) == {"name", "count", "bytes", "last_modified", "storage_policy"}
+    assert listing[0]["storage_policy"] == "Policy-0"
     status, _, body = await call(backend, d, "GET", apath(), query={"delimiter": "/"})
     assert body.decode().splitlines() == ["logs", "photos", "photos/"]
     status, _, body = await call(backend, d, "GET", apath(), query={"prefix": "p", "reverse": "1"})

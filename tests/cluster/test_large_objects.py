@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.cluster.cluster_harness import RunningCluster, cluster_fixture
+from tests.cluster.cluster_harness import Api as UserApi, RunningCluster, cluster_fixture
 
 pytestmark = pytest.mark.cluster
 MAX_FILE_SIZE = 1024 * 1024
@@ -39,17 +39,8 @@ def ok(result) -> str:  # type: ignore[no-untyped-def]
     return result.stdout
 
 
-class Api:
-    """Raw HTTP as the test user."""
-
-    def __init__(self, cluster: RunningCluster) -> None:
-        self.url, token = cluster.auth()
-        self.headers = {"X-Auth-Token": token}
-
-    def __call__(self, method: str, path: str, data: bytes | str | None = None, **headers: str) -> requests.Response:
-        return requests.request(method, f"{self.url}/{path}", data=data,
-                                headers={**self.headers, **{k.replace("_", "-"): v for k, v in headers.items()}},
-                                timeout=60)
+class Api(UserApi):
+    """Raw HTTP as the test user, and segments made for a manifest."""
 
     def segments(self, container: str, contents: list[bytes], prefix: str = "seg") -> list[dict[str, object]]:
         self("PUT", container)
@@ -68,7 +59,8 @@ def api(cluster: RunningCluster) -> Api:
 
 def test_info_advertises_slo_and_dlo(cluster: RunningCluster) -> None:
     info = requests.get(f"{cluster.proxy}/info", timeout=10).json()
-    assert info["slo"] == {"max_manifest_segments": 1000, "max_manifest_size": 8388608, "min_segment_size": 1}
+    assert info["slo"] == {"max_manifest_segments": 1000, "max_manifest_size": 8388608, "min_segment_size": 1,
+                           "yield_frequency": 10}
     assert info["dlo"] == {}
     assert info["swift"]["max_file_size"] == MAX_FILE_SIZE
 

@@ -45,7 +45,8 @@ async def test_unreachable_container_host_queues_the_update(
     assert status == 204
     records = [r for _, r in iter_pending(storage_daemon.device_path("sda"))]
     deletes = [r for r in records if r.method == "DELETE"]
-    assert len(deletes) == 1 and deletes[0].headers == {"X-Backend-Type": "container", "X-Timestamp": stamp}
+    assert len(deletes) == 1 and deletes[0].headers == {
+        "X-Backend-Type": "container", "X-Timestamp": stamp, "X-Backend-Storage-Policy-Index": "0"}
 
 
 async def test_update_reaches_a_real_container_server(

@@ -11,15 +11,16 @@ import aiohttp
 import pytest
 
 from storage.diskfile import object_location
-from tests.cluster.conftest import TEST_HASH, StorageDaemon, make_devices, start_storage_daemon
+from tests.cluster.conftest import TEST_HASH, StorageDaemon, make_devices, signed, start_storage_daemon
 from tests.cluster.object_helpers import call, md5, opath, put_object, ts
 
 pytestmark = pytest.mark.cluster
 
 
 def request_head(path: str, length: int) -> bytes:
+    signature = "".join(f"{k}: {v}\r\n" for k, v in signed("PUT", path).items())
     return (
-        f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Timestamp: {ts()}\r\n"
+        f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Timestamp: {ts()}\r\n{signature}"
         f"Content-Type: text/plain\r\nContent-Length: {length}\r\n\r\n"
     ).encode()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.cluster.conftest import spawn_storage_process
+from tests.cluster.conftest import signed, spawn_storage_process
 from tests.cluster.object_helpers import md5, opath, ts
 
 pytestmark = pytest.mark.cluster
@@ -20,14 +20,18 @@ def test_martlet_storage_serves_and_logs(tmp_path: Path) -> None:
         answer = requests.put(
             daemon.url(opath("proc/o")),
             data=body,
-            headers={"X-Timestamp": ts(), "Content-Type": "text/plain", "X-Trans-Id": "tx-put-1"},
+            headers={"X-Timestamp": ts(), "Content-Type": "text/plain", "X-Trans-Id": "tx-put-1",
+                     **signed("PUT", opath("proc/o"))},
             timeout=10,
         )
         assert answer.status_code == 201 and answer.headers["ETag"] == md5(body)
-        answer = requests.get(daemon.url(opath("proc/o")), headers={"X-Trans-Id": "tx-get-1"}, timeout=10)
+        answer = requests.get(daemon.url(opath("proc/o")),
+                              headers={"X-Trans-Id": "tx-get-1", **signed("GET", opath("proc/o"))}, timeout=10)
         assert answer.status_code == 200 and answer.content == body
-        assert requests.get(daemon.url("/sda/x/a/c/o"), timeout=10).status_code == 400
-        assert requests.get(daemon.url("/nodev/1/a/c/o"), timeout=10).status_code == 507
+        for path, status in (("/sda/x/a/c/o", 400), ("/nodev/1/a/c/o", 507)):
+            assert requests.get(daemon.url(path), headers=signed("GET", path), timeout=10).status_code == status
+        # Unsigned: refused before the path or the device is looked at.
+        assert requests.get(daemon.url(opath("proc/o")), timeout=10).status_code == 401
         # the object landed under the configured devices root
         assert list(daemon.devices_root.glob("sda/objects/3/*/*/*.data"))
     finally:

@@ -11,9 +11,11 @@ import pytest
 import requests
 from swiftclient.exceptions import ClientException
 
+from martlet.backend_auth import backend_key
 from martlet.cluster import load_cluster_config
 from ring import load_ring
 from tests.cluster.cluster_harness import RunningCluster, start_cluster
+from tests.cluster.conftest import signed
 
 pytestmark = pytest.mark.cluster
 
@@ -121,7 +123,8 @@ def test_object_only_on_a_handoff_still_reads_back(cluster: RunningCluster) -> N
     answer = requests.put(
         f"http://{handoff.ip}:{handoff.port}{path}",
         data=body,
-        headers={"X-Timestamp": Timestamp.now().normal, "Content-Type": "application/octet-stream"},
+        headers={"X-Timestamp": Timestamp.now().normal, "Content-Type": "application/octet-stream",
+                 **signed("PUT", path, backend_key(cluster_conf))},
         timeout=10,
     )
     assert answer.status_code == 201

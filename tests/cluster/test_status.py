@@ -41,7 +41,7 @@ def test_a_healthy_cluster(cluster: RunningCluster) -> None:
 
     report = wait_for(replicated_everywhere, 60, "every node's first passes")
     assert report["healthy"] is True
-    assert [r["kind"] for r in report["rings"]] == ["account", "container", "object"]
+    assert [r["kind"] for r in report["rings"]] == ["account", "container", "object", "object-1"]
     ring = report["rings"][2]
     assert ring["replicas"] == 3 and len(ring["devices"]) == 4
     assert sum(d["partitions"] for d in ring["devices"]) == 3 * ring["partitions"]

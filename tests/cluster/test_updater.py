@@ -17,6 +17,7 @@ from replicator.updater import Outcome, Updater, UpdaterSection, classify
 from storage.async_pending import PendingUpdate, iter_pending, write_pending
 from storage.server import create_app
 from tests.cluster.conftest import (
+    TEST_KEY,
     TEST_HASH,
     StorageDaemon,
     make_devices,
@@ -71,7 +72,7 @@ async def test_object_put_while_container_server_down(tmp_path: Path, backend) -
         assert record.method == "PUT" and record.obj == "dir/ob ject"
 
         # A pass while the server is still down keeps the update.
-        updater = Updater(object_node.devices_root, fast_section(), fsync=False)
+        updater = Updater(object_node.devices_root, fast_section(), TEST_KEY, fsync=False)
         async with updater.make_session() as session:
             await updater.run_pass(session, once=True)
         assert updater.metrics.failed == 1 and updater.metrics.succeeded == 0
@@ -123,7 +124,7 @@ async def test_account_update_queued_and_replayed(tmp_path: Path, backend) -> No
         assert record.headers["X-Backend-Type"] == "account" and record.container == "photos"
 
         account_node = await start_on_port(account_root, port)
-        updater = Updater(container_node.devices_root, fast_section(), fsync=False)
+        updater = Updater(container_node.devices_root, fast_section(), TEST_KEY, fsync=False)
         await updater.run(once=True)
         assert updater.metrics.succeeded == 1
         assert pending(container_node.device_path("sda")) == []
@@ -151,7 +152,7 @@ async def test_superseded_failed_and_backoff(storage_daemon, backend) -> None:
     for record in (moot, orphan):
         write_pending(device, record, TEST_HASH, fsync=False)
 
-    updater = Updater(d.devices_root, fast_section(backoff=30.0), fsync=False)
+    updater = Updater(d.devices_root, fast_section(backoff=30.0), TEST_KEY, fsync=False)
     async with updater.make_session() as session:
         first = await updater.run_pass(session)
         assert (first.sent, first.superseded, first.failed) == (2, 1, 1)
@@ -170,7 +171,7 @@ async def test_dead_host_costs_one_attempt_per_pass(tmp_path: Path) -> None:
         record = PendingUpdate("DELETE", dead, "sdb", 1, "AUTH_a", "c", f"o{i}",
                                {"X-Backend-Type": "container", "X-Timestamp": ts()})
         write_pending(root / "sda", record, TEST_HASH, fsync=False)
-    updater = Updater(root, fast_section(concurrency=1), fsync=False)
+    updater = Updater(root, fast_section(concurrency=1), TEST_KEY, fsync=False)
     async with updater.make_session() as session:
         stats = await updater.run_pass(session, once=True)
     assert (stats.sent, stats.failed, stats.deferred) == (1, 1, 2)

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
 from swiftclient import client as swift_client
 
+from martlet.backend_auth import SIGNATURE_HEADER, backend_key
 from martlet.cluster import load_cluster_config
 from martlet.hashing import hash_path
 from ops.dev_cluster import DEVICES, DevSpec, create_cluster
@@ -112,6 +114,14 @@ class ProbeCluster:
 
     def connection(self) -> swift_client.Connection:
         return swift_client.Connection(authurl=self.spec.auth_url, user=USER, key=KEY, retries=0, timeout=30)
+
+    def direct(self, method: str, device: str, target: str, **kwargs: Any) -> requests.Response:
+        """One request straight to ``device``'s storage daemon, signed as the
+        cluster's daemons sign theirs; ``target`` is the raw path and query."""
+        key = backend_key(load_cluster_config(self.spec.cluster_conf))
+        headers = {**kwargs.pop("headers", {}), SIGNATURE_HEADER: key.sign(method, target, time.time())}
+        port = self.spec.storage_ports[self.node_index(device)]
+        return requests.request(method, f"http://127.0.0.1:{port}{target}", headers=headers, timeout=10, **kwargs)
 
     # -- the ring and the disk ----------------------------------------------
 

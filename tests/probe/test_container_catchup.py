@@ -5,7 +5,6 @@ replicator run."""
 from __future__ import annotations
 
 import pytest
-import requests
 
 from martlet.backend import backend_path
 from tests.probe.probe_cluster import ProbeCluster
@@ -14,9 +13,7 @@ pytestmark = pytest.mark.probe
 
 
 def _listing(cluster: ProbeCluster, device: str, part: int, container: str) -> list[str]:
-    port = cluster.spec.storage_ports[cluster.node_index(device)]
-    url = f"http://127.0.0.1:{port}{backend_path(device, part, cluster.account(), container)}"
-    answer = requests.get(url, params={"format": "json"}, timeout=10)
+    answer = cluster.direct("GET", device, f"{backend_path(device, part, cluster.account(), container)}?format=json")
     assert answer.status_code == 200, (device, answer.status_code)
     return [row["name"] for row in answer.json()]
 
@@ -64,15 +61,14 @@ def test_db_replicator_alone_converges_a_container(cluster: ProbeCluster) -> Non
                 if path.is_file():
                     path.unlink()
 
-    port = cluster.spec.storage_ports[cluster.node_index(down)]
-    url = f"http://127.0.0.1:{port}{backend_path(down, part, cluster.account(), 'c7')}"
+    path = backend_path(down, part, cluster.account(), "c7")
     # Before: the returned replica has neither the rows nor the new metadata.
     assert _listing(cluster, down, part, "c7") == []
-    assert requests.head(url, timeout=10).headers.get("X-Container-Meta-After") is None
+    assert cluster.direct("HEAD", down, path).headers.get("X-Container-Meta-After") is None
 
     cluster.run_everywhere("db-replicator")
 
-    head = requests.head(url, timeout=10)
+    head = cluster.direct("HEAD", down, path)
     assert head.headers.get("X-Container-Meta-After") == "2"
     assert head.headers.get("X-Container-Meta-Before") == "1"
     for device in replicas:

@@ -46,11 +46,10 @@ def test_corrupt_data_is_never_served_and_is_restored(cluster: ProbeCluster) -> 
     _corrupt(cluster.data_path(first, "c4", "big"))
 
     # A direct GET of the corrupt copy: never a complete 200 with bad bytes.
-    port = cluster.spec.storage_ports[cluster.node_index(first)]
-    url = f"http://127.0.0.1:{port}{backend_path(first, part, cluster.account(), 'c4', 'big')}"
+    path = backend_path(first, part, cluster.account(), "c4", "big")
     received = b""
     with pytest.raises(requests.exceptions.RequestException):
-        with requests.get(url, stream=True, timeout=10) as answer:
+        with cluster.direct("GET", first, path, stream=True) as answer:
             assert answer.status_code == 200
             for chunk in answer.iter_content(65536):
                 received += chunk
@@ -115,11 +114,9 @@ def test_wiped_device_is_refilled(cluster: ProbeCluster) -> None:
             assert md5_hex(cluster.data_path(dev, "c5", name).read_bytes()) == md5_hex(body)
     # Through the API too: the refilled device's own daemon serves each copy
     # (a proxy GET would succeed from the other replicas either way).
-    port = cluster.spec.storage_ports[index]
     for name in expected:
         part, _primaries = cluster.primaries("c5", name)
-        url = f"http://127.0.0.1:{port}{backend_path(victim, part, cluster.account(), 'c5', name)}"
-        answer = requests.get(url, timeout=10)
+        answer = cluster.direct("GET", victim, backend_path(victim, part, cluster.account(), "c5", name))
         assert answer.status_code == 200 and answer.content == bodies[name], (name, answer.status_code)
 
 

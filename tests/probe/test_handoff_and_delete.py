@@ -25,12 +25,9 @@ BODY = b"probe body " * 100
 
 def _direct_head(cluster: ProbeCluster, device: str, container: str, obj: str) -> Mapping[str, str] | None:
     """HEAD one replica straight from its storage daemon (None: 404)."""
-    import requests
-
     part, _ = cluster.primaries(container, obj)
-    port = cluster.spec.storage_ports[cluster.node_index(device)]
     path = backend_path(device, part, cluster.account(), container, obj)
-    answer = requests.head(f"http://127.0.0.1:{port}{path}", timeout=10)
+    answer = cluster.direct("HEAD", device, path)
     if answer.status_code == 404:
         return None
     assert answer.status_code == 200, answer.status_code

@@ -21,8 +21,11 @@ import pytest
 from martlet.cluster import ClusterSection
 from martlet.config import ConfigFile
 from martlet.hashing import HashSection
+from martlet.policies import StoragePolicySection
+from proxy.config import (
+    AccountQuotasSection, BulkSection, ContainerQuotasSection, CorsSection, EtagQuoterSection, ProxySection,
+)
 from ops.node import NodeSection
-from proxy.config import ProxySection
 from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection
 from replicator.updater import UpdaterSection
 from storage.config import StorageSection
@@ -36,7 +39,14 @@ PACKAGES = ("martlet", "ring", "storage", "proxy", "replicator", "ops")
 REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("martlet.conf", "hash", HashSection),
     ("martlet.conf", "cluster", ClusterSection),
+    # One [storage-policy:N] per policy (martlet.policies); the sample has policy 0.
+    ("martlet.conf", "storage-policy:0", StoragePolicySection),
     ("proxy.conf", "proxy", ProxySection),
+    ("proxy.conf", "bulk", BulkSection),
+    ("proxy.conf", "account_quotas", AccountQuotasSection),
+    ("proxy.conf", "container_quotas", ContainerQuotasSection),
+    ("proxy.conf", "etag_quoter", EtagQuoterSection),
+    ("proxy.conf", "cors", CorsSection),
     ("storage.conf", "storage", StorageSection),
     ("storage.conf", "node", NodeSection),
     ("storage.conf", "container-server", ContainerServerSection),
@@ -55,7 +65,12 @@ RAW_SECTIONS = {("proxy.conf", "auth")}
 
 # Sample values that differ from the code's default on purpose: the samples
 # sit next to martlet.conf, so they name it relatively.
-DELIBERATE = {("storage.conf", "storage", "cluster_conf"): "martlet.conf"}
+DELIBERATE = {
+    ("storage.conf", "storage", "cluster_conf"): "martlet.conf",
+    # A policy has no default name; the sample's policy 0 is Swift's default one.
+    ("martlet.conf", "storage-policy:0", "name"): "Policy-0",
+    ("martlet.conf", "storage-policy:0", "default"): True,
+}
 
 
 def source_trees() -> list[tuple[Path, ast.Module]]:

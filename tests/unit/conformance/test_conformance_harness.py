@@ -53,9 +53,9 @@ def test_patched_proxy_conf_declares_the_users_as_the_proxy_reads_them(tmp_path:
     assert patched.get("proxy", "cluster_conf") == "martlet.conf"
     users = parse_users(dict(patched.items("auth")))
     assert users["other:one"].key == "key"  # the cluster's own users stay
-    assert users["test:tester2"].roles == frozenset({".admin"})
-    assert users["test:tester3"].roles == frozenset()
-    assert users["admin:admin"].roles == frozenset({".admin", ".reseller_admin"})
+    assert users["test:tester2"].groups == frozenset({".admin"})
+    assert users["test:tester3"].groups == frozenset()
+    assert users["admin:admin"].groups == frozenset({".admin", ".reseller_admin"})
     assert suite_config.differences(dict(patched.items("auth"))) == []
 
 

@@ -4,6 +4,7 @@ from martlet.conditional import (
     Conditions,
     evaluate,
     http_date,
+    if_range_holds,
     last_modified_seconds,
     parse_conditions,
     parse_etag_list,
@@ -46,10 +47,13 @@ def test_dates() -> None:
         ({"If_Modified_Since": http_date(MODIFIED)}, "DELETE", None),
         ({"If_Unmodified_Since": http_date(MODIFIED)}, "GET", None),
         ({"If_Unmodified_Since": http_date(MODIFIED - 1)}, "GET", 412),
-        # If-Match takes precedence over If-Unmodified-Since...
-        ({"If_Match": ETAG, "If_Unmodified_Since": http_date(MODIFIED - 1)}, "GET", None),
-        # ...and If-None-Match over If-Modified-Since.
-        ({"If_None_Match": "other", "If_Modified_Since": http_date(MODIFIED)}, "GET", None),
+        # Swift (swob) judges the dates beside the ETags, unlike RFC 9110:
+        # a matching If-Match with a failed If-Unmodified-Since is a 412...
+        ({"If_Match": ETAG, "If_Unmodified_Since": http_date(MODIFIED - 1)}, "GET", 412),
+        # ...an unmatched If-None-Match with a met If-Modified-Since a 304...
+        ({"If_None_Match": "other", "If_Modified_Since": http_date(MODIFIED)}, "GET", 304),
+        # ...and a matching If-None-Match wins over a failed If-Match.
+        ({"If_None_Match": ETAG, "If_Match": "other"}, "GET", 304),
         ({"If_Modified_Since": "garbage"}, "GET", None),
     ],
 )
@@ -60,3 +64,16 @@ def test_evaluate(headers: dict[str, str], method: str, expected: int | None) ->
 def test_no_current_object() -> None:
     assert evaluate(cond(If_Match="*"), None, None, "GET") == 412
     assert evaluate(cond(If_None_Match="*"), None, None, "PUT") is None
+
+
+def test_if_range_holds_only_for_the_same_representation() -> None:
+    assert if_range_holds(None, ETAG, MODIFIED)  # no If-Range: the Range stands
+    assert if_range_holds(f'"{ETAG}"', ETAG, MODIFIED)
+    assert if_range_holds(f'"{ETAG}"', f'"{ETAG}"', MODIFIED)  # an SLO's ETag is quoted
+    assert if_range_holds(ETAG, ETAG, MODIFIED)  # unquoted, as Swift clients send tags
+    assert not if_range_holds(f'W/"{ETAG}"', ETAG, MODIFIED)  # weak tags never match
+    assert not if_range_holds('"other"', ETAG, MODIFIED)
+    assert not if_range_holds(f'"{ETAG}"', None, MODIFIED)
+    assert if_range_holds(http_date(MODIFIED), ETAG, MODIFIED)
+    assert not if_range_holds(http_date(MODIFIED - 1), ETAG, MODIFIED)  # exact dates only
+    assert not if_range_holds(http_date(MODIFIED), ETAG, None)

@@ -8,9 +8,12 @@ import pytest
 from aiohttp import web
 
 from martlet.backend import backend_path, backend_request, make_session
+from martlet.backend_auth import BackendKey
 from martlet.errors import Conflict, NotFound
 from martlet.http import STANDARD_MIDDLEWARES
 from martlet.logs import StructuredFormatter, trans_id_var
+
+KEY = BackendKey.from_secret("test")
 
 
 async def conflict(request: web.Request) -> web.Response:
@@ -84,7 +87,7 @@ async def test_backend_request_quotes_names_and_carries_trans_id(server: int) ->
     assert path == "/d1/7/AUTH_a/c%20c/dir/%C3%BC%20%3F%23%25.txt"
     token = trans_id_var.set("tx-test-123")
     try:
-        session = make_session()
+        session = make_session(KEY)
         async with session:
             resp = await backend_request(session, "127.0.0.1", server, "GET", path)
             async with resp:
@@ -135,7 +138,7 @@ async def test_access_log_line_has_method_status_and_trans_id(server: int) -> No
 async def test_backend_request_never_invents_a_content_type(server: int) -> None:
     """A bodiless backend POST without Content-Type means "keep the object's
     type"; aiohttp would otherwise add application/octet-stream."""
-    async with make_session() as session:
+    async with make_session(KEY) as session:
         for method in ("POST", "PUT"):
             resp = await backend_request(session, "127.0.0.1", server, method, "/headers")
             async with resp:
@@ -146,3 +149,15 @@ async def test_backend_request_never_invents_a_content_type(server: int) -> None
         )
         async with resp:
             assert (await resp.json())["Content-Type"] == "text/plain"
+
+
+def test_raw_path_bytes_and_header_text() -> None:
+    """What aiohttp's parser hands over (UTF-8 with surrogate escapes) back
+    to the bytes sent, and made fit to send again."""
+    from martlet.http import header_text, raw_path_bytes
+
+    assert raw_path_bytes("/v1/a/\u2603/%FF%20x") == b"/v1/a/\xe2\x98\x83/\xff x"
+    assert raw_path_bytes("/v1/\udcff") == b"/v1/\xff"
+    assert header_text("plain") == "plain"
+    assert header_text("caf\u00e9") == "caf\u00e9"
+    assert header_text("caf\udcc3") == "caf\ufffd"

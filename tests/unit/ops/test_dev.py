@@ -63,12 +63,12 @@ def test_the_users_swifts_functional_tests_expect(tmp_path: Path) -> None:
     spec = DevSpec.on_port(tmp_path / "dev", 7000)
     create_cluster(spec)
     users = parse_users(load_config(spec.proxy_conf).raw("auth"))
-    assert {name: (u.key, set(u.roles)) for name, u in users.items()} == {
+    assert {name: (u.key, set(u.groups)) for name, u in users.items()} == {
         "test:tester": ("testing", {".admin"}),
         "test:tester2": ("testing2", {".admin"}),
         "test:tester3": ("testing3", set()),
         "test2:tester2": ("testing2", {".admin"}),
-        "test5:tester5": ("testing5", set()),
+        "test5:tester5": ("testing5", {"service"}),
         "admin:admin": ("admin", {".admin", ".reseller_admin"}),
     }
 

@@ -10,6 +10,7 @@ from martlet.cluster import load_cluster_config
 from martlet.config import load_config
 from ops.init_cluster import ClusterLayout, StorageNode, init_cluster, nodes_from_specs
 from ops.main import main
+from proxy.auth import parse_resellers
 from ring import load_builder, load_ring
 from storage.config import load_storage_config
 
@@ -39,6 +40,8 @@ def test_first_run_creates_everything(tmp_path: Path) -> None:
     assert storage2.cluster.hash == cluster.hash, "cluster_conf names the folder's martlet.conf"
     users = load_config(tmp_path / "cluster/proxy.conf").raw("auth")
     assert users["user_test_tester"] == "testing .admin"
+    resellers = parse_resellers(users)  # SERVICE_ accounts need a service token, as in Swift's all-in-one
+    assert resellers.prefixes == ("AUTH_", "SERVICE_") and resellers.required_group("SERVICE_") == "service"
 
 
 def test_second_run_keeps_everything(tmp_path: Path) -> None:

@@ -1,29 +1,47 @@
 import pytest
 
 from martlet.errors import ConfigError, Unauthorized
-from proxy.auth import authenticate, make_token, parse_users, verify_token
+from proxy.auth import Resellers, authenticate, make_token, parse_resellers, parse_users, verify_token, verify_tokens
 
 RAW = {
     "user_test_tester": "testing .admin",
     "user_test_tester2": "testing2",
+    "user_test5_tester5": "testing5 service",
     "user_admin_admin": "admin .admin .reseller_admin",
     "token_life": "ignored-not-a-user",
 }
 
 
-def test_parse_users_roles():
+def test_parse_users_groups():
     users = parse_users(RAW)
-    assert set(users) == {"test:tester", "test:tester2", "admin:admin"}
-    assert users["test:tester"].roles == {".admin"}
-    assert users["test:tester2"].roles == frozenset()
-    assert users["admin:admin"].roles == {".admin", ".reseller_admin"}
+    assert set(users) == {"test:tester", "test:tester2", "test5:tester5", "admin:admin"}
+    assert users["test:tester"].groups == {".admin"}
+    assert users["test:tester2"].groups == frozenset()
+    assert users["test5:tester5"].groups == {"service"}
+    assert users["admin:admin"].groups == {".admin", ".reseller_admin"}
     assert users["test:tester"].key == "testing"
 
 
-@pytest.mark.parametrize("option,value", [("user_noaccount", "k"), ("user_a_b", ""), ("user_a_b", "k .root")])
+@pytest.mark.parametrize("option,value", [("user_noaccount", "k"), ("user_a_b", ""), ("user_a_b", "k .root"),
+                                          ("user_a_b", "k a,b")])
 def test_parse_users_rejects_malformed(option, value):
     with pytest.raises(ConfigError):
         parse_users({option: value})
+
+
+def test_parse_resellers_as_swift_reads_them():
+    assert parse_resellers({}) == Resellers(("AUTH_",), ())
+    resellers = parse_resellers({"reseller_prefix": "AUTH, SERVICE_,AUTH", "service_require_group": "service"})
+    assert resellers.prefixes == ("AUTH_", "SERVICE_")
+    assert resellers.storage_prefix == "AUTH_"
+    assert resellers.required_group("SERVICE_") == "service" and resellers.required_group("AUTH_") is None
+    assert resellers.prefix_of("SERVICE_test") == "SERVICE_"
+    assert resellers.prefix_of("OTHER_test") is None
+    everyone = parse_resellers({"reseller_prefix": "AUTH, ''", "require_group": "g"})
+    assert everyone.prefix_of("OTHER_test") == "" and everyone.required_group("") == "g"
+    assert everyone.required_group("AUTH_") == "g"
+    with pytest.raises(ConfigError, match="other_require_group"):
+        parse_resellers({"reseller_prefix": "AUTH", "other_require_group": "x"})
 
 
 def test_authenticate():
@@ -43,6 +61,20 @@ def test_token_roundtrip_and_expiry():
     assert identity.is_admin and identity.is_reseller_admin
     assert verify_token("s3cret", token, now=1060.0) is None  # expired
     assert verify_token("other", token, now=1001.0) is None  # another cluster's secret
+
+
+def test_a_service_token_joins_a_user_token_never_replaces_it():
+    users = parse_users(RAW)
+    user = make_token("s", users["test:tester"], now=0.0, token_life=60)
+    service = make_token("s", users["test5:tester5"], now=0.0, token_life=60)
+    both = verify_tokens("s", user, service, now=1.0)
+    assert both is not None and both.name == "test:tester"
+    assert both.service is not None and both.service.name == "test5:tester5"
+    assert both.all_groups == {".admin", "service"}
+    assert verify_tokens("s", None, service, now=1.0) is None
+    assert verify_tokens("s", "AUTH_tkforged.x", service, now=1.0) is None
+    alone = verify_tokens("s", user, "AUTH_tkforged.x", now=1.0)
+    assert alone is not None and alone.service is None
 
 
 def test_token_tampering_is_refused():

@@ -55,8 +55,20 @@ def test_bad_partitions_argument_is_a_usage_error(tmp_path: Path, capsys: pytest
 
 
 def test_missing_ring_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "martlet.conf").write_text(f"[hash]\npath_suffix = x\n[cluster]\nring_dir = {tmp_path}\n")
+    (tmp_path / "martlet.conf").write_text(f"[hash]\npath_suffix = x\n[cluster]\nring_dir = {tmp_path}\nsecret = s\n")
     conf = tmp_path / "storage.conf"
     conf.write_text(f"[storage]\ndevices = {tmp_path}\ncluster_conf = martlet.conf\n")
     assert main(["replicator", "--config", str(conf), "--once"]) == 2
     assert "object.ring" in capsys.readouterr().err
+
+
+def test_missing_secret_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Peers refuse unsigned requests, so a replicator without the cluster
+    secret stops at once rather than fail every request."""
+    (tmp_path / "martlet.conf").write_text(f"[hash]\npath_suffix = x\n[cluster]\nring_dir = {tmp_path}\n")
+    conf = tmp_path / "storage.conf"
+    conf.write_text(f"[storage]\ndevices = {tmp_path}\ncluster_conf = martlet.conf\n")
+    for daemon in ("replicator", "db-replicator", "updater", "storage"):
+        assert main([daemon, "--config", str(conf), "--once"] if daemon != "storage" else
+                    [daemon, "--config", str(conf)]) == 2
+        assert "[cluster] secret" in capsys.readouterr().err

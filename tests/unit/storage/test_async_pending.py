@@ -32,6 +32,7 @@ def test_write_iter_remove(tmp_path: Path) -> None:
         "v": 1, "method": "PUT", "host": "127.0.0.1:6201", "device": "sdb", "partition": 4,
         "account": "a", "container": "c", "obj": "o/1",
         "headers": {"X-Backend-Type": "container", "X-Timestamp": "1700000000.00001", "X-Size": "3"},
+        "policy": 0,
     }
     assert list(iter_pending(device)) == [(path, record())]
     assert record().path == "/sdb/4/a/c/o/1"

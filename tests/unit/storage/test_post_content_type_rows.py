@@ -13,6 +13,7 @@ from storage.async_pending import PendingUpdate, pending_path
 from storage.db import ContainerBroker, ObjectUpdate
 from storage.db.headers import object_update_from_request
 from storage.db_sync import merge_rows, rows_since
+from storage.listing import ListingParams
 from storage.metadata import ObjectMetadata
 from storage.container_updates import post_container_updates
 from storage.paths import EntityPath
@@ -123,3 +124,21 @@ def test_a_database_made_before_the_column_gains_it(tmp_path: Path) -> None:
     conn.close()
     assert other.reclaim(T1) == 0  # the replicator's first step upgrades it
     assert rows_since(other, -1, 10) == []
+
+
+def test_a_listing_dates_a_row_by_its_newest_post(tmp_path: Path) -> None:
+    """Swift's listing shows the newest POST's time as last_modified."""
+    broker = container(tmp_path)
+    broker.merge_objects([put(T1)])
+    assert [r.created_at for r in broker.list_page(ListingParams())] == [T1]
+    broker.merge_objects([post(T1, T3, "image/png")])
+    assert [r.created_at for r in broker.list_page(ListingParams())] == [T3]
+    broker.merge_objects([put(T4)])
+    assert [r.created_at for r in broker.list_page(ListingParams())] == [T4]
+    # A file made before the column lists too (and gains it).
+    old = container(tmp_path / "old")
+    old.merge_objects([put(T1)])
+    conn = sqlite3.connect(old.path)
+    conn.execute("ALTER TABLE object DROP COLUMN ctype_timestamp")
+    conn.close()
+    assert [r.created_at for r in old.list_page(ListingParams())] == [T1]

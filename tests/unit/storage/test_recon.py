@@ -7,11 +7,14 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
+from martlet.backend_auth import BackendKey
 from martlet.hashing import HashSection
 from martlet.timestamp import Timestamp
 from replicator.stats import PassStats, write_stats
 from storage.async_pending import PendingUpdate, write_pending
 from storage.recon import count_async_pending, pass_metrics, read_pass, scan_node
+
+KEY = BackendKey.from_secret("test")
 
 
 def pending(i: int) -> PendingUpdate:
@@ -100,7 +103,7 @@ async def test_an_updater_pass_is_in_the_node_report(tmp_path: Path) -> None:
     record = pending(1)
     record = PendingUpdate(**{**record.__dict__, "host": f"127.0.0.1:{dead_port}"})
     write_pending(tmp_path / "d1", record, HashSection(), fsync=False)
-    updater = Updater(tmp_path, UpdaterSection(conn_timeout=0.5, node_timeout=2.0), fsync=False)
+    updater = Updater(tmp_path, UpdaterSection(conn_timeout=0.5, node_timeout=2.0), KEY, fsync=False)
     async with updater.make_session() as session:
         await updater.run_pass(session, once=True)
 
@@ -128,4 +131,4 @@ def test_the_updater_stats_file_follows_its_section(tmp_path: Path) -> None:
     conf = tmp_path / "storage.conf"
     conf.write_text(f"[storage]\ndevices = {tmp_path}\ncluster_conf =\n[updater]\nstats_file = {tmp_path}/u.json\n")
     assert stats_files(load_storage_config(conf))["updater"] == tmp_path / "u.json"
-    assert Updater(tmp_path, UpdaterSection(stats_file=str(tmp_path / "u.json"))).stats_file == tmp_path / "u.json"
+    assert Updater(tmp_path, UpdaterSection(stats_file=str(tmp_path / "u.json")), KEY).stats_file == tmp_path / "u.json"

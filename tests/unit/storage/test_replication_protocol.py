@@ -41,8 +41,8 @@ def test_sync_and_merge_requests_round_trip() -> None:
 
 
 def test_account_rows_round_trip() -> None:
-    row = SyncRow(1, ContainerUpdate("c", T1, T2, 0, 0, T2))
-    assert row.to_wire() == [1, "c", T1, T2, 0, 0, T2, 1]
+    row = SyncRow(1, ContainerUpdate("c", T1, T2, 0, 0, T2, storage_policy_index=2))
+    assert row.to_wire() == [1, "c", T1, T2, 0, 0, T2, 1, 2]
     assert SyncRow.from_wire("account", row.to_wire()) == row
 
 
@@ -55,6 +55,11 @@ def test_an_older_senders_forms_decode() -> None:
     assert (info.id, info.delete_timestamp, info.max_row) == ("x", "0", -1)
     row = SyncRow.from_wire("container", [1, "o", T1, 3, "text/plain", "e1", 0])
     assert row.row == ObjectUpdate("o", T1, 3, "text/plain", "e1", False, "")
+    # ... and it knew no storage policies: its container's policy is left
+    # as the receiver has it, its account rows are policy 0.
+    assert info.storage_policy_index is None
+    account_row = SyncRow.from_wire("account", [1, "c", T1, T2, 0, 0, T2, 1])
+    assert isinstance(account_row.row, ContainerUpdate) and account_row.row.storage_policy_index == 0
 
 
 @pytest.mark.parametrize(

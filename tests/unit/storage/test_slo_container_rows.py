@@ -56,7 +56,8 @@ def test_updates_use_the_overrides() -> None:
 def test_updates_without_overrides_drop_a_clients_swift_bytes() -> None:
     (update,) = container_updates(TARGET, PATH, "PUT", STAMP, _meta("text/plain;swift_bytes=999999"))
     assert update.headers == {"X-Backend-Type": "container", "X-Timestamp": STAMP.internal, "X-Size": "420",
-                              "X-Content-Type": "text/plain", "X-Etag": "m" * 32}
+                              "X-Content-Type": "text/plain", "X-Etag": "m" * 32,
+                              "X-Backend-Storage-Policy-Index": "0"}
     (delete,) = container_updates({**TARGET, "X-Backend-Container-Update-Override-Size": "5"}, PATH, "DELETE",
                                   STAMP, _meta())
     assert "X-Size" not in delete.headers

@@ -33,6 +33,8 @@ def test_put_form_items_are_normalized() -> None:
     assert items[0] == SegmentRequest(0, "/segs/a", "abc", 5)
     assert items[1] == SegmentRequest(1, "/segs/b/with/slashes", None, None, RangeSpec(1, 3))
     assert items[2] == SegmentRequest(2, "/segs/c")
+    # Errors name a segment as the client wrote it, as Swift's do.
+    assert [i.sent_path for i in items] == ["segs/a", "/segs/b/with/slashes", "/segs/c"]
 
 
 def test_data_segments_decode() -> None:

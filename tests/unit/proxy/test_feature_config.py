@@ -1,0 +1,48 @@
+"""Which features proxy.conf switches on, in what order, and what /info
+says of them; a fresh cluster (martlet dev, ring-init) has them all on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from martlet.config import ConfigFile
+from ops.init_cluster import ClusterLayout, init_cluster, nodes_from_specs
+from proxy.app import BUILT_IN, FEATURES, pipeline_features
+from proxy.config import BulkSection, FeatureSections, feature_sections, load_proxy_config
+from proxy.info import add_feature_info, info_document
+
+
+def test_features_are_off_unless_their_section_says_so(tmp_path: Path) -> None:
+    conf = tmp_path / "proxy.conf"
+    conf.write_text("[bulk]\nenabled = true\nmax_deletes_per_request = 5\n[cors]\nallow_origin = a, b\n")
+    sections = feature_sections(ConfigFile(conf, environ={"MARTLET_ETAG_QUOTER_ENABLED": "yes"}))
+    assert sections.enabled() == {"bulk", "etag_quoter"}
+    assert sections.bulk == BulkSection(enabled=True, max_deletes_per_request=5)
+    assert sections.cors.allow_origin == ("a", "b")
+    assert FeatureSections().enabled() == frozenset()
+
+
+def test_pipeline_order_is_the_codes(tmp_path: Path) -> None:
+    names = [name for name, _ in FEATURES]
+    assert names[0] == "cors" and names.index("bulk") < names.index("container_quotas") < names.index("server_copy")
+    assert set(names) - BUILT_IN == set(FeatureSections().__dataclass_fields__)
+
+
+def test_info_lists_only_what_is_on() -> None:
+    document = add_feature_info(info_document(1), FeatureSections())
+    assert not {"bulk_delete", "bulk_upload", "account_quotas", "container_quotas", "etag_quoter"} & set(document)
+    assert "strict_cors_mode" not in document["swift"]
+
+
+def test_a_fresh_cluster_has_every_feature_on(tmp_path: Path) -> None:
+    nodes = nodes_from_specs(["r1z1-127.0.0.2:6200/d1"], "/srv/node")
+    init_cluster(ClusterLayout(tmp_path / "cluster", nodes, part_power=4, replicas=1))
+    config = load_proxy_config(str(tmp_path / "cluster/proxy.conf"))
+    assert config.features.enabled() == set(FeatureSections().__dataclass_fields__)
+    assert len(pipeline_features(config)) == len(FEATURES)
+    document = add_feature_info(info_document(1), config.features)
+    assert document["bulk_upload"] == {"max_containers_per_extraction": 10000, "max_failed_extractions": 1000}
+    assert document["bulk_delete"] == {"max_deletes_per_request": 10000, "max_failed_deletes": 1000}
+    assert document["account_quotas"] == {} and document["container_quotas"] == {}
+    assert document["etag_quoter"] == {"enable_by_default": False}
+    assert document["swift"]["strict_cors_mode"] is True
