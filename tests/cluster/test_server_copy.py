@@ -10,11 +10,13 @@ import pytest
 import requests
 
 from martlet.backend import backend_path
+from martlet.backend_auth import backend_key
 from martlet.cluster import load_cluster_config
 from martlet.conditional import http_date
 from martlet.timestamp import Timestamp
 from ring import load_ring
 from tests.cluster.cluster_harness import Api, RunningCluster, cluster_fixture
+from tests.cluster.conftest import signed
 
 pytestmark = pytest.mark.cluster
 
@@ -101,7 +103,8 @@ def _versions_on_primaries(cluster: RunningCluster, container: str, name: str) -
         for node in targets:
             path = backend_path(node.device, part, "AUTH_test", container, name)
             answer = requests.put(f"http://{node.ip}:{node.port}{path}", data=body, timeout=10,
-                                  headers={"X-Timestamp": stamp, "Content-Type": "text/plain"})
+                                  headers={"X-Timestamp": stamp, "Content-Type": "text/plain",
+                                           **signed("PUT", path, backend_key(config))})
             assert answer.status_code == 201
     return old, new
 
