@@ -1,10 +1,13 @@
 """Conditional requests (RFC 9110 section 13), pure: no I/O.
 
-``evaluate`` applies the preconditions in the RFC's order: If-Match, else
-If-Unmodified-Since; then If-None-Match, else If-Modified-Since (GET/HEAD
-only). It answers None (go on), 304 (Not Modified) or 412 (Precondition
-Failed). ETags are compared without quotes: Swift sends them unquoted and
-clients send them either way. Dates that do not parse are ignored.
+``evaluate`` applies the preconditions in Swift's order (swob's), which
+unlike RFC 9110's judges a date even beside an ETag condition: a matching
+If-None-Match (304 for GET/HEAD, else 412), a failed If-Match (412), an
+If-Modified-Since the object is not newer than (304, GET/HEAD only), an
+If-Unmodified-Since it is newer than (412). It answers None (go on), 304
+(Not Modified) or 412 (Precondition Failed). ETags are compared without
+quotes: Swift sends them unquoted and clients send them either way. Dates
+that do not parse are ignored.
 """
 
 from __future__ import annotations
@@ -82,18 +85,16 @@ def evaluate(
 ) -> int | None:
     """None to serve; 304 or 412. ``etag`` None means no current object."""
     read = method in ("GET", "HEAD")
-    if conditions.if_match is not None:
-        if not _matches(conditions.if_match, etag):
-            return 412
-    elif conditions.if_unmodified_since is not None and last_modified is not None:
-        if last_modified > conditions.if_unmodified_since:
-            return 412
-    if conditions.if_none_match is not None:
-        if _matches(conditions.if_none_match, etag):
-            return 304 if read else 412
-    elif conditions.if_modified_since is not None and read and last_modified is not None:
+    if conditions.if_none_match is not None and _matches(conditions.if_none_match, etag):
+        return 304 if read else 412
+    if conditions.if_match is not None and not _matches(conditions.if_match, etag):
+        return 412
+    if read and conditions.if_modified_since is not None and last_modified is not None:
         if last_modified <= conditions.if_modified_since:
             return 304
+    if conditions.if_unmodified_since is not None and last_modified is not None:
+        if last_modified > conditions.if_unmodified_since:
+            return 412
     return None
 
 

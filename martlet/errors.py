@@ -99,6 +99,14 @@ class ClientDisconnect(MartletError):
     default_reason = "Client Disconnect"
 
 
+class Unsupported(MartletError):
+    """A request the server does not implement (a Transfer-Encoding it
+    cannot decode)."""
+
+    http_status = 501
+    default_reason = "Not Implemented"
+
+
 class ServiceUnavailable(MartletError):
     """No quorum, or a backend timed out."""
 

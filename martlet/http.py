@@ -1,5 +1,13 @@
 """aiohttp pieces every daemon shares: the error middleware that maps
-``MartletError`` to a response once, transaction ids, and the access log."""
+``MartletError`` to a response once, transaction ids, the access log, and
+the raw bytes behind a request's text.
+
+aiohttp hands a request line and header values over as text decoded from
+UTF-8 with surrogate escapes: a byte that is not UTF-8 becomes a lone
+surrogate, which nothing downstream can encode (msgpack, the response
+writer). ``raw_path_bytes`` gives back the bytes a client sent;
+``header_text`` makes a value safe to store and send again.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
 
@@ -19,18 +28,30 @@ access_log = logging.getLogger("martlet.access")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 TRANS_ID_HEADER = "X-Trans-Id"
+# What Swift's own answers (errors, bodiless successes it builds) carry.
+ANSWER_CONTENT_TYPE = "text/html; charset=UTF-8"
+
+
+def raw_path_bytes(raw_path: str) -> bytes:
+    """A request path as the client sent it, percent-escapes decoded."""
+    return unquote_to_bytes(raw_path.encode("utf-8", "surrogateescape"))
+
+
+def header_text(value: str) -> str:
+    """A received header value fit to store and send: bytes that were not
+    UTF-8 become U+FFFD. aiohttp's writer can send only text (its C writer
+    silently drops lone surrogates, its Python one fails on them), so
+    such bytes cannot be given back as they came."""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def error_response(error: MartletError, request: web.Request | None = None) -> web.Response:
-    """A short plain-text answer; HEAD answers carry no body."""
-    headers = dict(error.headers)
-    body = None if request is not None and request.method == "HEAD" else error.reason
-    return web.Response(
-        status=error.http_status,
-        text=body,
-        headers=headers,
-        content_type="text/plain" if body is not None else None,
-    )
+    """A short answer with Swift's content type; HEAD answers carry no body."""
+    headers = {"Content-Type": ANSWER_CONTENT_TYPE, **error.headers}
+    body = None if request is not None and request.method == "HEAD" else error.reason.encode("utf-8")
+    return web.Response(status=error.http_status, body=body, headers=headers)
 
 
 @web.middleware
@@ -63,7 +84,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         raise
     except Exception:
         log.exception("unhandled error", extra={"method": request.method, "path": request.path})
-        return web.Response(status=500, text="Internal Server Error")
+        return error_response(MartletError(), request)
 
 
 def _header_bytes(request: web.Request, response: web.StreamResponse) -> int:

@@ -4,6 +4,12 @@ Used by the storage daemon for single objects and by the proxy for large
 objects, which resolve ranges against the manifest's total length. A Range
 header that does not parse is ignored (the whole body is served), as the RFC
 says; one that parses but where no range fits the body is a 416.
+
+So is an egregious one (RFC 9110 section 14.2 lets a server refuse them,
+and Swift does, with a 416): more than ``MAX_RANGES`` satisfiable ranges,
+more than ``MAX_RANGE_OVERLAPS`` overlapping pairs, or ``MAX_NONASCENDING_RANGES``
+or more ranges out of order. Each costs the server a seek and a part header
+for a few bytes of the client's request.
 """
 
 from __future__ import annotations
@@ -13,7 +19,9 @@ from dataclasses import dataclass
 
 from martlet.errors import RangeNotSatisfiable
 
-MAX_RANGES = 100  # more than this looks like an attack: ignore the header
+MAX_RANGES = 50
+MAX_RANGE_OVERLAPS = 2
+MAX_NONASCENDING_RANGES = 8
 _SPEC_RE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
 
 
@@ -62,7 +70,7 @@ def parse_range_header(value: str | None) -> list[RangeSpec] | None:
         if first is not None and last is not None and last < first:
             return None  # syntactically invalid per the RFC: ignore the header
         specs.append(RangeSpec(first, last))
-    if not specs or len(specs) > MAX_RANGES:
+    if not specs:
         return None
     return specs
 
@@ -80,18 +88,41 @@ def resolve(spec: RangeSpec, total: int) -> ByteRange | None:
     return ByteRange(spec.first, end)
 
 
+def is_egregious(ranges: list[ByteRange]) -> bool:
+    """Too many ranges, too many overlapping pairs, or many out of order
+    (the limits above; ranges that only touch do not overlap)."""
+    if len(ranges) > MAX_RANGES:
+        return True
+    overlaps = 0
+    for index, first in enumerate(ranges):
+        for second in ranges[index + 1 :]:
+            if first.start <= second.end and second.start <= first.end:
+                overlaps += 1
+                if overlaps > MAX_RANGE_OVERLAPS:
+                    return True
+    ascending = all((a.start, a.end) <= (b.start, b.end) for a, b in zip(ranges, ranges[1:]))
+    return not ascending and len(ranges) >= MAX_NONASCENDING_RANGES
+
+
 def resolve_ranges(specs: list[RangeSpec], total: int) -> list[ByteRange]:
-    """The satisfiable ranges in request order; RangeNotSatisfiable if none."""
+    """The satisfiable ranges in request order; RangeNotSatisfiable if none,
+    or if they are egregious."""
     ranges = [r for r in (resolve(spec, total) for spec in specs) if r is not None]
-    if not ranges:
+    if not ranges or is_egregious(ranges):
         raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{total}"})
     return ranges
 
 
 def ranges_for(header: str | None, total: int) -> list[ByteRange] | None:
-    """None: serve the whole body; else the ranges (416 raised if none fit)."""
+    """None: serve the whole body; else the ranges (416 raised if none fit).
+
+    An empty body asked for its last bytes (``bytes=-5``) is served whole:
+    it has no byte to name in a Content-Range (Swift, Apache and nginx
+    answer 200 too)."""
     specs = parse_range_header(header)
     if specs is None:
+        return None
+    if total == 0 and any(spec.first is None and spec.last for spec in specs):
         return None
     return resolve_ranges(specs, total)
 

@@ -10,21 +10,31 @@ A node supervisor (``martlet node``) runs several daemons in one process,
 each on its own thread and event loop, so it cannot let them own signals:
 ``serve_until`` serves until an event is set instead, and ``NodeDaemon``
 is how each component hands the supervisor a daemon to run that way.
+
+What a client may take of a daemon is bounded (``ClientLimits``, Swift's
+defaults): its request line and headers must arrive within
+``client_timeout``, no line may exceed ``max_header_size`` bytes, no request
+may carry more than ``max_header_count`` headers, and each process serves at
+most ``max_clients`` connections at once - further ones wait in the listen
+backlog until one closes (``ClientSite``), as Swift's eventlet pool makes
+them wait, so slow or idle clients cannot exhaust a daemon.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import TypedDict
 
 import uvloop
-from aiohttp import web
+from aiohttp import http_parser, web, web_protocol
 
 from martlet.errors import UsageError
 
@@ -42,6 +52,79 @@ SupervisorReport = Callable[[], Mapping[str, object]]
 # failure, told in one line) and return the daemon to run. Called on the
 # daemon's own thread, again on every restart, so a restart re-reads the config.
 NodeDaemon = Callable[[str, SupervisorReport], DaemonMain]
+
+# The request line and the final empty line count against aiohttp's
+# max_headers as well as the headers themselves.
+_PARSER_EXTRA_LINES = 2
+# After a failed accept (out of file descriptors, say), wait this long
+# before the next, rather than spin.
+_ACCEPT_RETRY_DELAY = 0.1
+
+
+def use_python_request_parser() -> None:
+    """Parse requests with aiohttp's pure-Python parser in this process.
+
+    aiohttp's C parser (llhttp) refuses, before any handler runs, what Swift
+    serves: methods outside its fixed list (``REPLICATE`` between daemons;
+    ``LICK`` must reach the proxy to be a 405), raw UTF-8 in the request
+    line (Swift clients send object names unquoted), and a PUT without a
+    length whose body follows anyway (a 411, not the 400 llhttp gives the
+    body bytes). The Python parser accepts any RFC 9110 token as a method
+    and keeps the raw path (non-UTF-8 bytes as surrogate escapes, which
+    ``martlet.http.raw_path_bytes`` undoes). It costs about 20 us more per
+    request (bench/cluster_bench.py measures it). The parser is chosen per
+    process, for every server in it.
+
+    It also parses one request of a connection at a time, as eventlet
+    does, instead of up to 32 ahead: bytes that follow a request are parsed
+    only once that request is under way, so when they are not a request
+    (the body of a PUT sent without a length) the request still gets its
+    answer (411) before the 400 for them, instead of losing it with them.
+    """
+    # Assigning to a class name is what mypy refuses; it is the point here.
+    web_protocol.HttpRequestParser = http_parser.HttpRequestParserPy  # type: ignore[misc]
+    web_protocol.MAX_MSG_QUEUE_SIZE = 1
+
+
+@dataclass(frozen=True)
+class ClientLimits:
+    """How much of a daemon one client may hold (Swift's defaults)."""
+
+    # Seconds for the request line and headers of a request to arrive, from
+    # the connection's opening or the previous answer (Swift's
+    # client_timeout also covers headers); an idle keep-alive connection is
+    # closed after as long.
+    client_timeout: float = 60.0
+    # Bytes of the request line, and of each header line (Swift's
+    # max_header_size, eventlet's MAX_HEADER_LINE).
+    max_header_size: int = 8192
+    # Headers in one request: Swift's 90 metadata items, the standard
+    # headers and some to spare (Swift allows 1.6 x 126).
+    max_header_count: int = 200
+    # Connections served at once by one process (Swift's max_clients).
+    max_clients: int = 1024
+
+
+class HandlerOptions(TypedDict):
+    """The ``web.RequestHandler`` keywords ``ClientLimits`` sets."""
+
+    keepalive_timeout: float
+    max_line_size: int
+    max_field_size: int
+    max_headers: int
+
+
+def handler_options(limits: ClientLimits) -> HandlerOptions:
+    """aiohttp's keep-alive timer runs from the connection's opening (or the
+    last answer) until a whole request has been parsed, so it is a deadline
+    for the request line and headers."""
+    return {
+        "keepalive_timeout": limits.client_timeout,
+        "max_line_size": limits.max_header_size,
+        "max_field_size": limits.max_header_size,
+        "max_headers": limits.max_header_count + _PARSER_EXTRA_LINES,
+    }
+
 
 
 def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
@@ -79,36 +162,136 @@ def runner_options(shutdown_timeout: float = 10.0) -> RunnerOptions:
     return {"access_log": None, "shutdown_timeout": shutdown_timeout, "auto_decompress": False}
 
 
+class _Connection(web.RequestHandler):
+    """aiohttp's protocol for one client connection, which gives its slot
+    back when the connection ends."""
+
+    __slots__ = ("_release",)
+
+    def __init__(self, manager: web.Server, release: Callable[[], None], options: HandlerOptions) -> None:
+        # access_log=None: martlet.http logs each request itself (aiohttp
+        # accepts None, though its hints say Logger).
+        super().__init__(
+            manager, loop=asyncio.get_running_loop(), access_log=None,  # type: ignore[arg-type]
+            auto_decompress=False, **options,
+        )
+        self._release: Callable[[], None] | None = release
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        try:
+            super().connection_lost(exc)
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
+
+
+class ClientSite(web.BaseSite):
+    """Serves a runner's app on a listening socket, at most
+    ``limits.max_clients`` connections at a time.
+
+    It accepts connections itself instead of through ``loop.create_server``:
+    holding a slot before each ``accept`` leaves the connections beyond the
+    limit in the kernel's listen backlog, unanswered but not refused.
+    """
+
+    __slots__ = ("_sock", "_limits", "_slots", "_accepting")
+
+    def __init__(self, runner: web.AppRunner, sock: socket.socket, limits: ClientLimits) -> None:
+        super().__init__(runner)
+        self._sock = sock
+        self._limits = limits
+        self._slots = asyncio.Semaphore(limits.max_clients)
+        self._accepting: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        host, port = self._sock.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def start(self) -> None:
+        await super().start()
+        self._accepting = asyncio.create_task(self._accept_loop())
+
+    async def stop(self) -> None:
+        if self._accepting is not None:
+            self._accepting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._accepting
+        self._sock.close()
+        await super().stop()
+
+    async def _accept_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        server = self._runner.server
+        assert server is not None  # the runner is set up before its sites start
+        options = handler_options(self._limits)
+        while True:
+            await self._slots.acquire()
+            try:
+                conn, _ = await loop.sock_accept(self._sock)
+            except OSError as exc:
+                self._slots.release()
+                log.warning("accept failed", extra={"error": str(exc)})
+                await asyncio.sleep(_ACCEPT_RETRY_DELAY)
+                continue
+            except BaseException:
+                self._slots.release()
+                raise
+            try:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                await loop.connect_accepted_socket(
+                    lambda: _Connection(server, self._slots.release, options), conn
+                )
+            except OSError:
+                # The client left before the connection was set up; a
+                # connection that was set up gives its slot back itself.
+                conn.close()
+                self._slots.release()
+
+
+async def start_serving(app: web.Application, sock: socket.socket, limits: ClientLimits,
+                        shutdown_timeout: float = 10.0) -> web.AppRunner:
+    """Set ``app`` up and serve it on ``sock`` within ``limits``; stop it
+    with ``runner.cleanup()``."""
+    use_python_request_parser()
+    runner = web.AppRunner(app, **runner_options(shutdown_timeout), **handler_options(limits))
+    await runner.setup()
+    await ClientSite(runner, sock, limits).start()
+    return runner
+
+
 async def serve_until(app: web.Application, sock: socket.socket, stop: asyncio.Event,
-                      shutdown_timeout: float = 10.0) -> None:
+                      shutdown_timeout: float = 10.0, limits: ClientLimits = ClientLimits()) -> None:
     """Serve ``app`` on the bound ``sock`` until ``stop`` is set, then drain."""
-    runner = web.AppRunner(app, **runner_options(shutdown_timeout))
+    runner: web.AppRunner | None = None
     try:
-        await runner.setup()
-        site = web.SockSite(runner, sock)
-        await site.start()
+        runner = await start_serving(app, sock, limits, shutdown_timeout)
         log.info("serving", extra={"address": sock.getsockname()})
         await stop.wait()
     finally:
-        await runner.cleanup()
+        if runner is not None:
+            await runner.cleanup()
         sock.close()
 
 
-async def _serve_forever(app: web.Application, sock: socket.socket, shutdown_timeout: float) -> None:
+async def _serve_forever(app: web.Application, sock: socket.socket, limits: ClientLimits,
+                         shutdown_timeout: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await serve_until(app, sock, stop, shutdown_timeout)
+    await serve_until(app, sock, stop, shutdown_timeout, limits)
 
 
 def run_app(
-    factory: AppFactory, host: str, port: int, workers: int = 1, shutdown_timeout: float = 10.0
+    factory: AppFactory, host: str, port: int, workers: int = 1, shutdown_timeout: float = 10.0,
+    limits: ClientLimits = ClientLimits(),
 ) -> None:
     """Serve the app built by ``factory`` until a signal says stop."""
     if workers <= 1:
         sock = bind_socket(host, port, reuse_port=False)
-        uvloop.run(_serve_forever(factory(), sock, shutdown_timeout))
+        uvloop.run(_serve_forever(factory(), sock, limits, shutdown_timeout))
         return
     children: list[int] = []
     for _ in range(workers):
@@ -116,7 +299,7 @@ def run_app(
         if pid == 0:
             try:
                 sock = bind_socket(host, port, reuse_port=True)
-                uvloop.run(_serve_forever(factory(), sock, shutdown_timeout))
+                uvloop.run(_serve_forever(factory(), sock, limits, shutdown_timeout))
             finally:
                 os._exit(0)
         children.append(pid)

@@ -10,6 +10,7 @@ string because the normal part has a fixed width.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from functools import total_ordering
@@ -100,3 +101,27 @@ class Timestamp:
         if not isinstance(other, Timestamp):
             return NotImplemented
         return (self.ticks, self.offset) < (other.ticks, other.offset)
+
+
+# An object's X-Delete-At is whole seconds, at most ten digits (Swift's cap,
+# for the same fixed-width ordering): later times are clamped to it.
+MAX_DELETE_AT = 9_999_999_999
+_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")
+_HUGE_DIGITS = 40
+
+
+def parse_integer(value: str, name: str) -> int:
+    """An integer header (``X-Delete-At``, ``X-Delete-After``) in ASCII
+    digits of any size; 400 ``Non-integer <name>`` for anything else
+    (``1.5``, ``inf``, ``1e400``)."""
+    if not _INTEGER.fullmatch(value):
+        raise BadRequest(f"Non-integer {name}")
+    text = value.strip()
+    if len(text) > _HUGE_DIGITS:  # int() refuses thousands of digits; the sign is all that matters
+        return -(10**_HUGE_DIGITS) if text.startswith("-") else 10**_HUGE_DIGITS
+    return int(text)
+
+
+def clamp_delete_at(seconds: int) -> int:
+    """An expiry time within what is stored: 0 to ``MAX_DELETE_AT``."""
+    return min(max(0, seconds), MAX_DELETE_AT)

@@ -116,7 +116,7 @@ def apply_env_file(layout: ClusterLayout, path: Path) -> tuple[ClusterLayout, di
     """Settle the secrets with ``path`` and update it; the layout (users
     with their keys) and martlet.conf's sections for ``init_cluster``."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    fresh = new_cluster_sections()
+    fresh = new_cluster_sections(policies=())  # the secrets only; policies come from the layout
     existing_users = ConfigFile(layout.proxy_conf, environ={}).raw("auth") if layout.proxy_conf.exists() else None
     settled = settle(parse_env(text), fresh, layout.users, _existing_cluster(layout, fresh), existing_users)
     if settled.additions:

@@ -13,16 +13,16 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from martlet.errors import BadRequest
+from martlet.errors import MethodNotAllowed
 from martlet.http import STANDARD_MIDDLEWARES
 from martlet.http import Handler as RequestHandler
-from martlet.logs import trans_id_var
 from proxy import bulk, cors, etag_quoter, large_objects, quotas, server_copy
 from proxy.auth import authenticate, make_token
 from proxy.config import ProxyConfig
 from proxy.constraints import split_swift_path
 from proxy.context import Context, identify
 from proxy.controllers import handle
+from proxy.edge import finish_headers
 from proxy.info import add_feature_info, info_document
 from proxy.metrics import install as install_metrics
 from proxy.pipeline import Feature, Handler, compose, respond, run_response_hooks
@@ -85,29 +85,21 @@ async def healthcheck_handler(_request: web.Request) -> web.Response:
     return web.Response(text="OK")
 
 
-def swift_handler(pipeline: Handler) -> RequestHandler:
-    """``/v1/...``: the request's context, down the pipeline."""
+def swift_handler(pipeline: Handler, fixed_paths: frozenset[str]) -> RequestHandler:
+    """``/v1/...``: the request's context, down the pipeline; any other
+    path is answered as Swift answers it (``split_swift_path``), except the
+    paths of the routes above (``fixed_paths``), asked with a method they
+    do not take: 405."""
 
     async def handle_request(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
-        version, path = split_swift_path(request.rel_url.raw_path)
-        if version != "v1":
-            raise BadRequest("Invalid path: version must be v1")
+        if request.path in fixed_paths:
+            raise MethodNotAllowed(headers={"Allow": "GET, HEAD"})
+        path = split_swift_path(request.rel_url.raw_path)
         ctx = Context(state, request, path, identify(state, request))
         return await respond(await pipeline(ctx), request)
 
     return handle_request
-
-
-async def _add_trans_id(request: web.Request, response: web.StreamResponse) -> None:
-    """Every answer, streamed or not, carries the transaction id.
-
-    Plain responses are prepared after the middlewares returned (and the
-    context variable was reset), so the id the middleware set wins.
-    """
-    trans_id = response.headers.get("X-Trans-Id") or trans_id_var.get()
-    response.headers["X-Trans-Id"] = trans_id
-    response.headers["X-Openstack-Request-Id"] = trans_id
 
 
 def create_app(config: ProxyConfig) -> web.Application:
@@ -123,14 +115,16 @@ def create_app(config: ProxyConfig) -> web.Application:
             await state.close()
 
     app.cleanup_ctx.append(lifecycle)
-    app.on_response_prepare.append(_add_trans_id)
+    app.on_response_prepare.append(finish_headers)  # what every answer carries (proxy.edge)
     app.on_response_prepare.append(run_response_hooks)  # features' header hooks (proxy.pipeline)
     for path in ("/auth/v1.0", "/auth/v1.0/", "/v1.0", "/v1.0/"):
         app.router.add_get(path, auth_handler)
     app.router.add_get("/info", info_handler)
     app.router.add_get("/healthcheck", healthcheck_handler)
     install_metrics(app, state)  # GET /metrics (proxy.metrics)
-    swift = swift_handler(compose(handle, pipeline_features(config)))
-    app.router.add_route("*", "/v1/{tail:.*}", swift)
-    app.router.add_route("*", "/v1", swift)
+    # Every other path: a Swift path, or Swift's answer to one (412 "Bad URL"...).
+    fixed_paths = frozenset(resource.canonical for resource in app.router.resources())
+    swift = swift_handler(compose(handle, pipeline_features(config)), fixed_paths)
+    # [\s\S]: any character, newlines (%0A) included, which "." would not match
+    app.router.add_route("*", r"/{tail:[\s\S]*}", swift)
     return app

@@ -21,5 +21,6 @@ def run(args: argparse.Namespace) -> int:
     config = load_proxy_config(args.config)
     setup_logging(config.proxy.log_level, name="proxy")
     settings = config.proxy
-    run_app(lambda: create_app(config), settings.bind_ip, settings.bind_port, settings.workers)
+    run_app(lambda: create_app(config), settings.bind_ip, settings.bind_port, settings.workers,
+            limits=settings.client_limits())
     return 0

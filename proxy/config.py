@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from martlet.config import ConfigFile, load_config, resolve_relative
 from martlet.cluster import ClusterConfig, load_cluster_config
 from martlet.errors import ConfigError
+from martlet.serve import ClientLimits
 
 from proxy.auth import Resellers, UserTable, parse_resellers, parse_users
 
@@ -26,8 +27,14 @@ class ProxySection:
     log_level: str = "INFO"
     conn_timeout: float = field(default=0.5, metadata={"min": 0.01})
     node_timeout: float = field(default=10.0, metadata={"min": 0.01})
-    # A client that stops sending a body for this long is dropped (499).
+    # A client that stops sending a body for this long is dropped (499); its
+    # request line and headers must arrive within as long.
     client_timeout: float = field(default=60.0, metadata={"min": 0.01})
+    # Bytes of the request line and of each header line; headers per
+    # request; connections served at once by each worker.
+    max_header_size: int = field(default=8192, metadata={"min": 1024})
+    max_header_count: int = field(default=200, metadata={"min": 100})
+    max_clients: int = field(default=1024, metadata={"min": 1})
     token_life: int = field(default=86400, metadata={"min": 1})
     max_file_size: int = field(default=5 * GIB, metadata={"min": 1})
     # Error limiting: this many errors within the interval (seconds), or one
@@ -48,6 +55,10 @@ class ProxySection:
     # A manifest PUT with ?heartbeat=on sends a space this often (seconds)
     # while its segments are checked (Swift's yield_frequency).
     slo_yield_frequency: int = field(default=10, metadata={"min": 1})
+
+
+    def client_limits(self) -> ClientLimits:
+        return ClientLimits(self.client_timeout, self.max_header_size, self.max_header_count, self.max_clients)
 
 
 @dataclass(frozen=True)

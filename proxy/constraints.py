@@ -7,55 +7,75 @@ tested directly and checked once, before any backend is contacted.
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from urllib.parse import unquote_to_bytes
 
-from martlet.errors import BadRequest, EntityTooLarge, LengthRequired, PreconditionFailed
+from martlet.errors import (
+    BadRequest, EntityTooLarge, LengthRequired, MethodNotAllowed, NotFound, PreconditionFailed, Unsupported,
+)
+from martlet.http import raw_path_bytes
+from martlet.limits import MAX_HEADER_SIZE, MAX_META_NAME_LENGTH, MAX_META_VALUE_LENGTH, check_meta_totals
+# The limits /info advertises (proxy.info reads them here).
+from martlet.limits import MAX_META_COUNT as MAX_META_COUNT, MAX_META_OVERALL_SIZE as MAX_META_OVERALL_SIZE
 from martlet.swift_path import SwiftPath
+from martlet.timestamp import clamp_delete_at, parse_integer
 
-MAX_META_NAME_LENGTH = 128
-MAX_META_VALUE_LENGTH = 256
-MAX_META_COUNT = 90
-MAX_META_OVERALL_SIZE = 4096
-MAX_HEADER_SIZE = 8192
 MAX_OBJECT_NAME_LENGTH = 1024
 MAX_CONTAINER_NAME_LENGTH = 256
 MAX_ACCOUNT_NAME_LENGTH = 256
 CONTAINER_LISTING_LIMIT = 10000
 ACCOUNT_LISTING_LIMIT = 10000
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+INVALID_UTF8 = "Invalid UTF8 or contains NULL"
+API_VERSIONS = ("v1", "v1.0")
 
 
 def decode_segment(raw: str) -> str:
-    """Percent-decode one raw path piece; 400 for bad UTF-8 or NUL."""
-    data = unquote_to_bytes(raw)
+    """Percent-decode one raw piece of a header (a copy's account or
+    path); 400 for bad UTF-8 or NUL."""
     try:
-        text = data.decode("utf-8")
+        text = raw_path_bytes(raw).decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRequest("Invalid UTF8 or contains NULL") from None
+        raise BadRequest(INVALID_UTF8) from None
     if "\x00" in text:
-        raise BadRequest("Invalid UTF8 or contains NULL")
+        raise BadRequest(INVALID_UTF8)
     return text
 
 
-def split_swift_path(raw_path: str) -> tuple[str, SwiftPath]:
-    """``/<version>/<account>[/<container>[/<object>]]``, raw (still quoted),
-    as its version and the names it decodes to; the object keeps its slashes."""
-    path = raw_path.split("?", 1)[0]
-    if not path.startswith("/"):
-        raise BadRequest("Invalid path")
-    version, _, rest = path[1:].partition("/")
-    account_raw, _, rest = rest.partition("/")
-    container_raw, _, obj_raw = rest.partition("/")
-    account = decode_segment(account_raw)
-    container = decode_segment(container_raw) if container_raw else None
-    obj = decode_segment(obj_raw) if obj_raw else None
+def split_swift_path(raw_path: str) -> SwiftPath:
+    """The names of ``/v1/<account>[/<container>[/<object>]]``, from the raw
+    path, with Swift's proxy statuses for every other path: 412 ``Invalid
+    UTF8 or contains NULL`` when the decoded path is not UTF-8 or has a NUL;
+    404 when a name before the last is empty (``/v1//c/o``, ``/v1/a//o``);
+    400 for a version other than v1 or v1.0; 412 ``Bad URL`` when it names
+    no account (``/v1``, ``/info asdf``). The path is decoded before it is
+    split, as Swift does, so ``%2F`` separates names; the object keeps its
+    slashes, and an empty last name is dropped (``/v1/a/c/`` is the
+    container)."""
+    try:
+        text = raw_path_bytes(raw_path.split("?", 1)[0]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise PreconditionFailed(INVALID_UTF8) from None
+    if not text or "\x00" in text:
+        raise PreconditionFailed(INVALID_UTF8)
+    leading, *names = text.split("/", 4)
+    if leading or not names or not names[0] or not all(names[:-1]):
+        raise NotFound()
+    version, account, container, obj = (names + [""] * 3)[:4]
     if not account:
-        raise BadRequest("Invalid path: no account")
-    if container is None and obj_raw:
-        raise BadRequest("Invalid path: empty container name")
-    check_names(account, container, obj)
-    return version, SwiftPath(account, container, obj)
+        raise PreconditionFailed("Bad URL")
+    if version not in API_VERSIONS:
+        raise BadRequest("Invalid path")
+    path = SwiftPath(account, container or None, obj or None)
+    check_names(path.account, path.container, path.obj)
+    return path
+
+
+def check_method(method: str, allowed: Collection[str]) -> None:
+    """405 with ``Allow`` for a method the target does not serve (checked
+    before authorization, as Swift does: it reveals nothing)."""
+    if method not in allowed:
+        raise MethodNotAllowed(headers={"Allow": ", ".join(sorted(allowed))})
 
 
 def check_names(account: str, container: str | None, obj: str | None) -> None:
@@ -87,43 +107,58 @@ def meta_prefix(kind: str) -> str:
 
 
 def check_metadata(headers: Mapping[str, str], kind: str) -> None:
-    """Swift's limits on user metadata; 400 names the limit that was hit."""
+    """Swift's limits on the user metadata of one request (sizes in bytes
+    as sent); 400 names the limit that was hit. Account and container
+    metadata must be UTF-8; an object's may be any bytes."""
     prefix = meta_prefix(kind)
-    count = 0
-    total = 0
+    items: list[tuple[bytes, bytes]] = []
     for name, value in headers.items():
-        lowered = name.lower()
-        if not lowered.startswith(prefix):
+        raw_value = value.encode("utf-8", "surrogateescape")
+        if len(raw_value) > MAX_HEADER_SIZE:
+            raise BadRequest(f"Header value too long: {name[:MAX_META_NAME_LENGTH]}")
+        if not name.lower().startswith(prefix):
             continue
         key = name[len(prefix) :]
         if not key:
             raise BadRequest("Metadata name cannot be empty")
-        count += 1
-        key_size, value_size = len(key.encode()), len(value.encode())
-        total += key_size + value_size
-        if key_size > MAX_META_NAME_LENGTH:
-            raise BadRequest(f"Metadata name too long: {key[:64]!r}; max {MAX_META_NAME_LENGTH}")
-        if value_size > MAX_META_VALUE_LENGTH:
-            raise BadRequest(f"Metadata value longer than {MAX_META_VALUE_LENGTH}: {key!r}")
-        if count > MAX_META_COUNT:
-            raise BadRequest(f"Too many metadata items; max {MAX_META_COUNT}")
-        if total > MAX_META_OVERALL_SIZE:
-            raise BadRequest(f"Total metadata too large; max {MAX_META_OVERALL_SIZE}")
+        raw_key = key.encode("utf-8", "surrogateescape")
+        if kind != "object" and not (_is_utf8(raw_key) and _is_utf8(raw_value)):
+            raise BadRequest("Metadata must be valid UTF-8")
+        if len(raw_key) > MAX_META_NAME_LENGTH:
+            raise BadRequest(f"Metadata name too long: {prefix}{key}")
+        if len(raw_value) > MAX_META_VALUE_LENGTH:
+            raise BadRequest(f"Metadata value longer than {MAX_META_VALUE_LENGTH}: {prefix}{key}")
+        items.append((raw_key, raw_value))
+    check_meta_totals(items)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in raw
 
 
 def check_object_body(headers: Mapping[str, str], max_file_size: int) -> int | None:
-    """The announced body length (None when chunked), or 400/411/413."""
-    encoding = headers.get("Transfer-Encoding", "").lower()
+    """The announced body length (None when chunked), or Swift's refusals:
+    501 for a Transfer-Encoding that lists several codings (``gzip,
+    chunked``), 400 for one other than ``chunked`` or a bad Content-Length,
+    411 for neither, 413 above ``max_file_size``."""
+    encoding = headers.get("Transfer-Encoding")
     length_text = headers.get("Content-Length")
-    if "chunked" in encoding:
+    if encoding is not None:
+        codings = encoding.split(",")
+        if len(codings) > 1:
+            raise Unsupported("Unsupported Transfer-Coding header value specified in Transfer-Encoding header")
+        if codings[0].strip().lower() != "chunked":
+            raise BadRequest("Invalid Transfer-Encoding header value")
         if length_text is not None:
             raise BadRequest("Content-Length with chunked Transfer-Encoding")
         return None
-    if encoding:
-        raise BadRequest(f"Unsupported Transfer-Encoding {encoding!r}")
     if length_text is None:
         raise LengthRequired("Missing Content-Length header.")
-    if not length_text.strip().isdigit():
+    if not (length_text.isascii() and length_text.strip().isdigit()):
         raise BadRequest("Invalid Content-Length header")
     length = int(length_text)
     if length > max_file_size:
@@ -140,37 +175,54 @@ def guess_content_type(name: str, given: str | None, detect: bool = False) -> st
 
 
 def resolve_delete_at(headers: Mapping[str, str], now: float) -> str | None:
-    """``X-Delete-At`` from ``X-Delete-At`` or ``X-Delete-After``; 400 if bad."""
+    """The ``X-Delete-At`` an object write stores, from ``X-Delete-After``
+    (which wins) or ``X-Delete-At``, as Swift's check_delete_headers: 400
+    for a value that is not an integer or a time not after ``now``; a
+    time beyond ``MAX_DELETE_AT`` is clamped to it."""
     after = headers.get("X-Delete-After")
-    at = headers.get("X-Delete-At")
     if after is not None:
-        try:
-            seconds = int(after)
-        except ValueError:
-            raise BadRequest("Non-integer X-Delete-After") from None
-        if seconds < 0:
+        seconds = parse_integer(after, "X-Delete-After")
+        when = clamp_delete_at(int(now) + seconds)
+        if when <= now:
             raise BadRequest("X-Delete-After in past")
-        return str(int(now) + seconds)
+        return str(when)
+    at = headers.get("X-Delete-At")
     if at is not None:
-        try:
-            when = int(float(at))
-        except ValueError:
-            raise BadRequest("Non-integer X-Delete-At") from None
-        if when < now:
+        when = clamp_delete_at(parse_integer(at, "X-Delete-At"))
+        if when <= now:
             raise BadRequest("X-Delete-At in past")
         return str(when)
     return None
 
 
-def check_listing_limit(query: Mapping[str, str], maximum: int) -> None:
-    """Swift answers 412 for a listing ``limit`` above the maximum."""
-    limit = query.get("limit")
-    if limit is None:
-        return
-    if not limit.isdigit():
-        raise BadRequest("Invalid limit")
+def listing_limit(query: Mapping[str, str], maximum: int) -> int | None:
+    """A listing's ``limit`` as Swift reads it: ignored (None) unless all
+    ASCII digits (``'\u00b2'.isdigit()`` is true, yet no int), 412 above
+    ``maximum``."""
+    limit = query.get("limit", "")
+    if not (limit.isascii() and limit.isdigit()):
+        return None
     if int(limit) > maximum:
         raise PreconditionFailed(f"Maximum limit is {maximum}")
+    return int(limit)
+
+
+def listing_params(raw_query: str, names: Collection[str]) -> dict[str, str]:
+    """The query parameters in ``names``, decoded from the raw query string
+    (``+`` is a space, as in forms); 400 for one whose value is not UTF-8.
+    Parsed here rather than by aiohttp, which turns bad bytes into U+FFFD
+    and so cannot tell them from a real one."""
+    params: dict[str, str] = {}
+    for item in raw_query.encode("utf-8", "surrogateescape").split(b"&"):
+        raw_name, _, raw_value = item.partition(b"=")
+        name = unquote_to_bytes(raw_name.replace(b"+", b" ")).decode("utf-8", "replace")
+        if name not in names:
+            continue
+        try:
+            params[name] = unquote_to_bytes(raw_value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest(f'"{name}" parameter not valid UTF-8') from None
+    return params
 
 
 def check_copy_path(value: str) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from martlet.http import header_text
 from proxy.constraints import check_metadata, guess_content_type, resolve_delete_at
 
 # The conditions and Range of an object read, which the backend judges.
@@ -56,12 +57,14 @@ def client_headers_for_backend(headers: Mapping[str, str]) -> dict[str, str]:
 
     ``X-Remove-<Kind>-Meta-Foo`` becomes ``X-<Kind>-Meta-Foo`` with an empty
     value, which the backend takes as a deletion (Swift's convention).
+    Values go on as text (``martlet.http.header_text``): bytes that are not
+    UTF-8, which an object's metadata may hold, become U+FFFD.
     """
     out: dict[str, str] = {}
     for name, value in headers.items():
         lowered = name.lower()
         if lowered in _PASSED or lowered.startswith(_META_PREFIXES):
-            out[name] = value
+            out[name] = header_text(value)
         elif lowered.startswith(_REMOVE_PREFIXES):
             out["X-" + name[len("X-Remove-") :]] = ""
         elif lowered in _REMOVE_ACL:

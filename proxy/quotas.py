@@ -150,10 +150,10 @@ def account_limits(info: AccountInfo) -> tuple[int | None, int | None]:
     return max_bytes, parse_limit(info.sysmeta.get("quota-count"))
 
 
-def policy_indexes() -> Mapping[str, int]:
-    """Storage policy names to indexes: the one policy martlet has (the one
-    ``/info`` lists). The one place quotas learn policies."""
-    return {"Policy-0": 0}
+def policy_indexes(ctx: Context) -> Mapping[str, int]:
+    """The cluster's storage policy names to their indexes (as ``/info``
+    lists them): the one place quotas learn policies."""
+    return {policy.name: policy.index for policy in ctx.state.config.cluster.policies}
 
 
 # --- what an upload adds ----------------------------------------------------
@@ -299,7 +299,7 @@ def wrap_account(next_handler: Handler) -> Handler:
 
 
 def _quota_post(ctx: Context) -> Context:
-    updates = account_quota_updates(ctx.request.headers, policy_indexes())
+    updates = account_quota_updates(ctx.request.headers, policy_indexes(ctx))
     if not updates:
         return ctx
     identity = ctx.identity
@@ -320,7 +320,7 @@ def _show_quotas(ctx: Context) -> None:
             info = await account_info(ctx.state, ctx.path.account)
         except MartletError:
             return
-        response.headers.update(account_quota_headers(info, policy_indexes()))
+        response.headers.update(account_quota_headers(info, policy_indexes(ctx)))
 
     on_response(ctx, show)
 
@@ -329,7 +329,7 @@ async def _enforce_account(ctx: Context, upload: Upload) -> Context:
     account = upload.dest.account
     try:
         info = await account_info(ctx.state, account)
-        if account_limits(info) == (None, None) and not _policy_limits(info):
+        if account_limits(info) == (None, None) and not _policy_limits(ctx, info):
             return ctx
         forget_account(ctx.state, account)
         info = await account_info(ctx.state, account)
@@ -337,18 +337,18 @@ async def _enforce_account(ctx: Context, upload: Upload) -> Context:
         return ctx
     usage = Usage(info.object_count, info.bytes_used)
     max_bytes, max_count = account_limits(info)
-    # Per-policy quotas: every container is in policy 0 until storage
-    # policies land, so its usage is the account's.
-    policy_bytes, policy_count = _policy_limits(info).get(0, (None, None))
+    # Per-policy quotas are enforced for policy 0 only, against the whole
+    # account's usage (per-policy usage is not read here yet).
+    policy_bytes, policy_count = _policy_limits(ctx, info).get(0, (None, None))
     adding = await bytes_added(ctx, upload)
     if exceeds(usage, max_bytes, max_count, adding) or exceeds(usage, policy_bytes, policy_count, adding):
         await refuse(ctx, upload.dest)
     return _with_limit(ctx, upload, adding, bytes_left(usage, max_bytes, policy_bytes))
 
 
-def _policy_limits(info: AccountInfo) -> dict[int, tuple[int | None, int | None]]:
+def _policy_limits(ctx: Context, info: AccountInfo) -> dict[int, tuple[int | None, int | None]]:
     limits = {}
-    for index in policy_indexes().values():
+    for index in policy_indexes(ctx).values():
         pair = (parse_limit(info.sysmeta.get(f"quota-bytes-policy-{index}")),
                 parse_limit(info.sysmeta.get(f"quota-count-policy-{index}")))
         if pair != (None, None):

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from martlet.conditional import http_date, last_modified_seconds
 from martlet.errors import NotFound, ServiceUnavailable
+from martlet.http import ANSWER_CONTENT_TYPE
 from martlet.netaddr import host_port
 from martlet.policies import POLICY_INDEX_HEADER
 from martlet.swift_path import SwiftPath
@@ -132,8 +133,10 @@ async def put_object(state: ProxyState, path: SwiftPath, headers: Mapping[str, s
 def quorum_response(written: Written, headers: Mapping[str, str] | None = None) -> web.Response:
     """The client's answer to a write: the status a quorum agrees on."""
     status = written.status
-    body = _REASONS.get(status, "") if status >= 300 else None
-    return web.Response(status=status, text=body, headers=dict(headers or {}) if status < 300 else None)
+    if status >= 300:
+        body = _REASONS.get(status, "").encode("utf-8")
+        return web.Response(status=status, body=body, headers={"Content-Type": ANSWER_CONTENT_TYPE})
+    return web.Response(status=status, headers=dict(headers or {}))
 
 
 def put_response(written: Written, timestamp: str, extra: Mapping[str, str] | None = None) -> web.Response:

@@ -8,6 +8,7 @@ command builds the whole parser, and need not load the storage daemon.
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Any
 
 from martlet.backend_auth import backend_key
@@ -38,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(section.log_level, name="storage")
     backend_key(config.cluster)  # no secret: ConfigError here, not in each forked worker
     try:
-        run_app(lambda: create_app(config), section.bind_ip, section.bind_port, section.workers)
+        run_app(lambda: create_app(config), section.bind_ip, section.bind_port, section.workers,
+                limits=section.client_limits())
     except UsageError as exc:  # the port: run_app binds before it serves
         raise _port_hint(exc, args.config) from None
     return 0
@@ -52,12 +54,16 @@ def node_storage(config_path: str, node_report: SupervisorReport) -> DaemonMain:
 
     config = load_storage_config(config_path)
     section = config.storage
+    if section.workers > 1:
+        logging.getLogger(__name__).warning(
+            "[storage] workers is for martlet storage; under martlet node the daemon runs one",
+            extra={"workers": section.workers})
     try:
         sock = bind_socket(section.bind_ip, section.bind_port, reuse_port=False)
     except UsageError as exc:
         raise _port_hint(exc, config_path) from None
     app = create_app(config, node_report=node_report)
-    return lambda stop: serve_until(app, sock, stop)
+    return lambda stop: serve_until(app, sock, stop, limits=section.client_limits())
 
 
 NODE_DAEMONS: dict[str, NodeDaemon] = {"storage": node_storage}

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from martlet.cluster import ClusterConfig, load_cluster_config
 from martlet.config import ConfigFile, load_config, resolve_relative
+from martlet.serve import ClientLimits
 
 T = TypeVar("T")
 
@@ -35,8 +36,14 @@ class StorageSection:
     # Bytes per disk read or write (one thread-pool hop); also the size of
     # each network write when streaming a GET.
     disk_chunk_size: int = field(default=262144, metadata={"min": 4096})
-    # Seconds a client may stay silent while sending a body.
+    # Seconds a client may stay silent while sending a body; its request
+    # line and headers must arrive within as long.
     client_timeout: float = field(default=60.0, metadata={"min": 0.001})
+    # Bytes of the request line and of each header line; headers per
+    # request; connections served at once by each worker.
+    max_header_size: int = field(default=8192, metadata={"min": 1024})
+    max_header_count: int = field(default=200, metadata={"min": 100})
+    max_clients: int = field(default=1024, metadata={"min": 1})
     # Seconds for a container update before it is queued in async_pending.
     container_update_timeout: float = field(default=1.0, metadata={"min": 0.001})
     # Tombstones older than this many seconds are removed when a suffix is rehashed.
@@ -44,6 +51,9 @@ class StorageSection:
     log_level: str = field(
         default="INFO", metadata={"choices": ("DEBUG", "INFO", "WARNING", "ERROR")}
     )
+
+    def client_limits(self) -> ClientLimits:
+        return ClientLimits(self.client_timeout, self.max_header_size, self.max_header_count, self.max_clients)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ class DbBroker(Protocol[InfoT_co]):
 
     def list_page(self, params: ListingParams) -> list[Entry]: ...
 
-    def update_metadata(self, update: Mapping[str, tuple[str, str]]) -> None: ...
+    def update_metadata(self, update: Mapping[str, tuple[str, str]], *, check_totals: bool = False) -> None: ...
 
     def mark_deleted(self, timestamp: str) -> None: ...
 
@@ -147,7 +147,7 @@ class DatabaseServer(Generic[InfoT]):
 
         def work() -> None:
             self.live_info(broker)
-            broker.update_metadata(metadata)
+            broker.update_metadata(metadata, check_totals=True)
 
         await self.ctx.io.run(path.device, work)
         return web.Response(status=204)
@@ -170,7 +170,8 @@ class DatabaseServer(Generic[InfoT]):
 
         info, body = await self.ctx.io.run(path.device, work)
         headers = self.info_headers(info)
-        if body is None:  # HEAD, or an empty plain listing
+        if body is None:  # HEAD, or an empty plain listing: typed as the listing would be (Swift's)
+            headers["Content-Type"] = f"{content_type}; charset=utf-8"
             return web.Response(status=204, headers=headers)
         response = web.Response(status=200, body=body, headers=headers)
         response.content_type = content_type

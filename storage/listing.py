@@ -99,7 +99,9 @@ def parse_listing_params(query: Mapping[str, str]) -> ListingParams:
     """The listing parameters of a GET, checked as Swift checks them."""
     for key in ("prefix", "delimiter", "marker", "end_marker", "path"):
         value = query.get(key)
-        if value is not None and ("\x00" in value or len(value.encode("utf-8", "surrogatepass")) > 1024):
+        # A marker may hold a NUL (the name just after another), as in Swift.
+        has_nul = value is not None and "\x00" in value and key not in ("marker", "end_marker")
+        if value is not None and (has_nul or len(value.encode("utf-8", "surrogatepass")) > 1024):
             raise PreconditionFailed(f"bad {key} parameter")
         if value is not None:
             try:
@@ -108,7 +110,7 @@ def parse_listing_params(query: Mapping[str, str]) -> ListingParams:
                 raise PreconditionFailed(f"invalid UTF-8 in {key}") from None
     limit = LISTING_LIMIT
     given = query.get("limit", "")
-    if given.isdigit():
+    if given.isascii() and given.isdigit():  # '\u00b2'.isdigit() is true, yet int() refuses it
         limit = int(given)
         if limit > LISTING_LIMIT:
             raise PreconditionFailed(f"Maximum limit is {LISTING_LIMIT}")

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 
 from martlet.conditional import http_date, last_modified_seconds
 from martlet.errors import BadRequest, ServiceUnavailable
+from martlet.http import header_text
 from martlet.policies import POLICY_INDEX_HEADER, StoragePolicies, parse_index
-from martlet.timestamp import Timestamp
+from martlet.timestamp import Timestamp, clamp_delete_at, parse_integer
 from storage.diskfile import ObjectState
 from storage.metadata import PUT_ONLY_HEADERS, SYSMETA_PREFIX, USER_META_PREFIX, ObjectMetadata
 
@@ -54,9 +55,10 @@ def request_policy(headers: Mapping[str, str], policies: StoragePolicies) -> int
 
 
 def user_meta_from(headers: Mapping[str, str]) -> dict[str, str]:
-    """``X-Object-Meta-Color: red`` -> ``{"Color": "red"}`` (case as sent)."""
+    """``X-Object-Meta-Color: red`` -> ``{"Color": "red"}`` (case as sent;
+    bytes that are not UTF-8 become U+FFFD, ``martlet.http.header_text``)."""
     return {
-        key[len(USER_META_PREFIX) :]: value
+        key[len(USER_META_PREFIX) :]: header_text(value)
         for key, value in headers.items()
         if key.lower().startswith(USER_META_PREFIX) and len(key) > len(USER_META_PREFIX)
     }
@@ -68,19 +70,29 @@ def sys_meta_from(headers: Mapping[str, str], *, put: bool) -> dict[str, str]:
     for key, value in headers.items():
         lower = key.lower()
         if lower in POSTABLE_HEADERS or lower.startswith(TRANSIENT_PREFIX):
-            kept[key] = value
+            kept[key] = header_text(value)
         elif put and (lower in PUT_ONLY_HEADERS or lower.startswith(SYSMETA_PREFIX)):
-            kept[key] = value
+            kept[key] = header_text(value)
     return kept
 
 
 def parse_delete_at(value: str | None) -> int | None:
-    if value is None or value == "":
+    """``X-Delete-At`` as stored: None when absent or empty, 400 when not an
+    integer, clamped to what is stored (as the proxy clamps it)."""
+    if value is None or value.strip() == "":
         return None
-    text = value.strip()
-    if not text.isdigit():
-        raise BadRequest("X-Delete-At must be a non-negative integer")
-    return int(text)
+    return clamp_delete_at(parse_integer(value, "X-Delete-At"))
+
+
+def parse_if_delete_at(value: str | None) -> Timestamp | None:
+    """``X-If-Delete-At`` of a DELETE (the expirer's guard): None when
+    absent, 400 when not a timestamp."""
+    if value is None:
+        return None
+    try:
+        return Timestamp.parse(value.strip())
+    except BadRequest:
+        raise BadRequest("Bad X-If-Delete-At header value") from None
 
 
 def request_timestamp(headers: Mapping[str, str]) -> Timestamp:
@@ -116,10 +128,12 @@ def object_headers(state: ObjectState) -> dict[str, str]:
         "X-Backend-Data-Timestamp": state.data_timestamp.internal,
         "Accept-Ranges": "bytes",
     }
+    # Header names as Swift answers them, title-cased (X-Object-Meta-Color
+    # for a key sent as x-object-meta-color); stored as sent.
     for key, value in meta.sys_meta.items():
-        headers[key] = value
+        headers[key.title()] = value
     for key, value in meta.user_meta.items():
-        headers["X-Object-Meta-" + key] = value
+        headers[("X-Object-Meta-" + key).title()] = value
     if meta.delete_at is not None:
         headers["X-Delete-At"] = str(meta.delete_at)
     return headers

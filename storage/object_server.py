@@ -34,6 +34,7 @@ from martlet.errors import (
     MethodNotAllowed,
     NotFound,
     PreconditionFailed,
+    RangeNotSatisfiable,
     Unprocessable,
 )
 from martlet.timestamp import Timestamp
@@ -65,6 +66,7 @@ from storage.object_headers import (
     normalize_etag,
     object_headers,
     parse_delete_at,
+    parse_if_delete_at,
     request_policy,
     request_timestamp,
     sys_meta_from,
@@ -222,15 +224,18 @@ class ObjectServer:
         headers = object_headers(state)
         last_modified = last_modified_seconds(meta.timestamp.seconds)
         verdict = evaluate(conditions, meta.etag, last_modified, request.method)
-        if verdict == 304:
-            return web.Response(status=304, headers={k: headers[k] for k in ("ETag", "Last-Modified", "X-Timestamp")})
-        if verdict == 412:
-            raise PreconditionFailed(headers={"X-Backend-Timestamp": headers["X-Backend-Timestamp"]})
+        if verdict is not None:
+            # 304 and 412 describe the object as a 200 would, without its body (Swift's).
+            return web.Response(status=verdict, headers=headers)
         total = meta.content_length or 0
         range_header = request.headers.get("Range")
         if not if_range_holds(request.headers.get("If-Range"), meta.etag, last_modified):
             range_header = None  # the client's copy is stale: the whole object
-        byte_ranges = http_ranges.ranges_for(range_header, total)
+        try:
+            byte_ranges = http_ranges.ranges_for(range_header, total)
+        except RangeNotSatisfiable as exc:
+            described = {k: v for k, v in headers.items() if k != "Content-Type"}
+            raise RangeNotSatisfiable(headers={**described, **exc.headers}) from None
         response = web.StreamResponse(status=200 if byte_ranges is None else 206, headers=headers)
         if byte_ranges is None:
             response.content_length = total
@@ -296,6 +301,7 @@ class ObjectServer:
     async def delete(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         assert path.names.container is not None and path.names.obj is not None
         timestamp = request_timestamp(request.headers)
+        if_delete_at = parse_if_delete_at(request.headers.get("X-If-Delete-At"))
         container_targets(request.headers)  # 400 before anything is written
         policy = request_policy(request.headers, self.ctx.policies)
         location = self.ctx.object_location(path, policy)
@@ -303,12 +309,23 @@ class ObjectServer:
         if state.durable is not None and state.durable >= timestamp:
             raise self._conflict(state.durable)
         existed = state.exists and state.metadata is not None and not is_expired(state.metadata)
+        if if_delete_at is not None:
+            self._check_if_delete_at(state, if_delete_at)
         metadata = ObjectMetadata(name=object_name(path.names.account, path.names.container, path.names.obj), timestamp=timestamp)
         await self.ctx.io.run(path.device, write_marker, location, metadata, TOMBSTONE, self.conf.fsync)
         await self._update_containers(request, path, "DELETE", timestamp, metadata, policy)
         if not existed:
             raise self._not_found(ObjectState(tombstone_timestamp=timestamp))
         return web.Response(status=204)
+
+    def _check_if_delete_at(self, state: ObjectState, if_delete_at: Timestamp) -> None:
+        """A DELETE with ``X-If-Delete-At`` (the expirer's) removes only the
+        object whose ``X-Delete-At`` it names, expired or not: 404 when
+        there is no object, 412 when the times differ."""
+        if not state.exists or state.metadata is None:
+            raise self._not_found(state)
+        if Timestamp.parse(state.metadata.delete_at or 0) != if_delete_at:
+            raise PreconditionFailed("X-If-Delete-At and X-Delete-At do not match")
 
     # -- POST -----------------------------------------------------------------
 

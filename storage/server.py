@@ -26,12 +26,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
-from aiohttp import http_parser, web, web_protocol
+from aiohttp import web
 
 from martlet.backend_auth import checking_middleware
 from martlet.errors import MethodNotAllowed
 from martlet.http import STANDARD_MIDDLEWARES
-from martlet.serve import SupervisorReport
+from martlet.serve import SupervisorReport, use_python_request_parser
 from storage.account_server import AccountServer
 from storage.config import StorageConfig
 from storage.container_server import ContainerServer
@@ -107,24 +107,10 @@ async def _healthcheck(_request: web.Request) -> web.Response:
     return web.Response(text="OK")
 
 
-def accept_replicate_verb() -> None:
-    """Let this process's aiohttp servers parse the ``REPLICATE`` method.
-
-    aiohttp's C parser (llhttp) knows only a fixed list of HTTP methods and
-    rejects Swift's ``REPLICATE`` before any handler runs; its pure-Python
-    parser accepts any RFC 9110 token. The parser is chosen per process, so
-    this swaps it for every server in the process - correct for all of them,
-    somewhat slower at parsing headers (bench/storage_bench.py measures the
-    daemon with it).
-    """
-    # Assigning to a class name is what mypy refuses; it is the point here.
-    web_protocol.HttpRequestParser = http_parser.HttpRequestParserPy  # type: ignore[misc]
-
-
 def create_app(config: StorageConfig, node_report: SupervisorReport | None = None) -> web.Application:
     """The storage daemon: build it here, run it with ``martlet.serve.run_app``
     (or under ``martlet node``, whose ``node_report`` /recon then carries)."""
-    accept_replicate_verb()
+    use_python_request_parser()  # REPLICATE is not a method llhttp knows
     ctx = StorageContext(config)
     # The signature check runs inside the error middleware (its 401 is
     # logged and answered like any error) and before any handler.

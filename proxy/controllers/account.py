@@ -16,23 +16,37 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from martlet.errors import MethodNotAllowed, ServiceUnavailable
+from martlet.errors import ServiceUnavailable
 from martlet.swift_path import SwiftPath
 from proxy.access import authorize, forget_account, forget_account_acl
 from proxy.acl import ACCOUNT_ACL_HEADER, ACCOUNT_ACL_SYSMETA, check_account_acl, shown_account_acl
 from proxy.authorization import Grant, owner_view
-from proxy.constraints import ACCOUNT_LISTING_LIMIT, MAX_HEADER_SIZE, check_listing_limit, check_metadata
+from proxy.constraints import (
+    ACCOUNT_LISTING_LIMIT, MAX_HEADER_SIZE, check_metadata, check_method, listing_limit, listing_params,
+)
 from proxy.context import Context
+from proxy.controllers.options import ALLOWED_METHODS
 from proxy.headers import backend_response_headers, client_headers_for_backend
 from proxy.replicas import (
     new_timestamp, quorum_response, raise_for_missing, read_entity, relay, wants_newest, write_entity,
 )
 
-LISTING_PARAMS = ("format", "prefix", "delimiter", "marker", "end_marker", "limit", "reverse", "path")
+LISTING_PARAMS = frozenset({"format", "prefix", "delimiter", "marker", "end_marker", "limit", "reverse", "path"})
 
 
-def listing_query(request: web.Request) -> dict[str, str]:
-    return {k: v for k, v in request.query.items() if k in LISTING_PARAMS}
+def listing_query(request: web.Request, maximum: int) -> dict[str, str]:
+    """The listing parameters of a GET, passed on to the backend: 400 for
+    one that is not UTF-8, 412 for a limit above ``maximum``; a limit that
+    is not a number is dropped (the default applies), as Swift does. A
+    HEAD passes only ``format``, which its Content-Type follows."""
+    query = listing_params(request.rel_url.raw_query_string, LISTING_PARAMS)
+    if request.method != "GET":
+        return {"format": query["format"]} if "format" in query else {}
+    limit = listing_limit(query, maximum)
+    query.pop("limit", None)
+    if limit is not None:
+        query["limit"] = str(limit)
+    return query
 
 
 async def autocreate_account(ctx: Context, account: str) -> None:
@@ -61,14 +75,12 @@ async def ensure_account(ctx: Context, account: str) -> None:
 
 
 async def handle_account(ctx: Context) -> web.StreamResponse:
+    check_method(ctx.method, ALLOWED_METHODS["account"])
     grant = await authorize(ctx)
-    method = ctx.method
     account = ctx.path.account
-    if method in ("GET", "HEAD"):
-        return await _read(ctx, account, grant)
-    if method == "POST":
+    if ctx.method == "POST":
         return await _post(ctx, account, grant)
-    raise MethodNotAllowed()
+    return await _read(ctx, account, grant)
 
 
 def shown_headers(backend: Mapping[str, str], grant: Grant) -> dict[str, str]:
@@ -83,8 +95,7 @@ def shown_headers(backend: Mapping[str, str], grant: Grant) -> dict[str, str]:
 
 async def _read(ctx: Context, account: str, grant: Grant) -> web.StreamResponse:
     request = ctx.request
-    query = listing_query(request) if ctx.method == "GET" else {}
-    check_listing_limit(query, ACCOUNT_LISTING_LIMIT)
+    query = listing_query(request, ACCOUNT_LISTING_LIMIT)
     headers = {"Accept": request.headers["Accept"]} if "Accept" in request.headers else {}
     answer = await read_entity(ctx.state, ctx.path, ctx.method, headers, query,
                                newest=wants_newest(request.headers))

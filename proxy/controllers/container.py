@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from martlet.errors import BadRequest, MethodNotAllowed
+from martlet.errors import BadRequest
 from martlet.policies import (
     POLICY_DEFAULT_HEADER,
     POLICY_INDEX_HEADER,
@@ -30,12 +30,13 @@ from proxy.acl import clean_acl
 from proxy.authorization import Grant, owner_view
 from proxy.constraints import (
     CONTAINER_LISTING_LIMIT,
-    check_listing_limit,
     check_metadata,
+    check_method,
 )
 from proxy.container_info import forget_container
 from proxy.context import Context
 from proxy.controllers.account import ensure_account, listing_query
+from proxy.controllers.options import ALLOWED_METHODS
 from proxy.headers import backend_response_headers, client_headers_for_backend
 from proxy.replicas import (
     new_timestamp,
@@ -52,11 +53,10 @@ async def handle_container(ctx: Context) -> web.StreamResponse:
     account, container = ctx.path.account, ctx.path.container
     assert container is not None
     method = ctx.method
+    check_method(method, ALLOWED_METHODS["container"])
     grant = await authorize_container(ctx)
     if method in ("GET", "HEAD"):
         return await _read(ctx, grant)
-    if method not in ("PUT", "POST", "DELETE"):
-        raise MethodNotAllowed()
     headers = client_headers_for_backend(ctx.request.headers)
     if method in ("PUT", "POST"):
         check_metadata(ctx.request.headers, "container")
@@ -98,8 +98,7 @@ def policy_headers(policies: StoragePolicies, headers: Mapping[str, str]) -> dic
 
 async def _read(ctx: Context, grant: Grant) -> web.StreamResponse:
     request = ctx.request
-    query = listing_query(request) if ctx.method == "GET" else {}
-    check_listing_limit(query, CONTAINER_LISTING_LIMIT)
+    query = listing_query(request, CONTAINER_LISTING_LIMIT)
     headers = {"Accept": request.headers["Accept"]} if "Accept" in request.headers else {}
     answer = await read_entity(ctx.state, ctx.path, ctx.method, headers, query,
                                newest=wants_newest(request.headers))

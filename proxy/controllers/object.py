@@ -13,10 +13,10 @@ import time
 
 from aiohttp import web
 
-from martlet.errors import MethodNotAllowed
 from proxy.access import check_read, check_write
-from proxy.constraints import check_object_body
+from proxy.constraints import check_method, check_object_body
 from proxy.context import Context
+from proxy.controllers.options import ALLOWED_METHODS
 from proxy.fanout import read_first
 from proxy.headers import READ_HEADERS, content_type_of, object_headers
 from proxy.object_stream import ObjectStream
@@ -34,15 +34,14 @@ from proxy.replicas import (
 
 async def handle_object(ctx: Context) -> web.StreamResponse | ObjectStream:
     method = ctx.method
+    check_method(method, ALLOWED_METHODS["object"])
     if method in ("GET", "HEAD"):
         return await _read(ctx)
     if method == "PUT":
         return await _put(ctx)
     if method == "POST":
         return await _post(ctx)
-    if method == "DELETE":
-        return await _delete(ctx)
-    raise MethodNotAllowed()
+    return await _delete(ctx)
 
 
 async def _read(ctx: Context) -> ObjectStream:
@@ -82,4 +81,7 @@ async def _post(ctx: Context) -> web.StreamResponse:
 async def _delete(ctx: Context) -> web.StreamResponse:
     await check_write(ctx, ctx.path, need_container=False)
     headers = {"X-Timestamp": new_timestamp()}
+    if_delete_at = ctx.request.headers.get("X-If-Delete-At")
+    if if_delete_at is not None:
+        headers["X-If-Delete-At"] = if_delete_at  # each replica judges it against what it holds
     return quorum_response(await write_entity(ctx.state, "DELETE", ctx.path, headers, update_parent=True))

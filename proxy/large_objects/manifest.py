@@ -118,7 +118,8 @@ def _load_list(body: bytes, error: Callable[[str], Exception], not_json: str, no
     manifest, CorruptManifest for a stored one) when it holds none."""
     try:
         items = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nesting deeper than Python's stack (200,000 "[").
         raise error(not_json) from None
     if not isinstance(items, list):
         raise error(not_list)

@@ -57,6 +57,7 @@ from typing import Any, ClassVar
 from martlet.errors import DeviceUnavailable, NotFound
 from martlet.fileutil import fsync_created, fsync_dir, make_dirs
 from martlet.hashing import HashSection, hash_path
+from martlet.limits import check_meta_totals
 from martlet.timestamp import Timestamp
 from storage.layout import DeviceLayout
 from storage.listing import Entry, ListingParams, Record, RowQuery, build_listing
@@ -101,6 +102,19 @@ def merge_metadata(current: Metadata, update: Mapping[str, tuple[str, str]]) -> 
         if old is None or timestamp > old[1]:
             merged[key] = (value, timestamp)
     return merged
+
+
+def check_metadata_totals(metadata: Metadata) -> None:
+    """400 when the user metadata ``metadata`` holds (deletions aside) is
+    more than Swift's limits allow in all (``martlet.limits``): checked on
+    what a POST would leave, so that many small POSTs cannot add up past
+    them."""
+    items = []
+    for key, (value, _timestamp) in metadata.items():
+        prefix, sep, name = key.lower().partition("-meta-")
+        if value and sep and prefix in ("x-account", "x-container"):
+            items.append((name.encode("utf-8", "surrogateescape"), value.encode("utf-8", "surrogateescape")))
+    check_meta_totals(items)
 
 
 def visible_metadata(metadata: Metadata) -> dict[str, str]:
@@ -264,13 +278,17 @@ class DatabaseBroker:
         with self.connect() as conn:
             return decode_metadata(self._stat_row(conn, "metadata")[0])
 
-    def update_metadata(self, update: Mapping[str, tuple[str, str]]) -> None:
-        """Merge ``update`` in (newest timestamp wins per key)."""
+    def update_metadata(self, update: Mapping[str, tuple[str, str]], *, check_totals: bool = False) -> None:
+        """Merge ``update`` in (newest timestamp wins per key); with
+        ``check_totals`` (a client's POST, not replication) 400 and no
+        change when the result would exceed the metadata limits."""
         if not update:
             return
         with self.transaction() as conn:
             current = decode_metadata(self._stat_row(conn, "metadata")[0])
             merged = merge_metadata(current, update)
+            if check_totals:
+                check_metadata_totals(merged)
             if merged != current:
                 conn.execute(
                     f"UPDATE {self.stat_table} SET metadata = ?", (encode_metadata(merged),)

@@ -6,8 +6,10 @@ What Docker would provide is emulated, and only that:
 - each named volume is a folder under ``tmp_path/volumes``; a service's
   container paths are mapped through its own mounts (a nested mount such as
   ``d1:/srv/node/d1`` inside ``node1:/srv/node`` is a symlink in ``node1``);
-- each storage node's fixed address ``172.30.80.1N:6200`` becomes its own
-  loopback address ``127.0.0.(N+1)`` on a free port, the proxy's
+- the checkout ring-init mounts at /project (for its ``.env``) is a folder
+  ``tmp_path/project``;
+- each storage node's address, its service name ``storageN:6200``, becomes
+  its own loopback address ``127.0.0.(N+1)`` on a free port, the proxy's
   ``0.0.0.0:8080`` becomes ``127.0.0.1`` on a free port (fixed ports could
   collide with other test runs);
 - the configs ring-init writes hold the container path ``/srv/node``; the
@@ -21,6 +23,7 @@ must exit 0, a healthy one must pass its compose healthcheck, run as written.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -40,7 +43,7 @@ pytestmark = pytest.mark.cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 MARTLET = Path(sys.executable).with_name("martlet")
-USER, KEY = "test:tester", "testing"
+USER = "test:tester"
 
 
 def free_port(ip: str) -> int:
@@ -78,12 +81,11 @@ class Topology:
         self.logs.mkdir(parents=True)
         self.addresses: dict[str, str] = {}
         self.loopback: dict[str, str] = {}
-        storage = [n for n, s in self.services.items() if s["command"][0] == "storage"]
+        storage = [n for n, s in self.services.items() if s["command"][0] == "node"]
         for index, name in enumerate(sorted(storage)):
-            ip = self.services[name]["networks"]["cluster"]["ipv4_address"]
             local = f"127.0.0.{index + 2}"
             self.loopback[name] = local
-            self.addresses[f"{ip}:6200"] = f"{local}:{free_port(local)}"
+            self.addresses[f"{name}:6200"] = f"{local}:{free_port(local)}"
         self.proxy_port = free_port("127.0.0.1")
         self.addresses["0.0.0.0:8080"] = f"127.0.0.1:{self.proxy_port}"
         self.addresses["127.0.0.1:8080"] = f"127.0.0.1:{self.proxy_port}"
@@ -95,7 +97,8 @@ class Topology:
         result = []
         for entry in self.services[service].get("volumes", []):
             volume, target = entry.split(":")[:2]
-            result.append((target, self.volumes / volume))
+            host = self.tmp / "project" if volume == "." else self.volumes / volume
+            result.append((target, host))
         return sorted(result, key=lambda m: len(m[0]))
 
     def prepare_mounts(self, service: str) -> None:
@@ -149,7 +152,7 @@ class Topology:
 
     def wait_healthy(self, service: str, timeout: float = 60) -> None:
         test = self.services[service]["healthcheck"]["test"]
-        assert test[0] == "CMD" and test[1] == "python"
+        assert test[0] == "CMD" and test[1] == "python3"
         argv = [sys.executable, *(self.translate(service, a) for a in test[2:])]
         deadline = time.monotonic() + timeout
         while True:
@@ -196,12 +199,17 @@ class Topology:
     def auth_url(self) -> str:
         return f"http://127.0.0.1:{self.proxy_port}/auth/v1.0"
 
+    @property
+    def key(self) -> str:
+        """test:tester's key, from the .env ring-init wrote into the checkout."""
+        env = (self.tmp / "project" / ".env").read_text()
+        return re.search(r"^MARTLET_KEY_TEST_TESTER=(\S+)$", env, re.M)[1]  # type: ignore[index]
+
     def connection(self) -> swift_client.Connection:
-        return swift_client.Connection(authurl=self.auth_url, user=USER, key=KEY, retries=0, timeout=30)
+        return swift_client.Connection(authurl=self.auth_url, user=USER, key=self.key, retries=0, timeout=30)
 
     def storage_url(self, service: str) -> str:
-        ip = self.services[service]["networks"]["cluster"]["ipv4_address"]
-        return "http://" + self.addresses[f"{ip}:6200"]
+        return "http://" + self.addresses[f"{service}:6200"]
 
 
 @pytest.fixture(scope="module")
@@ -222,16 +230,22 @@ def test_ring_init_made_the_cluster_folder(topology: Topology) -> None:
     cluster = load_cluster_config(topology.cluster_dir / "martlet.conf")
     assert cluster.hash.path_suffix != "changeme" and len(cluster.hash.path_suffix) == 32
     assert len(cluster.secret) == 64
+    # The secrets are those of the checkout's .env, which ring-init made.
+    env = (topology.tmp / "project" / ".env").read_text()
+    assert f"MARTLET_HASH_PATH_SUFFIX={cluster.hash.path_suffix}\n" in env
+    assert f"MARTLET_CLUSTER_SECRET={cluster.secret}\n" in env
+    assert "testing" not in (topology.cluster_dir / "proxy.conf").read_text(), "no demo keys in compose"
     for kind in ("account", "container", "object"):
         ring = load_ring(cluster.ring_path(kind), cluster.hash)
         devices = [d for d in ring.devices if d is not None]
         assert ring.replica_count == 3
         assert sorted(d.zone for d in devices) == [1, 2, 3, 4]
         assert sorted(d.ip for d in devices) == ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
+        assert {d.device for d in devices} == {"disk"}
         assert (topology.cluster_dir / f"{kind}.builder").exists()
     # Every node's device lives in its own volume, as in the compose file.
     for index in range(1, 5):
-        assert (topology.volumes / f"node{index}" / f"d{index}").resolve() == topology.volumes / f"d{index}"
+        assert (topology.volumes / f"node{index}" / "disk").resolve() == topology.volumes / f"d{index}"
 
 
 def test_swift_client_round_trip(topology: Topology) -> None:
@@ -259,7 +273,10 @@ def test_every_node_reports_its_background_passes(topology: Topology) -> None:
             return report if {"object-replicator", "db-replicator", "auditor"} <= names else None
 
         report = wait_for(passes, 60, f"{service} pass stats")
-        assert [d["device"] for d in report["devices"]] == [f"d{service[-1]}"]
+        assert [d["device"] for d in report["devices"]] == ["disk"]
+        daemons = report["node"]["daemons"]
+        assert list(daemons) == ["storage", "replicator", "db-replicator", "auditor", "updater"]
+        assert {d["state"] for d in daemons.values()} == {"running"}
 
 
 def test_status_reports_rings_and_nodes(topology: Topology) -> None:

@@ -58,14 +58,16 @@ docker compose ps""",
 cp etc/docker-compose.storage5.yml docker-compose.override.yml
 docker compose up -d --wait""",
     "rebalance": """\
-for kind in account container object; do
-  docker compose run --rm ring-init ring /etc/martlet/$kind.builder add r1z5-storage5:6200/disk 100
-  docker compose run --rm ring-init ring /etc/martlet/$kind.builder rebalance
-done""",
+docker compose run --rm --entrypoint sh ring-init -c '
+  for kind in account container object; do
+    martlet ring /etc/martlet/$kind.builder add r1z5-storage5:6200/disk 100
+    martlet ring /etc/martlet/$kind.builder rebalance
+  done'""",
     "young-ring": """\
-for kind in account container object; do
-  docker compose run --rm ring-init ring /etc/martlet/$kind.builder pretend-min-part-hours-passed
-done""",
+docker compose run --rm --entrypoint sh ring-init -c '
+  for kind in account container object; do
+    martlet ring /etc/martlet/$kind.builder pretend-min-part-hours-passed
+  done'""",
     "build": "docker compose build",
     "rolling": """\
 for service in storage1 storage2 storage3 storage4 storage5 proxy; do
@@ -180,7 +182,9 @@ def expected_placement(conn: swift_client.Connection) -> dict[str, set[str]]:
 
 def held(service: str) -> set[str]:
     """Hashes of the objects with a .data file on the service's disk."""
-    out = compose("exec", "-T", service, "find", "/srv/node/disk/objects", "-name", "*.data")
+    # A disk that never held an object has no objects/ yet.
+    out = compose("exec", "-T", service, "sh", "-c",
+                  "cd /srv/node/disk && if [ -d objects ]; then find objects -name '*.data'; fi")
     return {Path(line).parent.name for line in out.split()}
 
 

@@ -149,3 +149,15 @@ async def test_backend_request_never_invents_a_content_type(server: int) -> None
         )
         async with resp:
             assert (await resp.json())["Content-Type"] == "text/plain"
+
+
+def test_raw_path_bytes_and_header_text() -> None:
+    """What aiohttp's parser hands over (UTF-8 with surrogate escapes) back
+    to the bytes sent, and made fit to send again."""
+    from martlet.http import header_text, raw_path_bytes
+
+    assert raw_path_bytes("/v1/a/\u2603/%FF%20x") == b"/v1/a/\xe2\x98\x83/\xff x"
+    assert raw_path_bytes("/v1/\udcff") == b"/v1/\xff"
+    assert header_text("plain") == "plain"
+    assert header_text("caf\u00e9") == "caf\u00e9"
+    assert header_text("caf\udcc3") == "caf\ufffd"

@@ -186,3 +186,18 @@ def test_merge_container_rows_is_order_free() -> None:
     a = ContainerUpdate("c", T2, ZERO, 5, 50, T2)
     b = ContainerUpdate("c", T1, T3, 0, 0, T3)
     assert merge_container_rows(a, b) == merge_container_rows(b, a)
+
+
+def test_metadata_totals_count_user_metadata_only() -> None:
+    """Swift's validate_metadata: deletions, sysmeta and settings are not counted."""
+    from martlet.errors import BadRequest
+    from storage.db.broker import check_metadata_totals
+
+    ninety = {f"X-Container-Meta-K{i}": ("v", "t") for i in range(90)}
+    check_metadata_totals({**ninety, "X-Container-Meta-Gone": ("", "t"), "X-Container-Sysmeta-S": ("v", "t"),
+                           "X-Container-Read": (".r:*", "t")})
+    with pytest.raises(BadRequest, match="Too many metadata items; max 90"):
+        check_metadata_totals({**ninety, "X-Account-Meta-One": ("v", "t")})
+    check_metadata_totals({f"X-Account-Meta-K{i:02d}": ("v" * 253, "t") for i in range(16)})  # 16 x 256 = 4096
+    with pytest.raises(BadRequest, match="Total metadata too large; max 4096"):
+        check_metadata_totals({f"X-Account-Meta-K{i:02d}": ("v" * 254, "t") for i in range(16)})
