@@ -4,7 +4,7 @@ The compose file's ring-init keeps the secrets of its cluster in the
 project folder's ``.env`` (dotenv: ``NAME=value`` lines), so that none is
 committed and the operator finds the user keys in one place. On every run:
 
-- each secret of a new ``martlet.conf`` (every key ``new_cluster_sections``
+- each secret of a new ``martlet.conf`` (every key ``new_cluster_secrets``
   generates: hash suffix, cluster secret, and any added later) is named as
   the config loader's override of that key, ``MARTLET_<SECTION>_<KEY>``,
   e.g. ``MARTLET_HASH_PATH_SUFFIX``; each user of ``proxy.conf``'s [auth]
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from martlet.config import ConfigFile, env_key
 
-from ops.init_cluster import ClusterLayout, new_cluster_sections, write_text_atomic
+from ops.init_cluster import ClusterLayout, new_cluster_secrets, write_text_atomic
 
 HEADER = ("# This cluster's secrets, written by `martlet ring-init --env-file` (see docs/operations.md).\n"
           "# Keep it safe and out of version control; back it up with the builders.\n")
@@ -116,7 +116,7 @@ def apply_env_file(layout: ClusterLayout, path: Path) -> tuple[ClusterLayout, di
     """Settle the secrets with ``path`` and update it; the layout (users
     with their keys) and martlet.conf's sections for ``init_cluster``."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    fresh = new_cluster_sections(policies=())  # the secrets only; policies come from the layout
+    fresh = new_cluster_secrets()
     existing_users = ConfigFile(layout.proxy_conf, environ={}).raw("auth") if layout.proxy_conf.exists() else None
     settled = settle(parse_env(text), fresh, layout.users, _existing_cluster(layout, fresh), existing_users)
     if settled.additions:

@@ -140,16 +140,21 @@ def render_ini(sections: Mapping[str, Mapping[str, str]], header: str = "") -> s
     return "\n".join(lines)
 
 
-def new_cluster_sections(policies: tuple[str, ...] = DEFAULT_POLICIES) -> dict[str, dict[str, str]]:
-    """martlet.conf of a new cluster: a random hash suffix and token secret,
-    and a ``[storage-policy:N]`` per policy name (the first the default)."""
-    sections = {
+def new_cluster_secrets() -> dict[str, dict[str, str]]:
+    """The secret sections of a new martlet.conf: a random hash suffix and
+    cluster secret (what ``ring-init --env-file`` keeps in a .env)."""
+    return {
         "hash": {"path_prefix": "", "path_suffix": secrets.token_hex(16)},
         "cluster": {"secret": secrets.token_hex(32)},
     }
-    for index, name in enumerate(policies):
-        sections[f"{SECTION_PREFIX}{index}"] = {"name": name, **({"default": "yes"} if index == 0 else {})}
-    return sections
+
+
+def policy_sections(policies: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """A ``[storage-policy:N]`` per policy name, the first the default."""
+    return {
+        f"{SECTION_PREFIX}{index}": {"name": name, **({"default": "yes"} if index == 0 else {})}
+        for index, name in enumerate(policies)
+    }
 
 
 def storage_sections(layout: ClusterLayout, node: StorageNode) -> dict[str, dict[str, str]]:
@@ -222,8 +227,8 @@ def init_cluster(layout: ClusterLayout, cluster_sections: Mapping[str, Mapping[s
         existing = load_cluster_config(layout.cluster_conf)
         hash_settings, policies = existing.hash, existing.policies.indexes
     else:
-        # Secrets may come from the caller (an .env); the policies always from the layout.
-        cluster_sections = {**new_cluster_sections(layout.policies), **(cluster_sections or {})}
+        # The secrets may come from the caller (an .env); the policies come from the layout.
+        cluster_sections = {**(cluster_sections or new_cluster_secrets()), **policy_sections(layout.policies)}
         hash_settings = HashSection(**cluster_sections["hash"])
         policies = tuple(range(len(layout.policies))) or (0,)
     rings = [(kind, 0) for kind in RING_KINDS if kind != "object"]

@@ -29,6 +29,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -83,6 +84,16 @@ def note_error(state: ProxyState, node: Device, exc: BaseException, tally: Tally
     else:
         tally.suspects.append(key)
     log.warning("backend error", extra={"node": key, "error": repr(exc)})
+
+
+@contextmanager
+def tallied(state: ProxyState) -> Iterator[Tally]:
+    """A fan-out's ``Tally``, settled when the fan-out ends, however it ends."""
+    tally = Tally()
+    try:
+        yield tally
+    finally:
+        settle(state, tally)
 
 
 def settle(state: ProxyState, tally: Tally) -> None:
@@ -141,7 +152,7 @@ def reply_of(response: aiohttp.ClientResponse) -> Reply:
     return Reply(
         response.status,
         (response.headers.get("ETag") or "").strip('"') or None,
-        response.headers.get("X-Backend-Timestamp") or response.headers.get("X-Timestamp"),
+        _stamp_of(response),
     )
 
 
@@ -196,12 +207,9 @@ async def write_bodiless(
 ) -> list[Reply]:
     """PUT/POST/DELETE without a body to every replica at once."""
     nodes = node_iter(state, ring, part)
-    tally = Tally()
-    tasks = [_send_slot(state, nodes, method, part, path, h, query, tally) for h in slot_headers]
-    try:
-        return list(await asyncio.gather(*tasks))
-    finally:
-        settle(state, tally)
+    with tallied(state) as tally:
+        return list(await asyncio.gather(
+            *(_send_slot(state, nodes, method, part, path, h, query, tally) for h in slot_headers)))
 
 
 @dataclass
@@ -357,11 +365,8 @@ async def read_first(
     if newest:
         return await read_newest(state, ring, part, method, path, headers, query)
     nodes = nodes or node_iter(state, ring, part)
-    tally = Tally()
-    try:
+    with tallied(state) as tally:
         return await _read_first(state, part, method, path, headers, query, nodes, tally)
-    finally:
-        settle(state, tally)
 
 
 async def _read_first(
@@ -412,12 +417,9 @@ async def read_newest(state: ProxyState, ring: Ring, part: int, method: str, pat
     picked: list[tuple[Device, bool]] = []
     while (one := nodes.next_node()) is not None:
         picked.append(one)
-    tally = Tally()
-    try:
+    with tallied(state) as tally:
         answers = await asyncio.gather(*(_ask(state, node, method, part, path, headers, query, tally)
                                          for node, _ in picked))
-    finally:
-        settle(state, tally)
     statuses: list[int] = []
     tombstone: str | None = None
     primary_404 = False

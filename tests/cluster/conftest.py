@@ -50,6 +50,17 @@ TEST_SECRET = "s"
 TEST_KEY = BackendKey.from_secret(TEST_SECRET)
 
 
+def json_log_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines of a daemon's log (other lines, such as a crash's, skipped)."""
+    lines = []
+    for raw in path.read_text(errors="replace").splitlines():
+        try:
+            lines.append(json.loads(raw))
+        except ValueError:
+            continue
+    return lines
+
+
 def signed(method: str, target: str, key: BackendKey = TEST_KEY) -> dict[str, str]:
     """The signature header of a request sent without a backend session;
     ``target`` is the raw path (and query) exactly as it goes on the wire."""
@@ -156,13 +167,7 @@ class StorageProcess:
         return f"http://{self.host}{path}"
 
     def log_lines(self) -> list[dict[str, Any]]:
-        lines = []
-        for raw in self.stderr_path.read_text(errors="replace").splitlines():
-            try:
-                lines.append(json.loads(raw))
-            except ValueError:
-                continue
-        return lines
+        return json_log_lines(self.stderr_path)
 
     def stop(self, timeout: float = 10.0) -> int:
         if self.process.poll() is None:

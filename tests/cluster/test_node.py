@@ -6,7 +6,6 @@ SIGTERM ending it all."""
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import time
@@ -20,6 +19,7 @@ import requests
 from ops.dev_cluster import DevSpec, create_cluster
 from ops.dev_processes import martlet_argv
 from tests.cluster.cluster_harness import wait_for
+from tests.cluster.conftest import json_log_lines
 
 pytestmark = pytest.mark.cluster
 
@@ -44,13 +44,7 @@ class Node:
         return requests.get(self.url + "/recon", timeout=5).json()["node"]["daemons"]
 
     def log_lines(self) -> list[dict[str, Any]]:
-        lines = []
-        for raw in self.log.read_text(errors="replace").splitlines():
-            try:
-                lines.append(json.loads(raw))
-            except ValueError:
-                continue
-        return lines
+        return json_log_lines(self.log)
 
 
 @pytest.fixture(scope="module")
