@@ -82,8 +82,30 @@ def use_python_request_parser() -> None:
     answer (411) before the 400 for them, instead of losing it with them.
     """
     # Assigning to a class name is what mypy refuses; it is the point here.
-    web_protocol.HttpRequestParser = http_parser.HttpRequestParserPy  # type: ignore[misc]
+    web_protocol.HttpRequestParser = _SwiftRequestParser  # type: ignore[misc]
     web_protocol.MAX_MSG_QUEUE_SIZE = 1
+
+
+class _SwiftRequestParser(http_parser.HttpRequestParserPy):
+    """aiohttp's Python parser, except for a Transfer-Encoding that lists
+    several codings (``gzip,chunked``): Swift answers those 501, which the
+    handler can only do if the parser neither refuses the request (its 400
+    for ``chunked`` not last) nor reads the body as chunks (a 400 for bytes
+    that are not chunks, racing the handler's 501). Such a request has no
+    body for us and its connection closes after the answer, since what the
+    client sends after the headers is not a next request."""
+
+    def _is_chunked_te(self, te: str) -> bool:
+        if "," in te:
+            return False
+        return super()._is_chunked_te(te)
+
+    def parse_message(self, lines: list[bytes]) -> http_parser.RawRequestMessage:
+        message = super().parse_message(lines)
+        te = message.headers.get("Transfer-Encoding")
+        if te is not None and "," in te:
+            return message._replace(should_close=True)
+        return message
 
 
 @dataclass(frozen=True)

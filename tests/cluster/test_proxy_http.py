@@ -117,6 +117,10 @@ def test_framing_of_object_puts(cluster: RunningCluster, box: str) -> None:
     # no length, and the body follows anyway: 411 (not a 400 for the body bytes)
     assert raw(cluster, head, b"testing")[0] == 411
     assert raw(cluster, head + b"Transfer-Encoding: gzip,chunked\r\n", b"0\r\n\r\n")[0] == 501
+    # several codings and a body that is not chunks, sent with the headers
+    # in one write (the parser must not read it as chunks and answer 400)
+    assert raw(cluster, head + b"Transfer-Encoding: gzip,chunked\r\n", b"\xff" * 100)[0] == 501
+    assert raw(cluster, head + b"Transfer-Encoding: chunked, gzip\r\n", b"\xff" * 100)[0] == 501
     assert raw(cluster, head + b"Transfer-Encoding: gzip\r\n")[0] == 400
     assert raw(cluster, head + b"Content-Length: X\r\n")[0] == 400
     assert call(cluster, "HEAD", "box/framed").status_code == 404
