@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 import uvloop
-from aiohttp import http_parser, web, web_protocol
+from aiohttp import http_exceptions, http_parser, web, web_protocol
 
 from martlet.errors import UsageError
 
@@ -198,6 +198,17 @@ class _Connection(web.RequestHandler):
             auto_decompress=False, **options,
         )
         self._release: Callable[[], None] | None = release
+
+    def log_exception(self, *args: object, **kw: object) -> None:
+        """A request the HTTP parser refused (bad framing, a line too long,
+        a bad header) is the client's fault and gets its 4xx: one line, not
+        aiohttp's traceback, which would make every such client an error in
+        the logs."""
+        exc = kw.get("exc_info")
+        if isinstance(exc, http_exceptions.HttpProcessingError) and exc.code < 500:
+            log.info("request refused by the HTTP parser", extra={"status": exc.code, "reason": exc.message})
+            return
+        super().log_exception(*args, **kw)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         try:

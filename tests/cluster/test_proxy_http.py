@@ -233,3 +233,15 @@ def test_deeply_nested_manifest_is_a_400(cluster: RunningCluster, box: str) -> N
         answer = call(cluster, "PUT", "box/slo", params={"multipart-manifest": "put"}, data=body)
         assert answer.status_code == 400
     assert json.loads(call(cluster, "GET", "box", params={"format": "json"}).content)  # still serving
+
+
+def test_requests_the_parser_refuses_log_no_traceback(cluster: RunningCluster) -> None:
+    """A bad Content-Length or header line is the client's 400, logged in
+    one line: aiohttp's traceback for it made each such client an error
+    (found by tests/fuzz)."""
+    account, _token = storage_path(cluster)
+    before = len(cluster.log_text("proxy"))
+    for header in (b"Content-Length: abc\r\n", b"Content-Length: 1, 2\r\n", b"Bad Header: x\r\n",
+                   b"Transfer-Encoding: xchunked\r\n"):
+        assert raw(cluster, f"GET {account} HTTP/1.1\r\n".encode() + header)[0] == 400, header
+    assert "Traceback" not in cluster.log_text("proxy")[before:]
