@@ -86,6 +86,9 @@ def use_python_request_parser() -> None:
     web_protocol.MAX_MSG_QUEUE_SIZE = 1
 
 
+_CONNECT = b"CONNECT "
+
+
 class _SwiftRequestParser(http_parser.HttpRequestParserPy):
     """aiohttp's Python parser, except for a Transfer-Encoding that lists
     several codings (``gzip,chunked``): Swift answers those 501, which the
@@ -93,7 +96,14 @@ class _SwiftRequestParser(http_parser.HttpRequestParserPy):
     for ``chunked`` not last) nor reads the body as chunks (a 400 for bytes
     that are not chunks, racing the handler's 501). Such a request has no
     body for us and its connection closes after the answer, since what the
-    client sends after the headers is not a next request."""
+    client sends after the headers is not a next request.
+
+    And except for CONNECT: aiohttp reads its target as an authority
+    (``host:port``) and fails on one that is not ASCII while building the
+    request, outside any handler, leaving the connection open and never
+    answered (a client could hold every connection slot so). Nothing here
+    tunnels, so its target is read as any other method's and the request
+    gets the app's answer (405); the connection closes after it."""
 
     def _is_chunked_te(self, te: str) -> bool:
         if "," in te:
@@ -101,7 +111,12 @@ class _SwiftRequestParser(http_parser.HttpRequestParserPy):
         return super()._is_chunked_te(te)
 
     def parse_message(self, lines: list[bytes]) -> http_parser.RawRequestMessage:
+        connect = lines[0].startswith(_CONNECT)
+        if connect:
+            lines = [b"GET " + lines[0][len(_CONNECT):], *lines[1:]]
         message = super().parse_message(lines)
+        if connect:
+            return message._replace(method="CONNECT", should_close=True)
         te = message.headers.get("Transfer-Encoding")
         if te is not None and "," in te:
             return message._replace(should_close=True)

@@ -152,6 +152,9 @@ def test_account_requests(fuzzing: Fuzzing, request: RawRequest, sender: int) ->
 
 @FUZZ_SETTINGS
 @given(request=swift_request(depth=2), sender=SENDER)
+# aiohttp took CONNECT's target for host:port and, not ASCII, never answered
+@example(request=RawRequest(b"CONNECT", b"/v1/\xf2\x97\x91\xaf\xc2\x9e//?extract-archive=tar.gz&prefix=K",
+                            ((b"X-History-Location", b"99999999999999999999"),), b"", "chunked"), sender=0)
 def test_container_requests(fuzzing: Fuzzing, request: RawRequest, sender: int) -> None:
     check(fuzzing, request, sender)
 
