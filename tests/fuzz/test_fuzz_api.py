@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -62,7 +63,7 @@ class Fuzzing:
         self.tokens = [self._token(who) for who in SENDERS]
         self.logs = LogWatch(cluster.processes.log_dir)
         self.stop_at = time.monotonic() + BUDGET
-        self.sent = 0
+        self.statuses: Counter[int | None] = Counter()
 
     def _token(self, who: tuple[str, str] | str | None) -> bytes | None:
         if who is None or isinstance(who, str):
@@ -86,8 +87,9 @@ class Fuzzing:
         if token is not None:
             request = RawRequest(request.method, request.target, ((b"X-Auth-Token", token), *request.headers),
                                  request.body, request.framing)
-        self.sent += 1
-        return send(self.port, request)
+        reply = send(self.port, request)
+        self.statuses[reply.status if reply else None] += 1
+        return reply
 
 
 def _seed(cluster: RunningCluster) -> None:
@@ -124,6 +126,8 @@ def fuzzing(cluster: RunningCluster) -> Iterator[Fuzzing]:
     # background daemon did since (the updater, replicators) crashed either.
     state.check_control()
     assert state.logs.new_tracebacks() == []
+    # Seen with -s: how deep the requests got (a run of 4xx alone reaches little).
+    print(f"\nfuzzed requests by status: {sorted(state.statuses.items(), key=str)}")
 
 
 def check(fuzzing: Fuzzing, request: RawRequest, sender: int) -> None:
@@ -141,7 +145,8 @@ def check(fuzzing: Fuzzing, request: RawRequest, sender: int) -> None:
     assert fuzzing.logs.new_tracebacks() == [], request
 
 
-SENDER = st.integers(0, len(SENDERS) - 1)
+# The owner most often: its requests get past authorization.
+SENDER = st.one_of(st.just(0), st.integers(0, len(SENDERS) - 1))
 
 
 @FUZZ_SETTINGS
