@@ -260,6 +260,8 @@ async def _overwrite_allowed(ctx: Context) -> bool:
     if ctx.method == "COPY":
         source = ctx.path
     elif "X-Copy-From" in headers:
+        if headers.get("Content-Length", "0") not in ("0", ""):
+            return False  # the copy answers 400
         try:
             container, obj = check_copy_path(headers["X-Copy-From"])
         except MartletError:
@@ -342,6 +344,9 @@ async def _archive(ctx: Context, obj: SwiftPath, versioning: Versioning) -> None
     response = await _open(ctx, obj)
     if response is None:
         return
+    if ctx.method == "PUT" and ctx.request.headers.get("If-None-Match", "").strip() == "*":
+        response.release()
+        return  # the object exists: the PUT will be refused (412), nothing to keep
     try:
         stamp = response.headers.get("X-Timestamp") or new_timestamp()
         dest = await _versions_container(ctx, obj, versioning, version_name(obj.obj, stamp))

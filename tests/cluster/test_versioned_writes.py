@@ -124,6 +124,9 @@ def test_a_refused_put_archives_nothing(cluster: RunningCluster) -> None:
     assert call(cluster, "PUT", "refused/o", user=None, data=b"new").status_code == 401
     assert call(cluster, "PUT", "refused/o", user=STRANGER, data=b"new").status_code == 403
     assert call(cluster, "DELETE", "refused/o", user=STRANGER).status_code == 403
+    assert call(cluster, "PUT", "refused/o", data=b"new", headers={"If-None-Match": "*"}).status_code == 412
+    copy_with_body = {"X-Copy-From": "refused/o"}
+    assert call(cluster, "PUT", "refused/o", data=b"body", headers=copy_with_body).status_code == 400
     versions(cluster, archive, 0)
     assert body(cluster, "refused/o") == b"kept"
 
