@@ -4,8 +4,10 @@
 
 PUT, GET, HEAD and DELETE of many 4 KiB objects (2,000 at concurrency 32)
 and 1 MiB objects (300 at concurrency 16), then one 256 MiB object; prints
-ops/s, MB/s, p50 and p99 latency per phase, and the proxy's peak RSS
-(VmHWM of the process serving the auth URL's port, found in /proc).
+ops/s, MB/s, p50 and p99 latency per phase, the server CPU per operation
+(user and system time of the cluster's processes, server_cpu.py: by default
+the `martlet dev` serving the auth URL's port; --server-pids names others),
+the proxy's peak RSS and the cluster's summed peak RSS (VmHWM, from /proc).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from urllib.parse import urlparse
 
 import aiohttp
 from phase_table import Result, table
+from server_cpu import cluster_roots, proxy_peak_rss, sample
 
 KIB, MIB = 1024, 1024 * 1024
 
@@ -34,21 +37,48 @@ async def authenticate(session: aiohttp.ClientSession, url: str, user: str, key:
         return answer.headers["X-Storage-Url"], answer.headers["X-Auth-Token"]
 
 
+# The cluster's root pids, whose CPU the phases are charged (set by main).
+SERVER_ROOTS: list[int] = []
+
+
+async def measured(name: str, count: int, moved: int, work: Callable[[], Awaitable[list[float]]]) -> Result:
+    """Run ``work`` (which returns its operations' latencies) as one phase,
+    timed and charged the cluster's CPU."""
+    before = sample(SERVER_ROOTS) if SERVER_ROOTS else None
+    started = time.perf_counter()
+    latencies = await work()
+    elapsed = time.perf_counter() - started
+    cpu = None
+    if before is not None:
+        spent = sample(SERVER_ROOTS).minus(before)
+        cpu = (spent.user, spent.system)
+    return Result(name, count, elapsed, moved, latencies, cpu)
+
+
 async def run_phase(name: str, count: int, concurrency: int, size: int,
                     one: Callable[[int], Awaitable[None]]) -> Result:
     """Run ``one(i)`` for i in range(count) with ``concurrency`` workers."""
-    latencies: list[float] = []
-    next_index = iter(range(count))
 
-    async def worker() -> None:
-        for i in next_index:
-            started = time.perf_counter()
-            await one(i)
-            latencies.append(time.perf_counter() - started)
+    async def work() -> list[float]:
+        latencies: list[float] = []
+        next_index = iter(range(count))
 
+        async def worker() -> None:
+            for i in next_index:
+                started = time.perf_counter()
+                await one(i)
+                latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return latencies
+
+    return await measured(name, count, size * count, work)
+
+
+async def timed_once(coroutine: Awaitable[None]) -> list[float]:
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return Result(name, count, time.perf_counter() - started, size * count, latencies)
+    await coroutine
+    return [time.perf_counter() - started]
 
 
 async def expect(answer: aiohttp.ClientResponse, *statuses: int) -> None:
@@ -100,58 +130,40 @@ async def large_object(session: aiohttp.ClientSession, base: str, token: str, si
         for _ in range(size // MIB):
             yield block
 
-    results = []
-    started = time.perf_counter()
-    async with session.put(url, data=body(), headers={**headers, "Content-Length": str(size)}) as answer:
-        await expect(answer, 201)
-    elapsed = time.perf_counter() - started
-    results.append(Result(f"PUT {size // MIB} MiB x1", 1, elapsed, size, [elapsed]))
-    started = time.perf_counter()
-    got = hashlib.md5()
-    async with session.get(url, headers=headers) as answer:
-        await expect(answer, 200)
-        async for chunk in answer.content.iter_chunked(MIB):
-            got.update(chunk)
-    elapsed = time.perf_counter() - started
-    if got.hexdigest() != digest.hexdigest():
-        raise RuntimeError("large object came back different")
-    results.append(Result(f"GET {size // MIB} MiB x1", 1, elapsed, size, [elapsed]))
-    for verb, status in (("HEAD", 200), ("DELETE", 204)):
-        started = time.perf_counter()
+    async def put() -> None:
+        async with session.put(url, data=body(), headers={**headers, "Content-Length": str(size)}) as answer:
+            await expect(answer, 201)
+
+    async def get() -> None:
+        got = hashlib.md5()
+        async with session.get(url, headers=headers) as answer:
+            await expect(answer, 200)
+            async for chunk in answer.content.iter_chunked(MIB):
+                got.update(chunk)
+        if got.hexdigest() != digest.hexdigest():
+            raise RuntimeError("large object came back different")
+
+    async def other(verb: str, status: int) -> None:
         async with session.request(verb, url, headers=headers) as answer:
             await expect(answer, status)
-        elapsed = time.perf_counter() - started
-        results.append(Result(f"{verb} {size // MIB} MiB x1", 1, elapsed, 0, [elapsed]))
-    return results
 
-
-def proxy_peak_rss(port: int) -> str:
-    """VmHWM of the `martlet proxy` whose config binds ``port`` (Linux only)."""
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        words = [a.decode(errors="replace") for a in argv]
-        if "proxy" not in words or "--config" not in words:
-            continue
-        config = Path(words[words.index("--config") + 1])
-        if not config.is_absolute():
-            config = Path(os.readlink(proc / "cwd")) / config
-        try:
-            if f"bind_port = {port}" not in config.read_text():
-                continue
-            for line in (proc / "status").read_text().splitlines():
-                if line.startswith("VmHWM"):
-                    return f"{int(line.split()[1]) / 1024:.1f} MiB (pid {proc.name})"
-        except OSError:
-            continue
-    return "unknown (proxy process not found)"
+    label = f"{size // MIB} MiB x1"
+    return [
+        await measured(f"PUT {label}", 1, size, lambda: timed_once(put())),
+        await measured(f"GET {label}", 1, size, lambda: timed_once(get())),
+        await measured(f"HEAD {label}", 1, 0, lambda: timed_once(other("HEAD", 200))),
+        await measured(f"DELETE {label}", 1, 0, lambda: timed_once(other("DELETE", 204))),
+    ]
 
 
 async def main(args: argparse.Namespace) -> None:
+    port = urlparse(args.auth_url).port or 80
+    if args.server_pids:
+        SERVER_ROOTS[:] = [int(pid) for pid in args.server_pids.split(",")]
+    else:
+        SERVER_ROOTS[:] = cluster_roots(port)
+    if not SERVER_ROOTS:
+        print("server CPU not measured: no martlet proxy on this machine serves the port (give --server-pids)")
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False) as session:
@@ -160,13 +172,19 @@ async def main(args: argparse.Namespace) -> None:
         async with session.put(container, headers={"X-Auth-Token": token}) as answer:
             await expect(answer, 201, 202)
         results = []
-        results += await small_objects(session, container, token, 4 * KIB, args.small_count, args.small_concurrency)
-        results += await small_objects(session, container, token, MIB, args.medium_count, args.medium_concurrency)
-        results += await large_object(session, container, token, args.large_mib * MIB)
+        if "small" in args.sizes:
+            results += await small_objects(session, container, token, 4 * KIB, args.small_count, args.small_concurrency)
+        if "medium" in args.sizes:
+            results += await small_objects(session, container, token, MIB, args.medium_count, args.medium_concurrency)
+        if "large" in args.sizes:
+            results += await large_object(session, container, token, args.large_mib * MIB)
         async with session.delete(container, headers={"X-Auth-Token": token}) as answer:
             await expect(answer, 204, 404, 409)
     print(table(results))
-    print(f"proxy peak RSS: {proxy_peak_rss(urlparse(args.auth_url).port or 80)}")
+    print(f"proxy peak RSS: {proxy_peak_rss(port)}")
+    if SERVER_ROOTS:
+        cluster = sample(SERVER_ROOTS)
+        print(f"cluster: {cluster.processes} processes, summed peak RSS {cluster.peak_rss_kib / 1024:.1f} MiB")
 
 
 def parse_args() -> argparse.Namespace:
@@ -179,6 +197,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--medium-count", type=int, default=300)
     parser.add_argument("--medium-concurrency", type=int, default=16)
     parser.add_argument("--large-mib", type=int, default=256)
+    parser.add_argument("--sizes", default="small,medium,large",
+                        help="which phases to run: small (4 KiB), medium (1 MiB), large")
+    parser.add_argument("--server-pids", default="",
+                        help="comma-separated root pids of the server processes (default: found from the port)")
     return parser.parse_args()
 
 

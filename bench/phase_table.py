@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 HEADER = f"{'phase':<26} {'ops':>6} {'ops/s':>9} {'MB/s':>9} {'p50 ms':>9} {'p99 ms':>9}"
+CPU_HEADER = f" {'cpu ms/op':>10} {'user':>7} {'sys':>7}"
 
 
 @dataclass(frozen=True)
@@ -21,14 +22,22 @@ class Result:
     seconds: float
     bytes: int
     latencies: list[float]  # seconds, one per operation
+    # server CPU seconds (user, system) the phase cost, when measured
+    cpu: tuple[float, float] | None = None
 
     def row(self) -> str:
         lat = sorted(self.latencies)
         p50 = statistics.median(lat) * 1000
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-        return (f"{self.phase:<26} {self.ops:>6} {self.ops / self.seconds:>9.1f} "
-                f"{self.bytes / self.seconds / 1e6:>9.2f} {p50:>9.2f} {p99:>9.2f}")
+        row = (f"{self.phase:<26} {self.ops:>6} {self.ops / self.seconds:>9.1f} "
+               f"{self.bytes / self.seconds / 1e6:>9.2f} {p50:>9.2f} {p99:>9.2f}")
+        if self.cpu is not None:
+            user, system = (1000 * seconds / self.ops for seconds in self.cpu)
+            row += f" {user + system:>10.2f} {user:>7.2f} {system:>7.2f}"
+        return row
 
 
 def table(results: Iterable[Result]) -> str:
-    return "\n".join([HEADER, *(result.row() for result in results)])
+    results = list(results)
+    header = HEADER + (CPU_HEADER if any(r.cpu is not None for r in results) else "")
+    return "\n".join([header, *(result.row() for result in results)])

@@ -38,7 +38,7 @@ from aiohttp import web
 from martlet.errors import Conflict, MethodNotAllowed
 from storage.async_pending import send_or_queue, write_pending
 from storage.context import StorageContext
-from storage.db import ContainerBroker, ContainerInfo
+from storage.db import ContainerBroker, ContainerInfo, ObjectUpdate
 from storage.db.headers import (
     account_target_from_headers,
     account_update_records,
@@ -49,6 +49,7 @@ from storage.db.headers import (
     require_timestamp,
 )
 from storage.db_server import DatabaseServer
+from storage.group_commit import GroupCommit
 from storage.paths import EntityPath
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
     def __init__(self, ctx: StorageContext) -> None:
         super().__init__(ctx)
         self.reporter = AccountReporter(ctx, ctx.config.section("container-server", ContainerServerSection).account_update_delay)
+        self.row_updates: GroupCommit[ObjectUpdate, bool] = GroupCommit(ctx.io)
 
     def broker(self, path: EntityPath) -> ContainerBroker:
         return ContainerBroker(self.db_file(path, path.names.container_path()), fsync=self.ctx.fsync)
@@ -167,6 +169,7 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
         return await self.handle_entity(request, path)
 
     async def close(self) -> None:
+        await self.row_updates.close()
         await self.reporter.close()
 
     async def object_row(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
@@ -175,7 +178,8 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
         assert path.names.obj is not None
         update = object_update_from_request(request.method, path.names.obj, request.headers)
         broker = self.broker(path)
-        if await self.ctx.io.run(path.device, broker.merge_objects, [update]):
+        # Concurrent updates of one container share a transaction.
+        if await self.row_updates.submit(path.device, str(broker.path), update, broker.merge_objects):
             self.reporter.schedule(path.device, broker)
         return web.Response(status=201 if request.method == "PUT" else 204)
 
