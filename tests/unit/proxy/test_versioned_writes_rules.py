@@ -6,7 +6,7 @@ import pytest
 
 from martlet.errors import BadRequest, PreconditionFailed, ServiceUnavailable
 from proxy.state import ContainerInfo
-from proxy.versioned_writes import (
+from proxy.versioned_writes.rules import (
     SYSMETA_LOCATION,
     SYSMETA_MODE,
     Versioning,
