@@ -151,12 +151,21 @@ class CorsSection:
 
 
 @dataclass(frozen=True)
+class VersionedWritesSection:
+    """``[versioned_writes]``: ``X-Versions-Location`` / ``X-History-Location``
+    (``proxy.versioned_writes``)."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
 class FeatureSections:
     bulk: BulkSection = BulkSection()
     account_quotas: AccountQuotasSection = AccountQuotasSection()
     container_quotas: ContainerQuotasSection = ContainerQuotasSection()
     etag_quoter: EtagQuoterSection = EtagQuoterSection()
     cors: CorsSection = CorsSection()
+    versioned_writes: VersionedWritesSection = VersionedWritesSection()
 
     def enabled(self) -> frozenset[str]:
         """The names of the sections that switch their feature on."""
@@ -170,4 +179,5 @@ def feature_sections(config: ConfigFile) -> FeatureSections:
         container_quotas=config.section("container_quotas", ContainerQuotasSection),
         etag_quoter=config.section("etag_quoter", EtagQuoterSection),
         cors=config.section("cors", CorsSection),
+        versioned_writes=config.section("versioned_writes", VersionedWritesSection),
     )

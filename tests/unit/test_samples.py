@@ -25,6 +25,7 @@ from martlet.policies import StoragePolicySection
 from proxy.config import (
     AccountQuotasSection, BulkSection, ContainerQuotasSection, CorsSection, EtagQuoterSection, ProxySection,
 )
+from proxy.config import VersionedWritesSection
 from ops.node import NodeSection
 from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection
 from replicator.updater import UpdaterSection
@@ -47,6 +48,7 @@ REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("proxy.conf", "container_quotas", ContainerQuotasSection),
     ("proxy.conf", "etag_quoter", EtagQuoterSection),
     ("proxy.conf", "cors", CorsSection),
+    ("proxy.conf", "versioned_writes", VersionedWritesSection),
     ("storage.conf", "storage", StorageSection),
     ("storage.conf", "node", NodeSection),
     ("storage.conf", "container-server", ContainerServerSection),
