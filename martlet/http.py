@@ -143,8 +143,16 @@ async def exchange_middleware(request: web.Request, handler: Handler) -> web.Str
         exc.headers[TRANS_ID_HEADER] = trans_id
         raise
     except ConnectionResetError:
+        # The peer went away mid-answer (a proxy that has read enough of a
+        # replica, a client that hung up), or the handler cut the
+        # connection on purpose: nothing more can be sent. An exception
+        # would be aiohttp's "Error handling request" traceback; an
+        # unsendable answer on an aborted transport is its quiet
+        # "client disconnected".
         status = 499
-        raise
+        if request.transport is not None:
+            request.transport.abort()
+        return web.StreamResponse(status=499)
     finally:
         exchange = Exchange(status, sent, time.monotonic() - started)
         _log_access(request, exchange)

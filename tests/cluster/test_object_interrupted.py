@@ -106,3 +106,22 @@ async def test_big_object_streams_through(storage_daemon: StorageDaemon, backend
     assert status == 201 and headers["ETag"] == md5(body)
     status, _, got = await call(backend, storage_daemon, "GET", opath("big"))
     assert status == 200 and got == body
+
+
+async def test_reader_gone_mid_answer_is_a_499_without_traceback(
+    storage_daemon: StorageDaemon, backend: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A proxy that drops a replica's GET after its first bytes (it has what
+    it needs) was an "Error handling request" traceback in the storage
+    daemon's log (found by tests/fuzz): the reader is gone, a 499."""
+    caplog.set_level(logging.INFO)
+    await put_object(backend, storage_daemon, opath("big"), b"x" * 8_000_000)
+    head = f"GET {opath('big')} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in signed("GET", opath("big")).items()) + "\r\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", storage_daemon.port)
+    writer.write(head.encode())
+    await reader.readuntil(b"\r\n\r\n")
+    await reader.readexactly(65536)
+    writer.transport.abort()  # gone, with most of the body still to come
+    await wait_for_status(caplog, 499)
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
