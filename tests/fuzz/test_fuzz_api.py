@@ -37,8 +37,8 @@ pytestmark = [pytest.mark.fuzz, pytest.mark.cluster]
 
 cluster = cluster_fixture("fuzz")
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
-BUDGET = float(os.environ.get("FUZZ_BUDGET", "60"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "350"))
+BUDGET = float(os.environ.get("FUZZ_BUDGET", "75"))
 # Who sends a fuzzed request: the account's owner, a user of the account
 # without .admin (ACLs decide), another account's owner, the reseller
 # admin, nobody, and a forged token. No fuzzed path names AUTH_test5, which
