@@ -16,7 +16,7 @@ from aiohttp import web
 from martlet.errors import MethodNotAllowed
 from martlet.http import STANDARD_MIDDLEWARES
 from martlet.http import Handler as RequestHandler
-from proxy import bulk, cors, etag_quoter, large_objects, quotas, server_copy
+from proxy import bulk, cors, etag_quoter, large_objects, quotas, server_copy, symlink
 from proxy.auth import authenticate, make_token
 from proxy.config import ProxyConfig
 from proxy.constraints import split_swift_path
@@ -43,6 +43,7 @@ FEATURES: tuple[tuple[str, Feature], ...] = (
     ("account_quotas", quotas.wrap_account),
     ("server_copy", server_copy.wrap),
     ("large_objects", large_objects.wrap),
+    ("symlink", symlink.wrap),
 )
 # Always on: these have no section.
 BUILT_IN = frozenset({"server_copy", "large_objects"})

@@ -151,12 +151,22 @@ class CorsSection:
 
 
 @dataclass(frozen=True)
+class SymlinkSection:
+    """``[symlink]``: ``X-Symlink-Target`` links (``proxy.symlink``)."""
+
+    enabled: bool = False
+    # Links a read follows before it answers 409.
+    symloop_max: int = field(default=2, metadata={"min": 1})
+
+
+@dataclass(frozen=True)
 class FeatureSections:
     bulk: BulkSection = BulkSection()
     account_quotas: AccountQuotasSection = AccountQuotasSection()
     container_quotas: ContainerQuotasSection = ContainerQuotasSection()
     etag_quoter: EtagQuoterSection = EtagQuoterSection()
     cors: CorsSection = CorsSection()
+    symlink: SymlinkSection = SymlinkSection()
 
     def enabled(self) -> frozenset[str]:
         """The names of the sections that switch their feature on."""
@@ -170,4 +180,5 @@ def feature_sections(config: ConfigFile) -> FeatureSections:
         container_quotas=config.section("container_quotas", ContainerQuotasSection),
         etag_quoter=config.section("etag_quoter", EtagQuoterSection),
         cors=config.section("cors", CorsSection),
+        symlink=config.section("symlink", SymlinkSection),
     )

@@ -28,6 +28,7 @@ from proxy.fanout import NODE_ERRORS, ReadAnswer
 from proxy.large_objects.dlo import listing_segments
 from proxy.large_objects.manifest import Segment, SegmentHead, normalize_etag
 from proxy.replicas import read_entity
+from proxy.symlink.reader import read_following
 
 SLO_ETAG = "X-Object-Sysmeta-Slo-Etag"
 SLO_SIZE = "X-Object-Sysmeta-Slo-Size"
@@ -79,9 +80,10 @@ async def read_segment(ctx: Context, account: str, name: str, headers: Mapping[s
     path = SwiftPath(account, container, obj)
     try:
         await check_read(ctx, path)
+        # A segment may be a symlink: its target is the segment.
+        return await read_following(ctx, path, "GET", headers or {})
     except MartletError as exc:
         raise SegmentError(f"segment {name} answered {exc.http_status}") from None
-    return await read_object(ctx, path, "GET", headers)
 
 
 async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -113,9 +115,9 @@ async def head_segment(ctx: Context, account: str, path: str) -> SegmentHead:
     segment = SwiftPath(account, container, obj)
     try:
         await check_read(ctx, segment)
+        answer = await read_following(ctx, segment, "HEAD", {})
     except MartletError as exc:
         return SegmentHead(exc.http_status)
-    answer = await read_object(ctx, segment, "HEAD")
     if answer.response is None:
         return SegmentHead(404 if 404 in answer.statuses else 503)
     answer.response.release()

@@ -24,6 +24,7 @@ from martlet.hashing import HashSection
 from martlet.policies import StoragePolicySection
 from proxy.config import (
     AccountQuotasSection, BulkSection, ContainerQuotasSection, CorsSection, EtagQuoterSection, ProxySection,
+    SymlinkSection,
 )
 from ops.node import NodeSection
 from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection
@@ -47,6 +48,7 @@ REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("proxy.conf", "container_quotas", ContainerQuotasSection),
     ("proxy.conf", "etag_quoter", EtagQuoterSection),
     ("proxy.conf", "cors", CorsSection),
+    ("proxy.conf", "symlink", SymlinkSection),
     ("storage.conf", "storage", StorageSection),
     ("storage.conf", "node", NodeSection),
     ("storage.conf", "container-server", ContainerServerSection),
