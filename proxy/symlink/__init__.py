@@ -21,6 +21,7 @@ refused (a HEAD to see if it was a link).
 from __future__ import annotations
 
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from martlet.errors import BadRequest, Conflict, MartletError
 from proxy.access import check_read
@@ -30,7 +31,7 @@ from proxy.object_stream import ObjectStream
 from proxy.pipeline import Answer, Handler, on_response, subrequest
 from proxy.replicas import read_entity
 from proxy.symlink.links import (
-    TARGET_HEADER, Link, check_etag, client_headers, link_headers, link_of, loop_reason, parse_link_request,
+    ETAG_SYSMETA, TARGET_HEADER, Link, check_etag, client_headers, link_headers, link_of, loop_reason, parse_link_request,
     validated_by,
 )
 from proxy.symlink.reader import link_behind, read_following, symloop_max
@@ -68,15 +69,20 @@ async def _put_link(ctx: Context, next_handler: Handler) -> Answer:
     if headers.get("Content-Length", "0").strip() not in ("0", "") or chunked:
         raise BadRequest("Symlink requests require a zero byte body")
     content_type = None if "Content-Type" in headers else "application/symlink"
+    slo_etag = None
     if link.etag is not None:
-        link, target_type = await _static_target(ctx, link)
-        content_type = None if "Content-Type" in headers else target_type
-    return await next_handler(ctx.with_backend_headers(link_headers(link, content_type)))
+        link, target = await _static_target(ctx, link)
+        if "Content-Type" not in headers:
+            content_type = target.get("Content-Type", "application/octet-stream")
+        if not target.get(ETAG_SYSMETA):  # the object itself, not another static link
+            slo_etag = target.get("X-Object-Sysmeta-Slo-Etag")
+    return await next_handler(ctx.with_backend_headers(link_headers(link, content_type, slo_etag)))
 
 
-async def _static_target(ctx: Context, link: Link) -> tuple[Link, str]:
-    """``link`` with its target's size, once the target (as the client may
-    read it, the object itself, never followed) has the link's ETag."""
+async def _static_target(ctx: Context, link: Link) -> tuple[Link, CIMultiDictProxy[str]]:
+    """``link`` with its target's size, and the target's headers, once the
+    target (as the client may read it, the object itself, never followed)
+    has the link's ETag."""
     await check_read(ctx, link.path)
     answer = await read_entity(ctx.state, link.path, "HEAD", {})
     if answer.response is None:
@@ -88,8 +94,7 @@ async def _static_target(ctx: Context, link: Link) -> tuple[Link, str]:
     assert link.etag is not None
     check_etag(link.etag, target, link.location)
     etag, size = validated_by(target)
-    return Link(link.account, link.container, link.obj, etag, size, link.own_account), \
-        target.get("Content-Type", "application/octet-stream")
+    return Link(link.account, link.container, link.obj, etag, size, link.own_account), target
 
 
 async def _post(ctx: Context, next_handler: Handler) -> Answer:

@@ -118,9 +118,10 @@ def link_of(headers: Mapping[str, str], account: str) -> Link | None:
                 int(size) if size.isdigit() else None, bool(named))
 
 
-def link_headers(link: Link, content_type: str | None = None) -> dict[str, str]:
+def link_headers(link: Link, content_type: str | None = None, slo_etag: str | None = None) -> dict[str, str]:
     """The backend headers of a PUT that makes ``link`` (system metadata,
-    the container row's ETag, and its content type when given)."""
+    the container row's ETag, and its content type when given). A static
+    link to an SLO manifest lists the large object's ETag too (``slo_etag``)."""
     out = {TARGET_SYSMETA: link.target}
     params = [f"symlink_target={link.target}", f"symlink_target_account={quote(link.account)}"]
     if link.own_account:
@@ -131,6 +132,8 @@ def link_headers(link: Link, content_type: str | None = None) -> dict[str, str]:
         if link.size is not None:
             out[BYTES_SYSMETA] = str(link.size)
             params.append(f"symlink_target_bytes={link.size}")
+        if slo_etag:
+            params.append(f"slo_etag={slo_etag}")
     out[OVERRIDE_ETAG_SYSMETA] = "; ".join([EMPTY_MD5, *params])
     if content_type:
         out["Content-Type"] = content_type

@@ -52,13 +52,19 @@ async def read_following(ctx: Context, path: SwiftPath, method: str, headers: Ma
     and of each link's target in turn until one is no link: 409 past
     ``symloop_max`` links or for a static link whose target changed; the
     reader's own 401/403 for a target it may not read."""
+    return (await read_counting_links(ctx, path, method, headers, newest=newest))[0]
+
+
+async def read_counting_links(ctx: Context, path: SwiftPath, method: str, headers: Mapping[str, str],
+                              *, newest: bool = False) -> tuple[ReadAnswer, int]:
+    """``read_following``, and how many links it went through."""
     limit = symloop_max(ctx)
     answer = await read_entity(ctx.state, path, method, dict(headers), newest=newest)
     expected: str | None = None
     for hops in range(limit + 1):
         response = answer.response
         if response is None:
-            return answer
+            return answer, hops
         link = await link_behind(ctx, path, response.status, response.headers, headers)
         if expected is not None:
             try:
@@ -67,7 +73,7 @@ async def read_following(ctx: Context, path: SwiftPath, method: str, headers: Ma
                 response.release()
                 raise
         if link is None:
-            return answer
+            return answer, hops
         response.release()
         if hops == limit:
             break
