@@ -62,7 +62,7 @@ def container_update_overrides(headers: Mapping[str, str]) -> dict[str, str]:
     """Pure: ``{update header: value}`` from the override headers; 400 for a
     size that is not a number or an empty ETag (the row would be refused)."""
     out: dict[str, str] = {}
-    lasting = headers.get(OVERRIDE_ETAG_SYSMETA, "").strip()
+    lasting = next((v for k, v in headers.items() if k.lower() == OVERRIDE_ETAG_SYSMETA), "").strip()
     if lasting:
         out["X-Etag"] = lasting
     for name, replaced in CONTAINER_UPDATE_OVERRIDES.items():
