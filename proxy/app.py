@@ -16,7 +16,7 @@ from aiohttp import web
 from martlet.errors import MethodNotAllowed
 from martlet.http import STANDARD_MIDDLEWARES
 from martlet.http import Handler as RequestHandler
-from proxy import bulk, cors, etag_quoter, large_objects, quotas, server_copy, symlink
+from proxy import bulk, cors, etag_quoter, large_objects, quotas, server_copy, symlink, versioned_writes
 from proxy.auth import authenticate, make_token
 from proxy.config import ProxyConfig
 from proxy.constraints import split_swift_path
@@ -35,12 +35,15 @@ STATE: web.AppKey[ProxyState] = web.AppKey("proxy_state", ProxyState)
 # goes down everything after bulk (quotas check each file of an archive);
 # quotas see a copy before it is made; a copy reads its source and writes
 # its destination itself, calling on large objects for a manifest source.
+# Versioned writes sit before both, as Swift's sees the PUT a copy or a
+# manifest makes: they archive the object a copy or a manifest overwrites.
 FEATURES: tuple[tuple[str, Feature], ...] = (
     ("cors", cors.wrap),
     ("bulk", bulk.wrap),
     ("etag_quoter", etag_quoter.wrap),
     ("container_quotas", quotas.wrap_container),
     ("account_quotas", quotas.wrap_account),
+    ("versioned_writes", versioned_writes.wrap),
     ("server_copy", server_copy.wrap),
     ("large_objects", large_objects.wrap),
     ("symlink", symlink.wrap),

@@ -151,6 +151,14 @@ class CorsSection:
 
 
 @dataclass(frozen=True)
+class VersionedWritesSection:
+    """``[versioned_writes]``: ``X-Versions-Location`` / ``X-History-Location``
+    (``proxy.versioned_writes``)."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
 class SymlinkSection:
     """``[symlink]``: ``X-Symlink-Target`` links (``proxy.symlink``)."""
 
@@ -166,6 +174,7 @@ class FeatureSections:
     container_quotas: ContainerQuotasSection = ContainerQuotasSection()
     etag_quoter: EtagQuoterSection = EtagQuoterSection()
     cors: CorsSection = CorsSection()
+    versioned_writes: VersionedWritesSection = VersionedWritesSection()
     symlink: SymlinkSection = SymlinkSection()
 
     def enabled(self) -> frozenset[str]:
@@ -180,5 +189,6 @@ def feature_sections(config: ConfigFile) -> FeatureSections:
         container_quotas=config.section("container_quotas", ContainerQuotasSection),
         etag_quoter=config.section("etag_quoter", EtagQuoterSection),
         cors=config.section("cors", CorsSection),
+        versioned_writes=config.section("versioned_writes", VersionedWritesSection),
         symlink=config.section("symlink", SymlinkSection),
     )

@@ -78,6 +78,8 @@ def add_feature_info(document: dict[str, Any], features: FeatureSections) -> dic
         document["etag_quoter"] = {"enable_by_default": features.etag_quoter.enable_by_default}
     if features.symlink.enabled:
         document["symlink"] = {"symloop_max": features.symlink.symloop_max, "static_links": True}
+    if features.versioned_writes.enabled:
+        document["versioned_writes"] = {"allowed_flags": ["x-versions-location", "x-history-location"]}
     if features.cors.enabled:
         document["swift"]["strict_cors_mode"] = features.cors.strict_cors_mode
     return document

@@ -29,10 +29,13 @@ from storage.diskfile import DATA
 from storage.metadata import CorruptObject, ObjectMetadata, encode_metadata, read_metadata
 from storage.partition_hashes import PartitionListing
 from storage.replication_protocol import (
+    HASHES_OP,
     LIST_OP,
     OP_HEADER,
     decode_hashes,
     decode_listing,
+    decode_partition_hashes,
+    pack,
     replicated_write_headers,
 )
 
@@ -81,7 +84,7 @@ class ObjectPeer:
         return node_key(self.node) in self.peers.down
 
     async def _replicate(
-        self, suffixes: list[str], headers: dict[str, str], decode: Callable[[bytes], T]
+        self, suffixes: list[str], headers: dict[str, str], decode: Callable[[bytes], T], body: bytes | None = None
     ) -> T | None:
         """One REPLICATE, its answer decoded; None when the peer failed."""
         path = f"/{self.node.device}/{self.partition}"
@@ -89,7 +92,7 @@ class ObjectPeer:
             path += "/" + "-".join(suffixes)
         try:
             response = await backend_request(self.session, self.node.ip, self.node.port, "REPLICATE", path,
-                                             headers={**headers, **self.policy_headers})
+                                             headers={**headers, **self.policy_headers}, data=body)
             async with response:
                 body = await response.read()
                 if response.status != 200:
@@ -112,6 +115,11 @@ class ObjectPeer:
                 return None
             merged = answer
         return merged
+
+    async def hashes_of(self, partitions: list[int]) -> dict[int, dict[str, str]] | None:
+        """The suffix hashes of each of ``partitions`` (this peer's first),
+        in one request; None when the peer failed or does not know how."""
+        return await self._replicate([], {OP_HEADER: HASHES_OP}, decode_partition_hashes, pack(partitions))
 
     async def listing(self, suffixes: list[str]) -> PartitionListing | None:
         """``{suffix: {hash: [names]}}`` of the peer for ``suffixes``."""

@@ -42,7 +42,7 @@ import aiohttp
 from martlet.errors import RingError
 from replicator.config import ReplicatorSection
 from replicator.daemon import ReplicatorDaemon, drain
-from replicator.object_peer import FAILED, PUSHED, ObjectPeer, PeerState
+from replicator.object_peer import FAILED, PUSHED, ObjectPeer, PeerState, node_key
 from replicator.plan import Push, plan_partition, suffixes_to_sync
 from replicator.stats import PassStats
 from ring import Device, Ring, load_ring
@@ -55,6 +55,13 @@ log = logging.getLogger(__name__)
 # Objects pushed to one peer at once (per partition): enough to hide the
 # round trip of small objects, few enough not to flood a peer.
 PUSHES_IN_FLIGHT = 8
+# Partitions whose peers' suffix hashes are asked for at once, in one
+# request per peer device: bounds what a pass holds in memory and how old
+# a peer's hashes may be when their partition's turn comes.
+HASHES_WINDOW = 256
+
+# (peer device id, partition) -> that peer's suffix hashes of the partition
+PeerHashes = dict[tuple[int, int], dict[str, str]]
 
 
 def list_partitions(device_path: Path, policy: int = 0) -> list[int]:
@@ -135,20 +142,51 @@ class ObjectReplicator(ReplicatorDaemon):
         self, session: aiohttp.ClientSession, ring: Ring, policy: int, dev: Device, parts: list[int],
         stats: PassStats, peers: PeerState,
     ) -> None:
+        prefetched: PeerHashes = {}
+
         async def one(part: int) -> None:
             try:
-                await self._partition(session, ring, policy, dev, part, stats, peers)
+                await self._partition(session, ring, policy, dev, part, stats, peers, prefetched)
             except Exception:  # one bad partition must not end the pass
                 log.exception("partition failed", extra={"device": dev.device, "partition": part, "policy": policy})
                 stats.failures += 1
             stats.partitions_checked += 1
             self.progress.show(stats)
 
-        await drain(parts, self.section.concurrency, one)
+        for start in range(0, len(parts), HASHES_WINDOW):
+            window = parts[start : start + HASHES_WINDOW]
+            prefetched.clear()
+            prefetched.update(await self._peer_hashes(session, ring, policy, dev, window, peers))
+            await drain(window, self.section.concurrency, one)
+
+    async def _peer_hashes(
+        self, session: aiohttp.ClientSession, ring: Ring, policy: int, dev: Device, window: list[int],
+        peers: PeerState,
+    ) -> PeerHashes:
+        """Every peer's hashes of the window's partitions, one request per
+        peer device. What a peer did not answer is missing: its partitions
+        then ask it one by one (a peer of an older martlet, say)."""
+        asks: dict[int, tuple[Device, list[int]]] = {}
+        for part in window:
+            if part >= ring.partition_count:
+                continue
+            for node in ring.get_part_nodes(part):
+                if node.id != dev.id:
+                    asks.setdefault(node.id, (node, []))[1].append(part)
+        live = [(node, parts) for node, parts in asks.values() if node_key(node) not in peers.down]
+        answers = await asyncio.gather(
+            *(ObjectPeer(session, node, parts[0], peers, policy).hashes_of(parts) for node, parts in live)
+        )
+        found: PeerHashes = {}
+        for (node, parts), answer in zip(live, answers):
+            for part in parts:
+                if answer is not None and part in answer:
+                    found[(node.id, part)] = answer[part]
+        return found
 
     async def _partition(
         self, session: aiohttp.ClientSession, ring: Ring, policy: int, dev: Device, part: int, stats: PassStats,
-        peers: PeerState,
+        peers: PeerState, prefetched: PeerHashes,
     ) -> None:
         if part >= ring.partition_count:
             log.warning("partition not in the ring", extra={"device": dev.device, "partition": part})
@@ -174,7 +212,7 @@ class ObjectReplicator(ReplicatorDaemon):
             await local_listing(sorted(local))  # what may be deleted once pushed
         results = [
             await self._sync_peer(ObjectPeer(session, node, part, peers, policy), part_dir, local, local_listing,
-                                  stats)
+                                  stats, prefetched.get((node.id, part)))
             for node in targets
         ]
         if not primary and all(results):
@@ -189,13 +227,15 @@ class ObjectReplicator(ReplicatorDaemon):
         local: dict[str, str],
         local_listing: Callable[[list[str]], Awaitable[PartitionListing]],
         stats: PassStats,
+        remote: dict[str, str] | None = None,
     ) -> bool:
         """Bring one peer up to date with our ``part_dir``; True if it needs
         nothing more."""
         if peer.is_down:
             stats.failures += 1
             return False
-        remote = await peer.hashes()
+        if remote is None:  # not asked for with its window
+            remote = await peer.hashes()
         if remote is None:
             stats.failures += 1
             return False

@@ -14,6 +14,7 @@ import contextvars
 import functools
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +26,11 @@ from storage.paths import check_device
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# Seconds a device found present is taken as present without a new check.
+CHECK_FRESH = 1.0
+# Only directories that exist are remembered; this bounds them all the same.
+MAX_REMEMBERED_DEVICES = 1024
 
 
 def device_dir(devices_root: Path, device: str) -> Path:
@@ -67,6 +73,7 @@ class DeviceIO:
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
         self._checker = ThreadPoolExecutor(max_workers=2, thread_name_prefix="devcheck")
+        self._checked: dict[str, float] = {}  # device -> when last found present
         self._closed = False
 
     def _pool(self, device: str) -> ThreadPoolExecutor:
@@ -82,11 +89,27 @@ class DeviceIO:
             return pool
 
     async def check(self, device: str) -> Path:
-        """The device's directory, or DeviceUnavailable (507); never blocks the loop."""
+        """The device's directory, or DeviceUnavailable (507); never blocks the loop.
+
+        A device found present is taken as present for ``CHECK_FRESH``
+        seconds: the check is a thread hop, and doing it once a second
+        instead of once a request changes only how soon a device that went
+        away is answered 507 rather than failing its first disk operation.
+        """
         check_device(device)
+        now = time.monotonic()
+        if now - self._checked.get(device, -CHECK_FRESH) < CHECK_FRESH:
+            return self.devices_root / device
         loop = asyncio.get_running_loop()
         call = functools.partial(check_device_dir, self.devices_root, device)
-        return await loop.run_in_executor(self._checker, contextvars.copy_context().run, call)
+        try:
+            path = await loop.run_in_executor(self._checker, contextvars.copy_context().run, call)
+        except DeviceUnavailable:
+            self._checked.pop(device, None)
+            raise
+        if len(self._checked) < MAX_REMEMBERED_DEVICES:
+            self._checked[device] = now
+        return path
 
     async def run(self, device: str, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run ``fn(*args, **kwargs)`` in ``device``'s pool with the caller's context."""

@@ -147,7 +147,10 @@ def get_hashes(
         _fold_invalid(part_dir, hashes)
         for suffix in recalculate:
             hashes[suffix] = None
-        _write_hashes(part_dir, tmp_dir, hashes, fsync)
+        # Nothing dirty (a replication pass over a quiet partition): the
+        # file on disk already says all there is, so it is not rewritten.
+        if any(value is None for value in hashes.values()):
+            _write_hashes(part_dir, tmp_dir, hashes, fsync)
     for _ in range(MAX_PASSES):
         dirty = [s for s, h in hashes.items() if h is None]
         if not dirty:

@@ -15,7 +15,10 @@ that replication lives here and the object server stays unaware of it:
 * ``REPLICATE`` answers the partition's suffix hashes
   (``storage.partition_hashes.get_hashes``), or with
   ``X-Backend-Replication-Op: list`` the file names of the named suffixes
-  (``list_suffixes``), after the same cleanup and tombstone reclaim.
+  (``list_suffixes``), after the same cleanup and tombstone reclaim. With
+  ``X-Backend-Replication-Op: hashes`` it answers ``{partition: hashes}``
+  for every partition its msgpack body lists (the path's partition is the
+  first of them), so a pass asks a peer once for a window of partitions.
 
 Both name their storage policy as object requests do
 (``X-Backend-Storage-Policy-Index``: ``objects-N/`` for policy N).
@@ -26,16 +29,20 @@ from __future__ import annotations
 from aiohttp import web
 
 from martlet.body import read_exactly
-from martlet.errors import BadRequest, Conflict, MethodNotAllowed, Unprocessable
+from martlet.errors import BadRequest, Conflict, EntityTooLarge, MethodNotAllowed, Unprocessable
 from storage.context import EntityHandler, StorageContext
 from storage.diskfile import DATA, DiskFileWriter, object_name, would_count, write_marker
 from storage.metadata import CorruptObject, ObjectMetadata, decode_metadata
 from storage.object_headers import request_policy
 from storage.partition_hashes import get_hashes, list_suffixes, parse_suffixes
 from storage.paths import EntityPath, ReplicatePath
+from storage.layout import DeviceLayout
 from storage.replication_protocol import (
+    MAX_PARTITIONS_PER_REQUEST,
     MSGPACK_TYPE,
+    decode_partitions,
     is_listing,
+    is_partition_batch,
     is_replicated,
     pack,
     replicated_write_framing,
@@ -64,15 +71,37 @@ class ObjectReplication:
         layout = self.ctx.layout(path.device)
         part_dir = layout.object_partition(path.partition, policy)
         reclaim_age = self.conf.reclaim_age
-        if is_listing(request.headers):
+        answer: object
+        if is_partition_batch(request.headers):
+            parts = await self._partitions(request)
+            answer = await self.ctx.io.run(path.device, self._hashes_of, layout, policy, parts)
+        elif is_listing(request.headers):
             suffixes = parse_suffixes(path.rest, required=True)
-            answer: object = await self.ctx.io.run(path.device, list_suffixes, part_dir, suffixes, reclaim_age)
+            answer = await self.ctx.io.run(path.device, list_suffixes, part_dir, suffixes, reclaim_age)
         else:
             recalculate = parse_suffixes(path.rest)
             answer = await self.ctx.io.run(
                 path.device, get_hashes, part_dir, layout.tmp(policy), recalculate, reclaim_age, self.ctx.fsync
             )
         return web.Response(body=pack(answer), content_type=MSGPACK_TYPE)
+
+    async def _partitions(self, request: web.Request) -> list[int]:
+        length = request.content_length
+        # Each partition packs into at most 5 bytes, the list's header into 3.
+        if length is None or length > 5 * MAX_PARTITIONS_PER_REQUEST + 3:
+            raise EntityTooLarge(f"at most {MAX_PARTITIONS_PER_REQUEST} partitions, with a Content-Length")
+        try:
+            return decode_partitions(await self._read(request, length))
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+
+    def _hashes_of(self, layout: DeviceLayout, policy: int, parts: list[int]) -> dict[int, dict[str, str]]:
+        """Blocking: every named partition's suffix hashes ({} where none)."""
+        return {
+            part: get_hashes(layout.object_partition(part, policy), layout.tmp(policy), (), self.conf.reclaim_age,
+                             self.ctx.fsync)
+            for part in parts
+        }
 
     async def close(self) -> None:
         await self.inner.close()

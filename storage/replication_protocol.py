@@ -68,6 +68,11 @@ EXT_HEADER = "X-Backend-Replication-Ext"
 META_LENGTH_HEADER = "X-Backend-Replication-Metadata-Length"
 OP_HEADER = "X-Backend-Replication-Op"
 LIST_OP = "list"
+# The suffix hashes of many partitions of a device in one request: the body
+# lists the partitions (a replication pass over a quiet cluster is then a
+# few requests per peer, not two per partition).
+HASHES_OP = "hashes"
+MAX_PARTITIONS_PER_REQUEST = 1024
 MSGPACK_TYPE = "application/x-msgpack"
 MAX_METADATA_BYTES = 1 << 20  # far above any real metadata blob
 SYNC, CREATE, MERGE = "sync", "create", "merge"
@@ -77,9 +82,9 @@ def pack(value: object) -> bytes:
     return msgpack.packb(value, use_bin_type=True)
 
 
-def unpack(body: bytes) -> Any:
+def unpack(body: bytes, int_keys: bool = False) -> Any:
     try:
-        return msgpack.unpackb(body, raw=False)
+        return msgpack.unpackb(body, raw=False, strict_map_key=not int_keys)
     except (ValueError, msgpack.UnpackException):
         raise ValueError("undecodable msgpack") from None
 
@@ -122,6 +127,33 @@ def replicated_write_framing(headers: Mapping[str, str]) -> tuple[str, int]:
 def is_listing(headers: Mapping[str, str]) -> bool:
     """An object REPLICATE that asks for file names, not suffix hashes."""
     return headers.get(OP_HEADER, "").strip().lower() == LIST_OP
+
+
+def is_partition_batch(headers: Mapping[str, str]) -> bool:
+    """An object REPLICATE that asks for the hashes of several partitions."""
+    return headers.get(OP_HEADER, "").strip().lower() == HASHES_OP
+
+
+def decode_partitions(body: bytes) -> list[int]:
+    """The partitions a batched REPLICATE names; ValueError when it is not a
+    list of at most ``MAX_PARTITIONS_PER_REQUEST`` partition numbers."""
+    data = unpack(body)
+    if not isinstance(data, list):
+        raise ValueError("not a list of partitions")
+    if len(data) > MAX_PARTITIONS_PER_REQUEST:
+        raise ValueError(f"more than {MAX_PARTITIONS_PER_REQUEST} partitions")
+    if not all(type(part) is int and 0 <= part < 1 << 32 for part in data):
+        raise ValueError("not a list of partitions")
+    return data
+
+
+def decode_partition_hashes(body: bytes) -> dict[int, dict[str, str]]:
+    data = unpack(body, int_keys=True)
+    if not isinstance(data, dict) or not all(
+        type(part) is int and isinstance(hashes, dict) for part, hashes in data.items()
+    ):
+        raise ValueError("partition hashes are not a map of maps")
+    return {part: {str(s): str(d) for s, d in hashes.items()} for part, hashes in data.items()}
 
 
 def decode_hashes(body: bytes) -> dict[str, str]:

@@ -96,6 +96,25 @@ async def test_suffix_listing(storage_daemon: StorageDaemon, backend: aiohttp.Cl
     assert (await call(backend, storage_daemon, "REPLICATE", "/sda/3", {"X-Backend-Replication-Op": "list"}))[0] == 400
 
 
+async def test_hashes_of_several_partitions_in_one_request(
+    storage_daemon: StorageDaemon, backend: aiohttp.ClientSession
+) -> None:
+    await put_object(backend, storage_daemon, opath("h1"), b"1")
+    loc = object_location(storage_daemon.device_path("sda"), 3, "AUTH_a", "c", "h1", TEST_HASH)
+    batch = {"X-Backend-Replication-Op": "hashes"}
+    status, _, body = await call(backend, storage_daemon, "REPLICATE", "/sda/3", batch, msgpack.packb([3, 9]))
+    assert status == 200
+    _, _, single = await call(backend, storage_daemon, "REPLICATE", "/sda/3")
+    # the same hashes a request for the one partition gets; {} where there is nothing
+    assert msgpack.unpackb(body, strict_map_key=False) == {3: msgpack.unpackb(single), 9: {}}
+    assert loc.suffix in msgpack.unpackb(single)
+    for bad in (b"\xc1", msgpack.packb({"3": 1}), msgpack.packb([-1]), msgpack.packb(["3"]), msgpack.packb([1.5])):
+        assert (await call(backend, storage_daemon, "REPLICATE", "/sda/3", batch, bad))[0] == 400, bad
+    too_many = msgpack.packb(list(range(1025)))
+    assert (await call(backend, storage_daemon, "REPLICATE", "/sda/3", batch, too_many))[0] == 400
+    assert (await call(backend, storage_daemon, "REPLICATE", "/sda/3", batch, b"\x90" * 6000))[0] == 413
+
+
 async def test_get_of_corrupt_bytes_is_cut_and_quarantined(
     storage_daemon: StorageDaemon, backend: aiohttp.ClientSession
 ) -> None:

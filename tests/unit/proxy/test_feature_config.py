@@ -25,12 +25,15 @@ def test_features_are_off_unless_their_section_says_so(tmp_path: Path) -> None:
 def test_pipeline_order_is_the_codes(tmp_path: Path) -> None:
     names = [name for name, _ in FEATURES]
     assert names[0] == "cors" and names.index("bulk") < names.index("container_quotas") < names.index("server_copy")
+    # versioned writes see the PUT a copy or a manifest makes (Swift: after copy/slo/dlo)
+    assert names.index("account_quotas") < names.index("versioned_writes") < names.index("server_copy")
     assert set(names) - BUILT_IN == set(FeatureSections().__dataclass_fields__)
 
 
 def test_info_lists_only_what_is_on() -> None:
     document = add_feature_info(info_document(1), FeatureSections())
-    assert not {"bulk_delete", "bulk_upload", "account_quotas", "container_quotas", "etag_quoter"} & set(document)
+    assert not {"bulk_delete", "bulk_upload", "account_quotas", "container_quotas", "etag_quoter",
+                "versioned_writes"} & set(document)
     assert "strict_cors_mode" not in document["swift"]
 
 
@@ -46,3 +49,4 @@ def test_a_fresh_cluster_has_every_feature_on(tmp_path: Path) -> None:
     assert document["account_quotas"] == {} and document["container_quotas"] == {}
     assert document["etag_quoter"] == {"enable_by_default": False}
     assert document["swift"]["strict_cors_mode"] is True
+    assert document["versioned_writes"] == {"allowed_flags": ["x-versions-location", "x-history-location"]}

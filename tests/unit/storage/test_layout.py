@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from martlet.errors import DeviceUnavailable
 from martlet.hashing import HashSection
 from storage.db import db_path
+from storage.devices import DeviceIO
 from storage.diskfile import object_location
 from storage.layout import DeviceLayout, stats_file
 
@@ -45,3 +47,18 @@ def test_the_on_disk_code_uses_the_layout(tmp_path: Path) -> None:
 def test_stats_file_default_and_configured(tmp_path: Path) -> None:
     assert stats_file(tmp_path, "auditor") == tmp_path / "auditor.json"
     assert stats_file(tmp_path, "auditor", "/var/run/a.json") == Path("/var/run/a.json")
+
+
+async def test_device_checks_remember_only_present_devices(tmp_path: Path) -> None:
+    io = DeviceIO(tmp_path)
+    try:
+        (tmp_path / "sda").mkdir()
+        assert await io.check("sda") == tmp_path / "sda"
+        assert await io.check("sda") == tmp_path / "sda"  # remembered: no thread hop
+        for _ in range(2):  # a missing device is looked at every time
+            with pytest.raises(DeviceUnavailable):
+                await io.check("sdb")
+        (tmp_path / "sdb").mkdir()
+        assert await io.check("sdb") == tmp_path / "sdb"
+    finally:
+        io.close()

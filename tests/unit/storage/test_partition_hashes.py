@@ -62,3 +62,20 @@ def test_parse_suffixes_of_replicate_paths() -> None:
             parse_suffixes(rest)
     with pytest.raises(BadRequest):
         parse_suffixes((), required=True)
+
+
+def test_a_clean_partition_is_not_rewritten(tmp_path: Path) -> None:
+    # A replication pass asks every partition for its hashes; one with
+    # nothing dirty must cost a read, not a durable rewrite each time.
+    device = tmp_path / "sda"
+    loc = tombstone(device, "o", "1700000000.00000")
+    first = get_hashes(loc.part_dir, device / "tmp", fsync=False)
+    stored = loc.part_dir / "hashes.msgpack"
+    written = stored.stat()
+    assert get_hashes(loc.part_dir, device / "tmp", fsync=False) == first
+    again = stored.stat()  # atomic writes rename a new file in
+    assert (again.st_ino, again.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+    before = stored.read_bytes()
+    tombstone(device, "o2", "1700000001.00000")  # a write dirties: rewritten
+    get_hashes(loc.part_dir, device / "tmp", fsync=False)
+    assert stored.read_bytes() != before

@@ -17,6 +17,8 @@ from storage.replication_protocol import (
     SyncRow,
     decode_hashes,
     decode_listing,
+    decode_partition_hashes,
+    decode_partitions,
     decode_request,
     encode_request,
     pack,
@@ -97,3 +99,14 @@ def test_replicated_write_headers_frame_what_the_receiver_parses() -> None:
         replicated_write_framing({**headers, "X-Backend-Replication-Ext": ".exe"})
     with pytest.raises(BadRequest):
         replicated_write_framing({**headers, "X-Backend-Replication-Metadata-Length": "0"})
+
+
+def test_partition_batches_round_trip_and_refuse_garbage() -> None:
+    assert decode_partitions(pack([0, 7, 1023])) == [0, 7, 1023]
+    for bad in (pack({"a": 1}), pack([True]), pack([-1]), pack(list(range(1025))), b"\xc1"):
+        with pytest.raises(ValueError):
+            decode_partitions(bad)
+    assert decode_partition_hashes(pack({3: {"abc": "d" * 32}, 9: {}})) == {3: {"abc": "d" * 32}, 9: {}}
+    for bad in (pack({"3": {}}), pack({3: "x"}), pack([1])):
+        with pytest.raises(ValueError):
+            decode_partition_hashes(bad)
