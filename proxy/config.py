@@ -168,6 +168,13 @@ class SymlinkSection:
 
 
 @dataclass(frozen=True)
+class StaticwebSection:
+    """``[staticweb]``: containers served as web sites (``proxy.staticweb``)."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
 class FeatureSections:
     bulk: BulkSection = BulkSection()
     account_quotas: AccountQuotasSection = AccountQuotasSection()
@@ -176,6 +183,7 @@ class FeatureSections:
     cors: CorsSection = CorsSection()
     versioned_writes: VersionedWritesSection = VersionedWritesSection()
     symlink: SymlinkSection = SymlinkSection()
+    staticweb: StaticwebSection = StaticwebSection()
 
     def enabled(self) -> frozenset[str]:
         """The names of the sections that switch their feature on."""
@@ -191,4 +199,5 @@ def feature_sections(config: ConfigFile) -> FeatureSections:
         cors=config.section("cors", CorsSection),
         versioned_writes=config.section("versioned_writes", VersionedWritesSection),
         symlink=config.section("symlink", SymlinkSection),
+        staticweb=config.section("staticweb", StaticwebSection),
     )

@@ -31,8 +31,8 @@ from proxy.object_stream import ObjectStream
 from proxy.pipeline import Answer, Handler, on_response, subrequest
 from proxy.replicas import read_entity
 from proxy.symlink.links import (
-    ETAG_SYSMETA, TARGET_HEADER, Link, check_etag, client_headers, link_headers, link_of, loop_reason, parse_link_request,
-    validated_by,
+    ETAG_SYSMETA, TARGET_HEADER, Link, check_etag, client_headers, link_headers, link_of, loop_reason,
+    parse_link_request, validated_by,
 )
 from proxy.symlink.reader import link_behind, read_following, symloop_max
 
