@@ -234,7 +234,11 @@ class ObjectReplicator(ReplicatorDaemon):
         if peer.is_down:
             stats.failures += 1
             return False
-        if remote is None:  # not asked for with its window
+        if remote is not None and suffixes_to_sync(local, remote):
+            # The window's hashes may predate writes both sides have had
+            # since: ask afresh before comparing files.
+            remote = None
+        if remote is None:
             remote = await peer.hashes()
         if remote is None:
             stats.failures += 1
