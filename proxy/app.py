@@ -16,7 +16,9 @@ from aiohttp import web
 from martlet.errors import MethodNotAllowed
 from martlet.http import STANDARD_MIDDLEWARES
 from martlet.http import Handler as RequestHandler
-from proxy import bulk, cors, etag_quoter, large_objects, quotas, server_copy, versioned_writes
+from proxy import (
+    bulk, cors, etag_quoter, large_objects, quotas, server_copy, staticweb, symlink, versioned_writes,
+)
 from proxy.auth import authenticate, make_token
 from proxy.config import ProxyConfig
 from proxy.constraints import split_swift_path
@@ -40,12 +42,14 @@ STATE: web.AppKey[ProxyState] = web.AppKey("proxy_state", ProxyState)
 FEATURES: tuple[tuple[str, Feature], ...] = (
     ("cors", cors.wrap),
     ("bulk", bulk.wrap),
+    ("staticweb", staticweb.wrap),
     ("etag_quoter", etag_quoter.wrap),
     ("container_quotas", quotas.wrap_container),
     ("account_quotas", quotas.wrap_account),
     ("versioned_writes", versioned_writes.wrap),
     ("server_copy", server_copy.wrap),
     ("large_objects", large_objects.wrap),
+    ("symlink", symlink.wrap),
 )
 # Always on: these have no section.
 BUILT_IN = frozenset({"server_copy", "large_objects"})

@@ -159,6 +159,22 @@ class VersionedWritesSection:
 
 
 @dataclass(frozen=True)
+class SymlinkSection:
+    """``[symlink]``: ``X-Symlink-Target`` links (``proxy.symlink``)."""
+
+    enabled: bool = False
+    # Links a read follows before it answers 409.
+    symloop_max: int = field(default=2, metadata={"min": 1})
+
+
+@dataclass(frozen=True)
+class StaticwebSection:
+    """``[staticweb]``: containers served as web sites (``proxy.staticweb``)."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
 class FeatureSections:
     bulk: BulkSection = BulkSection()
     account_quotas: AccountQuotasSection = AccountQuotasSection()
@@ -166,6 +182,8 @@ class FeatureSections:
     etag_quoter: EtagQuoterSection = EtagQuoterSection()
     cors: CorsSection = CorsSection()
     versioned_writes: VersionedWritesSection = VersionedWritesSection()
+    symlink: SymlinkSection = SymlinkSection()
+    staticweb: StaticwebSection = StaticwebSection()
 
     def enabled(self) -> frozenset[str]:
         """The names of the sections that switch their feature on."""
@@ -180,4 +198,6 @@ def feature_sections(config: ConfigFile) -> FeatureSections:
         etag_quoter=config.section("etag_quoter", EtagQuoterSection),
         cors=config.section("cors", CorsSection),
         versioned_writes=config.section("versioned_writes", VersionedWritesSection),
+        symlink=config.section("symlink", SymlinkSection),
+        staticweb=config.section("staticweb", StaticwebSection),
     )

@@ -49,6 +49,10 @@ NODE_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 # out may be the request's doing (proxy.error_limiter).
 CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 QUEUE_CHUNKS = 4  # chunks buffered per backend connection before backpressure
+# A PUT body of at most this many bytes (by its Content-Length) is read
+# whole before the replicas are asked and sent to each in one write: no
+# per-replica queue, task and body generator for what fits in one chunk.
+SMALL_BODY = 65536
 
 
 def key_of(node: Device) -> str:
@@ -167,6 +171,7 @@ async def _send_slot(
     tally: Tally,
     make_body: Callable[[], AsyncIterator[bytes]] | None = None,
     started: asyncio.Event | None = None,
+    body: bytes | None = None,
 ) -> Reply:
     """One replica's write: try nodes until one answers or none is left.
 
@@ -181,7 +186,7 @@ async def _send_slot(
         try:
             response = await backend_request(
                 state.session, node.ip, node.port, method, node_path(node.device, part, path),
-                headers=headers, query=query, data=make_body() if make_body else None,
+                headers=headers, query=query, data=make_body() if make_body else body,
             )
             async with response:
                 await response.read()
@@ -256,6 +261,29 @@ async def _feed(slot: _Slot, chunk: bytes | None, timeout: float) -> bool:
     return False
 
 
+async def _read_small(chunks: AsyncIterator[bytes], expected: int) -> bytes:
+    """A small body whole: exactly ``expected`` bytes, else 499."""
+    data = bytearray()
+    async for chunk in chunks:
+        data += chunk
+        if len(data) > expected:
+            raise EntityTooLarge("Your request is larger than its Content-Length")
+    if len(data) < expected:
+        raise ClientDisconnect("Client sent less than its Content-Length")
+    return bytes(data)
+
+
+async def _write_small(state: ProxyState, ring: Ring, part: int, path: SwiftPath,
+                       slot_headers: Sequence[Mapping[str, str]], body: bytes) -> list[Reply]:
+    """PUT a body already read to every replica at once: each request goes
+    out with its body in one write, and a node that fails before answering
+    is replaced, since the body can be sent again."""
+    nodes = node_iter(state, ring, part)
+    with tallied(state) as tally:
+        return list(await asyncio.gather(
+            *(_send_slot(state, nodes, "PUT", part, path, h, None, tally, body=body) for h in slot_headers)))
+
+
 async def write_streaming(
     state: ProxyState,
     ring: Ring,
@@ -273,6 +301,8 @@ async def write_streaming(
     cases every backend connection is cut before its body is complete, so no
     replica commits it.
     """
+    if expected is not None and expected <= SMALL_BODY:
+        return await _write_small(state, ring, part, path, slot_headers, await _read_small(chunks, expected))
     nodes = node_iter(state, ring, part)
     tally = Tally()
     slots = [_Slot() for _ in slot_headers]

@@ -76,6 +76,10 @@ def add_feature_info(document: dict[str, Any], features: FeatureSections) -> dic
         document["container_quotas"] = {}
     if features.etag_quoter.enabled:
         document["etag_quoter"] = {"enable_by_default": features.etag_quoter.enable_by_default}
+    if features.staticweb.enabled:
+        document["staticweb"] = {}
+    if features.symlink.enabled:
+        document["symlink"] = {"symloop_max": features.symlink.symloop_max, "static_links": True}
     if features.versioned_writes.enabled:
         document["versioned_writes"] = {"allowed_flags": ["x-versions-location", "x-history-location"]}
     if features.cors.enabled:

@@ -30,7 +30,7 @@ from martlet.errors import (
     BadRequest, EntityTooLarge, MartletError, PreconditionFailed, RangeNotSatisfiable, ServiceUnavailable,
 )
 from martlet.swift_path import SwiftPath
-from proxy import large_objects
+from proxy import large_objects, symlink
 from proxy.access import check_read, check_write
 from proxy.constraints import check_copy_path, check_names, decode_segment, guess_content_type
 from proxy.context import Context
@@ -94,8 +94,12 @@ def _judged(response: aiohttp.ClientResponse) -> web.Response:
 
 async def _read_source(ctx: Context, source: SwiftPath, sent: Mapping[str, str]) -> aiohttp.ClientResponse:
     """The newest replica's answer to the source GET (as Swift's copy,
-    ``X-Newest``), still open: 404 if there is none."""
-    answer = await read_entity(ctx.state, source, "GET", sent, newest=True)
+    ``X-Newest``), still open: 404 if there is none. A symlink source is
+    its target's content, or with ``?symlink=get`` the link itself."""
+    if ctx.request.query.get("symlink") == "get":
+        answer = await read_entity(ctx.state, source, "GET", sent, newest=True)
+    else:
+        answer = await symlink.read_following(ctx, source, "GET", sent, newest=True)
     raise_for_missing(answer)
     assert answer.response is not None
     return answer.response
@@ -147,6 +151,7 @@ async def _copy(ctx: Context, source: SwiftPath, dest: SwiftPath) -> web.StreamR
             if large_objects.is_dlo(response.headers):
                 headers.setdefault("X-Object-Manifest", response.headers["X-Object-Manifest"])
         headers = _inherit(ctx, body.headers, headers, dest.obj)
+        headers.update(_copied_link(ctx, response.headers, source, dest))
         if body.etag:
             headers["ETag"] = body.etag
         timestamp = new_timestamp()
@@ -176,6 +181,23 @@ def _plain_source(ctx: Context, response: aiohttp.ClientResponse) -> large_objec
     etag = (response.headers.get("ETag", "").strip('"') or None) if response.status == 200 else None
     return large_objects.CopySource(response.headers, length,
                                     _source_chunks(response, ctx.state.settings.chunk_size), etag)
+
+
+def _copied_link(ctx: Context, source_headers: Mapping[str, str], source: SwiftPath,
+                 dest: SwiftPath) -> dict[str, str]:
+    """A symlink copied as itself (``?symlink=get``): the copy links to the
+    same target, in the account the client names in
+    ``X-Symlink-Target-Account``, else the source link's own named account,
+    else the copy's account."""
+    link = symlink.link_of(source_headers, source.account)
+    if link is None:
+        return {}
+    account, own = (link.account, True) if link.own_account else (dest.account, False)
+    named = ctx.request.headers.get("X-Symlink-Target-Account")
+    if named:
+        account, own = decode_segment(named), True
+    copied = symlink.Link(account, link.container, link.obj, link.etag, link.size, own)
+    return symlink.link_headers(copied)
 
 
 def _inherit(ctx: Context, source: Mapping[str, str], headers: dict[str, str], dest_obj: str) -> dict[str, str]:

@@ -53,10 +53,18 @@ CONTAINER_UPDATE_OVERRIDES = {
 }
 
 
+# An object's own lasting override of its row's ETag (a symlink's target in
+# the ETag's parameters), kept with its metadata, so POSTs keep the row.
+OVERRIDE_ETAG_SYSMETA = "x-object-sysmeta-container-update-override-etag"
+
+
 def container_update_overrides(headers: Mapping[str, str]) -> dict[str, str]:
     """Pure: ``{update header: value}`` from the override headers; 400 for a
     size that is not a number or an empty ETag (the row would be refused)."""
     out: dict[str, str] = {}
+    lasting = next((v for k, v in headers.items() if k.lower() == OVERRIDE_ETAG_SYSMETA), "").strip()
+    if lasting:
+        out["X-Etag"] = lasting
     for name, replaced in CONTAINER_UPDATE_OVERRIDES.items():
         value = headers.get(name)
         if value is None:
@@ -128,6 +136,8 @@ def post_container_updates(
     sys_meta = {k.lower(): v for k, v in data.sys_meta.items()}
     slo_etag, slo_size = sys_meta.get(SLO_ETAG_SYSMETA), sys_meta.get(SLO_SIZE_SYSMETA, "")
     extra = {"X-Content-Type-Timestamp": timestamp.internal}
+    if sys_meta.get(OVERRIDE_ETAG_SYSMETA):
+        extra["X-Etag"] = sys_meta[OVERRIDE_ETAG_SYSMETA]
     if slo_etag and slo_size.isdigit():
         first = records[0].headers if records else {}
         extra["X-Content-Type"] = with_swift_bytes(first.get("X-Content-Type", content_type), int(slo_size))

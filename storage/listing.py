@@ -271,29 +271,43 @@ def _json_entry(entry: Entry, policy_names: Mapping[int, str]) -> dict[str, obje
     return fields
 
 
-def split_slo_etag(etag: str) -> tuple[str, str | None]:
-    """``"<md5>; slo_etag=<etag>"`` (an SLO manifest's row) -> both parts."""
+# The ETag parameters a row may carry that listings show as fields.
+_ROW_PARAMS = frozenset({"slo_etag", "symlink_target", "symlink_target_account", "symlink_target_etag",
+                         "symlink_target_bytes"})
+
+
+def split_etag_params(etag: str) -> tuple[str, dict[str, str]]:
+    """``"<md5>; key=value; ..."`` (the row of an SLO manifest or a
+    symlink) -> the ETag without the known parameters, and those."""
     if ";" not in etag:
-        return etag, None
+        return etag, {}
     base, *params = etag.split(";")
-    found: str | None = None
+    found: dict[str, str] = {}
     kept = []
     for param in params:
         key, sep, value = param.partition("=")
-        if sep and key.strip().lower() == "slo_etag":
-            found = value.strip().strip('"')
+        if sep and key.strip().lower() in _ROW_PARAMS:
+            found[key.strip().lower()] = value.strip().strip('"')
         else:
             kept.append(param)
     return ";".join([base.strip(), *kept]), found
+
+
+def split_slo_etag(etag: str) -> tuple[str, str | None]:
+    """``"<md5>; slo_etag=<etag>"`` (an SLO manifest's row) -> both parts."""
+    base, params = split_etag_params(etag)
+    return base, params.get("slo_etag")
 
 
 def _object_fields(entry: ObjectRecord) -> dict[str, object]:
     """An object row as listed. An SLO manifest's row shows its large
     object: ``swift_bytes`` as the bytes (the row's own size stays the
     manifest's, which is what the container's stats count, as Swift's)
-    and the SLO ETag as ``slo_etag`` beside the manifest's own hash."""
+    and the SLO ETag as ``slo_etag`` beside the manifest's own hash. A
+    symlink's row shows its target as ``symlink_path`` (a static link's
+    also its ``symlink_etag`` and ``symlink_bytes``)."""
     content_type, swift_bytes = split_swift_bytes(entry.content_type)
-    etag, slo_etag = split_slo_etag(entry.etag)
+    etag, params = split_etag_params(entry.etag)
     fields: dict[str, object] = {
         "name": entry.name,
         "hash": etag,
@@ -301,8 +315,15 @@ def _object_fields(entry: ObjectRecord) -> dict[str, object]:
         "content_type": content_type,
         "last_modified": last_modified(entry.created_at),
     }
-    if slo_etag is not None:
-        fields["slo_etag"] = f'"{slo_etag}"'
+    if "slo_etag" in params:
+        fields["slo_etag"] = f'"{params["slo_etag"]}"'
+    target, account = params.get("symlink_target"), params.get("symlink_target_account")
+    if target and account:
+        fields["symlink_path"] = f"/v1/{account}/{target}"
+        if "symlink_target_etag" in params:
+            fields["symlink_etag"] = params["symlink_target_etag"]
+            size = params.get("symlink_target_bytes", "")
+            fields["symlink_bytes"] = int(size) if size.isdigit() else 0
     return fields
 
 

@@ -13,6 +13,7 @@ written.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -28,6 +29,7 @@ from proxy.fanout import NODE_ERRORS, ReadAnswer
 from proxy.large_objects.dlo import listing_segments
 from proxy.large_objects.manifest import Segment, SegmentHead, normalize_etag
 from proxy.replicas import read_entity
+from proxy.symlink.reader import read_counting_links, read_following
 
 SLO_ETAG = "X-Object-Sysmeta-Slo-Etag"
 SLO_SIZE = "X-Object-Sysmeta-Slo-Size"
@@ -38,6 +40,11 @@ LISTING_PAGE = 10000
 class SegmentError(Exception):
     """A segment is missing, changed, or unreadable: the large object cannot
     be served correctly from here on."""
+
+
+class RecursionTooDeep(SegmentError):
+    """Nested manifests (perhaps through symlinks) deeper than
+    ``max_slo_recursion_depth``: Swift answers its plain 409 page."""
 
 
 def is_true(value: str | None) -> bool:
@@ -79,9 +86,10 @@ async def read_segment(ctx: Context, account: str, name: str, headers: Mapping[s
     path = SwiftPath(account, container, obj)
     try:
         await check_read(ctx, path)
+        # A segment may be a symlink: its target is the segment.
+        return await read_following(ctx, path, "GET", headers or {})
     except MartletError as exc:
         raise SegmentError(f"segment {name} answered {exc.http_status}") from None
-    return await read_object(ctx, path, "GET", headers)
 
 
 async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
@@ -113,9 +121,9 @@ async def head_segment(ctx: Context, account: str, path: str) -> SegmentHead:
     segment = SwiftPath(account, container, obj)
     try:
         await check_read(ctx, segment)
+        answer, links = await read_counting_links(ctx, segment, "HEAD", {})
     except MartletError as exc:
         return SegmentHead(exc.http_status)
-    answer = await read_object(ctx, segment, "HEAD")
     if answer.response is None:
         return SegmentHead(404 if 404 in answer.statuses else 503)
     answer.response.release()
@@ -123,7 +131,10 @@ async def head_segment(ctx: Context, account: str, path: str) -> SegmentHead:
         return SegmentHead(answer.response.status)
     if is_slo(answer.response.headers) and not answer.response.headers.get(SLO_ETAG):
         return SegmentHead(409)  # an SLO without its sysmeta: not ours, or broken
-    return head_of(answer.response)
+    head = head_of(answer.response)
+    # A manifest behind a symlink nests as one level (as Swift's, whose
+    # segment check does not see the target's depth through the link).
+    return replace(head, slo_depth=1) if links and head.is_slo else head
 
 
 async def list_dlo_segments(ctx: Context, account: str, container: str, prefix: str) -> list[Segment]:

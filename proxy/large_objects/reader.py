@@ -37,7 +37,8 @@ from proxy.fanout import NODE_ERRORS
 from proxy.headers import backend_response_headers
 from proxy.large_objects.dlo import parse_dlo_manifest
 from proxy.large_objects.fetch import (
-    SLO_ETAG, SLO_SIZE, SegmentError, is_slo, list_dlo_segments, open_span, read_body, read_object, read_segment,
+    SLO_ETAG, SLO_SIZE, RecursionTooDeep, SegmentError, is_slo, list_dlo_segments, open_span, read_body, read_object,
+    read_segment,
 )
 from proxy.large_objects.manifest import (
     CorruptManifest, Segment, normalize_etag, parse_stored_manifest, slo_etag, total_length,
@@ -47,6 +48,8 @@ from proxy.large_objects.spans import map_span, segment_starts
 
 log = logging.getLogger(__name__)
 
+# Swift's default 409 page, which it answers for manifests nested too deep.
+CONFLICT_PAGE = "<html><h1>Conflict</h1><p>There was a conflict when trying to complete your request.</p></html>"
 RESUME_ATTEMPTS = 2  # per span: a replica failing mid-span is replaced this often
 _DROPPED = ("etag", "content-length", "content-range", "accept-ranges", "content-type")
 
@@ -140,7 +143,7 @@ async def leaf_spans(ctx: Context, account: str, segments: Sequence[Segment], fi
             yield segment, piece.first, piece.last
             continue
         if depth >= ctx.state.settings.max_slo_recursion_depth:
-            raise SegmentError(f"max recursion depth exceeded at {segment.name}")
+            raise RecursionTooDeep(f"max recursion depth exceeded at {segment.name}")
         inner = await _sub_slo(ctx, account, segment)
         async for leaf in leaf_spans(ctx, account, inner, piece.first, piece.last, depth + 1):
             yield leaf
@@ -297,6 +300,8 @@ async def _stream(ctx: Context, out: web.StreamResponse, chunks: AsyncGenerator[
         first = await anext(chunks, b"")  # a bad first segment can still be a 409
     except SegmentError as exc:
         log.error("large object segment error before the response", extra={"path": where, "error": str(exc)})
+        if isinstance(exc, RecursionTooDeep):
+            raise Conflict(CONFLICT_PAGE) from None
         raise Conflict(f"Large object segment error: {exc}") from None
     await out.prepare(ctx.request)
     try:

@@ -354,11 +354,18 @@ class DatabaseBroker:
         return removed
 
     def mark_deleted(self, timestamp: str) -> None:
-        """Record a DELETE (newest wins); rows are reclaimed by replication."""
+        """Record a DELETE (newest wins); rows are reclaimed by replication.
+        As Swift's, the metadata is cleared (each key deleted as of the
+        DELETE), so a container made again under the name starts without
+        the old one's ACLs and metadata."""
         with self.transaction() as conn:
-            put_ts, delete_ts = self._stat_row(conn, "put_timestamp, delete_timestamp")
+            put_ts, delete_ts, meta_text = self._stat_row(conn, "put_timestamp, delete_timestamp, metadata")
             if timestamp > delete_ts:
                 conn.execute(f"UPDATE {self.stat_table} SET delete_timestamp = ?", (timestamp,))
+                current = decode_metadata(meta_text)
+                cleared = merge_metadata(current, {k: ("", timestamp) for k, (v, _) in current.items() if v})
+                if cleared != current:
+                    conn.execute(f"UPDATE {self.stat_table} SET metadata = ?", (encode_metadata(cleared),))
                 if delete_ts <= put_ts < timestamp:  # alive -> deleted
                     conn.execute(
                         f"UPDATE {self.stat_table} SET status_changed_at = ?", (timestamp,)

@@ -233,3 +233,23 @@ def test_deeply_nested_manifest_is_a_400(cluster: RunningCluster, box: str) -> N
         answer = call(cluster, "PUT", "box/slo", params={"multipart-manifest": "put"}, data=body)
         assert answer.status_code == 400
     assert json.loads(call(cluster, "GET", "box", params={"format": "json"}).content)  # still serving
+
+
+@pytest.mark.parametrize("announced,sent", [(100, 40), (200_000, 100_000)])
+def test_a_client_that_sends_less_than_its_length_stores_nothing(
+    cluster: RunningCluster, box: str, announced: int, sent: int
+) -> None:
+    # small bodies are read whole before the replicas are asked, larger ones
+    # stream to them: either way no replica may commit a short body
+    account, token = storage_path(cluster)
+    name = f"short-{announced}"
+    head = (f"PUT {account}/box/{name} HTTP/1.1\r\nX-Auth-Token: {token}\r\nHost: x\r\n"
+            f"Content-Length: {announced}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", cluster.spec.proxy_port), timeout=30) as sock:
+        sock.sendall(head + b"x" * sent)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert not answer.startswith(b"HTTP/1.1 201")
+    assert call(cluster, "HEAD", f"box/{name}").status_code == 404

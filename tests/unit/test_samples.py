@@ -24,6 +24,7 @@ from martlet.hashing import HashSection
 from martlet.policies import StoragePolicySection
 from proxy.config import (
     AccountQuotasSection, BulkSection, ContainerQuotasSection, CorsSection, EtagQuoterSection, ProxySection,
+    StaticwebSection, SymlinkSection,
 )
 from proxy.config import VersionedWritesSection
 from ops.node import NodeSection
@@ -48,6 +49,8 @@ REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("proxy.conf", "container_quotas", ContainerQuotasSection),
     ("proxy.conf", "etag_quoter", EtagQuoterSection),
     ("proxy.conf", "cors", CorsSection),
+    ("proxy.conf", "symlink", SymlinkSection),
+    ("proxy.conf", "staticweb", StaticwebSection),
     ("proxy.conf", "versioned_writes", VersionedWritesSection),
     ("storage.conf", "storage", StorageSection),
     ("storage.conf", "node", NodeSection),

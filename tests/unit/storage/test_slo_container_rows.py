@@ -85,3 +85,19 @@ def test_listing_shows_the_large_object() -> None:
     assert listed[1]["hash"] == "s" and "slo_etag" not in listed[1]
     xml = render_listing(rows, "application/xml", "container", "c").decode()
     assert "<bytes>5000000</bytes>" in xml and "<slo_etag>\"e\"</slo_etag>" in xml
+
+
+def test_an_objects_lasting_etag_override_is_kept_across_posts() -> None:
+    """A symlink's row ETag (its target in the parameters) is object
+    sysmeta: used on its PUT and on every POST after it."""
+    from storage.container_updates import post_container_updates
+
+    lasting = "d41d8cd98f00b204e9800998ecf8427e; symlink_target=c/o; symlink_target_account=AUTH_t"
+    headers = {**TARGET, "X-Object-Sysmeta-Container-Update-Override-Etag": lasting}
+    (update,) = container_updates(headers, PATH, "PUT", STAMP, _meta())
+    assert update.headers["X-Etag"] == lasting
+    meta = ObjectMetadata(name="/AUTH_t/c/big", timestamp=STAMP, etag="m" * 32, content_length=0,
+                          content_type="a/b", sys_meta={"X-Object-Sysmeta-Container-Update-Override-Etag": lasting})
+    (posted,) = post_container_updates(TARGET, PATH, meta, "c/d", Timestamp.parse("1700000001.00000"))
+    assert posted.headers["X-Etag"] == lasting
+    assert posted.headers["X-Content-Type"] == "c/d"
