@@ -45,7 +45,7 @@ class ProxySection:
     recheck_container_existence: float = field(default=10.0, metadata={"min": 0.0})
     ring_check_interval: float = field(default=15.0, metadata={"min": 0.0})
     # Bytes read from a client or a backend at a time.
-    chunk_size: int = field(default=65536, metadata={"min": 1024})
+    chunk_size: int = field(default=1024 * 1024, metadata={"min": 1024})
     # Static large objects: segments per manifest, bytes of a manifest PUT,
     # nesting of SLOs inside SLOs, and segment HEADs/DELETEs in flight.
     max_manifest_segments: int = field(default=1000, metadata={"min": 1})

@@ -12,19 +12,31 @@ Content-Range): the next replica is asked for the bytes not yet sent, with
 ``If-Match`` on the ETag so that only the same object can continue the
 stream. A multi-range answer cannot be resumed; then the client connection
 is cut, so that a short body is never mistaken for a complete one.
+
+A whole body is never completed with bytes that do not match its ETag.
+The object server checks the md5 of every whole body it sends and cuts the
+stream before the last chunk when it does not match, so a body served by
+one replica needs no second md5 here. A resume is the one case that
+replica cannot vouch for: the bytes sent before the cut may be the corrupt
+ones that made the first replica cut. So the proxy keeps a crc32 of what it
+sent (an eighth of md5's cost), asks the next replica for the *whole* body
+(which that replica md5-checks in turn), reads its first ``sent`` bytes
+without sending them, and goes on only when their crc32 is the one it
+sent; otherwise it tries the next replica, and cuts the client when none is
+left. The price, re-reading the sent prefix, is paid only on a resume.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 
-from martlet.digest import BodyDigest
 from martlet.swift_path import SwiftPath
 from proxy.fanout import NODE_ERRORS, ReadAnswer, note_error, read_first
 from proxy.headers import backend_response_headers
@@ -69,14 +81,45 @@ async def _resume(state: ProxyState, answer: ReadAnswer, part: int, path: SwiftP
     return again.response, again.node
 
 
-def _body_digest(method: str, status: int, headers: Mapping[str, str], length: int | None) -> BodyDigest | None:
-    """A digest for a whole object's body (not a range), whose ETag the
-    object server gives as the md5 of what it stores (a manifest's too:
-    sent as it is, a manifest is the object it is stored as)."""
+class PrefixMismatch(Exception):
+    """A resumed replica's copy of the bytes already sent is not what was sent."""
+
+
+class SentCrc:
+    """crc32 of a whole body's bytes as they are sent, to check the copy of
+    them a replica resuming the stream has (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.crc = 0
+
+    def update(self, chunk: bytes) -> None:
+        self.crc = zlib.crc32(chunk, self.crc)
+
+
+def sent_crc(method: str, status: int, headers: Mapping[str, str], length: int | None) -> SentCrc | None:
+    """A ``SentCrc`` for a whole object's body (not a range), which the
+    object server md5-checks as it sends it (a manifest's too: sent as it
+    is, a manifest is the object it is stored as); None when the body is
+    not one a replica checks."""
     etag = headers.get("ETag", "").strip('"').lower()
     if method != "GET" or status != 200 or length is None or not _MD5_HEX.match(etag):
         return None
-    return BodyDigest(etag, length)
+    return SentCrc()
+
+
+async def skip_prefix(response: aiohttp.ClientResponse, length: int, expected_crc: int, chunk_size: int) -> None:
+    """Read the first ``length`` bytes of ``response`` (not to be sent
+    again); raise ``PrefixMismatch`` unless their crc32 is ``expected_crc``."""
+    crc = 0
+    left = length
+    while left > 0:
+        chunk = await response.content.read(min(chunk_size, left))
+        if not chunk:
+            raise PrefixMismatch("replica's body ended before the sent prefix")
+        crc = zlib.crc32(chunk, crc)
+        left -= len(chunk)
+    if crc != expected_crc:
+        raise PrefixMismatch("replica's copy of the sent bytes differs")
 
 
 @dataclass
@@ -116,11 +159,10 @@ class ObjectStream:
         sent = 0
         node = answer.node
         assert node is not None  # as response is not None
-        # A backend cut mid-body is resumed on another replica, but the bytes sent
-        # before the cut may have been the corrupt ones that made it cut: check
-        # the whole body's md5 and cut the client before the last chunk rather
-        # than complete a body that does not match its ETag.
-        verify = _body_digest(request.method, status, response.headers, out.content_length)
+        # None for a range or a HEAD; else what a resumed replica must match.
+        crc = sent_crc(request.method, status, response.headers, out.content_length)
+        skip = 0  # bytes of the current response already sent (from a replica before)
+        chunk_size = state.settings.chunk_size
         try:
             await out.prepare(request)
             if request.method == "HEAD":
@@ -128,21 +170,26 @@ class ObjectStream:
                 return out
             while True:
                 try:
-                    async for chunk in response.content.iter_chunked(state.settings.chunk_size):
-                        if verify is not None and verify.check(chunk) is not None:
-                            log.error("body does not match its ETag; cutting", extra={"path": request.path})
-                            if request.transport is not None:
-                                request.transport.close()
-                            return out
+                    if skip:
+                        assert crc is not None  # a whole body is resumed from its start only
+                        await skip_prefix(response, skip, crc.crc, chunk_size)
+                    async for chunk in response.content.iter_chunked(chunk_size):
+                        if crc is not None:
+                            crc.update(chunk)
                         await out.write(chunk)
                         sent += len(chunk)
                     break
-                except NODE_ERRORS as exc:
-                    note_error(state, node, exc)
+                except (*NODE_ERRORS, PrefixMismatch) as exc:
+                    if isinstance(exc, PrefixMismatch):
+                        log.error("resumed replica does not have the bytes sent", extra={"path": request.path})
+                    else:
+                        note_error(state, node, exc)
                     response.release()
                     span = resume_range(status, first_headers, sent)
                     resumed = None
                     if span is not None and etag and span[0] <= span[1]:
+                        if crc is not None:
+                            span, skip = (0, span[1]), sent
                         resumed = await _resume(state, answer, self.part, self.path, self.ring, self.sent,
                                                 *span, etag)
                     if resumed is None:

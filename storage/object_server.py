@@ -49,6 +49,7 @@ from storage.diskfile import (
     DATA,
     META,
     TOMBSTONE,
+    IOV_MAX,
     DiskFileWriter,
     ObjectLocation,
     ObjectState,
@@ -198,16 +199,20 @@ class ObjectServer:
         return request.content_length
 
     async def _receive_body(self, request: web.Request, device: str, writer: DiskFileWriter) -> None:
-        """Stream the body to ``writer`` in disk-sized pieces."""
+        """Stream the body to ``writer`` in disk-sized pieces: the pieces the
+        network gave are gathered (not joined: no copy) and written with one
+        thread hop and one ``writev`` per ``disk_chunk_size``."""
         chunk_size = self.conf.disk_chunk_size
-        buffer = bytearray()
+        pending: list[bytes] = []
+        size = 0
         while True:
             data = await read_chunk(request, self.conf.client_timeout)
             if data:
-                buffer += data
-            if len(buffer) >= chunk_size or (not data and buffer):
-                await self.ctx.io.run(device, writer.write, bytes(buffer))
-                buffer.clear()
+                pending.append(data)
+                size += len(data)
+            if size >= chunk_size or len(pending) >= IOV_MAX or (not data and pending):
+                await self.ctx.io.run(device, writer.write_chunks, pending)
+                pending, size = [], 0
             if not data:
                 return
 

@@ -222,7 +222,7 @@ async def test_device_that_is_a_file_is_507(storage_daemon: StorageDaemon, backe
 
 async def test_full_disk_is_507_without_temp_files(storage_daemon: StorageDaemon, backend: aiohttp.ClientSession) -> None:
     full = OSError(errno.ENOSPC, "No space left on device")
-    with mock.patch("storage.diskfile.os.write", side_effect=full):
+    with mock.patch("storage.diskfile.os.writev", side_effect=full):
         status, _, body = await put_object(backend, storage_daemon, opath(), b"x" * 300_000)
     assert status == 507 and b"full" in body
     assert os.listdir(storage_daemon.device_path("sda") / "tmp") == []

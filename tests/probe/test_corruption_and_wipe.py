@@ -23,12 +23,12 @@ pytestmark = pytest.mark.probe
 BIG = os.urandom(600 * 1024)
 
 
-def _corrupt(path: os.PathLike[str]) -> None:
+def _corrupt(path: os.PathLike[str], offset: int = 300 * 1024) -> None:
     """Flip bytes in place: same length, same xattrs, wrong md5."""
     with open(path, "r+b") as handle:
-        handle.seek(300 * 1024)
+        handle.seek(offset)
         original = handle.read(16)
-        handle.seek(300 * 1024)
+        handle.seek(offset)
         handle.write(bytes(b ^ 0xFF for b in original))
 
 
@@ -135,3 +135,32 @@ def test_every_replica_corrupt_never_succeeds(cluster: ProbeCluster) -> None:
         assert not isinstance(caught.value, AssertionError)
     quarantined = [d for d in primaries if _quarantined(cluster, d)]
     assert quarantined, "a cut GET quarantines the copy it read"
+
+
+def test_resume_never_splices_a_corrupt_prefix_onto_good_bytes(cluster: ProbeCluster) -> None:
+    """The first replica read is corrupt near its start: it sends the
+    corrupt bytes (many chunks before the end, so they reach the client)
+    and cuts before its last chunk. The proxy resumes on a good replica,
+    whose copy of the bytes already sent differs (crc32), so it must not
+    complete the body from there: the GET is cut. The corrupt copy is
+    quarantined and the next GET is whole and right."""
+    body = os.urandom(8 << 20)
+    conn = cluster.connection()
+    conn.put_container("c9")
+    conn.put_object("c9", "spliced", body)
+    _part, primaries = cluster.primaries("c9", "spliced")
+    first = primaries[0]  # a proxy GET reads the primaries in ring order
+    _corrupt(cluster.data_path(first, "c9", "spliced"), offset=1024)
+    url, token = conn.get_auth()  # one GET, without swiftclient's retries
+    received = b""
+    with pytest.raises(requests.exceptions.RequestException):
+        with requests.get(f"{url}/c9/spliced", headers={"X-Auth-Token": token}, stream=True, timeout=60) as answer:
+            assert answer.status_code == 200
+            for chunk in answer.iter_content(65536):
+                received += chunk
+    assert len(received) < len(body)
+    log_text = (cluster.processes.log_dir / "proxy.log").read_text(errors="replace")
+    assert "resumed replica does not have the bytes sent" in log_text
+    assert len(_quarantined(cluster, first)) == 1
+    _headers, again = cluster.connection().get_object("c9", "spliced")
+    assert md5_hex(again) == md5_hex(body)

@@ -7,3 +7,25 @@ def test_resume_range_whole_and_single_range():
     assert resume_range(206, {"Content-Type": "multipart/byteranges; boundary=x"}, 4) is None
     assert resume_range(200, {}, 4) is None
     assert resume_range(304, {"Content-Length": "0"}, 0) is None
+
+
+def test_sent_crc_only_for_a_whole_body_a_replica_checks():
+    from proxy.object_stream import sent_crc
+
+    md5 = {"ETag": '"0123456789abcdef0123456789abcdef"'}
+    assert sent_crc("GET", 200, md5, 10) is not None
+    assert sent_crc("HEAD", 200, md5, 10) is None
+    assert sent_crc("GET", 206, md5, 10) is None  # a range: no whole-body md5 behind it
+    assert sent_crc("GET", 200, {"ETag": '"not-an-md5"'}, 10) is None
+    assert sent_crc("GET", 200, md5, None) is None
+
+
+def test_sent_crc_is_the_crc32_of_the_pieces_in_order():
+    import zlib
+
+    from proxy.object_stream import SentCrc
+
+    crc = SentCrc()
+    for piece in (b"ab", b"", b"cde"):
+        crc.update(piece)
+    assert crc.crc == zlib.crc32(b"abcde")
