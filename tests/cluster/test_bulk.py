@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import time
 from collections.abc import Iterator
 from typing import Any
 from xml.dom import minidom
@@ -112,8 +113,15 @@ def test_bulk_delete_authorizes_each_item(cluster: RunningCluster) -> None:
 
 def test_long_bulk_delete_sends_heartbeats_first(cluster: RunningCluster) -> None:
     fill(cluster, "many", [f"o{i}" for i in range(40)])
-    answer = call(cluster, "POST", "?bulk-delete", data="".join(f"/many/o{i}\n" for i in range(40)) + "/many\n",
-                  headers={"Accept": "application/json"}, stream=True)
+
+    def body() -> Iterator[bytes]:
+        # The request outlasts several heartbeat periods however fast the
+        # deletes are: the client holds back the rest of its list for 1 s.
+        yield "".join(f"/many/o{i}\n" for i in range(20)).encode()
+        time.sleep(1.0)
+        yield ("".join(f"/many/o{i}\n" for i in range(20, 40)) + "/many\n").encode()
+
+    answer = call(cluster, "POST", "?bulk-delete", data=body(), headers={"Accept": "application/json"}, stream=True)
     raw = b"".join(answer.iter_content(None))
     assert raw.startswith(b" ") and b"\r\n\r\n{" in raw  # a space every 0.2 s, then the report
     assert json.loads(raw)["Number Deleted"] == 41
