@@ -189,10 +189,14 @@ def held(service: str) -> set[str]:
 
 
 def wait_in_step(conn: swift_client.Connection, what: str) -> None:
-    """Until every node holds exactly what the ring places on it."""
-    expected = expected_placement(conn)
+    """Until every node holds exactly what the ring places on it. Where
+    the ring places objects is worked out anew each round: a listing read
+    from a container replica that has just come back may not yet name the
+    objects written while it was away (its rows arrive by the updater and
+    database replication, like the objects themselves)."""
     started = time.monotonic()
     while True:
+        expected = expected_placement(conn)
         differ = {s: (len(held(s)), len(want)) for s, want in expected.items() if held(s) != want}
         if not differ:
             counts = ", ".join(f"{s} {len(v)}" for s, v in sorted(expected.items()))
