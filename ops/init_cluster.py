@@ -60,7 +60,8 @@ DEMO_RESELLERS: Mapping[str, str] = {
 # The optional proxy features (proxy.conf sections, see proxy.app.FEATURES),
 # all on in a fresh cluster, as in Swift's all-in-one: clients and Swift's
 # functional tests look for them in /info.
-DEMO_FEATURES = ("bulk", "account_quotas", "container_quotas", "etag_quoter", "cors", "versioned_writes")
+DEMO_FEATURES = ("bulk", "account_quotas", "container_quotas", "etag_quoter", "cors", "versioned_writes",
+                 "tempurl")
 
 
 # The storage policies of a fresh cluster (index = position, the first the

@@ -159,6 +159,25 @@ class VersionedWritesSection:
 
 
 @dataclass(frozen=True)
+class TempurlSection:
+    """``[tempurl]``: temporary URLs signed with an account's or container's
+    ``Temp-URL-Key`` (``proxy.tempurl``). Lists are comma- or space-separated;
+    a header name ending in ``*`` is a prefix."""
+
+    enabled: bool = False
+    # The methods a temp URL may be signed for.
+    methods: tuple[str, ...] = ("GET", "HEAD", "PUT", "POST", "DELETE")
+    # Request headers dropped from a temp URL request, unless allowed.
+    incoming_remove_headers: tuple[str, ...] = ("x-timestamp", "x-open-expired")
+    incoming_allow_headers: tuple[str, ...] = ()
+    # Answer headers dropped from a temp URL's answer, unless allowed.
+    outgoing_remove_headers: tuple[str, ...] = ("x-object-meta-*",)
+    outgoing_allow_headers: tuple[str, ...] = ("x-object-meta-public-*",)
+    # HMAC digests a signature may use (of sha1, sha256, sha512).
+    allowed_digests: tuple[str, ...] = ("sha1", "sha256", "sha512")
+
+
+@dataclass(frozen=True)
 class FeatureSections:
     bulk: BulkSection = BulkSection()
     account_quotas: AccountQuotasSection = AccountQuotasSection()
@@ -166,6 +185,7 @@ class FeatureSections:
     etag_quoter: EtagQuoterSection = EtagQuoterSection()
     cors: CorsSection = CorsSection()
     versioned_writes: VersionedWritesSection = VersionedWritesSection()
+    tempurl: TempurlSection = TempurlSection()
 
     def enabled(self) -> frozenset[str]:
         """The names of the sections that switch their feature on."""
@@ -180,4 +200,5 @@ def feature_sections(config: ConfigFile) -> FeatureSections:
         etag_quoter=config.section("etag_quoter", EtagQuoterSection),
         cors=config.section("cors", CorsSection),
         versioned_writes=config.section("versioned_writes", VersionedWritesSection),
+        tempurl=config.section("tempurl", TempurlSection),
     )

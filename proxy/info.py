@@ -78,6 +78,32 @@ def add_feature_info(document: dict[str, Any], features: FeatureSections) -> dic
         document["etag_quoter"] = {"enable_by_default": features.etag_quoter.enable_by_default}
     if features.versioned_writes.enabled:
         document["versioned_writes"] = {"allowed_flags": ["x-versions-location", "x-history-location"]}
+    if features.tempurl.enabled:
+        document["tempurl"] = tempurl_info(features)
     if features.cors.enabled:
         document["swift"]["strict_cors_mode"] = features.cors.strict_cors_mode
     return document
+
+
+def tempurl_info(features: FeatureSections) -> dict[str, Any]:
+    """``tempurl`` as Swift shows it: each setting as a list of words."""
+    section = features.tempurl
+    digests = sorted({d.lower() for d in words(section.allowed_digests)} & {"sha1", "sha256", "sha512"}
+                     or {"sha1", "sha256", "sha512"})
+    info: dict[str, Any] = {
+        "methods": words(section.methods),
+        "incoming_remove_headers": words(section.incoming_remove_headers),
+        "incoming_allow_headers": words(section.incoming_allow_headers),
+        "outgoing_remove_headers": words(section.outgoing_remove_headers),
+        "outgoing_allow_headers": words(section.outgoing_allow_headers),
+        "allowed_digests": digests,
+    }
+    if "sha1" in digests:
+        info["deprecated_digests"] = ["sha1"]
+    return info
+
+
+def words(items: tuple[str, ...]) -> list[str]:
+    """A config list's words (comma-separated items, each maybe several
+    space-separated words, Swift's own form)."""
+    return [word for item in items for word in item.split()]

@@ -26,6 +26,7 @@ from proxy.config import (
     AccountQuotasSection, BulkSection, ContainerQuotasSection, CorsSection, EtagQuoterSection, ProxySection,
 )
 from proxy.config import VersionedWritesSection
+from proxy.config import TempurlSection
 from ops.node import NodeSection
 from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection
 from replicator.updater import UpdaterSection
@@ -49,6 +50,7 @@ REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("proxy.conf", "etag_quoter", EtagQuoterSection),
     ("proxy.conf", "cors", CorsSection),
     ("proxy.conf", "versioned_writes", VersionedWritesSection),
+    ("proxy.conf", "tempurl", TempurlSection),
     ("storage.conf", "storage", StorageSection),
     ("storage.conf", "node", NodeSection),
     ("storage.conf", "container-server", ContainerServerSection),
