@@ -178,6 +178,16 @@ class TempurlSection:
 
 
 @dataclass(frozen=True)
+class FormpostSection:
+    """``[formpost]``: browser form uploads signed with a ``Temp-URL-Key``
+    (``proxy.formpost``)."""
+
+    enabled: bool = False
+    # HMAC digests a form's signature may use (of sha1, sha256, sha512).
+    allowed_digests: tuple[str, ...] = ("sha1", "sha256", "sha512")
+
+
+@dataclass(frozen=True)
 class FeatureSections:
     bulk: BulkSection = BulkSection()
     account_quotas: AccountQuotasSection = AccountQuotasSection()
@@ -186,6 +196,7 @@ class FeatureSections:
     cors: CorsSection = CorsSection()
     versioned_writes: VersionedWritesSection = VersionedWritesSection()
     tempurl: TempurlSection = TempurlSection()
+    formpost: FormpostSection = FormpostSection()
 
     def enabled(self) -> frozenset[str]:
         """The names of the sections that switch their feature on."""
@@ -201,4 +212,5 @@ def feature_sections(config: ConfigFile) -> FeatureSections:
         cors=config.section("cors", CorsSection),
         versioned_writes=config.section("versioned_writes", VersionedWritesSection),
         tempurl=config.section("tempurl", TempurlSection),
+        formpost=config.section("formpost", FormpostSection),
     )

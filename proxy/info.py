@@ -80,6 +80,8 @@ def add_feature_info(document: dict[str, Any], features: FeatureSections) -> dic
         document["versioned_writes"] = {"allowed_flags": ["x-versions-location", "x-history-location"]}
     if features.tempurl.enabled:
         document["tempurl"] = tempurl_info(features)
+    if features.formpost.enabled:
+        document["formpost"] = digest_info(features.formpost.allowed_digests)
     if features.cors.enabled:
         document["swift"]["strict_cors_mode"] = features.cors.strict_cors_mode
     return document
@@ -88,16 +90,22 @@ def add_feature_info(document: dict[str, Any], features: FeatureSections) -> dic
 def tempurl_info(features: FeatureSections) -> dict[str, Any]:
     """``tempurl`` as Swift shows it: each setting as a list of words."""
     section = features.tempurl
-    digests = sorted({d.lower() for d in words(section.allowed_digests)} & {"sha1", "sha256", "sha512"}
-                     or {"sha1", "sha256", "sha512"})
-    info: dict[str, Any] = {
+    return {
         "methods": words(section.methods),
         "incoming_remove_headers": words(section.incoming_remove_headers),
         "incoming_allow_headers": words(section.incoming_allow_headers),
         "outgoing_remove_headers": words(section.outgoing_remove_headers),
         "outgoing_allow_headers": words(section.outgoing_allow_headers),
-        "allowed_digests": digests,
+        **digest_info(section.allowed_digests),
     }
+
+
+def digest_info(configured: tuple[str, ...]) -> dict[str, list[str]]:
+    """``allowed_digests`` (and ``deprecated_digests``: sha1, when allowed)
+    of a signed feature."""
+    known = {"sha1", "sha256", "sha512"}
+    digests = sorted({d.lower() for d in words(configured)} & known or known)
+    info = {"allowed_digests": digests}
     if "sha1" in digests:
         info["deprecated_digests"] = ["sha1"]
     return info

@@ -26,7 +26,7 @@ from proxy.config import (
     AccountQuotasSection, BulkSection, ContainerQuotasSection, CorsSection, EtagQuoterSection, ProxySection,
 )
 from proxy.config import VersionedWritesSection
-from proxy.config import TempurlSection
+from proxy.config import FormpostSection, TempurlSection
 from ops.node import NodeSection
 from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection
 from replicator.updater import UpdaterSection
@@ -51,6 +51,7 @@ REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("proxy.conf", "cors", CorsSection),
     ("proxy.conf", "versioned_writes", VersionedWritesSection),
     ("proxy.conf", "tempurl", TempurlSection),
+    ("proxy.conf", "formpost", FormpostSection),
     ("storage.conf", "storage", StorageSection),
     ("storage.conf", "node", NodeSection),
     ("storage.conf", "container-server", ContainerServerSection),
