@@ -55,23 +55,6 @@ def error_response(error: MartletError, request: web.Request | None = None) -> w
 
 
 @web.middleware
-async def trans_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Adopt the caller's ``X-Trans-Id`` (backend) or make one (edge)."""
-    trans_id = request.headers.get(TRANS_ID_HEADER) or new_trans_id()
-    token = trans_id_var.set(trans_id)
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        exc.headers[TRANS_ID_HEADER] = trans_id
-        raise
-    finally:
-        trans_id_var.reset(token)
-    if not response.prepared:
-        response.headers[TRANS_ID_HEADER] = trans_id
-    return response
-
-
-@web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The one place a domain error becomes an HTTP status."""
     try:
@@ -115,12 +98,36 @@ class Exchange:
     seconds: float
 
 
-async def measured(
-    request: web.Request, handler: Handler, record: Callable[[Exchange], None]
-) -> web.StreamResponse:
-    """Run ``handler`` and hand what the exchange came to to ``record``,
-    whether it answered, raised an HTTP exception or lost the client. The
-    access log and the metrics middleware both measure through this."""
+# Called with every request and what it came to, after the access log
+# line: how an app adds its metrics (``martlet.metrics.install_metrics``).
+ExchangeObserver = Callable[[web.Request, Exchange], None]
+EXCHANGE_OBSERVERS: web.AppKey[list[ExchangeObserver]] = web.AppKey("exchange_observers", list)
+
+
+def _log_access(request: web.Request, exchange: Exchange) -> None:
+    access_log.info(
+        "request",
+        extra={
+            "method": request.method,
+            "path": request.rel_url.raw_path,
+            "status": exchange.status,
+            "bytes_out": exchange.bytes_out,
+            "bytes_in": request.content_length or 0,
+            "duration_ms": round(exchange.seconds * 1000, 3),
+            "remote": request.remote,
+        },
+    )
+
+
+@web.middleware
+async def exchange_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The outermost of every daemon: adopt the caller's ``X-Trans-Id``
+    (backend) or make one (edge), run the request, and account for what it
+    came to - the access log line and the app's observers (metrics) -
+    whether it answered, raised an HTTP exception or lost the client. One
+    middleware rather than three: each layer costs every request."""
+    trans_id = request.headers.get(TRANS_ID_HEADER) or new_trans_id()
+    token = trans_id_var.set(trans_id)
     started = time.monotonic()
     status = 500
     sent = 0
@@ -128,37 +135,23 @@ async def measured(
         response = await handler(request)
         status = response.status
         sent = _body_bytes(request, response)
+        if not response.prepared:
+            response.headers[TRANS_ID_HEADER] = trans_id
         return response
     except web.HTTPException as exc:
         status = exc.status
+        exc.headers[TRANS_ID_HEADER] = trans_id
         raise
     except ConnectionResetError:
         status = 499
         raise
     finally:
-        record(Exchange(status, sent, time.monotonic() - started))
-
-
-@web.middleware
-async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """One structured line per request: method, path, status, bytes, duration."""
-
-    def log_line(exchange: Exchange) -> None:
-        access_log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.rel_url.raw_path,
-                "status": exchange.status,
-                "bytes_out": exchange.bytes_out,
-                "bytes_in": request.content_length or 0,
-                "duration_ms": round(exchange.seconds * 1000, 3),
-                "remote": request.remote,
-            },
-        )
-
-    return await measured(request, handler, log_line)
+        exchange = Exchange(status, sent, time.monotonic() - started)
+        _log_access(request, exchange)
+        for observe in request.app.get(EXCHANGE_OBSERVERS, ()):
+            observe(request, exchange)
+        trans_id_var.reset(token)
 
 
 # Order matters: the trans id is set before logging and error mapping see it.
-STANDARD_MIDDLEWARES = [trans_id_middleware, access_log_middleware, error_middleware]
+STANDARD_MIDDLEWARES = [exchange_middleware, error_middleware]

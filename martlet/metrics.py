@@ -18,11 +18,10 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import prometheus_client
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.registry import Collector
 
-from martlet.http import Exchange, Handler, measured
+from martlet.http import EXCHANGE_OBSERVERS, Exchange
 
 RefreshHook = Callable[[], Awaitable[None]]
 
@@ -90,21 +89,17 @@ def _bytes_read(request: web.Request) -> int:
         return request.content_length or 0
 
 
-def make_middleware(metrics: HttpMetrics) -> Middleware:
-    @web.middleware
-    async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Outermost, so it sees the status the client got (after the error
-        middleware mapped exceptions) and a streamed body once it is sent."""
+def make_observer(metrics: HttpMetrics) -> Callable[[web.Request, Exchange], None]:
+    """What the standard middleware tells the metrics of each request: the
+    status the client got (after errors were mapped) and a streamed body
+    once it is sent."""
 
-        def observe(exchange: Exchange) -> None:
-            if request.path != "/metrics":  # scrapes would drown the figures
-                metrics.observe(
-                    request.method, exchange.status, exchange.seconds, _bytes_read(request), exchange.bytes_out
-                )
+    def observe(request: web.Request, exchange: Exchange) -> None:
+        if request.path != "/metrics":  # scrapes would drown the figures
+            metrics.observe(request.method, exchange.status, exchange.seconds, _bytes_read(request),
+                            exchange.bytes_out)
 
-        return await measured(request, handler, observe)
-
-    return metrics_middleware
+    return observe
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
@@ -121,14 +116,13 @@ def install_metrics(
 ) -> HttpMetrics:
     """Give ``app`` its registry, the request middleware and ``GET /metrics``.
 
-    Call it while building the app (before it starts): the middleware goes
-    first in the chain.
+    Call it while building the app (before it starts).
     """
     metrics = HttpMetrics()
     for collector in collectors:
         metrics.add_collector(collector)
     metrics.refresh_hooks.extend(refresh_hooks)
     app[METRICS] = metrics
-    app.middlewares.insert(0, make_middleware(metrics))
+    app.setdefault(EXCHANGE_OBSERVERS, []).append(make_observer(metrics))
     app.router.add_get("/metrics", metrics_handler)
     return metrics

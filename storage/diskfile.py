@@ -51,7 +51,7 @@ import fcntl
 import hashlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -415,6 +415,19 @@ class DiskFileWriter:
         cleanup_ondisk_files(self.location.hash_dir)
         invalidate_suffix(self.location.part_dir, self.location.suffix)
         return target
+
+    def store(self, body: bytes, describe: Callable[[DiskFileWriter], ObjectMetadata], ext: str) -> ObjectMetadata:
+        """``open``, ``write`` and ``commit`` a whole small body in one call
+        (one thread hop); ``describe`` gives the metadata once the body is
+        written, or raises to keep nothing. Returns the metadata stored."""
+        self.open()
+        try:
+            self.write(body)
+            metadata = describe(self)
+            self.commit(metadata, ext)
+            return metadata
+        finally:
+            self.abort()
 
     def abort(self) -> None:
         if self.fd is not None:

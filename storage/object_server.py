@@ -24,7 +24,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from martlet import ranges as http_ranges
-from martlet.body import read_chunk
+from martlet.body import read_chunk, read_exactly
 from martlet.conditional import evaluate, if_range_holds, last_modified_seconds, parse_conditions
 from martlet.errors import (
     BadRequest,
@@ -151,30 +151,43 @@ class ObjectServer:
             raise self._conflict(state.durable)
         if if_none_match is not None and state.exists and state.metadata is not None and not is_expired(state.metadata):
             raise PreconditionFailed("object exists", headers={"X-Backend-Timestamp": str(state.durable)})
-        writer = DiskFileWriter(location, fsync=self.conf.fsync)
-        await self.ctx.io.run(path.device, writer.open)
-        try:
-            await self._receive_body(request, path.device, writer)
-            if expected_length is not None and writer.bytes_written != expected_length:
-                raise ClientDisconnect("body shorter than Content-Length")
-            etag = writer.etag
-            if expected_etag is not None and expected_etag != etag:
+        name = object_name(path.names.account, path.names.container, path.names.obj)
+
+        def describe(writer: DiskFileWriter) -> ObjectMetadata:
+            """The object's metadata once its body is written; 422 when the
+            body is not what the client's ETag said."""
+            if expected_etag is not None and expected_etag != writer.etag:
                 raise Unprocessable("ETag does not match the body")
-            metadata = ObjectMetadata(
-                name=object_name(path.names.account, path.names.container, path.names.obj),
+            return ObjectMetadata(
+                name=name,
                 timestamp=timestamp,
-                etag=etag,
+                etag=writer.etag,
                 content_length=writer.bytes_written,
                 content_type=request.headers.get("Content-Type") or DEFAULT_CONTENT_TYPE,
                 delete_at=delete_at,
                 user_meta=user_meta_from(request.headers),
                 sys_meta=sys_meta_from(request.headers, put=True),
             )
-            await self.ctx.io.run(path.device, writer.commit, metadata, DATA)
-        finally:
-            await self.ctx.io.run(path.device, writer.abort)
+
+        writer = DiskFileWriter(location, fsync=self.conf.fsync)
+        if expected_length is not None and expected_length <= self.conf.disk_chunk_size:
+            # A small body is read first and written in one thread hop, not
+            # one per step (open, write, commit, clean up).
+            body = await read_exactly(request, self.conf.client_timeout, expected_length) if expected_length else b""
+            metadata = await self.ctx.io.run(path.device, writer.store, body, describe, DATA)
+        else:
+            await self.ctx.io.run(path.device, writer.open)
+            try:
+                await self._receive_body(request, path.device, writer)
+                if expected_length is not None and writer.bytes_written != expected_length:
+                    raise ClientDisconnect("body shorter than Content-Length")
+                metadata = describe(writer)
+                await self.ctx.io.run(path.device, writer.commit, metadata, DATA)
+            finally:
+                if writer.fd is not None or writer.tmp_path is not None:
+                    await self.ctx.io.run(path.device, writer.abort)
         await self._update_containers(request, path, "PUT", timestamp, metadata, policy)
-        return web.Response(status=201, headers={"ETag": etag})
+        return web.Response(status=201, headers={"ETag": writer.etag})
 
     @staticmethod
     def _expected_length(request: web.Request) -> int | None:

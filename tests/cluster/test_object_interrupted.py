@@ -25,6 +25,13 @@ def request_head(path: str, length: int) -> bytes:
     ).encode()
 
 
+def _temp_files(daemon: StorageDaemon) -> list[str]:
+    """What is left in the device's tmp/ (a small body is read before any
+    temp file is made, so tmp/ may never have been created)."""
+    tmp = daemon.device_path("sda") / "tmp"
+    return os.listdir(tmp) if tmp.exists() else []
+
+
 async def wait_for_status(caplog: pytest.LogCaptureFixture, status: int, timeout: float = 10.0) -> dict:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
@@ -39,7 +46,7 @@ def assert_only_original(daemon: StorageDaemon, obj: str) -> None:
     loc = object_location(daemon.device_path("sda"), 3, "AUTH_a", "c", obj, TEST_HASH)
     datas = [n for n in os.listdir(loc.hash_dir) if n.endswith(".data")] if loc.hash_dir.exists() else []
     assert len(datas) <= 1
-    assert os.listdir(daemon.device_path("sda") / "tmp") == []
+    assert _temp_files(daemon) == []
 
 
 async def test_client_disconnect_mid_body_is_499_and_leaves_nothing(
@@ -74,7 +81,7 @@ async def test_short_body_is_499(
     writer.close()
     assert (await call(backend, storage_daemon, "GET", opath("short")))[0] == 404
     assert list(storage_daemon.devices_root.glob("sda/objects/**/*.data")) == []
-    assert os.listdir(storage_daemon.device_path("sda") / "tmp") == []
+    assert _temp_files(storage_daemon) == []
 
 
 async def test_stalled_client_times_out_with_408(tmp_path: Path, backend: aiohttp.ClientSession) -> None:
@@ -86,7 +93,7 @@ async def test_stalled_client_times_out_with_408(tmp_path: Path, backend: aiohtt
         status_line = await asyncio.wait_for(reader.readline(), 10)
         writer.close()
         assert status_line.split()[1] == b"408"
-        assert os.listdir(daemon.device_path("sda") / "tmp") == []
+        assert _temp_files(daemon) == []
         assert (await call(backend, daemon, "GET", opath("slow")))[0] == 404
     finally:
         await daemon.stop()
