@@ -17,7 +17,17 @@ from martlet.errors import MethodNotAllowed
 from martlet.http import STANDARD_MIDDLEWARES
 from martlet.http import Handler as RequestHandler
 from proxy import (
-    bulk, cors, etag_quoter, large_objects, quotas, server_copy, staticweb, symlink, versioned_writes,
+    bulk,
+    cors,
+    etag_quoter,
+    formpost,
+    large_objects,
+    quotas,
+    server_copy,
+    staticweb,
+    symlink,
+    tempurl,
+    versioned_writes,
 )
 from proxy.auth import authenticate, make_token
 from proxy.config import ProxyConfig
@@ -33,6 +43,8 @@ from proxy.state import ProxyState
 STATE: web.AppKey[ProxyState] = web.AppKey("proxy_state", ProxyState)
 
 # Outermost first, by name (the proxy.conf section that switches it on).
+# A temp URL sits before everything that authorizes (as Swift's before
+# tempauth): it sets who the caller is; so does a form upload's signature.
 # CORS sees every answer, errors included; each item of a bulk request
 # goes down everything after bulk (quotas check each file of an archive);
 # quotas see a copy before it is made; a copy reads its source and writes
@@ -42,6 +54,8 @@ STATE: web.AppKey[ProxyState] = web.AppKey("proxy_state", ProxyState)
 FEATURES: tuple[tuple[str, Feature], ...] = (
     ("cors", cors.wrap),
     ("bulk", bulk.wrap),
+    ("tempurl", tempurl.wrap),
+    ("formpost", formpost.wrap),
     ("staticweb", staticweb.wrap),
     ("etag_quoter", etag_quoter.wrap),
     ("container_quotas", quotas.wrap_container),

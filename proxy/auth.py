@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from martlet.errors import ConfigError, Unauthorized
+from martlet.swift_path import SwiftPath
 
 TOKEN_PREFIX = "AUTH_tk"
 ADMIN = ".admin"
@@ -156,6 +157,9 @@ class Identity:
     groups: frozenset[str]
     expires: int
     service: Identity | None = None
+    # A temp URL's caller (proxy.tempurl): nobody's token, allowed any
+    # request inside the signature's scope (an account, or one container).
+    scope: SwiftPath | None = None
 
     @property
     def name(self) -> str:

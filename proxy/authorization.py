@@ -85,7 +85,7 @@ def owned_accounts(identity: Identity, resellers: Resellers) -> frozenset[str]:
 
 def owns(identity: Identity | None, account: str, resellers: Resellers) -> bool:
     """Does the caller own ``account`` by its token alone (steps 1-3)?"""
-    if identity is None:
+    if identity is None or identity.scope is not None:
         return False
     prefix = resellers.prefix_of(account)
     if prefix is None:
@@ -113,14 +113,25 @@ def decide(
     """May ``identity`` do ``method`` to ``path``? The grant, or raise 401
     (no valid token) / 403 (not allowed) / 405 (an account PUT or DELETE,
     which no one may do)."""
-    grant = _grant(identity, method, path, resellers, read_acl, write_acl, account_acl, referer)
+    if identity is not None and identity.scope is not None:
+        grant = ALLOWED if in_scope(path, identity.scope) else None
+    else:
+        grant = _grant(identity, method, path, resellers, read_acl, write_acl, account_acl, referer)
     if grant is None:
-        if identity is None:
+        if identity is None or identity.scope is not None:
             raise Unauthorized()
         raise Forbidden()
     if path.container is None and method in ("PUT", "DELETE"):
         raise MethodNotAllowed("Account PUT and DELETE are not allowed")
     return grant
+
+
+def in_scope(path: SwiftPath, scope: SwiftPath) -> bool:
+    """Is ``path`` inside a temp URL's ``scope`` (its account, or its
+    container when the scope names one)?"""
+    if path.account != scope.account:
+        return False
+    return scope.container is None or path.container == scope.container
 
 
 def _grant(identity: Identity | None, method: str, path: SwiftPath, resellers: Resellers, read_acl: ACL,
@@ -164,7 +175,9 @@ def _account_acl_grant(names: frozenset[str], method: str, path: SwiftPath, acl:
 def needs_account_acl(identity: Identity | None, path: SwiftPath, resellers: Resellers) -> bool:
     """Could the account ACL change the decision? Only for a caller with a
     token who does not own the account already."""
-    return identity is not None and resellers.prefix_of(path.account) is not None and not owns(
+    if identity is None or identity.scope is not None:
+        return False
+    return resellers.prefix_of(path.account) is not None and not owns(
         identity, path.account, resellers)
 
 

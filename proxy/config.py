@@ -175,6 +175,35 @@ class StaticwebSection:
 
 
 @dataclass(frozen=True)
+class TempurlSection:
+    """``[tempurl]``: temporary URLs signed with an account's or container's
+    ``Temp-URL-Key`` (``proxy.tempurl``). Lists are comma- or space-separated;
+    a header name ending in ``*`` is a prefix."""
+
+    enabled: bool = False
+    # The methods a temp URL may be signed for.
+    methods: tuple[str, ...] = ("GET", "HEAD", "PUT", "POST", "DELETE")
+    # Request headers dropped from a temp URL request, unless allowed.
+    incoming_remove_headers: tuple[str, ...] = ("x-timestamp", "x-open-expired")
+    incoming_allow_headers: tuple[str, ...] = ()
+    # Answer headers dropped from a temp URL's answer, unless allowed.
+    outgoing_remove_headers: tuple[str, ...] = ("x-object-meta-*",)
+    outgoing_allow_headers: tuple[str, ...] = ("x-object-meta-public-*",)
+    # HMAC digests a signature may use (of sha1, sha256, sha512).
+    allowed_digests: tuple[str, ...] = ("sha1", "sha256", "sha512")
+
+
+@dataclass(frozen=True)
+class FormpostSection:
+    """``[formpost]``: browser form uploads signed with a ``Temp-URL-Key``
+    (``proxy.formpost``)."""
+
+    enabled: bool = False
+    # HMAC digests a form's signature may use (of sha1, sha256, sha512).
+    allowed_digests: tuple[str, ...] = ("sha1", "sha256", "sha512")
+
+
+@dataclass(frozen=True)
 class FeatureSections:
     bulk: BulkSection = BulkSection()
     account_quotas: AccountQuotasSection = AccountQuotasSection()
@@ -184,6 +213,8 @@ class FeatureSections:
     versioned_writes: VersionedWritesSection = VersionedWritesSection()
     symlink: SymlinkSection = SymlinkSection()
     staticweb: StaticwebSection = StaticwebSection()
+    tempurl: TempurlSection = TempurlSection()
+    formpost: FormpostSection = FormpostSection()
 
     def enabled(self) -> frozenset[str]:
         """The names of the sections that switch their feature on."""
@@ -200,4 +231,6 @@ def feature_sections(config: ConfigFile) -> FeatureSections:
         versioned_writes=config.section("versioned_writes", VersionedWritesSection),
         symlink=config.section("symlink", SymlinkSection),
         staticweb=config.section("staticweb", StaticwebSection),
+        tempurl=config.section("tempurl", TempurlSection),
+        formpost=config.section("formpost", FormpostSection),
     )

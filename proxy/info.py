@@ -82,6 +82,40 @@ def add_feature_info(document: dict[str, Any], features: FeatureSections) -> dic
         document["symlink"] = {"symloop_max": features.symlink.symloop_max, "static_links": True}
     if features.versioned_writes.enabled:
         document["versioned_writes"] = {"allowed_flags": ["x-versions-location", "x-history-location"]}
+    if features.tempurl.enabled:
+        document["tempurl"] = tempurl_info(features)
+    if features.formpost.enabled:
+        document["formpost"] = digest_info(features.formpost.allowed_digests)
     if features.cors.enabled:
         document["swift"]["strict_cors_mode"] = features.cors.strict_cors_mode
     return document
+
+
+def tempurl_info(features: FeatureSections) -> dict[str, Any]:
+    """``tempurl`` as Swift shows it: each setting as a list of words."""
+    section = features.tempurl
+    return {
+        "methods": words(section.methods),
+        "incoming_remove_headers": words(section.incoming_remove_headers),
+        "incoming_allow_headers": words(section.incoming_allow_headers),
+        "outgoing_remove_headers": words(section.outgoing_remove_headers),
+        "outgoing_allow_headers": words(section.outgoing_allow_headers),
+        **digest_info(section.allowed_digests),
+    }
+
+
+def digest_info(configured: tuple[str, ...]) -> dict[str, list[str]]:
+    """``allowed_digests`` (and ``deprecated_digests``: sha1, when allowed)
+    of a signed feature."""
+    known = {"sha1", "sha256", "sha512"}
+    digests = sorted({d.lower() for d in words(configured)} & known or known)
+    info = {"allowed_digests": digests}
+    if "sha1" in digests:
+        info["deprecated_digests"] = ["sha1"]
+    return info
+
+
+def words(items: tuple[str, ...]) -> list[str]:
+    """A config list's words (comma-separated items, each maybe several
+    space-separated words, Swift's own form)."""
+    return [word for item in items for word in item.split()]

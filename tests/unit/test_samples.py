@@ -27,6 +27,7 @@ from proxy.config import (
     StaticwebSection, SymlinkSection,
 )
 from proxy.config import VersionedWritesSection
+from proxy.config import FormpostSection, TempurlSection
 from ops.node import NodeSection
 from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection
 from replicator.updater import UpdaterSection
@@ -52,6 +53,8 @@ REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("proxy.conf", "symlink", SymlinkSection),
     ("proxy.conf", "staticweb", StaticwebSection),
     ("proxy.conf", "versioned_writes", VersionedWritesSection),
+    ("proxy.conf", "tempurl", TempurlSection),
+    ("proxy.conf", "formpost", FormpostSection),
     ("storage.conf", "storage", StorageSection),
     ("storage.conf", "node", NodeSection),
     ("storage.conf", "container-server", ContainerServerSection),

@@ -129,3 +129,19 @@ def test_owner_view_hides_privileged_headers_from_others():
                "X-Account-Meta-Temp-URL-Key": "s", "X-Container-Object-Count": "1"}
     assert owner_view(headers, OWNER) == headers
     assert owner_view(headers, ALLOWED) == {"X-Container-Meta-Color": "red", "X-Container-Object-Count": "1"}
+
+
+def test_a_temp_url_identity_is_allowed_only_inside_its_scope():
+    account_wide = Identity("", ".wsgi.tempurl", frozenset(), 0, scope=SwiftPath("AUTH_test"))
+    one_container = Identity("", ".wsgi.tempurl", frozenset(), 0, scope=SwiftPath("AUTH_test", "c"))
+    for method in ("GET", "PUT", "DELETE"):
+        assert decide(account_wide, method, SwiftPath("AUTH_test", "other", "o"), R) == ALLOWED
+        assert decide(one_container, method, SwiftPath("AUTH_test", "c", "o"), R) == ALLOWED
+        with pytest.raises(Unauthorized):
+            decide(one_container, method, SwiftPath("AUTH_test", "other", "o"), R)
+        with pytest.raises(Unauthorized):
+            decide(account_wide, method, SwiftPath("AUTH_test2", "c", "o"), R)
+    # never an owner, and no ACL or account ACL is asked about it
+    assert not owns(account_wide, "AUTH_test", R)
+    assert not needs_account_acl(account_wide, SwiftPath("AUTH_test", "c"), R)
+    assert decide(account_wide, "HEAD", SwiftPath("AUTH_test", "c"), R) == ALLOWED

@@ -28,12 +28,14 @@ def test_pipeline_order_is_the_codes(tmp_path: Path) -> None:
     # versioned writes see the PUT a copy or a manifest makes (Swift: after copy/slo/dlo)
     assert names.index("account_quotas") < names.index("versioned_writes") < names.index("server_copy")
     assert set(names) - BUILT_IN == set(FeatureSections().__dataclass_fields__)
+    # a temp URL or a form's signature sets the caller before anything authorizes (Swift: after bulk)
+    assert names.index("bulk") < names.index("tempurl") < names.index("formpost") < names.index("etag_quoter")
 
 
 def test_info_lists_only_what_is_on() -> None:
     document = add_feature_info(info_document(1), FeatureSections())
     assert not {"bulk_delete", "bulk_upload", "account_quotas", "container_quotas", "etag_quoter",
-                "versioned_writes"} & set(document)
+                "versioned_writes", "tempurl", "formpost"} & set(document)
     assert "strict_cors_mode" not in document["swift"]
 
 
@@ -50,3 +52,20 @@ def test_a_fresh_cluster_has_every_feature_on(tmp_path: Path) -> None:
     assert document["etag_quoter"] == {"enable_by_default": False}
     assert document["swift"]["strict_cors_mode"] is True
     assert document["versioned_writes"] == {"allowed_flags": ["x-versions-location", "x-history-location"]}
+    assert document["tempurl"] == {
+        "methods": ["GET", "HEAD", "PUT", "POST", "DELETE"],
+        "incoming_remove_headers": ["x-timestamp", "x-open-expired"], "incoming_allow_headers": [],
+        "outgoing_remove_headers": ["x-object-meta-*"], "outgoing_allow_headers": ["x-object-meta-public-*"],
+        "allowed_digests": ["sha1", "sha256", "sha512"], "deprecated_digests": ["sha1"]}
+    assert document["formpost"] == {"allowed_digests": ["sha1", "sha256", "sha512"], "deprecated_digests": ["sha1"]}
+
+
+def test_digests_in_info_follow_the_config(tmp_path: Path) -> None:
+    conf = tmp_path / "proxy.conf"
+    conf.write_text("[tempurl]\nenabled = true\nallowed_digests = sha512 sha256\nmethods = GET, HEAD\n"
+                    "[formpost]\nenabled = true\nallowed_digests = sha512\n")
+    document = add_feature_info(info_document(1), feature_sections(ConfigFile(conf)))
+    assert document["tempurl"]["allowed_digests"] == ["sha256", "sha512"]
+    assert "deprecated_digests" not in document["tempurl"]
+    assert document["tempurl"]["methods"] == ["GET", "HEAD"]
+    assert document["formpost"] == {"allowed_digests": ["sha512"]}
