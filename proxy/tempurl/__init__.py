@@ -97,17 +97,24 @@ async def _temp_url(ctx: Context, next_handler: Handler, tq: TempUrlQuery) -> An
     except ValueError:
         return _invalid(ctx)
     path = ctx.path
-    if digest not in allowed_digests(section.allowed_digests) or not _signable(ctx.method, path, section):
+    # An empty prefix signs a whole container: then a GET or HEAD of the
+    # container itself may use it too (a static web site's listing).
+    container_root = ctx.method in ("GET", "HEAD") and tq.prefix == ""
+    if digest not in allowed_digests(section.allowed_digests) or not _signable(ctx.method, path, section,
+                                                                                container_root):
         return _invalid(ctx)
-    assert path.container is not None and path.obj is not None
+    assert path.container is not None
+    obj = path.obj or ""
     if tq.ip_range and not _client_in(ctx.request.remote, tq.ip_range):
         return _invalid(ctx)
-    if tq.prefix is not None and not path.obj.startswith(tq.prefix):
+    if tq.prefix is not None and not obj.startswith(tq.prefix):
         return _invalid(ctx)
     scoped_keys = await _keys(ctx, path)
     if not scoped_keys:
         return _invalid(ctx)
-    signed = signed_path(path.account, path.container, path.obj, tq.prefix)
+    if path.obj is None and not await _is_web_site(ctx, path):
+        return _invalid(ctx)  # a container itself only as a static web site
+    signed = signed_path(path.account, path.container, obj, tq.prefix)
     scope = matching_scope(sig_hex, ctx.method, expires, signed, digest, scoped_keys, tq.ip_range)
     if scope is None:
         return _invalid(ctx)
@@ -122,11 +129,16 @@ async def _temp_url(ctx: Context, next_handler: Handler, tq: TempUrlQuery) -> An
     return await next_handler(replace(ctx, request=_cleaned_request(ctx, tq, section), identity=identity))
 
 
-def _signable(method: str, path: SwiftPath, section: TempurlSection) -> bool:
+def _signable(method: str, path: SwiftPath, section: TempurlSection, container_root: bool = False) -> bool:
     """Is this a request a temp URL may be for: a configured method, on
-    an object (a name of more than slashes)?"""
+    an object (a name of more than slashes), or on the container itself
+    when ``container_root`` allows it?"""
     methods = {word.upper() for item in section.methods for word in item.split()}
-    return method in methods and path.obj is not None and bool(path.obj.strip("/"))
+    if method not in methods or path.container is None:
+        return False
+    if container_root:
+        return True
+    return path.obj is not None and bool(path.obj.strip("/"))
 
 
 def _client_in(remote: str | None, ip_range: str) -> bool:
@@ -152,6 +164,19 @@ async def _keys(ctx: Context, path: SwiftPath) -> list[tuple[str, str]]:
     except MartletError:
         pass
     return scoped
+
+
+async def _is_web_site(ctx: Context, path: SwiftPath) -> bool:
+    """Does the container serve an index or listings (``X-Container-Meta-
+    Web-Index`` / ``-Web-Listings``)? A container-wide temp URL reaches the
+    container itself only for the static web feature to answer, never the
+    container's own listing."""
+    try:
+        meta = (await container_info(ctx.state, path.container_path())).meta
+    except MartletError:
+        return False
+    listings = meta.get("web-listings", "").strip().lower() in ("true", "yes", "on", "1", "t", "y")
+    return bool(meta.get("web-index", "").strip()) or listings
 
 
 def _cleaned_request(ctx: Context, tq: TempUrlQuery, section: TempurlSection) -> web.Request:

@@ -189,3 +189,20 @@ def test_only_the_signed_request_goes_through(setup: RunningCluster) -> None:
     answer = anon("POST", post_url, post, headers={"X-Object-Meta-Public-Tag": "t2", "X-Timestamp": "1"})
     assert answer.status_code == 202
     assert call(setup, "HEAD", "tu/obj").headers["X-Object-Meta-Public-Tag"] == "t2"
+
+
+def test_a_container_wide_temp_url_reaches_a_container_only_as_a_web_site(setup: RunningCluster) -> None:
+    # the container's own listing is never a temp URL's to read...
+    url, params = temp_url(setup, "GET", "tu", prefix="")
+    assert requests.get(url, params=params, timeout=30).status_code == 401
+    # ...but a static web site's listing is, and its links carry the signature
+    assert call(setup, "PUT", "site", headers={"X-Container-Meta-Web-Listings": "true"}).status_code == 201
+    assert call(setup, "PUT", "site/page.html", data=b"<p>hi</p>").status_code == 201
+    url, params = temp_url(setup, "GET", "site", prefix="")
+    moved = requests.get(url, params=params, timeout=30, allow_redirects=False)
+    assert moved.status_code == 301
+    listing = requests.get(url + "/", params=params, timeout=30)
+    assert listing.status_code == 200 and "page.html?temp_url_prefix=" in listing.text
+    # a signature for objects under a prefix does not open the site's root
+    url, params = temp_url(setup, "GET", "site", prefix="page")
+    assert requests.get(url + "/", params=params, timeout=30).status_code == 401
