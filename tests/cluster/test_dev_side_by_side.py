@@ -17,10 +17,22 @@ from tests.cluster.test_proxy_dev import start_dev, stop_dev
 pytestmark = pytest.mark.cluster
 
 
+def ephemeral_low() -> int:
+    """The first port the kernel hands out to outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_base(taken: set[int]) -> int:
-    """A --port whose proxy and storage ports are all free."""
+    """A --port whose proxy and storage ports are all free, and below the
+    ephemeral range: a port in it may be taken as the source port of a
+    connection to itself while its daemon is not yet listening (the
+    connection then "answers" with the request it sent)."""
+    top = min(ephemeral_low(), 65536) - PORT_STEP * DEVICES - 1
     for _ in range(200):
-        base = random.randrange(20000, 60000)
+        base = random.randrange(10000, max(top, 10001))
         ports = {base + PORT_STEP * i for i in range(DEVICES + 1)}
         if not ports & taken and not any(port_in_use(p) for p in ports):
             return base
