@@ -39,6 +39,8 @@ async def read_chunk(request: web.Request, timeout: float, size: int = -1) -> by
 
 async def read_exactly(request: web.Request, timeout: float, size: int) -> bytes:
     """Exactly ``size`` bytes of the body; fewer is a 499."""
+    if size == 0:
+        return b""  # aiohttp's reader of an empty body refuses even 0 bytes
     try:
         async with asyncio.timeout(timeout):
             return await request.content.readexactly(size)

@@ -174,7 +174,7 @@ class ObjectServer:
         if expected_length is not None and expected_length <= self.conf.disk_chunk_size:
             # A small body is read first and written in one thread hop, not
             # one per step (open, write, commit, clean up).
-            body = await read_exactly(request, self.conf.client_timeout, expected_length) if expected_length else b""
+            body = await read_exactly(request, self.conf.client_timeout, expected_length)
             metadata = await self.ctx.io.run(path.device, writer.store, body, describe, DATA)
         else:
             await self.ctx.io.run(path.device, writer.open)

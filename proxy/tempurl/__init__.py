@@ -32,6 +32,7 @@ Keys come from the cached account and container info (``proxy.access``,
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import replace
 from email.utils import formatdate
@@ -48,8 +49,10 @@ from proxy.config import TempurlSection
 from proxy.container_info import container_info
 from proxy.context import Context
 from proxy.pipeline import Answer, Handler, on_response
+from proxy.staticweb import WebConfig
 from proxy.tempurl.signature import (
     ACCOUNT_SCOPE,
+    CONTAINER_SCOPE,
     DISALLOWED_HEADERS,
     HeaderRule,
     TempUrlQuery,
@@ -74,10 +77,10 @@ def wrap(next_handler: Handler) -> Handler:
         # have none, or none of ours.
         if "temp_url_" not in ctx.request.rel_url.raw_query_string or ctx.method == "OPTIONS":
             return await next_handler(ctx)
-        query = ctx.request.query
-        if "temp_url_sig" not in query and "temp_url_expires" not in query:
+        tq = TempUrlQuery.of(ctx.request.query)
+        if not tq.present:
             return await next_handler(ctx)
-        return await _temp_url(ctx, next_handler, TempUrlQuery.of(query))
+        return await _temp_url(ctx, next_handler, tq)
 
     return handle
 
@@ -129,12 +132,17 @@ async def _temp_url(ctx: Context, next_handler: Handler, tq: TempUrlQuery) -> An
     return await next_handler(replace(ctx, request=_cleaned_request(ctx, tq, section), identity=identity))
 
 
+@functools.cache
+def _methods(configured: tuple[str, ...]) -> frozenset[str]:
+    """The configured methods as a set, worked out once per config."""
+    return frozenset(word.upper() for item in configured for word in item.split())
+
+
 def _signable(method: str, path: SwiftPath, section: TempurlSection, container_root: bool = False) -> bool:
     """Is this a request a temp URL may be for: a configured method, on
     an object (a name of more than slashes), or on the container itself
     when ``container_root`` allows it?"""
-    methods = {word.upper() for item in section.methods for word in item.split()}
-    if method not in methods or path.container is None:
+    if method not in _methods(section.methods) or path.container is None:
         return False
     if container_root:
         return True
@@ -160,23 +168,21 @@ async def _keys(ctx: Context, path: SwiftPath) -> list[tuple[str, str]]:
         pass
     try:
         info = await container_info(ctx.state, path.container_path())
-        scoped += [(key, "container") for key in keys_of(info.meta)]
+        scoped += [(key, CONTAINER_SCOPE) for key in keys_of(info.meta)]
     except MartletError:
         pass
     return scoped
 
 
 async def _is_web_site(ctx: Context, path: SwiftPath) -> bool:
-    """Does the container serve an index or listings (``X-Container-Meta-
-    Web-Index`` / ``-Web-Listings``)? A container-wide temp URL reaches the
-    container itself only for the static web feature to answer, never the
-    container's own listing."""
+    """Does the container serve an index or listings? A container-wide
+    temp URL reaches the container itself only for the static web feature
+    to answer, never the container's own listing."""
     try:
-        meta = (await container_info(ctx.state, path.container_path())).meta
+        meta = (await container_info(ctx.state, path.container_path())).meta  # cached: _keys read it
     except MartletError:
         return False
-    listings = meta.get("web-listings", "").strip().lower() in ("true", "yes", "on", "1", "t", "y")
-    return bool(meta.get("web-index", "").strip()) or listings
+    return WebConfig.of(meta).is_site
 
 
 def _cleaned_request(ctx: Context, tq: TempUrlQuery, section: TempurlSection) -> web.Request:
