@@ -198,3 +198,14 @@ async def relay(request: web.Request, response: aiohttp.ClientResponse, chunk_si
         return out
     finally:
         response.release()
+
+
+async def relay_chunks(response: aiohttp.ClientResponse, chunk_size: int, what: str) -> AsyncIterator[bytes]:
+    """A backend answer's body in chunks, to be written elsewhere (a copy's
+    source, a version being archived); a replica lost mid-read is a 503
+    naming ``what``."""
+    try:
+        async for chunk in response.content.iter_chunked(chunk_size):
+            yield chunk
+    except NODE_ERRORS:
+        raise ServiceUnavailable(f"{what} failed mid-read") from None

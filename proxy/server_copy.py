@@ -20,7 +20,7 @@ this feature calls — the one dependency between features, and a one-way one.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from urllib.parse import quote
 
 import aiohttp
@@ -34,10 +34,9 @@ from proxy import large_objects, symlink
 from proxy.access import check_read, check_write
 from proxy.constraints import check_copy_path, check_names, decode_segment, guess_content_type
 from proxy.context import Context
-from proxy.fanout import NODE_ERRORS
 from proxy.headers import READ_HEADERS, backend_response_headers, object_headers, user_metadata
 from proxy.pipeline import Answer, Handler
-from proxy.replicas import new_timestamp, put_object, put_response, raise_for_missing, read_entity
+from proxy.replicas import new_timestamp, put_object, put_response, raise_for_missing, read_entity, relay_chunks
 
 # Headers a copy takes from its source object (unless X-Fresh-Metadata).
 _COPIED = ("Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")
@@ -163,14 +162,6 @@ async def _copy(ctx: Context, source: SwiftPath, dest: SwiftPath) -> web.StreamR
         response.release()
 
 
-async def _source_chunks(response: aiohttp.ClientResponse, chunk_size: int) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in response.content.iter_chunked(chunk_size):
-            yield chunk
-    except NODE_ERRORS:
-        raise ServiceUnavailable("Copy source failed mid-read") from None
-
-
 def _plain_source(ctx: Context, response: aiohttp.ClientResponse) -> large_objects.CopySource:
     """A plain object (or a manifest copied as itself) as a copy source."""
     length = int(response.headers.get("Content-Length", "0"))
@@ -180,7 +171,7 @@ def _plain_source(ctx: Context, response: aiohttp.ClientResponse) -> large_objec
     # then the object server's to compute.
     etag = (response.headers.get("ETag", "").strip('"') or None) if response.status == 200 else None
     return large_objects.CopySource(response.headers, length,
-                                    _source_chunks(response, ctx.state.settings.chunk_size), etag)
+                                    relay_chunks(response, ctx.state.settings.chunk_size, "Copy source"), etag)
 
 
 def _copied_link(ctx: Context, source_headers: Mapping[str, str], source: SwiftPath,

@@ -54,7 +54,14 @@ from proxy.container_info import container_info
 from proxy.context import Context
 from proxy.fanout import NODE_ERRORS
 from proxy.pipeline import Answer, Handler, on_response
-from proxy.replicas import new_timestamp, put_object, quorum_response, read_entity, write_entity
+from proxy.replicas import (
+    new_timestamp,
+    put_object,
+    quorum_response,
+    read_entity,
+    relay_chunks,
+    write_entity,
+)
 from proxy.versioned_writes.rules import (
     DELETE_MARKER,
     LISTING_PAGE,
@@ -187,14 +194,6 @@ async def _open(ctx: Context, path: SwiftPath) -> aiohttp.ClientResponse | None:
     return answer.response
 
 
-async def _chunks(response: aiohttp.ClientResponse, chunk_size: int) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in response.content.iter_chunked(chunk_size):
-            yield chunk
-    except NODE_ERRORS:
-        raise ServiceUnavailable("Versioned copy failed mid-read") from None
-
-
 async def _copy(ctx: Context, response: aiohttp.ClientResponse, dest: SwiftPath) -> None:
     """Store what ``response`` streams (a stored object) at ``dest``."""
     length = int(response.headers.get("Content-Length") or 0)
@@ -202,7 +201,8 @@ async def _copy(ctx: Context, response: aiohttp.ClientResponse, dest: SwiftPath)
         raise EntityTooLarge("The object is too large to version")
     headers = copy_headers(response.headers)
     headers.update({"X-Timestamp": new_timestamp(), "Content-Length": str(length)})
-    written = await put_object(ctx.state, dest, headers, _chunks(response, ctx.state.settings.chunk_size), length)
+    chunks = relay_chunks(response, ctx.state.settings.chunk_size, "Versioned copy")
+    written = await put_object(ctx.state, dest, headers, chunks, length)
     if not 200 <= written.status < 300:
         raise fail_with(written.status)
 
