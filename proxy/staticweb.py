@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from martlet.errors import MartletError, NotFound
+from martlet.errors import MartletError, NotFound, ServiceUnavailable
 from martlet.swift_path import SwiftPath
 from proxy.access import authorize_container
 from proxy.container_info import container_info
@@ -231,8 +231,12 @@ async def _listing(ctx: Context, prefix: str, limit: int = LISTING_LIMIT, check:
     answer = await read_entity(ctx.state, container, "GET", {}, query)
     response = answer.response
     if response is None:
-        return []
+        if 404 in answer.statuses:
+            return []
+        raise ServiceUnavailable("No replica answered")  # never an empty page for a backend failure
     try:
+        if response.status >= 500:
+            raise ServiceUnavailable("Container listing failed")
         if response.status != 200:
             return []
         rows = json.loads(await response.read())
