@@ -57,7 +57,8 @@ from proxy.formpost.form import (
 )
 from proxy.object_stream import ObjectStream
 from proxy.pipeline import Answer, Handler, subrequest
-from proxy.tempurl.signature import allowed_digests, keys_of, split_signature
+from proxy.tempurl import scoped_keys
+from proxy.tempurl.signature import allowed_digests, split_signature
 
 FORMPOST_USER = ".wsgi.formpost"
 
@@ -174,19 +175,9 @@ def _form_path(ctx: Context) -> str:
 async def _keys(ctx: Context) -> list[str]:
     """The account's and the container's temp URL keys (none for a path
     that names no container)."""
-    path = ctx.path
-    if path.container is None or not path.container:
+    if not ctx.path.container:
         return []
-    keys: list[str] = []
-    try:
-        keys += keys_of((await account_info(ctx.state, path.account)).meta)
-    except MartletError:
-        pass
-    try:
-        keys += keys_of((await container_info(ctx.state, path.container_path())).meta)
-    except MartletError:
-        pass
-    return keys
+    return [key for key, _scope in await scoped_keys(ctx, ctx.path)]
 
 
 def _check(ctx: Context, attributes: dict[str, str], keys: list[str]) -> int:

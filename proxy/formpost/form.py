@@ -14,12 +14,13 @@ the numbers). Its form is a temp URL signature's (``proxy.tempurl.signature``).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
+
+from proxy.tempurl.signature import hex_hmac
 
 # The most of a plain field's value kept (the rest is read and dropped).
 MAX_VALUE_LENGTH = 4096
@@ -218,8 +219,7 @@ def expiry_headers(attributes: Mapping[str, str]) -> dict[str, str]:
 def form_hmac(path: str, attributes: Mapping[str, str], key: str, digest: str) -> str:
     body = "\n".join([path, attributes.get("redirect") or "", attributes.get("max_file_size") or "0",
                       attributes.get("max_file_count") or "0", attributes.get("expires") or "0"])
-    return hmac.new(key.encode("utf-8", "surrogateescape"), body.encode("utf-8", "surrogateescape"),
-                    getattr(hashlib, digest)).hexdigest()
+    return hex_hmac(key, body, digest)
 
 
 def signature_holds(path: str, attributes: Mapping[str, str], keys: Sequence[str], digest: str,

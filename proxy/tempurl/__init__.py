@@ -112,13 +112,13 @@ async def _temp_url(ctx: Context, next_handler: Handler, tq: TempUrlQuery) -> An
         return _invalid(ctx)
     if tq.prefix is not None and not obj.startswith(tq.prefix):
         return _invalid(ctx)
-    scoped_keys = await _keys(ctx, path)
-    if not scoped_keys:
+    candidates = await scoped_keys(ctx, path)
+    if not candidates:
         return _invalid(ctx)
     if path.obj is None and not await _is_web_site(ctx, path):
         return _invalid(ctx)  # a container itself only as a static web site
     signed = signed_path(path.account, path.container, obj, tq.prefix)
-    scope = matching_scope(sig_hex, ctx.method, expires, signed, digest, scoped_keys, tq.ip_range)
+    scope = matching_scope(sig_hex, ctx.method, expires, signed, digest, candidates, tq.ip_range)
     if scope is None:
         return _invalid(ctx)
     if ctx.method not in ("GET", "HEAD"):
@@ -158,7 +158,7 @@ def _client_in(remote: str | None, ip_range: str) -> bool:
         return False
 
 
-async def _keys(ctx: Context, path: SwiftPath) -> list[tuple[str, str]]:
+async def scoped_keys(ctx: Context, path: SwiftPath) -> list[tuple[str, str]]:
     """The account's keys, then the container's, each with its scope (a
     missing account or container has none)."""
     scoped: list[tuple[str, str]] = []
@@ -179,7 +179,7 @@ async def _is_web_site(ctx: Context, path: SwiftPath) -> bool:
     temp URL reaches the container itself only for the static web feature
     to answer, never the container's own listing."""
     try:
-        meta = (await container_info(ctx.state, path.container_path())).meta  # cached: _keys read it
+        meta = (await container_info(ctx.state, path.container_path())).meta  # cached: scoped_keys read it
     except MartletError:
         return False
     return WebConfig.of(meta).is_site

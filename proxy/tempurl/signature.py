@@ -123,8 +123,15 @@ def compute_hmac(method: str, expires: int, path: str, key: str, digest: str = "
     lines = [method, str(expires), path]
     if ip_range:
         lines.insert(0, f"ip={ip_range}")
-    message = "\n".join(lines).encode("utf-8", "surrogateescape")
-    return hmac.new(key.encode("utf-8", "surrogateescape"), message, DIGESTS[digest]).hexdigest()
+    return hex_hmac(key, "\n".join(lines), digest)
+
+
+def hex_hmac(key: str, message: str, digest: str) -> str:
+    """The hex HMAC of ``message`` under ``key``, both as the client's
+    bytes (names and keys may hold any byte, kept by surrogateescape);
+    the one signature rule temp URLs and form posts share."""
+    raw_key = key.encode("utf-8", "surrogateescape")
+    return hmac.new(raw_key, message.encode("utf-8", "surrogateescape"), DIGESTS[digest]).hexdigest()
 
 
 def keys_of(meta: Mapping[str, str]) -> list[str]:
