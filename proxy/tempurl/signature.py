@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import calendar
+import functools
 import hashlib
 import hmac
 import re
@@ -166,7 +167,9 @@ class HeaderRule:
     allow: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, remove: Iterable[str], allow: Iterable[str]) -> HeaderRule:
+    @functools.cache
+    def of(cls, remove: tuple[str, ...], allow: tuple[str, ...]) -> HeaderRule:
+        """The rule of a config's two lists, built once per config."""
         return cls(_words(remove), _words(allow))
 
     def drops(self, name: str) -> bool:
@@ -205,7 +208,9 @@ def answer_disposition(query: TempUrlQuery, existing: str | None, obj: str) -> s
     return value.replace("\n", "%0A")
 
 
-def allowed_digests(configured: Iterable[str]) -> frozenset[str]:
-    """The configured digests we know (all of them when none is)."""
+@functools.cache
+def allowed_digests(configured: tuple[str, ...]) -> frozenset[str]:
+    """The configured digests we know (all of them when none is); worked
+    out once per config."""
     names = {word.lower() for word in _words(configured)} & set(DIGESTS)
     return frozenset(names or DIGESTS)
