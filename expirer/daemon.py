@@ -271,9 +271,11 @@ class Expirer:
                 parent = cnodes[i % len(cnodes)]
                 headers.update({"X-Container-Host": host_port(parent.ip, parent.port),
                                 "X-Container-Device": parent.device, "X-Container-Partition": str(cpart)})
-            requests.append(self._send(session, node, "DELETE", part, names, headers))
+            requests.append(self._send(session, node, "DELETE", part, names, headers, stamp))
         statuses = await asyncio.gather(*requests)
-        return deletion_outcome(statuses, len(nodes))
+        outcome = deletion_outcome(statuses, len(nodes))
+        log.debug("expired object", extra={"task": task.name, "statuses": statuses, "outcome": outcome})
+        return outcome
 
     async def _delete_row(self, session: aiohttp.ClientSession, nodes: Sequence[Device], part: int,
                           container: str, name: str) -> bool:
@@ -293,15 +295,20 @@ class Expirer:
         return quorum(statuses, len(nodes), ok=(404,))
 
     async def _send(self, session: aiohttp.ClientSession, node: Device, method: str, part: int,
-                    names: tuple[str, ...], headers: Mapping[str, str]) -> int | None:
+                    names: tuple[str, ...], headers: Mapping[str, str], ours: str = "") -> int | None:
         """One bodiless request; its status, or None when the node could
-        not be reached or failed (5xx)."""
+        not be reached or failed (5xx). An object server answers the DELETE
+        of an expired object 404 (as Swift's: to clients it was gone
+        already) with the tombstone it wrote as ``X-Backend-Timestamp``:
+        when that is ``ours``, this request deleted it, which counts as 204."""
         path = backend_path(node.device, part, *names)
         try:
             response = await backend_request(session, node.ip, node.port, method, path, headers=headers)
             async with response:
                 await response.read()
                 status = response.status
+                if ours and status == 404 and response.headers.get("X-Backend-Timestamp") == ours:
+                    status = 204
         except _NETWORK_ERRORS as exc:
             log.info("expirer request failed", extra={"host": host_port(node.ip, node.port), "path": path,
                                                       "error": repr(exc)})
