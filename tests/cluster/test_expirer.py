@@ -22,6 +22,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from expirer.plan import replica_of
 from martlet.backend import backend_path
 from martlet.backend_auth import SIGNATURE_HEADER, backend_key
 from martlet.cluster import load_cluster_config
@@ -49,10 +50,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
         processes.stop()
 
 
-def run_expirers(cluster: RunningCluster) -> dict[str, float]:
-    """``martlet expirer --once`` on every node; the summed figures of their passes."""
+def run_expirers(cluster: RunningCluster, nodes: list[int] | None = None) -> dict[str, float]:
+    """``martlet expirer --once`` on every node (or on ``nodes``); the
+    summed figures of their passes."""
     totals: dict[str, float] = {}
-    for i in range(len(cluster.spec.storage_ports)):
+    for i in range(len(cluster.spec.storage_ports)) if nodes is None else nodes:
         done = subprocess.run(martlet_argv("expirer", "--once", "--config", str(cluster.spec.storage_conf(i))),
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
@@ -175,3 +177,30 @@ def test_clients_cannot_reach_the_hidden_account(cluster: RunningCluster) -> Non
         answer = requests.request(method, url, headers=api.headers, timeout=30, data=b"")
         assert answer.status_code in (401, 403), (method, url, answer.status_code)
     assert task_name(delete_at, "AUTH_test", "exp1", "secret") in task_rows(cluster, delete_at)
+
+
+def test_a_node_that_is_down_delays_only_its_share(cluster: RunningCluster) -> None:
+    """Probe-style: the node whose expirer owns a task is stopped; the
+    other nodes' expirers leave the task alone; back up, it is done."""
+    api = Api(cluster)
+    assert api("PUT", "exp5").status_code in (201, 202)
+    delete_at = put_expiring(api, "exp5", "owned")
+    name = task_name(delete_at, "AUTH_test", "exp5", "owned")
+    assert name in task_rows(cluster, delete_at)
+    config = load_cluster_config(cluster.spec.cluster_conf)
+    _, nodes = load_ring(config.ring_path("container"), config.hash).get_nodes(HIDDEN_ACCOUNT,
+                                                                             task_container(delete_at))
+    owner = cluster.storage_name(nodes[replica_of(name, len(nodes))].port)
+    others = [i for i in range(len(cluster.spec.storage_ports)) if f"storage{i + 1}" != owner]
+    cluster.stop_storage(owner)
+    try:
+        wait_past(delete_at)
+        figures = run_expirers(cluster, others)
+        assert figures.get("tasks", 0) == 0  # not theirs
+        assert any(p.suffix == ".data" for p in object_files(cluster, "exp5", "owned"))
+    finally:
+        cluster.start_storage(owner)
+    # Back up, its own expirer's first pass (or ours) does the task.
+    run_expirers(cluster)
+    assert all(p.suffix == ".ts" for p in object_files(cluster, "exp5", "owned"))
+    assert name not in task_rows(cluster, delete_at)
