@@ -190,8 +190,9 @@ class ObjectServer:
             finally:
                 if writer.fd is not None or writer.tmp_path is not None:
                     await self.ctx.io.run(path.device, writer.abort)
-        await self._update_containers(request, path, "PUT", timestamp, metadata, policy)
-        await self._update_expirer_queue(request, path, timestamp, state, delete_at, policy)
+        # The container row and the expirer's task (if any) go out together.
+        await self._send_updates(path, container_updates(request.headers, path, "PUT", timestamp, metadata, policy)
+                                 + self._expirer_queue(request, path, timestamp, state, delete_at, policy))
         return web.Response(status=201, headers={"ETag": writer.etag})
 
     @staticmethod
@@ -381,7 +382,7 @@ class ObjectServer:
         )
         await self.ctx.io.run(path.device, write_marker, location, metadata, META, self.conf.fsync)
         await self._update_containers_after_post(request, path, location, state, timestamp, content_type)
-        await self._update_expirer_queue(request, path, timestamp, state, delete_at, location.policy)
+        await self._send_updates(path, self._expirer_queue(request, path, timestamp, state, delete_at, location.policy))
         return web.Response(status=202)
 
     async def _update_containers_after_post(
@@ -411,17 +412,19 @@ class ObjectServer:
         """After a durable write: tell the container server(s); queue on failure."""
         await self._send_updates(path, container_updates(request.headers, path, method, timestamp, meta, policy))
 
-    async def _update_expirer_queue(
-        self, request: web.Request, path: EntityPath, timestamp: Timestamp, before: ObjectState,
-        delete_at: int | None, policy: int,
-    ) -> None:
-        """A write that sets, moves or removes ``X-Delete-At`` queues the
-        new task and drops the old one (``expirer_task_updates``): sent now,
-        or queued in async_pending like any container update."""
+    @staticmethod
+    def _expirer_queue(
+        request: web.Request, path: EntityPath, timestamp: Timestamp, before: ObjectState, delete_at: int | None,
+        policy: int,
+    ) -> list[PendingUpdate]:
+        """The expirer queue rows of a write that sets, moves or removes
+        ``X-Delete-At`` (``expirer_task_updates``): sent, or queued in
+        async_pending, like any container update. None for the common
+        write that neither has nor had a delete-at."""
         old = before.metadata.delete_at if before.exists and before.metadata is not None else None
         if old is None and delete_at is None:
-            return  # the common case: nothing to do
-        await self._send_updates(path, expirer_task_updates(request.headers, path, timestamp, old, delete_at, policy))
+            return []
+        return expirer_task_updates(request.headers, path, timestamp, old, delete_at, policy)
 
     async def _send_updates(self, path: EntityPath, records: list[PendingUpdate]) -> None:
         if not records:
