@@ -34,6 +34,7 @@ COPY ring ./ring
 COPY storage ./storage
 COPY proxy ./proxy
 COPY replicator ./replicator
+COPY expirer ./expirer
 COPY ops ./ops
 COPY etc ./etc
 RUN python3 -m pip install --no-deps --no-build-isolation . \

@@ -42,6 +42,7 @@ BACKGROUND: dict[str, dict[str, str]] = {
     "replicator": {"interval": "10", "concurrency": "2"},
     "db-replicator": {"interval": "10", "concurrency": "2"},
     "auditor": {"interval": "30"},
+    "expirer": {"interval": "10"},
 }
 
 

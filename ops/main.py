@@ -4,8 +4,8 @@ Each component owns its subcommands in its ``cli`` module, which exposes
 ``register(subparsers)``; a subcommand stores its runner as ``func`` and the
 runner returns the exit code. This module is the composition root that lists
 them, so it lives outside the kernel (``martlet/`` imports no component) and
-is the only module of ``ops/`` that imports ``storage``, ``proxy`` and
-``replicator``. Bad input is one line on stderr and exit code 2, never a
+is the only module of ``ops/`` that imports ``storage``, ``proxy``,
+``replicator`` and ``expirer``. Bad input is one line on stderr and exit code 2, never a
 traceback.
 
 The console script ``martlet`` runs ``main``; ``python -m ops.main`` is the
@@ -19,6 +19,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import expirer.cli
 import proxy.cli
 import replicator.cli
 import ring.cli
@@ -28,9 +29,9 @@ from martlet.errors import ConfigError, MartletError, RingError, UsageError
 import ops.cli
 
 # The modules that register subcommands, in the order `martlet --help` lists them.
-COMMAND_MODULES = (ring.cli, storage.cli, replicator.cli, proxy.cli, ops.cli)
+COMMAND_MODULES = (ring.cli, storage.cli, replicator.cli, expirer.cli, proxy.cli, ops.cli)
 # What `martlet node` runs in one process, by command name.
-NODE_DAEMONS = {**storage.cli.NODE_DAEMONS, **replicator.cli.NODE_DAEMONS}
+NODE_DAEMONS = {**storage.cli.NODE_DAEMONS, **replicator.cli.NODE_DAEMONS, **expirer.cli.NODE_DAEMONS}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,7 @@
 """``martlet node --config storage.conf``: one storage node, one process.
 
 Runs the daemons ``[node] daemons`` names (by default the storage daemon,
-replicator, db-replicator, auditor and updater) under one
+replicator, db-replicator, auditor, updater and expirer) under one
 ``ops.supervisor.Supervisor``, from the same storage.conf the separate
 commands read. Signals: SIGTERM and SIGINT stop every daemon (each gets
 ``stop_timeout`` seconds, then is cancelled) and end the node with 0;
@@ -44,7 +44,7 @@ class NodeSection:
     restarts and stops it."""
 
     # Daemons to run, by command name; empty: every one the node offers
-    # (storage, replicator, db-replicator, auditor, updater). E.g. only
+    # (storage, replicator, db-replicator, auditor, updater, expirer). E.g. only
     # `storage` where the background daemons run elsewhere.
     daemons: tuple[str, ...] = ()
     # Seconds before a failed daemon starts again, doubled per consecutive

@@ -6,7 +6,7 @@ its share by weight). The storage nodes the rings name, each asked for
 ``GET /recon`` (``storage.recon``): reachable or not, its devices and disk
 usage, the depth of its async_pending queues, its daemons under ``martlet
 node`` (how many run, which do not), and the last pass of its
-replicator, database replicator, auditor and updater with their age.
+replicator, database replicator, auditor, updater and expirer with their age.
 
 Gathering (files, HTTP) and rendering (pure, tested directly) are apart.
 """
@@ -36,6 +36,7 @@ PASS_COLUMNS = (
     ("db-replicator", "db replication"),
     ("auditor", "audit"),
     ("updater", "updates"),
+    ("expirer", "expiry"),
 )
 
 

@@ -1,11 +1,11 @@
 """The daemons of one storage node, supervised inside one process.
 
 ``martlet node`` runs a node's storage daemon and its background daemons
-(replicator, db-replicator, auditor, updater) as *children* of one
+(replicator, db-replicator, auditor, updater, expirer) as *children* of one
 ``Supervisor``: each child is a thread with its own event loop, so a pass
 that keeps its loop busy for a while never stalls the storage daemon's
-requests, and the node costs one interpreter instead of five (a dev
-cluster: 5 processes, not 21). The price is shared fate: a crash of the
+requests, and the node costs one interpreter instead of six (a dev
+cluster: 5 processes, not 25). The price is shared fate: a crash of the
 interpreter itself (a segfault, the OOM killer) ends every daemon of the
 node, and whoever started the node (compose's restart policy, systemd)
 restarts it; the separate ``martlet storage``/``replicator``/... commands

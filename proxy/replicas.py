@@ -21,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from martlet.conditional import http_date, last_modified_seconds
+from martlet.expiring import HIDDEN_ACCOUNT, task_container
 from martlet.errors import NotFound, ServiceUnavailable
 from martlet.http import ANSWER_CONTENT_TYPE
 from martlet.netaddr import host_port
@@ -109,7 +110,28 @@ def _replica_headers(state: ProxyState, path: SwiftPath, base: Mapping[str, str]
     if parent is None:
         return slot_headers(base, replicas, [], 0, "")
     _, part, nodes = locate(state, parent)
-    return slot_headers(base, replicas, nodes, part, _UPDATE_PREFIX[parent.kind])
+    per_slot = slot_headers(base, replicas, nodes, part, _UPDATE_PREFIX[parent.kind])
+    delete_at = base.get("X-Delete-At", "")
+    if path.kind == "object" and delete_at.isascii() and delete_at.isdigit():
+        per_slot = _expirer_task_headers(state, per_slot, int(delete_at))
+    return per_slot
+
+
+def _expirer_task_headers(state: ProxyState, per_slot: list[dict[str, str]], delete_at: int) -> list[dict[str, str]]:
+    """Each object replica of a write that sets ``X-Delete-At`` also names
+    one replica of the expirer's task container (Swift's
+    ``X-Delete-At-Container/-Host/-Device/-Partition``) and one replica of
+    the hidden account (``X-Delete-At-Account-*``, martlet's own: the
+    container server creates a task container on its first row and reports
+    it there, so the expirer can list the task containers). Writes without
+    ``X-Delete-At`` cost nothing more."""
+    container = task_container(delete_at)
+    _, part, nodes = locate(state, SwiftPath(HIDDEN_ACCOUNT, container))
+    _, account_part, account_nodes = locate(state, SwiftPath(HIDDEN_ACCOUNT))
+    with_task = slot_headers({}, len(per_slot), nodes, part, "Delete-At")
+    with_account = slot_headers({}, len(per_slot), account_nodes, account_part, "Delete-At-Account")
+    return [{**slot, **task, **account, "X-Delete-At-Container": container}
+            for slot, task, account in zip(per_slot, with_task, with_account)]
 
 
 async def write_entity(state: ProxyState, method: str, path: SwiftPath, headers: Mapping[str, str], *,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from martlet.errors import MethodNotAllowed
+from martlet.expiring import AUTO_CREATE_PREFIX
 from storage.db import AccountBroker, AccountInfo
 from storage.db.headers import (
     account_headers,
@@ -57,7 +58,13 @@ class AccountServer(DatabaseServer[AccountInfo]):
         update = container_update_from_request(path.names.container, request.headers)
         broker = self.broker(path)
 
+        tmp_dir = self.ctx.layout(path.device).tmp()
+        auto_create = path.names.account.startswith(AUTO_CREATE_PREFIX)
+
         def work() -> None:
+            if auto_create and not broker.exists():
+                # The cluster's own accounts are created by their first row.
+                broker.create(tmp_dir, path.names.account, update.put_timestamp, {})
             self.live_info(broker)
             broker.merge_containers([update])
 

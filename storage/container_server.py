@@ -36,6 +36,7 @@ from pathlib import Path
 from aiohttp import web
 
 from martlet.errors import Conflict, MethodNotAllowed
+from martlet.expiring import AUTO_CREATE_PREFIX
 from storage.async_pending import send_or_queue, write_pending
 from storage.context import StorageContext
 from storage.db import ContainerBroker, ContainerInfo, ObjectUpdate
@@ -178,10 +179,25 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
         assert path.names.obj is not None
         update = object_update_from_request(request.method, path.names.obj, request.headers)
         broker = self.broker(path)
+        if path.names.account.startswith(AUTO_CREATE_PREFIX):
+            await self._auto_create(request, path, broker, update.created_at)
         # Concurrent updates of one container share a transaction.
         if await self.row_updates.submit(path.device, str(broker.path), update, broker.merge_objects):
             self.reporter.schedule(path.device, broker)
         return web.Response(status=201 if request.method == "PUT" else 204)
+
+    async def _auto_create(self, request: web.Request, path: EntityPath, broker: ContainerBroker,
+                           timestamp: str) -> None:
+        """A container of the cluster's own accounts (the expirer's task
+        containers) is created by its first row, as Swift's are; it reports
+        to the account replicas the row names (``X-Account-*``)."""
+        if broker.exists():
+            return
+        target = account_target_from_headers(request.headers)
+        tmp_dir = self.ctx.layout(path.device).tmp()
+        assert path.names.container is not None
+        await self.ctx.io.run(path.device, broker.create, tmp_dir, path.names.account, path.names.container,
+                              timestamp, {}, target, 0)
 
     async def put(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         timestamp = require_timestamp(request.headers)

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from martlet.content_type import split_swift_bytes, with_swift_bytes
 from martlet.errors import BadRequest
+from martlet.expiring import EMPTY_ETAG, HIDDEN_ACCOUNT, task_container, task_content_type, task_name
 from martlet.policies import POLICY_INDEX_HEADER
 from martlet.timestamp import Timestamp
 from storage.async_pending import PendingUpdate
@@ -143,3 +144,50 @@ def post_container_updates(
         extra["X-Content-Type"] = with_swift_bytes(first.get("X-Content-Type", content_type), int(slo_size))
         extra["X-Etag"] = f"{data.etag}; slo_etag={slo_etag}"
     return [replace(r, headers={**r.headers, **extra}) for r in records]
+
+
+def task_targets(headers: Mapping[str, str]) -> tuple[str, list[tuple[str, str]], int, dict[str, str]]:
+    """Pure: ``(task container, [(host, device), ...], partition, account
+    headers)`` from the proxy's ``X-Delete-At-Container/-Host/-Device/
+    -Partition`` and ``X-Delete-At-Account-*``; empty when absent, 400 when
+    they do not pair up."""
+    container = headers.get("X-Delete-At-Container", "").strip()
+    renamed = {f"X-Container-{k}": headers.get(f"X-Delete-At-{k}", "") for k in ("Host", "Device", "Partition")}
+    targets, partition = container_targets(renamed)
+    if not targets:
+        return "", [], 0, {}
+    if not container.isascii() or not container.isdigit():
+        raise BadRequest("X-Delete-At-Container must be a task container name")
+    account = {f"X-Account-{k}": headers.get(f"X-Delete-At-Account-{k}", "").strip()
+               for k in ("Host", "Device", "Partition")}
+    return container, targets, partition, account if account["X-Account-Host"] else {}
+
+
+def expirer_task_updates(
+    headers: Mapping[str, str], path: EntityPath, timestamp: Timestamp, old: int | None, new: int | None,
+    policy: int = 0,
+) -> list[PendingUpdate]:
+    """Pure: the rows of the expirer's queue that a write moving the
+    object's ``X-Delete-At`` from ``old`` to ``new`` sends: a PUT of the
+    new task, a DELETE of the old one. Only the task container the proxy
+    named can be reached: an old task elsewhere is left for the expirer,
+    whose ``X-If-Delete-At`` DELETE then finds the times differ (412) and
+    drops it. Nothing at all when neither time is set."""
+    if old == new or (old is None and new is None):
+        return []
+    container, targets, partition, account = task_targets(headers)
+    if not targets:
+        return []
+    assert path.names.container is not None and path.names.obj is not None
+    names = (path.names.account, path.names.container, path.names.obj)
+    base = {BACKEND_TYPE_HEADER: "container", "X-Timestamp": timestamp.internal, POLICY_INDEX_HEADER: "0", **account}
+    records: list[PendingUpdate] = []
+    if new is not None and task_container(new) == container:
+        put = {**base, "X-Size": "0", "X-Content-Type": task_content_type(policy), "X-Etag": EMPTY_ETAG}
+        records += [PendingUpdate("PUT", host, device, partition, HIDDEN_ACCOUNT, container, task_name(new, *names), put)
+                    for host, device in targets]
+    if old is not None and task_container(old) == container:
+        records += [PendingUpdate("DELETE", host, device, partition, HIDDEN_ACCOUNT, container,
+                                  task_name(old, *names), base)
+                    for host, device in targets]
+    return records

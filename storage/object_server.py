@@ -43,7 +43,9 @@ from storage.container_updates import (
     container_targets,
     container_update_overrides,
     container_updates,
+    expirer_task_updates,
     post_container_updates,
+    task_targets,
 )
 from storage.diskfile import (
     DATA,
@@ -141,6 +143,7 @@ class ObjectServer:
         expected_etag = normalize_etag(request.headers.get("ETag"))
         delete_at = parse_delete_at(request.headers.get("X-Delete-At"))
         container_targets(request.headers)  # 400 before anything is written
+        task_targets(request.headers)
         container_update_overrides(request.headers)
         if_none_match = request.headers.get("If-None-Match")
         if if_none_match is not None and if_none_match.strip() != "*":
@@ -187,7 +190,9 @@ class ObjectServer:
             finally:
                 if writer.fd is not None or writer.tmp_path is not None:
                     await self.ctx.io.run(path.device, writer.abort)
-        await self._update_containers(request, path, "PUT", timestamp, metadata, policy)
+        # The container row and the expirer's task (if any) go out together.
+        await self._send_updates(path, container_updates(request.headers, path, "PUT", timestamp, metadata, policy)
+                                 + self._expirer_queue(request, path, timestamp, state, delete_at, policy))
         return web.Response(status=201, headers={"ETag": writer.etag})
 
     @staticmethod
@@ -324,11 +329,13 @@ class ObjectServer:
         policy = request_policy(request.headers, self.ctx.policies)
         location = self.ctx.object_location(path, policy)
         state = await self._state(path, location)
+        if if_delete_at is not None:
+            # First: an expirer's DELETE of an object overwritten since is
+            # a 412 (the task is done), not a 409.
+            self._check_if_delete_at(state, if_delete_at)
         if state.durable is not None and state.durable >= timestamp:
             raise self._conflict(state.durable)
         existed = state.exists and state.metadata is not None and not is_expired(state.metadata)
-        if if_delete_at is not None:
-            self._check_if_delete_at(state, if_delete_at)
         metadata = ObjectMetadata(name=object_name(path.names.account, path.names.container, path.names.obj), timestamp=timestamp)
         await self.ctx.io.run(path.device, write_marker, location, metadata, TOMBSTONE, self.conf.fsync)
         await self._update_containers(request, path, "DELETE", timestamp, metadata, policy)
@@ -352,6 +359,7 @@ class ObjectServer:
         timestamp = request_timestamp(request.headers)
         delete_at = parse_delete_at(request.headers.get("X-Delete-At"))
         container_targets(request.headers)  # 400 before anything is written
+        task_targets(request.headers)
         location = self.ctx.object_location(path, request_policy(request.headers, self.ctx.policies))
         state = await self._state(path, location)
         if not state.exists or state.metadata is None or is_expired(state.metadata):
@@ -374,6 +382,7 @@ class ObjectServer:
         )
         await self.ctx.io.run(path.device, write_marker, location, metadata, META, self.conf.fsync)
         await self._update_containers_after_post(request, path, location, state, timestamp, content_type)
+        await self._send_updates(path, self._expirer_queue(request, path, timestamp, state, delete_at, location.policy))
         return web.Response(status=202)
 
     async def _update_containers_after_post(
@@ -402,6 +411,20 @@ class ObjectServer:
     ) -> None:
         """After a durable write: tell the container server(s); queue on failure."""
         await self._send_updates(path, container_updates(request.headers, path, method, timestamp, meta, policy))
+
+    @staticmethod
+    def _expirer_queue(
+        request: web.Request, path: EntityPath, timestamp: Timestamp, before: ObjectState, delete_at: int | None,
+        policy: int,
+    ) -> list[PendingUpdate]:
+        """The expirer queue rows of a write that sets, moves or removes
+        ``X-Delete-At`` (``expirer_task_updates``): sent, or queued in
+        async_pending, like any container update. None for the common
+        write that neither has nor had a delete-at."""
+        old = before.metadata.delete_at if before.exists and before.metadata is not None else None
+        if old is None and delete_at is None:
+            return []
+        return expirer_task_updates(request.headers, path, timestamp, old, delete_at, policy)
 
     async def _send_updates(self, path: EntityPath, records: list[PendingUpdate]) -> None:
         if not records:

@@ -46,6 +46,7 @@ PASS_DAEMONS = (
     ("db-replicator", "db-replicator"),
     ("auditor", "auditor"),
     ("updater", "updater"),
+    ("expirer", "expirer"),
 )
 REFRESH_SECONDS = 2.0
 

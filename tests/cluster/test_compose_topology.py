@@ -275,7 +275,7 @@ def test_every_node_reports_its_background_passes(topology: Topology) -> None:
         report = wait_for(passes, 60, f"{service} pass stats")
         assert [d["device"] for d in report["devices"]] == ["disk"]
         daemons = report["node"]["daemons"]
-        assert list(daemons) == ["storage", "replicator", "db-replicator", "auditor", "updater"]
+        assert list(daemons) == ["storage", "replicator", "db-replicator", "auditor", "updater", "expirer"]
         assert {d["state"] for d in daemons.values()} == {"running"}
 
 

@@ -23,7 +23,7 @@ from tests.cluster.conftest import json_log_lines
 
 pytestmark = pytest.mark.cluster
 
-DAEMONS = ["storage", "replicator", "db-replicator", "auditor", "updater"]
+DAEMONS = ["storage", "replicator", "db-replicator", "auditor", "updater", "expirer"]
 
 
 class Node:
@@ -73,7 +73,7 @@ def test_every_daemon_runs_in_the_one_process_and_is_reported(node: Node) -> Non
         assert f'martlet_node_daemon_up{{daemon="{name}"}} 1.0' in metrics
     # The background daemons' passes happen inside the node, each line named.
     passes = wait_for(lambda: {ln.get("daemon") for ln in node.log_lines() if "pass" in ln.get("msg", "")}
-                      >= {"replicator", "db-replicator", "auditor", "updater"} or None, 30, "every pass")
+                      >= {"replicator", "db-replicator", "auditor", "updater", "expirer"} or None, 30, "every pass")
     assert passes
     assert children_of(node.process.pid) == [], "the daemons are threads, not processes"
 

@@ -80,17 +80,17 @@ def test_a_missing_config_is_one_line(tmp_path: Path) -> None:
 def test_the_updaters_pass_is_in_status(cluster: RunningCluster) -> None:
     def updater_everywhere() -> dict[str, Any] | None:
         report = status_json(cluster)
-        passes = [n["recon"].get("passes", {}).get("updater") for n in report["nodes"]]
+        passes = [n["recon"].get("passes", {}).get(d) for n in report["nodes"] for d in ("updater", "expirer")]
         return report if all(isinstance(p, dict) for p in passes) else None
 
-    report = wait_for(updater_everywhere, 60, "every node's updater pass")
+    report = wait_for(updater_everywhere, 60, "every node's updater and expirer pass")
     for node in report["nodes"]:
         figures = node["recon"]["passes"]["updater"]
         assert figures["daemon"] == "updater" and {"sent", "failed", "seconds"} <= set(figures)
     done = status(cluster)
     lines = done.stdout.splitlines()
     header = next(line for line in lines if "async_pending" in line)
-    assert header.rstrip().endswith("updates")
+    assert header.split()[-2:] == ["updates", "expiry"]
     for port in cluster.spec.storage_ports:
         row = next(line for line in lines if line.strip().startswith(f"127.0.0.1:{port}"))
-        assert row.count("ago") == 4, "replication, db replication, audit and updates"
+        assert row.count("ago") == 5, "replication, db replication, audit, updates and expiry"

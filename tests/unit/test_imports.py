@@ -30,6 +30,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "storage": ("martlet",),
     "proxy": ("ring", "martlet"),
     "replicator": ("ring", "martlet", "storage"),
+    "expirer": ("ring", "martlet", "storage", "replicator"),
     "ops": ("ring", "martlet"),
 }
 # Modules of an allowed package that a package may still not import: the
@@ -37,6 +38,8 @@ RULES: dict[str, tuple[str, ...]] = {
 FORBIDDEN: dict[str, tuple[str, ...]] = {
     "replicator": ("storage.server", "storage.*_server", "storage.replication",
                    "storage.db_replication", "storage.cli"),
+    "expirer": ("storage.server", "storage.*_server", "storage.replication",
+                "storage.db_replication", "storage.cli"),
 }
 # The composition root lists every component's subcommands, so it may also
 # import each package's ``cli`` module.

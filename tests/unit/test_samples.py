@@ -28,6 +28,7 @@ from proxy.config import (
 )
 from proxy.config import VersionedWritesSection
 from proxy.config import FormpostSection, TempurlSection
+from expirer.config import ExpirerSection
 from ops.node import NodeSection
 from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection
 from replicator.updater import UpdaterSection
@@ -37,7 +38,7 @@ from storage.recon import StatsFileSection
 
 ROOT = Path(__file__).resolve().parents[2]
 ETC = ROOT / "etc"
-PACKAGES = ("martlet", "ring", "storage", "proxy", "replicator", "ops")
+PACKAGES = ("martlet", "ring", "storage", "proxy", "replicator", "expirer", "ops")
 
 REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("martlet.conf", "hash", HashSection),
@@ -62,11 +63,13 @@ REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("storage.conf", "replicator", ReplicatorSection),
     ("storage.conf", "db-replicator", DbReplicatorSection),
     ("storage.conf", "auditor", AuditorSection),
+    ("storage.conf", "expirer", ExpirerSection),
     # storage.recon reads where those daemons leave their pass figures.
     ("storage.conf", "replicator", StatsFileSection),
     ("storage.conf", "db-replicator", StatsFileSection),
     ("storage.conf", "auditor", StatsFileSection),
     ("storage.conf", "updater", StatsFileSection),
+    ("storage.conf", "expirer", StatsFileSection),
 )
 # Read with ConfigFile.raw (free-form keys, e.g. one per user).
 RAW_SECTIONS = {("proxy.conf", "auth")}

@@ -76,7 +76,7 @@ def test_status_shows_the_daemons_that_do_not_run() -> None:
 
 
 def test_node_runs_every_daemon_unless_told_otherwise(tmp_path: Path) -> None:
-    assert list(NODE_DAEMONS) == ["storage", "replicator", "db-replicator", "auditor", "updater"]
+    assert list(NODE_DAEMONS) == ["storage", "replicator", "db-replicator", "auditor", "updater", "expirer"]
     every = chosen_daemons("s.conf", NodeSection(), NODE_DAEMONS)
     assert list(every) == list(NODE_DAEMONS)
     conf = write(tmp_path, "[node]\ndaemons = storage, updater\n")

@@ -74,14 +74,16 @@ def test_render_shows_the_updaters_last_pass_and_its_failed_updates() -> None:
     now = 1_000_000.0
     up = node("10.0.0.1:6200", ("d0",), {
         "devices": [{"device": "d0", "mounted": True, "size": 2**30, "used": 2**20, "async_pending": 4}],
-        "passes": {"updater": {"finished_at": now - 5, "sent": 6, "failed": 4}},
+        "passes": {"updater": {"finished_at": now - 5, "sent": 6, "failed": 4},
+                   "expirer": {"finished_at": now - 7, "deleted": 3, "failures": 1}},
     })
     rows = device_rows([dev(0)], [array("H", [0])], 1)
     text = render(ClusterStatus(now, (RingReport("object", 1, 1, rows),), (up,)))
     header = next(l for l in text.splitlines() if "async_pending" in l)
-    assert header.rstrip().endswith("updates")
+    assert header.split()[-2:] == ["updates", "expiry"]
     line = next(l for l in text.splitlines() if l.strip().startswith("10.0.0.1:6200"))
-    assert line.rstrip().endswith("5s ago, 4 failures")
+    assert "5s ago, 4 failures" in line
+    assert line.rstrip().endswith("7s ago, 1 failures")
 
 
 def test_rings_show_an_ipv6_device_in_brackets_as_node_addresses_are() -> None:
