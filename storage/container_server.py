@@ -30,13 +30,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from martlet.errors import Conflict, MethodNotAllowed
-from storage.async_pending import send_or_queue, write_pending
+from storage.async_pending import PendingUpdate, send_or_queue, write_pending
 from storage.context import StorageContext
 from storage.db import ContainerBroker, ContainerInfo, ObjectUpdate
 from storage.db.headers import (
@@ -50,7 +52,7 @@ from storage.db.headers import (
 )
 from storage.db_server import DatabaseServer
 from storage.group_commit import GroupCommit
-from storage.paths import EntityPath
+from storage.paths import EntityPath, parse_entity_path
 
 log = logging.getLogger(__name__)
 
@@ -173,15 +175,36 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
         await self.reporter.close()
 
     async def object_row(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        if request.method not in ("PUT", "DELETE"):
+        await self.merge_row(request.method, path, request.headers)
+        return web.Response(status=201 if request.method == "PUT" else 204)
+
+    async def merge_row(self, method: str, path: EntityPath, headers: Mapping[str, str]) -> None:
+        """An object server's row update (PUT or DELETE), committed; over
+        HTTP (``object_row``) or from this node's own object server
+        (``local_row``)."""
+        if method not in ("PUT", "DELETE"):
             raise MethodNotAllowed("object rows take PUT or DELETE")
         assert path.names.obj is not None
-        update = object_update_from_request(request.method, path.names.obj, request.headers)
+        update = object_update_from_request(method, path.names.obj, headers)
         broker = self.broker(path)
         # Concurrent updates of one container share a transaction.
         if await self.row_updates.submit(path.device, str(broker.path), update, broker.merge_objects):
             self.reporter.schedule(path.device, broker)
-        return web.Response(status=201 if request.method == "PUT" else 204)
+
+    async def local_row(self, record: PendingUpdate) -> bool:
+        """The update an object server of this same node would send over
+        HTTP to this server, applied in process: the same path checks,
+        device check and merge, without a request to itself. True when
+        committed (what a 2xx answer would say); False when the HTTP
+        request would have failed, so the caller queues it as it would."""
+        try:
+            path = parse_entity_path(record.path)
+            await self.ctx.io.check(path.device)
+            await self.merge_row(record.method, path, CIMultiDict(record.headers))
+        except Exception as exc:  # what would be a 4xx/5xx answer: queued by the caller
+            log.info("local update failed", extra={"path": record.path, "error": repr(exc)})
+            return False
+        return True
 
     async def put(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         timestamp = require_timestamp(request.headers)
