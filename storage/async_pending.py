@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -218,9 +218,12 @@ async def send_or_queue(
     io: Runner,
     settings: HashSection = HashSection(),
     fsync: bool = True,
+    deliver: Callable[[PendingUpdate], Awaitable[bool]] | None = None,
 ) -> bool:
-    """Send ``record``; on any failure or non-2xx, queue it. True if sent."""
-    if await send_update(session, record):
+    """Send ``record`` (over HTTP, or by ``deliver`` when given: this
+    node's own container server in process); on any failure or non-2xx,
+    queue it. True if sent."""
+    if await (deliver(record) if deliver is not None else send_update(session, record)):
         return True
     path = await io.run(device_path.name, write_pending, device_path, record, settings, fsync)
     log.info("update queued", extra={"file": str(path), "host": record.host})

@@ -30,14 +30,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from martlet.errors import Conflict, MethodNotAllowed
 from martlet.expiring import AUTO_CREATE_PREFIX
-from storage.async_pending import send_or_queue, write_pending
+from storage.async_pending import PendingUpdate, send_or_queue, write_pending
 from storage.context import StorageContext
 from storage.db import ContainerBroker, ContainerInfo, ObjectUpdate
 from storage.db.headers import (
@@ -51,7 +53,7 @@ from storage.db.headers import (
 )
 from storage.db_server import DatabaseServer
 from storage.group_commit import GroupCommit
-from storage.paths import EntityPath
+from storage.paths import EntityPath, parse_entity_path
 
 log = logging.getLogger(__name__)
 
@@ -174,26 +176,47 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
         await self.reporter.close()
 
     async def object_row(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
-        if request.method not in ("PUT", "DELETE"):
+        await self.merge_row(request.method, path, request.headers)
+        return web.Response(status=201 if request.method == "PUT" else 204)
+
+    async def merge_row(self, method: str, path: EntityPath, headers: Mapping[str, str]) -> None:
+        """An object server's row update (PUT or DELETE), committed; over
+        HTTP (``object_row``) or from this node's own object server
+        (``local_row``)."""
+        if method not in ("PUT", "DELETE"):
             raise MethodNotAllowed("object rows take PUT or DELETE")
         assert path.names.obj is not None
-        update = object_update_from_request(request.method, path.names.obj, request.headers)
+        update = object_update_from_request(method, path.names.obj, headers)
         broker = self.broker(path)
         if path.names.account.startswith(AUTO_CREATE_PREFIX):
-            await self._auto_create(request, path, broker, update.created_at)
+            await self._auto_create(headers, path, broker, update.created_at)
         # Concurrent updates of one container share a transaction.
         if await self.row_updates.submit(path.device, str(broker.path), update, broker.merge_objects):
             self.reporter.schedule(path.device, broker)
-        return web.Response(status=201 if request.method == "PUT" else 204)
 
-    async def _auto_create(self, request: web.Request, path: EntityPath, broker: ContainerBroker,
+    async def local_row(self, record: PendingUpdate) -> bool:
+        """The update an object server of this same node would send over
+        HTTP to this server, applied in process: the same path checks,
+        device check and merge, without a request to itself. True when
+        committed (what a 2xx answer would say); False when the HTTP
+        request would have failed, so the caller queues it as it would."""
+        try:
+            path = parse_entity_path(record.path)
+            await self.ctx.io.check(path.device)
+            await self.merge_row(record.method, path, CIMultiDict(record.headers))
+        except Exception as exc:  # what would be a 4xx/5xx answer: queued by the caller
+            log.info("local update failed", extra={"path": record.path, "error": repr(exc)})
+            return False
+        return True
+
+    async def _auto_create(self, headers: Mapping[str, str], path: EntityPath, broker: ContainerBroker,
                            timestamp: str) -> None:
         """A container of the cluster's own accounts (the expirer's task
         containers) is created by its first row, as Swift's are; it reports
         to the account replicas the row names (``X-Account-*``)."""
         if broker.exists():
             return
-        target = account_target_from_headers(request.headers)
+        target = account_target_from_headers(headers)
         tmp_dir = self.ctx.layout(path.device).tmp()
         assert path.names.container is not None
         await self.ctx.io.run(path.device, broker.create, tmp_dir, path.names.account, path.names.container,

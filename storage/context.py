@@ -10,6 +10,7 @@ composition root imports its parts and no part imports it back.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import aiohttp
@@ -20,6 +21,7 @@ from martlet.backend_auth import BackendKey, backend_key
 from martlet.errors import ServiceUnavailable
 from martlet.hashing import HashSection
 from martlet.policies import StoragePolicies
+from storage.async_pending import PendingUpdate
 from storage.config import StorageConfig
 from storage.devices import DeviceIO
 from storage.diskfile import ObjectLocation, object_location
@@ -45,6 +47,16 @@ class StorageContext:
         self.fsync = config.storage.fsync
         self.io = DeviceIO(self.devices_root, config.storage.threads_per_device)
         self._session: aiohttp.ClientSession | None = None
+        # This node's own container server's in-process row update
+        # (``ContainerServer.local_row``), set by the composition root;
+        # None in a daemon without one.
+        self.local_rows: Callable[[PendingUpdate], Awaitable[bool]] | None = None
+        self._own_host = (config.storage.bind_ip, config.storage.bind_port)
+
+    def is_own_host(self, record: PendingUpdate) -> bool:
+        """Whether ``record`` names this daemon's own ip:port (as the ring
+        does: the bind address itself, not a wildcard)."""
+        return record.ip_port == self._own_host
 
     async def start(self) -> None:
         """Open the pooled backend session (container and account updates)."""

@@ -430,10 +430,12 @@ class ObjectServer:
         if not records:
             return
         device_path = self.ctx.layout(path.device).path
+        local = self.ctx.local_rows
         await asyncio.gather(
             *(
                 send_or_queue(
-                    self.ctx.session, record, device_path, self.ctx.io, self.ctx.hash_settings, self.ctx.fsync
+                    self.ctx.session, record, device_path, self.ctx.io, self.ctx.hash_settings, self.ctx.fsync,
+                    deliver=local if local is not None and self.ctx.is_own_host(record) else None,
                 )
                 for record in records
             )

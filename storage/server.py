@@ -117,7 +117,13 @@ def create_app(config: StorageConfig, node_report: SupervisorReport | None = Non
     middlewares = [*STANDARD_MIDDLEWARES, checking_middleware(ctx.backend_key, OPEN_PATHS)]
     app = web.Application(middlewares=middlewares, client_max_size=16 * 1024 * 1024)
     app[CONTEXT_KEY] = ctx
-    app[SERVERS_KEY] = {kind: factory(ctx) for kind, factory in entity_factories().items()}
+    app[SERVERS_KEY] = servers = {kind: factory(ctx) for kind, factory in entity_factories().items()}
+    # An object server's row update for a container replica of this same
+    # node is applied in process (``ContainerServer.local_row``), not sent
+    # to itself over HTTP.
+    container = servers.get("container")
+    if isinstance(container, DatabaseReplication) and isinstance(container.inner, ContainerServer):
+        ctx.local_rows = container.inner.local_row
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await ctx.start()

@@ -79,7 +79,7 @@ def make_storage_config(devices_root: Path, policies: StoragePolicies = StorageP
                         **storage_keys: Any) -> StorageConfig:
     cluster = ClusterConfig(path="<test>", hash=TEST_HASH, ring_dir=devices_root, secret=TEST_SECRET,
                             policies=policies)
-    section = StorageSection(devices=str(devices_root), bind_port=0, **storage_keys)
+    section = StorageSection(devices=str(devices_root), **{"bind_port": 0, **storage_keys})
     return StorageConfig(storage=section, cluster=cluster, path="<test>")
 
 

@@ -9,7 +9,17 @@ import pytest
 
 from martlet.backend import backend_path
 from storage.async_pending import iter_pending
-from tests.cluster.conftest import StorageDaemon, make_devices, start_storage_daemon, unused_port_address
+from aiohttp import web
+
+from martlet.serve import runner_options
+from storage.server import create_app
+from tests.cluster.conftest import (
+    StorageDaemon,
+    make_devices,
+    make_storage_config,
+    start_storage_daemon,
+    unused_port_address,
+)
 from tests.cluster.object_helpers import call, md5, opath, put_object, ts
 
 pytestmark = pytest.mark.cluster
@@ -72,3 +82,53 @@ async def test_mismatched_update_headers_are_400(storage_daemon: StorageDaemon, 
     headers = {"X_Container_Host": "127.0.0.1:1,127.0.0.1:2", "X_Container_Device": "sdb", "X_Container_Partition": "1"}
     assert (await put_object(backend, storage_daemon, opath(), b"x", **headers))[0] == 400
     assert (await call(backend, storage_daemon, "GET", opath()))[0] == 404  # nothing was written
+
+
+async def start_on_own_port(devices_root: Path) -> StorageDaemon:
+    """A daemon whose config names the port it listens on (as a ring
+    would), so that it knows an update for that host is its own."""
+    port = int(unused_port_address().rpartition(":")[2])
+    config = make_storage_config(devices_root, bind_port=port)
+    runner = web.AppRunner(create_app(config), **runner_options(shutdown_timeout=2.0))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return StorageDaemon(config, runner, port)
+
+
+async def row_updates_answered(backend: aiohttp.ClientSession, daemon: StorageDaemon) -> float:
+    """PUT requests this daemon has answered 201, from its /metrics."""
+    async with backend.get(daemon.url("/metrics")) as answer:
+        text = await answer.text()
+    lines = [line for line in text.splitlines()
+             if line.startswith('martlet_http_requests_total{method="PUT",status="201"}')]
+    return float(lines[0].split()[-1]) if lines else 0.0
+
+
+async def test_update_for_a_container_on_the_same_node_is_applied_without_a_request(
+    backend: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    daemon = await start_on_own_port(make_devices(tmp_path / "node", ("sda", "sdb")))
+    try:
+        cpath = backend_path("sdb", 7, "AUTH_a", "c")
+        assert (await call(backend, daemon, "PUT", cpath, {"X-Timestamp": ts()}))[0] == 201
+        status, _, _ = await put_object(backend, daemon, opath("local"), b"hi!", **{
+            k.replace("-", "_"): v for k, v in update_headers(daemon.host).items()
+        })
+        assert status == 201
+        assert list(iter_pending(daemon.device_path("sda"))) == []
+        status, _, listing = await call(backend, daemon, "GET", cpath, {"Accept": "text/plain"})
+        assert status == 200 and listing.split() == [b"local"]
+        # Two PUTs reached it over HTTP (the container's, the object's):
+        # the row update did not come back to it as a third.
+        assert await row_updates_answered(backend, daemon) == 2
+
+        # A row its own container server cannot take (no such container
+        # database: a 404 over HTTP) is queued, as a failed request is.
+        status, _, _ = await put_object(backend, daemon, opath("lost", container="nowhere"), b"x", **{
+            k.replace("-", "_"): v for k, v in update_headers(daemon.host).items()
+        })
+        assert status == 201
+        pending = [r for _, r in iter_pending(daemon.device_path("sda"))]
+        assert [(r.container, r.obj, r.host) for r in pending] == [("nowhere", "lost", daemon.host)]
+    finally:
+        await daemon.stop()

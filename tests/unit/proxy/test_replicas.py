@@ -1,5 +1,5 @@
 from martlet.swift_path import SwiftPath
-from proxy.replicas import last_modified, parent_of, slot_headers
+from proxy.replicas import last_modified, pair_by_host, parent_of, slot_headers
 from ring import Device
 
 
@@ -26,3 +26,17 @@ def test_last_modified_rounds_up_to_whole_seconds():
     assert last_modified("1700000000.00001") == "Tue, 14 Nov 2023 22:13:21 GMT"
     assert last_modified("1700000000.50000") == "Tue, 14 Nov 2023 22:13:21 GMT"
     assert last_modified("1699999999.99999") == "Tue, 14 Nov 2023 22:13:20 GMT"
+
+
+def test_each_writer_updates_the_row_replica_on_its_own_host_where_there_is_one():
+    a, b, c, d = (node("127.0.0.1", port, f"d{port}") for port in (6010, 6020, 6030, 6040))
+    # Objects on b, c, d; rows on a, b, c: b and c keep their own host's
+    # row, d gets what is left (a).
+    assert pair_by_host([b, c, d], [a, b, c]) == [b, c, a]
+    assert pair_by_host([d, c, b], [a, b, c]) == [a, c, b]
+    # No host in common: ring order, as before.
+    assert pair_by_host([d], [a]) == [a]
+    # Counts that differ keep the ring order (slot i takes row i % n).
+    assert pair_by_host([a, b, c], [c, b]) == [c, b]
+    slots = slot_headers({}, 3, [a, b, c], 7, "Container", writers=[c, d, a])
+    assert [s["X-Container-Device"] for s in slots] == ["d6030", "d6020", "d6010"]
