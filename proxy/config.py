@@ -4,7 +4,8 @@ prefixes (``proxy.auth``), and one section per optional pipeline feature
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 
 from martlet.config import ConfigFile, load_config, resolve_relative
 from martlet.cluster import ClusterConfig, load_cluster_config
@@ -12,6 +13,7 @@ from martlet.errors import ConfigError
 from martlet.serve import ClientLimits
 
 from proxy.auth import Resellers, UserTable, parse_resellers, parse_users
+from proxy.s3api.credentials import S3Credential, parse_access_lines
 
 GIB = 1 << 30
 
@@ -80,8 +82,9 @@ def proxy_config_from(config: ConfigFile) -> ProxyConfig:
         raise ConfigError(f"{config.path}: [proxy] reseller_prefix has moved to [auth]")
     auth = config.raw("auth")
     where = f"{config.path}: [auth]"
-    return ProxyConfig(path=config.path, proxy=section, users=parse_users(auth, where=where), cluster=cluster,
-                       resellers=parse_resellers(auth, where=where), features=feature_sections(config))
+    users = parse_users(auth, where=where)
+    return ProxyConfig(path=config.path, proxy=section, users=users, cluster=cluster,
+                       resellers=parse_resellers(auth, where=where), features=feature_sections(config, users))
 
 
 def load_proxy_config(path: str | None) -> ProxyConfig:
@@ -204,6 +207,31 @@ class FormpostSection:
 
 
 @dataclass(frozen=True)
+class S3apiSection:
+    """``[s3api]``: the S3 API (``proxy.s3api``). Besides these keys,
+    ``access_<access key> = <account>:<user> <secret>`` lines add key
+    pairs (``proxy.s3api.credentials``); every [auth] user also signs as
+    ``<account>:<user>`` with its key, as with Swift's s3api and tempauth."""
+
+    enabled: bool = False
+    # The region clients sign for and GetBucketLocation answers.
+    location: str = "us-east-1"
+    # Host names under which <bucket>.<domain> is virtual-hosted style.
+    storage_domain: tuple[str, ...] = ()
+    # Seconds a header signature's date may be off the proxy's clock.
+    max_clock_skew: float = field(default=900.0, metadata={"min": 1.0})
+    # Keys per ListObjects page; parts per ListParts; keys per DeleteObjects.
+    max_bucket_listing: int = field(default=1000, metadata={"min": 1})
+    max_parts_listing: int = field(default=1000, metadata={"min": 1})
+    max_multi_delete_objects: int = field(default=1000, metadata={"min": 1})
+    # Parts of a multipart upload, and the smallest part but the last.
+    max_upload_part_num: int = field(default=1000, metadata={"min": 1})
+    min_segment_size: int = field(default=5 * 1024 * 1024, metadata={"min": 1})
+    # Filled from the access_ lines (not a key of its own).
+    credentials: Mapping[str, S3Credential] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class FeatureSections:
     bulk: BulkSection = BulkSection()
     account_quotas: AccountQuotasSection = AccountQuotasSection()
@@ -215,14 +243,22 @@ class FeatureSections:
     staticweb: StaticwebSection = StaticwebSection()
     tempurl: TempurlSection = TempurlSection()
     formpost: FormpostSection = FormpostSection()
+    s3api: S3apiSection = S3apiSection()
 
     def enabled(self) -> frozenset[str]:
         """The names of the sections that switch their feature on."""
         return frozenset(f.name for f in fields(self) if getattr(self, f.name).enabled)
 
 
-def feature_sections(config: ConfigFile) -> FeatureSections:
+def s3api_section(config: ConfigFile, users: UserTable) -> S3apiSection:
+    section = config.section("s3api", S3apiSection)
+    keys = parse_access_lines(config.raw("s3api"), users, where=f"{config.path}: [s3api]")
+    return replace(section, credentials=keys)
+
+
+def feature_sections(config: ConfigFile, users: UserTable | None = None) -> FeatureSections:
     return FeatureSections(
+        s3api=s3api_section(config, users or {}),
         bulk=config.section("bulk", BulkSection),
         account_quotas=config.section("account_quotas", AccountQuotasSection),
         container_quotas=config.section("container_quotas", ContainerQuotasSection),

@@ -1,0 +1,119 @@
+"""Bucket operations: ListBuckets, Create/Head/Delete Bucket, ListObjects
+(v1, v2), GetBucketLocation, and the versioning and ACL calls answered as
+S3 answers them for a bucket without those features."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from martlet.swift_path import SwiftPath
+from proxy.s3api.call import S3Call, empty, xml_response
+from proxy.s3api.errors import S3Error
+from proxy.s3api.listing import buckets_document, list_query, objects_document
+from proxy.s3api.target import check_bucket_name
+from proxy.s3api.xml_doc import document, text_document
+
+# Canned ACLs as container ACLs (Swift's s3api maps them the same way):
+# what each lets others do beyond the owner.
+CANNED_ACLS = {
+    "private": {"X-Container-Read": "", "X-Container-Write": ""},
+    "public-read": {"X-Container-Read": ".r:*,.rlistings", "X-Container-Write": ""},
+    "public-read-write": {"X-Container-Read": ".r:*,.rlistings", "X-Container-Write": ".r:*"},
+    "authenticated-read": {"X-Container-Read": "*:*", "X-Container-Write": ""},
+}
+
+
+def canned_acl_headers(value: str | None) -> dict[str, str]:
+    if value is None:
+        return {}
+    if value not in CANNED_ACLS:
+        raise S3Error("InvalidArgument", f"Unsupported canned ACL {value!r}",
+                      extra={"ArgumentName": "x-amz-acl", "ArgumentValue": value})
+    return dict(CANNED_ACLS[value])
+
+
+async def list_buckets(call: S3Call) -> web.StreamResponse:
+    entries = await call.listing(SwiftPath(call.account), {"format": "json"})
+    return xml_response(buckets_document(entries, call.account))
+
+
+async def bucket_operation(call: S3Call) -> web.StreamResponse:
+    """A request on a bucket itself (no key), by method and sub-resource."""
+    method, query = call.ctx.method, call.query
+    if "location" in query and method == "GET":
+        await call.container_headers()
+        location = call.ctx.state.config.features.s3api.location
+        text = "" if location == "us-east-1" else location
+        return xml_response(text_document("LocationConstraint", text))
+    if "versioning" in query:
+        await call.container_headers()
+        if method == "GET":
+            return xml_response(document("VersioningConfiguration", []))
+        raise S3Error("NotImplemented", "Bucket versioning is not implemented")
+    if "acl" in query:
+        return await _acl(call)
+    for unsupported in ("lifecycle", "policy", "cors", "website", "tagging", "logging", "notification",
+                        "replication", "encryption", "object-lock", "requestPayment", "accelerate"):
+        if unsupported in query:
+            raise S3Error("NotImplemented", f"The {unsupported} sub-resource is not implemented")
+    if method == "GET":
+        return await list_objects(call)
+    if method == "HEAD":
+        await call.container_headers()
+        return empty(200)
+    if method == "PUT":
+        return await create_bucket(call)
+    if method == "DELETE":
+        return await delete_bucket(call)
+    raise S3Error("MethodNotAllowed", extra={"Method": method, "ResourceType": "BUCKET"})
+
+
+async def create_bucket(call: S3Call) -> web.StreamResponse:
+    check_bucket_name(call.bucket)
+    body = await call.ctx.request.read() if call.ctx.request.can_read_body else b""
+    if body and b"LocationConstraint" in body:
+        location = call.ctx.state.config.features.s3api.location
+        if f">{location}<".encode() not in body:
+            raise S3Error("InvalidLocationConstraint", "The specified location-constraint is not valid",
+                          status=400)
+    headers = canned_acl_headers(call.headers.get("x-amz-acl"))
+    answer = await call.swift("PUT", call.container(), headers, missing="NoSuchBucket")
+    assert isinstance(answer, web.StreamResponse)
+    if answer.status == 202:
+        raise S3Error("BucketAlreadyOwnedByYou", extra={"BucketName": call.bucket})
+    return empty(200, {"Location": f"/{call.bucket}"})
+
+
+async def delete_bucket(call: S3Call) -> web.StreamResponse:
+    await call.swift("DELETE", call.container(), missing="NoSuchBucket")  # 409: BucketNotEmpty
+    return empty(204)
+
+
+async def list_objects(call: S3Call) -> web.StreamResponse:
+    q = list_query(call.query, call.ctx.state.config.features.s3api.max_bucket_listing)
+    entries = await call.listing(call.container(), q.swift_query())
+    return xml_response(objects_document(call.bucket, q, entries, call.account))
+
+
+async def _acl(call: S3Call) -> web.StreamResponse:
+    """A bucket's ACL: a canned ACL set (``x-amz-acl``) as container ACLs;
+    read back as the owner's FULL_CONTROL (and AllUsers READ when public)."""
+    if call.ctx.method == "PUT":
+        headers = canned_acl_headers(call.headers.get("x-amz-acl") or "private")
+        await call.swift("POST", call.container(), headers, missing="NoSuchBucket")
+        return empty(200)
+    if call.ctx.method != "GET":
+        raise S3Error("MethodNotAllowed", extra={"Method": call.ctx.method, "ResourceType": "ACL"})
+    answer = await call.container_headers()
+    assert isinstance(answer, web.StreamResponse)
+    public = ".r:*" in answer.headers.get("X-Container-Read", "")
+    return xml_response(acl_document(call.account, public))
+
+
+def acl_document(owner: str, public_read: bool) -> bytes:
+    grants = [("Grant", [("Grantee", [("ID", owner), ("DisplayName", owner)]), ("Permission", "FULL_CONTROL")])]
+    if public_read:
+        grants.append(("Grant", [("Grantee", [("URI", "http://acs.amazonaws.com/groups/global/AllUsers")]),
+                                 ("Permission", "READ")]))
+    return document("AccessControlPolicy", [("Owner", [("ID", owner), ("DisplayName", owner)]),
+                                            ("AccessControlList", grants)])  # type: ignore[list-item]

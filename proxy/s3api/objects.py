@@ -1,0 +1,196 @@
+"""Object operations: Put/Get/Head/Delete Object and CopyObject, as the
+equivalent Swift requests of the caller's account.
+
+User metadata ``x-amz-meta-<name>`` is Swift's ``X-Object-Meta-<name>``
+both ways, so an object reads the same through either API; ETags are
+answered quoted, as S3 gives them. A read is sent down the pipeline as
+the client's own request (not a subrequest: a large object's body is
+streamed by the large-object feature itself), and its answer's headers
+are turned into S3's by a hook, whoever sends it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import replace
+from email.utils import formatdate, parsedate_to_datetime
+from urllib.parse import quote, unquote
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from martlet.errors import ClientDisconnect, MartletError
+from proxy.object_stream import ObjectStream
+from proxy.pipeline import Answer, on_response, swift_raw_path
+from proxy.s3api import sigv4
+from proxy.s3api.call import S3Call, empty, xml_response
+from proxy.s3api.errors import S3Error
+from proxy.s3api.payload import verified
+from proxy.s3api.xml_doc import document
+
+SWIFT_META = "x-object-meta-"
+AMZ_META = "x-amz-meta-"
+# Request headers an object PUT passes on as they are.
+PUT_PASSED = ("content-type", "cache-control", "content-disposition", "expires", "if-none-match")
+READ_PASSED = ("range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
+# Swift's answer headers S3 has no word for.
+HIDDEN = frozenset({"x-timestamp", "x-static-large-object", "x-object-manifest", "x-trans-id",
+                    "x-openstack-request-id", "x-manifest-etag"})
+
+
+def md5_hex(content_md5: str) -> str:
+    """``Content-MD5`` (base64 of 16 bytes) as the hex ETag Swift checks."""
+    try:
+        raw = base64.b64decode(content_md5, validate=True)
+    except (binascii.Error, ValueError):
+        raise S3Error("InvalidDigest") from None
+    if len(raw) != 16:
+        raise S3Error("InvalidDigest")
+    return raw.hex()
+
+
+def put_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The Swift PUT headers of an S3 PutObject's."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        low = name.lower()
+        if low.startswith(AMZ_META):
+            out["X-Object-Meta-" + name[len(AMZ_META):]] = value
+        elif low in PUT_PASSED:
+            out[name] = value
+        elif low == "content-encoding" and value != "aws-chunked":
+            out[name] = value
+    if "Content-MD5" in headers:
+        out["ETag"] = md5_hex(headers["Content-MD5"])
+    return out
+
+
+def s3_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """A Swift object answer's headers as S3's: metadata renamed, the
+    ETag quoted, Swift's own headers left out."""
+    out: list[tuple[str, str]] = []
+    for name, value in headers.items():
+        low = name.lower()
+        if low.startswith(SWIFT_META):
+            out.append((AMZ_META + low[len(SWIFT_META):], value))
+        elif low == "etag":
+            out.append(("ETag", f'"{value.strip(chr(34))}"'))
+        elif low not in HIDDEN and not low.startswith("x-object-"):
+            out.append((name, value))
+    return out
+
+
+async def put_object(call: S3Call, signed: sigv4.SignedRequest) -> web.StreamResponse:
+    if "x-amz-copy-source" in call.headers:
+        return await copy_object(call)
+    if call.headers.get("Content-Encoding") == "aws-chunked" or signed.payload_hash == sigv4.STREAMING_PAYLOAD:
+        raise S3Error("NotImplemented", "aws-chunked (streaming signed) uploads are not implemented yet")
+    length = call.headers.get("Content-Length")
+    if length is None:
+        raise S3Error("MissingContentLength")
+    headers = put_headers(call.headers)
+    headers["Content-Length"] = length
+    body = call.ctx.body_chunks()
+    if signed.payload_hash != sigv4.UNSIGNED_PAYLOAD:
+        body = verified(body, signed.payload_hash)
+    answer = await call.swift("PUT", call.object(), headers, body, missing="NoSuchBucket")
+    assert isinstance(answer, web.StreamResponse)
+    return empty(200, {"ETag": f'"{answer.headers.get("ETag", "").strip(chr(34))}"'})
+
+
+async def read_object(call: S3Call) -> Answer:
+    """GetObject / HeadObject: the client's request, as a Swift one."""
+    headers = CIMultiDict((k, v) for k, v in call.headers.items() if k.lower() in READ_PASSED)
+    for name in ("response-content-type", "response-content-disposition", "response-cache-control",
+                 "response-content-encoding", "response-content-language", "response-expires"):
+        if name in call.query:
+            _override(call, name[len("response-"):], call.query[name])
+    on_response(call.ctx, _to_s3)  # before the clone, which shares the request's hooks
+    path = call.object()
+    request = call.ctx.request.clone(rel_url=swift_raw_path(path), headers=headers)
+    try:
+        answer = await call.inner(replace(call.ctx, request=request, path=path))
+    except ClientDisconnect:
+        raise
+    except MartletError as exc:
+        raise call.error(exc.http_status, exc.reason) from None
+    status = answer.response.status if isinstance(answer, ObjectStream) else answer.status
+    if status in (412, 416) or status >= 400:
+        if isinstance(answer, ObjectStream):
+            answer.close()
+        raise call.error(status, "")
+    return answer
+
+
+async def _to_s3(response: web.StreamResponse) -> None:
+    if response.status >= 400:
+        return  # an S3 error document, already S3's
+    shown = s3_headers(response.headers)
+    response.headers.clear()
+    response.headers.extend(shown)
+
+
+def _override(call: S3Call, header: str, value: str) -> None:
+    async def hook(response: web.StreamResponse) -> None:
+        if response.status < 300:
+            response.headers[header] = value
+    on_response(call.ctx, hook)
+
+
+async def delete_object(call: S3Call) -> web.StreamResponse:
+    try:
+        await call.swift("DELETE", call.object())
+    except S3Error as exc:
+        if exc.code != "NoSuchKey":
+            raise
+        await call.container_headers()  # S3: a missing key is no error
+    return empty(204)
+
+
+def copy_source(value: str) -> tuple[str, str]:
+    """(bucket, key) of ``x-amz-copy-source`` (``[/]bucket/key[?versionId=]``)."""
+    path = unquote(value.split("?", 1)[0]).lstrip("/")
+    bucket, _, key = path.partition("/")
+    if not bucket or not key:
+        raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+                      extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})
+    return bucket, key
+
+
+async def copy_object(call: S3Call) -> web.StreamResponse:
+    """CopyObject as Swift's server-side copy (``X-Copy-From``); the
+    metadata directive COPY keeps the source's, REPLACE takes the request's."""
+    bucket, key = copy_source(call.headers["x-amz-copy-source"])
+    directive = call.headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise S3Error("InvalidArgument", "Unknown metadata directive.",
+                      extra={"ArgumentName": "x-amz-metadata-directive", "ArgumentValue": directive})
+    if (bucket, key) == (call.bucket, call.key) and directive == "COPY":
+        raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to "
+                      "itself without changing the object's metadata, storage class, website redirect "
+                      "location or encryption attributes.")
+    headers = {"X-Copy-From": quote(f"/{bucket}/{key}"), "Content-Length": "0"}
+    if directive == "REPLACE":
+        headers.update(put_headers(call.headers))
+        headers.pop("ETag", None)
+        headers["X-Fresh-Metadata"] = "true"
+    for s3_name, swift_name in (("x-amz-copy-source-if-match", "If-Match"),
+                                ("x-amz-copy-source-if-none-match", "If-None-Match"),
+                                ("x-amz-copy-source-if-modified-since", "If-Modified-Since"),
+                                ("x-amz-copy-source-if-unmodified-since", "If-Unmodified-Since")):
+        if s3_name in call.headers:
+            headers[swift_name] = call.headers[s3_name]
+    try:
+        answer = await call.swift("PUT", call.object(), headers)
+    except S3Error as exc:
+        if exc.code == "NoSuchKey":
+            await call.container_headers()  # NoSuchBucket for a missing destination
+            raise S3Error("NoSuchKey", extra={"Key": key}) from None
+        raise
+    assert isinstance(answer, web.StreamResponse)
+    etag = answer.headers.get("ETag", "").strip('"')
+    modified = answer.headers.get("Last-Modified") or formatdate(usegmt=True)
+    when = parsedate_to_datetime(modified).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return xml_response(document("CopyObjectResult", [("LastModified", when), ("ETag", f'"{etag}"')]))
