@@ -80,7 +80,7 @@ def encode_token(name: str) -> str:
 
 def decode_token(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+        return base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode("utf-8")
     except (ValueError, binascii.Error, UnicodeError):
         raise S3Error("InvalidArgument", "The continuation token provided is incorrect",
                       extra={"ArgumentName": "continuation-token"}) from None
