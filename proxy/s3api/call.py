@@ -56,11 +56,13 @@ class S3Call:
 
     async def swift(self, method: str, path: SwiftPath, headers: Mapping[str, str] | None = None,
                     body: AsyncIterator[bytes] | None = None, query: str = "",
-                    missing: str = "NoSuchKey") -> Answer:
+                    missing: str = "NoSuchKey", backend: Mapping[str, str] | None = None) -> Answer:
         """The answer of a Swift subrequest; a Swift error becomes the S3
-        error of this resource (``missing``: the code of a 404)."""
+        error of this resource (``missing``: the code of a 404).
+        ``backend`` are system metadata its writes carry."""
+        sub = subrequest(self.ctx, method, path, headers, body, query).with_backend_headers(backend or {})
         try:
-            answer = await self.inner(subrequest(self.ctx, method, path, headers, body, query))
+            answer = await self.inner(sub)
         except ClientDisconnect:
             raise
         except MartletError as exc:

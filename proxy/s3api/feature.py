@@ -20,7 +20,7 @@ from martlet.logs import trans_id_var
 from martlet.swift_path import SwiftPath
 from proxy.context import Context
 from proxy.pipeline import Answer, Handler
-from proxy.s3api import buckets, objects
+from proxy.s3api import buckets, multipart, objects
 from proxy.s3api.authn import authenticate
 from proxy.s3api.call import S3Call
 from proxy.s3api.errors import S3Error, error_document, from_swift_status
@@ -74,7 +74,7 @@ async def _dispatch(call: S3Call, signed: SignedRequest) -> Answer:
     if call.target.key is None:
         return await buckets.bucket_operation(call)
     if "uploadId" in call.query or "uploads" in call.query:
-        raise S3Error("NotImplemented", "Multipart uploads are not implemented yet")
+        return await multipart.multipart_operation(call, signed)
     if "acl" in call.query or "tagging" in call.query:
         raise S3Error("NotImplemented", "Object ACLs and tagging are not implemented")
     if method in ("GET", "HEAD"):

@@ -22,6 +22,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from martlet.errors import ClientDisconnect, MartletError
+from martlet.swift_path import SwiftPath
 from proxy.object_stream import ObjectStream
 from proxy.pipeline import Answer, on_response, swift_raw_path
 from proxy.s3api import sigv4
@@ -85,19 +86,26 @@ def s3_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
 async def put_object(call: S3Call, signed: sigv4.SignedRequest) -> web.StreamResponse:
     if "x-amz-copy-source" in call.headers:
         return await copy_object(call)
+    etag = await put_body(call, call.object(), signed, put_headers(call.headers))
+    return empty(200, {"ETag": f'"{etag}"'})
+
+
+async def put_body(call: S3Call, path: SwiftPath, signed: sigv4.SignedRequest, headers: dict[str, str],
+                   missing: str = "NoSuchBucket") -> str:
+    """PUT the request's body at ``path`` (its sha256 checked as it
+    passes when signed); the stored object's ETag."""
     if call.headers.get("Content-Encoding") == "aws-chunked" or signed.payload_hash == sigv4.STREAMING_PAYLOAD:
         raise S3Error("NotImplemented", "aws-chunked (streaming signed) uploads are not implemented yet")
     length = call.headers.get("Content-Length")
     if length is None:
         raise S3Error("MissingContentLength")
-    headers = put_headers(call.headers)
     headers["Content-Length"] = length
     body = call.ctx.body_chunks()
     if signed.payload_hash != sigv4.UNSIGNED_PAYLOAD:
         body = verified(body, signed.payload_hash)
-    answer = await call.swift("PUT", call.object(), headers, body, missing="NoSuchBucket")
+    answer = await call.swift("PUT", path, headers, body, missing=missing)
     assert isinstance(answer, web.StreamResponse)
-    return empty(200, {"ETag": f'"{answer.headers.get("ETag", "").strip(chr(34))}"'})
+    return answer.headers.get("ETag", "").strip('"')
 
 
 async def read_object(call: S3Call) -> Answer:
