@@ -13,7 +13,6 @@ from martlet.errors import ConfigError
 from martlet.serve import ClientLimits
 
 from proxy.auth import Resellers, UserTable, parse_resellers, parse_users
-from proxy.s3api.credentials import S3Credential, parse_access_lines
 
 GIB = 1 << 30
 
@@ -227,8 +226,9 @@ class S3apiSection:
     # Parts of a multipart upload, and the smallest part but the last.
     max_upload_part_num: int = field(default=1000, metadata={"min": 1})
     min_segment_size: int = field(default=5 * 1024 * 1024, metadata={"min": 1})
-    # Filled from the access_ lines (not a key of its own).
-    credentials: Mapping[str, S3Credential] = field(default_factory=dict)
+    # From the access_ lines (not a key of its own): lower-cased access
+    # key -> ("<account>:<user>", secret).
+    access_keys: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -251,9 +251,22 @@ class FeatureSections:
 
 
 def s3api_section(config: ConfigFile, users: UserTable) -> S3apiSection:
+    """``[s3api]`` with its ``access_<access key> = <account>:<user> <secret>``
+    lines, each naming a user of ``[auth]`` (the ini reader lowercases
+    option names: these access keys are matched case-insensitively)."""
     section = config.section("s3api", S3apiSection)
-    keys = parse_access_lines(config.raw("s3api"), users, where=f"{config.path}: [s3api]")
-    return replace(section, credentials=keys)
+    keys: dict[str, tuple[str, str]] = {}
+    for option, value in config.raw("s3api").items():
+        if not option.startswith("access_"):
+            continue
+        words = value.split()
+        where = f"{config.path}: [s3api] {option}"
+        if option == "access_" or len(words) != 2:
+            raise ConfigError(f"{where}: expected access_<access key> = <account>:<user> <secret>")
+        if words[0] not in users:
+            raise ConfigError(f"{where}: {words[0]} is no user of [auth]")
+        keys[option[len("access_"):].lower()] = (words[0], words[1])
+    return replace(section, access_keys=keys)
 
 
 def feature_sections(config: ConfigFile, users: UserTable | None = None) -> FeatureSections:

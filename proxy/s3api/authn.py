@@ -35,7 +35,7 @@ def authenticate(request: web.Request, users: UserTable, section: S3apiSection,
     if signed.region != section.location:
         raise S3Error("AuthorizationHeaderMalformed", f"The authorization header is malformed; the region "
                       f"'{signed.region}' is wrong; expecting '{section.location}'", extra={"Region": section.location})
-    credential = find_credential(signed.access_key, users, section.credentials)
+    credential = find_credential(signed.access_key, users, section.access_keys)
     if credential is None:
         raise S3Error("InvalidAccessKeyId", extra={"AWSAccessKeyId": signed.access_key})
     expected = sigv4.expected_signature(signed, credential.secret, request.method, request.rel_url.raw_path,
