@@ -9,6 +9,7 @@ from aiohttp import web
 from martlet.swift_path import SwiftPath
 from proxy.s3api.call import S3Call, empty, xml_response
 from proxy.s3api.errors import S3Error
+from proxy.s3api.multi_delete import delete_objects
 from proxy.s3api.multipart import list_uploads
 from proxy.s3api.listing import buckets_document, list_query, objects_document
 from proxy.s3api.target import check_bucket_name
@@ -53,6 +54,8 @@ async def bucket_operation(call: S3Call) -> web.StreamResponse:
         raise S3Error("NotImplemented", "Bucket versioning is not implemented")
     if "acl" in query:
         return await _acl(call)
+    if "delete" in query and method == "POST":
+        return await delete_objects(call)
     if "uploads" in query and method == "GET":
         return await list_uploads(call)
     for unsupported in ("lifecycle", "policy", "cors", "website", "tagging", "logging", "notification",

@@ -24,10 +24,13 @@ from multidict import CIMultiDict
 from martlet.errors import ClientDisconnect, MartletError
 from martlet.swift_path import SwiftPath
 from proxy.object_stream import ObjectStream
-from proxy.pipeline import Answer, on_response, swift_raw_path
+from proxy.pipeline import Answer, ResponseHook, on_response, swift_raw_path
+from proxy.replicas import read_entity
+from proxy.state import ProxyState
 from proxy.s3api import sigv4
 from proxy.s3api.call import S3Call, empty, xml_response
 from proxy.s3api.errors import S3Error
+from proxy.s3api.multipart_rules import S3_ETAG_SYSMETA
 from proxy.s3api.payload import verified
 from proxy.s3api.xml_doc import document
 
@@ -115,8 +118,15 @@ async def read_object(call: S3Call) -> Answer:
                  "response-content-encoding", "response-content-language", "response-expires"):
         if name in call.query:
             _override(call, name[len("response-"):], call.query[name])
-    on_response(call.ctx, _to_s3)  # before the clone, which shares the request's hooks
     path = call.object()
+    if any("-" in headers.get(name, "") for name in ("If-Match", "If-None-Match")):
+        # A multipart ETag (md5-N): only the manifest's system metadata has it.
+        status = multipart_conditions(headers, await _multipart_etag(call.ctx.state, path))
+        if status == 412:
+            raise S3Error("PreconditionFailed")
+        if status == 304:
+            return empty(304)
+    on_response(call.ctx, _to_s3(call.ctx.state, path))  # before the clone, which shares the request's hooks
     request = call.ctx.request.clone(rel_url=swift_raw_path(path), headers=headers)
     try:
         answer = await call.inner(replace(call.ctx, request=request, path=path))
@@ -132,12 +142,57 @@ async def read_object(call: S3Call) -> Answer:
     return answer
 
 
-async def _to_s3(response: web.StreamResponse) -> None:
-    if response.status >= 400:
-        return  # an S3 error document, already S3's
-    shown = s3_headers(response.headers)
-    response.headers.clear()
-    response.headers.extend(shown)
+def multipart_conditions(headers: CIMultiDict[str], s3_etag: str | None) -> int | None:
+    """Judge ``If-Match``/``If-None-Match`` against a multipart object's S3
+    ETag (the object servers know only its manifest's): the status that
+    answers the request (412, 304), or None with the judged conditions
+    removed from ``headers`` (the read goes on without them)."""
+    if s3_etag is None:
+        return None  # no multipart object: the object servers judge as usual
+
+    def matches(value: str) -> bool:
+        tags = [t.strip().strip('"') for t in value.split(",")]
+        return "*" in tags or s3_etag in tags
+
+    if "If-Match" in headers:
+        if not matches(headers.pop("If-Match")):
+            return 412
+    if "If-None-Match" in headers:
+        if matches(headers.pop("If-None-Match")):
+            return 304
+    return None
+
+
+def _to_s3(state: ProxyState, path: SwiftPath) -> ResponseHook:
+    """The hook that makes a read's answer headers S3's. A multipart
+    upload's object (an SLO) answers with the ETag S3 gave it at
+    completion, which only its manifest's system metadata holds: looked
+    up then, for those answers only."""
+
+    async def hook(response: web.StreamResponse) -> None:
+        if response.status >= 400:
+            return  # an S3 error document, already S3's
+        multipart = response.headers.get("X-Static-Large-Object", "").lower() == "true"
+        shown = s3_headers(response.headers)
+        response.headers.clear()
+        response.headers.extend(shown)
+        if multipart:
+            etag = await _multipart_etag(state, path)
+            if etag is not None:
+                response.headers["ETag"] = f'"{etag}"'
+
+    return hook
+
+
+async def _multipart_etag(state: ProxyState, path: SwiftPath) -> str | None:
+    """The S3 ETag a completed multipart upload recorded on its manifest."""
+    answer = await read_entity(state, path, "HEAD", {}, {"multipart-manifest": "get"})
+    if answer.response is None:
+        return None
+    answer.response.release()
+    if answer.response.status >= 300:
+        return None
+    return answer.response.headers.get(S3_ETAG_SYSMETA)
 
 
 def _override(call: S3Call, header: str, value: str) -> None:

@@ -54,6 +54,15 @@ def test_twenty_megabytes_in_five_megabyte_parts(cluster: RunningCluster, s3: An
     assert finished["ETag"] == _etag_of(chunks)
     got = s3.get_object(Bucket="mpu", Key="big é")
     assert got["ContentLength"] == len(data) and got["Body"].read() == data
+    assert got["ETag"] == finished["ETag"] == s3.head_object(Bucket="mpu", Key="big é")["ETag"]
+    assert s3.get_object(Bucket="mpu", Key="big é", IfMatch=finished["ETag"], Range="bytes=0-3")["Body"].read() \
+        == data[:4]
+    with pytest.raises(ClientError) as changed:
+        s3.get_object(Bucket="mpu", Key="big é", IfMatch='"' + "0" * 32 + '-5"')
+    assert error_code(changed.value) == "PreconditionFailed"
+    with pytest.raises(ClientError) as unchanged:
+        s3.head_object(Bucket="mpu", Key="big é", IfNoneMatch=finished["ETag"])
+    assert unchanged.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
     assert got["Metadata"] == {"kind": "multipart"} and got["ContentType"] == "application/x-big"
     ranged = s3.get_object(Bucket="mpu", Key="big é", Range=f"bytes={5 * MIB - 2}-{5 * MIB + 1}")
     assert ranged["Body"].read() == data[5 * MIB - 2:5 * MIB + 2]

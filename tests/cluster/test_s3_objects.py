@@ -228,3 +228,23 @@ def test_list_paginator_and_url_encoding(listed: Any) -> None:
     # asked for explicitly, encoding-type=url keys reach the caller encoded
     raw = listed.list_objects_v2(Bucket="listing", Prefix="d", EncodingType="url")
     assert [o["Key"] for o in raw["Contents"]] == ["d%20%C3%A9"]
+
+
+def test_delete_objects(s3: Any) -> None:
+    s3.create_bucket(Bucket="batch")
+    for key in ("x1", "x2", "y é"):
+        s3.put_object(Bucket="batch", Key=key, Body=b"1")
+    answer = s3.delete_objects(Bucket="batch", Delete={"Objects": [{"Key": "x1"}, {"Key": "y é"},
+                                                                   {"Key": "never-there"}]})
+    assert sorted(d["Key"] for d in answer["Deleted"]) == ["never-there", "x1", "y é"]
+    assert "Errors" not in answer
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="batch")["Contents"]] == ["x2"]
+    quiet = s3.delete_objects(Bucket="batch", Delete={"Objects": [{"Key": "x2"}], "Quiet": True})
+    assert "Deleted" not in quiet
+    assert s3.list_objects_v2(Bucket="batch")["KeyCount"] == 0
+
+
+def test_info_lists_s3api(cluster: RunningCluster) -> None:
+    import requests
+    info = requests.get(f"{cluster.proxy}/info", timeout=10).json()
+    assert info["s3api"]["max_multi_delete_objects"] == 1000
