@@ -5,7 +5,7 @@ prefixes (``proxy.auth``), and one section per optional pipeline feature
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 
 from martlet.config import ConfigFile, load_config, resolve_relative
 from martlet.cluster import ClusterConfig, load_cluster_config
@@ -70,6 +70,8 @@ class ProxyConfig:
     cluster: ClusterConfig
     resellers: Resellers = Resellers()
     features: FeatureSections = field(default_factory=lambda: FeatureSections())
+    # [s3api] access_ lines (``s3_access_keys``): access key -> (user, secret).
+    s3_access_keys: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def proxy_config_from(config: ConfigFile) -> ProxyConfig:
@@ -83,7 +85,8 @@ def proxy_config_from(config: ConfigFile) -> ProxyConfig:
     where = f"{config.path}: [auth]"
     users = parse_users(auth, where=where)
     return ProxyConfig(path=config.path, proxy=section, users=users, cluster=cluster,
-                       resellers=parse_resellers(auth, where=where), features=feature_sections(config, users))
+                       resellers=parse_resellers(auth, where=where), features=feature_sections(config),
+                       s3_access_keys=s3_access_keys(config, users))
 
 
 def load_proxy_config(path: str | None) -> ProxyConfig:
@@ -209,7 +212,7 @@ class FormpostSection:
 class S3apiSection:
     """``[s3api]``: the S3 API (``proxy.s3api``). Besides these keys,
     ``access_<access key> = <account>:<user> <secret>`` lines add key
-    pairs (``proxy.s3api.credentials``); every [auth] user also signs as
+    pairs (``s3_access_keys``); every [auth] user also signs as
     ``<account>:<user>`` with its key, as with Swift's s3api and tempauth."""
 
     enabled: bool = False
@@ -226,9 +229,6 @@ class S3apiSection:
     # Parts of a multipart upload, and the smallest part but the last.
     max_upload_part_num: int = field(default=1000, metadata={"min": 1})
     min_segment_size: int = field(default=5 * 1024 * 1024, metadata={"min": 1})
-    # From the access_ lines (not a key of its own): lower-cased access
-    # key -> ("<account>:<user>", secret).
-    access_keys: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -250,11 +250,11 @@ class FeatureSections:
         return frozenset(f.name for f in fields(self) if getattr(self, f.name).enabled)
 
 
-def s3api_section(config: ConfigFile, users: UserTable) -> S3apiSection:
-    """``[s3api]`` with its ``access_<access key> = <account>:<user> <secret>``
-    lines, each naming a user of ``[auth]`` (the ini reader lowercases
-    option names: these access keys are matched case-insensitively)."""
-    section = config.section("s3api", S3apiSection)
+def s3_access_keys(config: ConfigFile, users: UserTable) -> dict[str, tuple[str, str]]:
+    """``[s3api]``'s ``access_<access key> = <account>:<user> <secret>``
+    lines, each naming a user of ``[auth]``: lower-cased access key ->
+    (user, secret) (the ini reader lowercases option names, so these
+    access keys are matched case-insensitively)."""
     keys: dict[str, tuple[str, str]] = {}
     for option, value in config.raw("s3api").items():
         if not option.startswith("access_"):
@@ -266,12 +266,12 @@ def s3api_section(config: ConfigFile, users: UserTable) -> S3apiSection:
         if words[0] not in users:
             raise ConfigError(f"{where}: {words[0]} is no user of [auth]")
         keys[option[len("access_"):].lower()] = (words[0], words[1])
-    return replace(section, access_keys=keys)
+    return keys
 
 
-def feature_sections(config: ConfigFile, users: UserTable | None = None) -> FeatureSections:
+def feature_sections(config: ConfigFile) -> FeatureSections:
     return FeatureSections(
-        s3api=s3api_section(config, users or {}),
+        s3api=config.section("s3api", S3apiSection),
         bulk=config.section("bulk", BulkSection),
         account_quotas=config.section("account_quotas", AccountQuotasSection),
         container_quotas=config.section("container_quotas", ContainerQuotasSection),

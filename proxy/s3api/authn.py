@@ -5,6 +5,7 @@ and the signer made a proxy ``Identity`` of its ``[auth]`` user."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from aiohttp import web
 
 from proxy.auth import Identity, UserTable
@@ -17,8 +18,8 @@ from proxy.s3api.errors import S3Error
 IDENTITY_LIFE = 900
 
 
-def authenticate(request: web.Request, users: UserTable, section: S3apiSection,
-                 now: float | None = None) -> tuple[Identity, sigv4.SignedRequest]:
+def authenticate(request: web.Request, users: UserTable, access_keys: Mapping[str, tuple[str, str]],
+                 section: S3apiSection, now: float | None = None) -> tuple[Identity, sigv4.SignedRequest]:
     """The identity of a valid signature, or the S3 error that says why not."""
     now = time.time() if now is None else now
     headers = {k.lower(): v for k, v in request.headers.items()}
@@ -35,7 +36,7 @@ def authenticate(request: web.Request, users: UserTable, section: S3apiSection,
     if signed.region != section.location:
         raise S3Error("AuthorizationHeaderMalformed", f"The authorization header is malformed; the region "
                       f"'{signed.region}' is wrong; expecting '{section.location}'", extra={"Region": section.location})
-    credential = find_credential(signed.access_key, users, section.access_keys)
+    credential = find_credential(signed.access_key, users, access_keys)
     if credential is None:
         raise S3Error("InvalidAccessKeyId", extra={"AWSAccessKeyId": signed.access_key})
     expected = sigv4.expected_signature(signed, credential.secret, request.method, request.rel_url.raw_path,

@@ -51,7 +51,8 @@ async def _s3(ctx: Context, inner: Handler) -> Answer:
         section = ctx.state.config.features.s3api
         request = ctx.request
         target = split_target(request.rel_url.raw_path, request.host, section.storage_domain)
-        identity, signed = authenticate(request, ctx.state.config.users, section)
+        config = ctx.state.config
+        identity, signed = authenticate(request, config.users, config.s3_access_keys, section)
         account = ctx.state.config.resellers.storage_prefix + identity.account
         query = dict(parse_qsl(request.rel_url.raw_query_string, keep_blank_values=True))
         call = S3Call(Context(ctx.state, request, SwiftPath(account), identity), inner, target, account, query)

@@ -10,24 +10,24 @@ import pytest
 from martlet.config import ConfigFile
 from martlet.errors import ConfigError
 from proxy.auth import User
-from proxy.config import s3api_section
+from proxy.config import S3apiSection, feature_sections, s3_access_keys
 from proxy.s3api.credentials import S3Credential, find_credential
 
 USERS = {"test:tester": User("test", "tester", "testing", frozenset({".admin"}))}
 
 
-def _section(tmp_path: Path, text: str) -> object:
+def _keys(tmp_path: Path, text: str) -> dict[str, tuple[str, str]]:
     conf = tmp_path / "proxy.conf"
     conf.write_text(text)
-    return s3api_section(ConfigFile(conf), USERS)
+    return s3_access_keys(ConfigFile(conf), USERS)
 
 
 def test_access_lines(tmp_path: Path) -> None:
-    section = _section(tmp_path, "[s3api]\nenabled = true\naccess_AKIAEXAMPLE = test:tester S3cr3t/Key\n"
-                                 "storage_domain = s3.example.com, s3.local\n")
-    keys = section.access_keys  # type: ignore[attr-defined]
+    text = "[s3api]\nenabled = true\naccess_AKIAEXAMPLE = test:tester S3cr3t/Key\nstorage_domain = s3.example.com, s3.local\n"
+    keys = _keys(tmp_path, text)
     assert keys == {"akiaexample": ("test:tester", "S3cr3t/Key")}
-    assert section.storage_domain == ("s3.example.com", "s3.local")  # type: ignore[attr-defined]
+    section = feature_sections(ConfigFile(tmp_path / "proxy.conf")).s3api
+    assert section == S3apiSection(enabled=True, storage_domain=("s3.example.com", "s3.local"))
     assert find_credential("AKIAEXAMPLE", USERS, keys) == S3Credential("AKIAEXAMPLE", "test:tester", "S3cr3t/Key")
     assert find_credential("test:tester", USERS, keys) == S3Credential("test:tester", "test:tester", "testing")
     assert find_credential("nobody", USERS, keys) is None
@@ -36,4 +36,4 @@ def test_access_lines(tmp_path: Path) -> None:
 @pytest.mark.parametrize("line", ["access_k = test:tester", "access_k = nobody:here secret", "access_ = test:tester s"])
 def test_bad_access_lines(tmp_path: Path, line: str) -> None:
     with pytest.raises(ConfigError):
-        _section(tmp_path, f"[s3api]\n{line}\n")
+        _keys(tmp_path, f"[s3api]\n{line}\n")
