@@ -57,6 +57,10 @@ MAX_DELETE_SEGMENTS = 100_000  # a bound on what one manifest DELETE walks
 # container update (storage.container_updates.CONTAINER_UPDATE_OVERRIDES).
 OVERRIDE_ETAG = "X-Backend-Container-Update-Override-Etag"
 OVERRIDE_CONTENT_TYPE = "X-Backend-Container-Update-Override-Content-Type"
+# A feature's own parameters for the manifest's container row ETag, passed
+# as a backend header of its manifest PUT (s3api's ``s3_etag=<etag>``, which
+# S3 listings show), appended after ``slo_etag``; never sent on as such.
+ROW_ETAG_PARAMS = "X-Backend-Container-Row-Etag-Params"
 
 
 async def bounded_gather(limit: int, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
@@ -205,6 +209,9 @@ async def store_manifest(ctx: Context, path: SwiftPath, headers: dict[str, str],
         "Content-Length": str(len(stored)), "X-Timestamp": timestamp,
         **container_row_overrides(content_type, stored_md5, etag, total),
     })
+    extra = headers.pop(ROW_ETAG_PARAMS, "")
+    if extra:
+        headers[OVERRIDE_ETAG] += f"; {extra}"
     written = await put_object(ctx.state, path, headers, _one_chunk(stored), len(stored))
     if written.status != 201 or written.etag is None:
         return Stored(written.status, written=written)

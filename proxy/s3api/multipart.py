@@ -11,6 +11,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from martlet.swift_path import SwiftPath
+from proxy.large_objects.writer import ROW_ETAG_PARAMS
 from proxy.object_stream import ObjectStream
 from proxy.s3api import sigv4
 from proxy.s3api.call import S3Call, empty, xml_response
@@ -126,7 +127,7 @@ async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
     headers["Content-Length"] = str(len(manifest))
     try:
         await call.swift("PUT", call.object(), headers, _one(manifest), query="multipart-manifest=put",
-                         missing="NoSuchBucket", backend={S3_ETAG_SYSMETA: etag})
+                         missing="NoSuchBucket", backend={S3_ETAG_SYSMETA: etag, ROW_ETAG_PARAMS: f"s3_etag={etag}"})
     except S3Error as exc:
         if exc.status == 400:
             raise S3Error("InvalidPart") from None

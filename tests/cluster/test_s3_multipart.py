@@ -70,8 +70,8 @@ def test_twenty_megabytes_in_five_megabyte_parts(cluster: RunningCluster, s3: An
     assert swift.status_code == 200 and swift.content == data
     assert call(cluster, "GET", "mpu%2Bsegments", params={"format": "json"}).json()  # the parts, as segments
     assert upload_id not in [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="mpu").get("Uploads", [])]
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="mpu")["Contents"]]
-    assert "big é" in keys
+    listed_etags = {o["Key"]: o["ETag"] for o in s3.list_objects_v2(Bucket="mpu")["Contents"]}
+    assert listed_etags["big é"] == finished["ETag"]
 
 
 def test_abort(cluster: RunningCluster, s3: Any) -> None:
