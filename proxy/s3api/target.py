@@ -21,10 +21,11 @@ _IP = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
 
 
 def looks_like_s3(authorization: str | None, raw_query: str) -> bool:
-    """Is this request signed the AWS way (header, or a presigned query)?"""
+    """Is this request signed the AWS way (header, or a presigned query
+    of Signature V4 or V2)?"""
     if authorization is not None and authorization.startswith("AWS"):
         return True
-    return "X-Amz-" in raw_query
+    return "X-Amz-" in raw_query or "AWSAccessKeyId=" in raw_query
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class S3Target:
 def split_target(raw_path: str, host: str | None, storage_domains: tuple[str, ...]) -> S3Target:
     """The bucket and key of ``raw_path`` (query excluded) on ``host``."""
     path = _decode(raw_path)
-    bucket = _virtual_bucket(host, storage_domains)
+    bucket = virtual_bucket(host, storage_domains)
     if bucket is None:
         name, _, rest = path.lstrip("/").partition("/") if path.startswith("/") else ("", "", "")
         if not name:
@@ -69,7 +70,8 @@ def _decode(raw_path: str) -> str:
     return text
 
 
-def _virtual_bucket(host: str | None, storage_domains: tuple[str, ...]) -> str | None:
+def virtual_bucket(host: str | None, storage_domains: tuple[str, ...]) -> str | None:
+    """The bucket a virtual-hosted style Host names, or None."""
     if not host or not storage_domains:
         return None
     name = host.rsplit(":", 1)[0] if not host.endswith("]") else host

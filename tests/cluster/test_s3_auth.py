@@ -117,3 +117,19 @@ def test_swift_requests_unaffected(cluster: RunningCluster, s3: Any) -> None:
     answer = call(cluster, "GET", "auth/obj")
     assert answer.status_code == 200 and answer.content == b"secret data"
     assert requests.get(f"{cluster.proxy}/auth/obj", timeout=30).status_code in (400, 404, 412)
+
+
+def test_signature_v2(cluster: RunningCluster, s3: Any) -> None:
+    """boto3 presigns with V2 unless told otherwise; V2 headers too."""
+    default = s3_client(cluster)
+    url = default.generate_presigned_url("get_object", Params={"Bucket": "auth", "Key": "obj"}, ExpiresIn=300)
+    assert "AWSAccessKeyId=" in url
+    answer = requests.get(url, timeout=30)
+    assert answer.status_code == 200 and answer.content == b"secret data"
+    v2 = s3_client(cluster, signature_version="s3")
+    v2.put_object(Bucket="auth", Key="v2 é", Body=b"signed v2", Metadata={"v": "2"})
+    got = v2.get_object(Bucket="auth", Key="v2 é")
+    assert got["Body"].read() == b"signed v2" and got["Metadata"] == {"v": "2"}
+    with pytest.raises(ClientError) as bad:
+        s3_client(cluster, secret="wrong", signature_version="s3").get_object(Bucket="auth", Key="obj")
+    assert error_code(bad.value) == "SignatureDoesNotMatch"
