@@ -5,6 +5,7 @@ and the signer made a proxy ``Identity`` of its ``[auth]`` user."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Mapping
 from aiohttp import web
 
@@ -51,7 +52,8 @@ def authenticate(request: web.Request, users: UserTable, access_keys: Mapping[st
         raise S3Error("SignatureDoesNotMatch", extra={"AWSAccessKeyId": signed.access_key})
     sigv4.check_time(signed, now, section.max_clock_skew)
     user = users[credential.user]
-    return Identity(user.account, user.user, user.groups, int(now) + IDENTITY_LIFE), signed
+    key = sigv4.signing_key(credential.secret, signed.date, signed.region, signed.service)
+    return Identity(user.account, user.user, user.groups, int(now) + IDENTITY_LIFE), replace(signed, signing_key=key)
 
 
 def _authenticate_v2(request: web.Request, users: UserTable, access_keys: Mapping[str, tuple[str, str]],

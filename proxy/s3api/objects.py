@@ -27,7 +27,7 @@ from proxy.object_stream import ObjectStream
 from proxy.pipeline import Answer, ResponseHook, on_response, swift_raw_path
 from proxy.replicas import read_entity
 from proxy.state import ProxyState
-from proxy.s3api import sigv4
+from proxy.s3api import chunked, sigv4
 from proxy.s3api.call import S3Call, empty, xml_response
 from proxy.s3api.errors import S3Error
 from proxy.s3api.multipart_rules import S3_ETAG_SYSMETA
@@ -64,8 +64,10 @@ def put_headers(headers: Mapping[str, str]) -> dict[str, str]:
             out["X-Object-Meta-" + name[len(AMZ_META):]] = value
         elif low in PUT_PASSED:
             out[name] = value
-        elif low == "content-encoding" and value != "aws-chunked":
-            out[name] = value
+        elif low == "content-encoding":
+            kept = [v.strip() for v in value.split(",") if v.strip() and v.strip() != "aws-chunked"]
+            if kept:
+                out[name] = ", ".join(kept)
     if "Content-MD5" in headers:
         out["ETag"] = md5_hex(headers["Content-MD5"])
     return out
@@ -97,15 +99,23 @@ async def put_body(call: S3Call, path: SwiftPath, signed: sigv4.SignedRequest, h
                    missing: str = "NoSuchBucket") -> str:
     """PUT the request's body at ``path`` (its sha256 checked as it
     passes when signed); the stored object's ETag."""
-    if call.headers.get("Content-Encoding") == "aws-chunked" or signed.payload_hash == sigv4.STREAMING_PAYLOAD:
-        raise S3Error("NotImplemented", "aws-chunked (streaming signed) uploads are not implemented yet")
     length = call.headers.get("Content-Length")
     if length is None:
         raise S3Error("MissingContentLength")
-    headers["Content-Length"] = length
     body = call.ctx.body_chunks()
-    if signed.payload_hash != sigv4.UNSIGNED_PAYLOAD:
+    if signed.payload_hash == sigv4.STREAMING_PAYLOAD:
+        decoded = call.headers.get("x-amz-decoded-content-length", "")
+        if not decoded.isdigit():
+            raise S3Error("MissingContentLength", "x-amz-decoded-content-length is required for aws-chunked bodies",
+                          status=411)
+        length = decoded
+        body = chunked.decode(body, signed.signing_key, signed.amz_date, signed.scope, signed.signature,
+                              int(decoded))
+    elif signed.payload_hash.startswith("STREAMING-"):
+        raise S3Error("NotImplemented", f"x-amz-content-sha256: {signed.payload_hash} is not implemented")
+    elif signed.payload_hash != sigv4.UNSIGNED_PAYLOAD:
         body = verified(body, signed.payload_hash)
+    headers["Content-Length"] = length
     answer = await call.swift("PUT", path, headers, body, missing=missing)
     assert isinstance(answer, web.StreamResponse)
     return answer.headers.get("ETag", "").strip('"')

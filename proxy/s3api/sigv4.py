@@ -53,6 +53,9 @@ class SignedRequest:
     payload_hash: str
     presigned: bool = False
     expires: int = 0  # seconds, presigned only
+    # Set once the signature holds: what an aws-chunked body's chunk
+    # signatures are made with (``chunked``).
+    signing_key: bytes = b""
 
     @property
     def scope(self) -> str:
@@ -233,8 +236,8 @@ def check_time(signed: SignedRequest, now: float, max_skew: float) -> None:
 
 def check_payload_hash(value: str) -> None:
     """A signed payload's hash is 64 hex digits or one of the markers."""
-    if value in (UNSIGNED_PAYLOAD, STREAMING_PAYLOAD) or _HEX64.match(value):
-        return
+    if value in (UNSIGNED_PAYLOAD, STREAMING_PAYLOAD) or _HEX64.match(value) or value.startswith("STREAMING-"):
+        return  # the other STREAMING- forms are refused where a body is read
     raise S3Error("InvalidArgument", "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
                   "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, or a valid sha256 value.")
 
