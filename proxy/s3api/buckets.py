@@ -11,8 +11,8 @@ from proxy.s3api.call import S3Call, empty, xml_response
 from proxy.s3api.errors import S3Error
 from proxy.s3api.multi_delete import delete_objects
 from proxy.s3api.multipart import list_uploads
-from proxy.s3api.listing import buckets_document, list_query, objects_document
-from proxy.s3api.target import check_bucket_name
+from proxy.s3api.listing import buckets_document, list_query, objects_document, versions_document
+from proxy.s3api.target import is_bucket_name
 from proxy.s3api.xml_doc import document, text_document
 
 # Canned ACLs as container ACLs (Swift's s3api maps them the same way):
@@ -34,9 +34,13 @@ def canned_acl_headers(value: str | None) -> dict[str, str]:
     return dict(CANNED_ACLS[value])
 
 
+MAX_CONFIGURATION = 64 * 1024  # a CreateBucketConfiguration document
+
+
 async def list_buckets(call: S3Call) -> web.StreamResponse:
     entries = await call.listing(SwiftPath(call.account), {"format": "json"})
-    return xml_response(buckets_document(entries, call.account))
+    # Containers no bucket can name (a multipart upload's <bucket>+segments...) are not buckets.
+    return xml_response(buckets_document([e for e in entries if is_bucket_name(str(e["name"]))], call.account))
 
 
 async def bucket_operation(call: S3Call) -> web.StreamResponse:
@@ -47,6 +51,11 @@ async def bucket_operation(call: S3Call) -> web.StreamResponse:
         location = call.ctx.state.config.features.s3api.location
         text = "" if location == "us-east-1" else location
         return xml_response(text_document("LocationConstraint", text))
+    if "versions" in query and method == "GET":
+        q = list_query({**query, "marker": query.get("key-marker", "")},
+                       call.ctx.state.config.features.s3api.max_bucket_listing)
+        entries = await call.listing(call.container(), q.swift_query())
+        return xml_response(versions_document(call.bucket, q, entries, call.account))
     if "versioning" in query:
         await call.container_headers()
         if method == "GET":
@@ -75,8 +84,9 @@ async def bucket_operation(call: S3Call) -> web.StreamResponse:
 
 
 async def create_bucket(call: S3Call) -> web.StreamResponse:
-    check_bucket_name(call.bucket)
-    body = await call.ctx.request.read() if call.ctx.request.can_read_body else b""
+    # content.read, not request.read: a request whose body was read() can
+    # no longer be cloned into the subrequests below.
+    body = await call.ctx.request.content.read(MAX_CONFIGURATION) if call.ctx.request.can_read_body else b""
     if body and b"LocationConstraint" in body:
         location = call.ctx.state.config.features.s3api.location
         if f">{location}<".encode() not in body:

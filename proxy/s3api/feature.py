@@ -19,13 +19,13 @@ from martlet.errors import ClientDisconnect, MartletError
 from martlet.logs import trans_id_var
 from martlet.swift_path import SwiftPath
 from proxy.context import Context
-from proxy.pipeline import Answer, Handler
+from proxy.pipeline import Answer, Handler, on_response
 from proxy.s3api import buckets, multipart, objects
 from proxy.s3api.authn import authenticate
 from proxy.s3api.call import S3Call
 from proxy.s3api.errors import S3Error, error_document, from_swift_status
 from proxy.s3api.sigv4 import SignedRequest
-from proxy.s3api.target import S3Target, split_target
+from proxy.s3api.target import S3Target, check_bucket_name, split_target
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,10 @@ async def _s3(ctx: Context, inner: Handler) -> Answer:
     try:
         section = ctx.state.config.features.s3api
         request = ctx.request
+        on_response(ctx, _request_id_headers)
         target = split_target(request.rel_url.raw_path, request.host, section.storage_domain)
+        if target.bucket is not None:
+            check_bucket_name(target.bucket)
         config = ctx.state.config
         identity, signed = authenticate(request, config.users, config.s3_access_keys, section)
         account = ctx.state.config.resellers.storage_prefix + identity.account
@@ -85,6 +88,13 @@ async def _dispatch(call: S3Call, signed: SignedRequest) -> Answer:
     if method == "DELETE":
         return await objects.delete_object(call)
     raise S3Error("MethodNotAllowed", extra={"Method": method, "ResourceType": "OBJECT"})
+
+
+async def _request_id_headers(response: web.StreamResponse) -> None:
+    """S3's request ids on every answer: the transaction id."""
+    trans_id = response.headers.get("X-Trans-Id") or trans_id_var.get()
+    response.headers["x-amz-request-id"] = trans_id
+    response.headers["x-amz-id-2"] = trans_id
 
 
 def error_response(error: S3Error, target: S3Target, method: str) -> web.Response:

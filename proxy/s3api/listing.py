@@ -152,3 +152,30 @@ def buckets_document(containers: Sequence[Mapping[str, Any]], owner: str) -> byt
         buckets.append(("Bucket", [("Name", str(entry["name"])), ("CreationDate", created)]))
     return document("ListAllMyBucketsResult",
                     [("Owner", [("ID", owner), ("DisplayName", owner)]), ("Buckets", buckets)])
+
+
+def versions_document(bucket: str, q: ListQuery, entries: Sequence[Mapping[str, Any]], owner: str) -> bytes:
+    """ListVersionsResult of a bucket without versioning: each object is
+    its one, latest version, whose id is ``null`` (as S3 shows objects
+    written before versioning)."""
+    truncated = len(entries) > q.max_keys
+    shown = entries[: q.max_keys]
+    versions: list[Node] = []
+    prefixes: list[Node] = []
+    for entry in shown:
+        if "subdir" in entry:
+            prefixes.append(("CommonPrefixes", [("Prefix", _name(str(entry["subdir"]), q))]))
+            continue
+        versions.append(("Version", [
+            ("Key", _name(str(entry["name"]), q)), ("VersionId", "null"), ("IsLatest", True),
+            ("LastModified", s3_time(str(entry["last_modified"]))), ("ETag", s3_etag(entry)),
+            ("Size", int(entry["bytes"])), ("Owner", [("ID", owner), ("DisplayName", owner)]),
+            ("StorageClass", "STANDARD")]))
+    last = str(shown[-1].get("subdir") or shown[-1].get("name")) if shown else ""
+    head: list[Node] = [("Name", bucket), ("Prefix", _name(q.prefix, q)), ("KeyMarker", _name(q.marker, q)),
+                        ("VersionIdMarker", ""), ("MaxKeys", q.max_keys),
+                        ("Delimiter", _name(q.delimiter, q)),
+                        ("EncodingType", "url" if q.url_encoded else None), ("IsTruncated", truncated)]
+    if truncated:
+        head += [("NextKeyMarker", _name(last, q)), ("NextVersionIdMarker", "null")]
+    return document("ListVersionsResult", head + versions + prefixes)

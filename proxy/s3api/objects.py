@@ -213,6 +213,10 @@ def _override(call: S3Call, header: str, value: str) -> None:
 
 
 async def delete_object(call: S3Call) -> web.StreamResponse:
+    version = call.query.get("versionId")
+    if version is not None and version != "null":
+        raise S3Error("NoSuchVersion", "The specified version does not exist.", status=404,
+                      extra={"Key": call.key, "VersionId": version})
     try:
         await call.swift("DELETE", call.object())
     except S3Error as exc:

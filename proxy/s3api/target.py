@@ -82,9 +82,13 @@ def virtual_bucket(host: str | None, storage_domains: tuple[str, ...]) -> str | 
     return None
 
 
-def check_bucket_name(bucket: str) -> None:
+def is_bucket_name(name: str) -> bool:
     """S3's DNS-compatible bucket names: 3 to 63 of a-z 0-9 . -, starting
     and ending with a letter or digit, no ``..``, not an IP address (a
     container name has no ``/``, which these exclude too)."""
-    if not _BUCKET.match(bucket) or ".." in bucket or _IP.match(bucket) or ".-" in bucket or "-." in bucket:
+    return bool(_BUCKET.match(name)) and not (".." in name or _IP.match(name) or ".-" in name or "-." in name)
+
+
+def check_bucket_name(bucket: str) -> None:
+    if not is_bucket_name(bucket):
         raise S3Error("InvalidBucketName", extra={"BucketName": bucket})
