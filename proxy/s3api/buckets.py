@@ -34,6 +34,10 @@ def canned_acl_headers(value: str | None) -> dict[str, str]:
     return dict(CANNED_ACLS[value])
 
 
+# Bucket sub-resources not served yet: NotImplemented (after NoSuchBucket).
+UNSUPPORTED = ("lifecycle", "policy", "cors", "website", "tagging", "logging", "notification", "replication",
+               "encryption", "object-lock", "requestPayment", "accelerate", "analytics", "metrics", "inventory",
+               "intelligent-tiering", "ownershipControls", "publicAccessBlock", "policyStatus")
 MAX_CONFIGURATION = 64 * 1024  # a CreateBucketConfiguration document
 
 
@@ -67,10 +71,14 @@ async def bucket_operation(call: S3Call) -> web.StreamResponse:
         return await delete_objects(call)
     if "uploads" in query and method == "GET":
         return await list_uploads(call)
-    for unsupported in ("lifecycle", "policy", "cors", "website", "tagging", "logging", "notification",
-                        "replication", "encryption", "object-lock", "requestPayment", "accelerate"):
-        if unsupported in query:
-            raise S3Error("NotImplemented", f"The {unsupported} sub-resource is not implemented")
+    if "object-lock" in query and method == "GET":
+        await call.container_headers()
+        raise S3Error("ObjectLockConfigurationNotFoundError",
+                      "Object Lock configuration does not exist for this bucket", status=404,
+                      extra={"BucketName": call.bucket})
+    if any(name in query for name in UNSUPPORTED):
+        await call.container_headers()  # NoSuchBucket first
+        raise S3Error("NotImplemented")
     if method == "GET":
         return await list_objects(call)
     if method == "HEAD":

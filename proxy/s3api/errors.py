@@ -48,7 +48,7 @@ CODES: Mapping[str, tuple[int, str]] = {
     "NoSuchKey": (404, "The specified key does not exist."),
     "NoSuchUpload": (404, "The specified multipart upload does not exist. The upload ID might be invalid, "
                           "or the multipart upload might have been aborted or completed."),
-    "NotImplemented": (501, "A header you provided implies functionality that is not implemented."),
+    "NotImplemented": (501, "The requested resource is not implemented"),
     "PreconditionFailed": (412, "At least one of the preconditions you specified did not hold."),
     "RequestTimeTooSkewed": (403, "The difference between the request time and the current time is too large."),
     "RequestTimeout": (400, "Your socket connection to the server was not read from or written to within "

@@ -19,7 +19,7 @@ from martlet.errors import ClientDisconnect, MartletError
 from martlet.logs import trans_id_var
 from martlet.swift_path import SwiftPath
 from proxy.context import Context
-from proxy.pipeline import Answer, Handler, on_response
+from proxy.pipeline import Answer, Handler, ResponseHook, on_response
 from proxy.s3api import buckets, multipart, objects
 from proxy.s3api.authn import authenticate
 from proxy.s3api.call import S3Call
@@ -50,7 +50,7 @@ async def _s3(ctx: Context, inner: Handler) -> Answer:
     try:
         section = ctx.state.config.features.s3api
         request = ctx.request
-        on_response(ctx, _request_id_headers)
+        on_response(ctx, _request_id_headers(ctx.method))
         target = split_target(request.rel_url.raw_path, request.host, section.storage_domain)
         if target.bucket is not None:
             check_bucket_name(target.bucket)
@@ -90,11 +90,18 @@ async def _dispatch(call: S3Call, signed: SignedRequest) -> Answer:
     raise S3Error("MethodNotAllowed", extra={"Method": method, "ResourceType": "OBJECT"})
 
 
-async def _request_id_headers(response: web.StreamResponse) -> None:
-    """S3's request ids on every answer: the transaction id."""
-    trans_id = response.headers.get("X-Trans-Id") or trans_id_var.get()
-    response.headers["x-amz-request-id"] = trans_id
-    response.headers["x-amz-id-2"] = trans_id
+def _request_id_headers(method: str) -> ResponseHook:
+    """S3's request ids on every answer (the transaction id); a HEAD's
+    error says its empty body's length, as S3's does."""
+
+    async def hook(response: web.StreamResponse) -> None:
+        trans_id = response.headers.get("X-Trans-Id") or trans_id_var.get()
+        response.headers["x-amz-request-id"] = trans_id
+        response.headers["x-amz-id-2"] = trans_id
+        if method == "HEAD" and response.status >= 400:
+            response.headers["Content-Length"] = "0"
+
+    return hook
 
 
 def error_response(error: S3Error, target: S3Target, method: str) -> web.Response:
