@@ -7,6 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from martlet.swift_path import SwiftPath
+from proxy.s3api.acl import acl_document, canned_acl_headers
 from proxy.s3api.call import S3Call, empty, xml_response
 from proxy.s3api.errors import S3Error
 from proxy.s3api.multi_delete import delete_objects
@@ -14,25 +15,6 @@ from proxy.s3api.multipart import list_uploads
 from proxy.s3api.listing import buckets_document, list_query, objects_document, versions_document
 from proxy.s3api.target import is_bucket_name
 from proxy.s3api.xml_doc import document, text_document
-
-# Canned ACLs as container ACLs (Swift's s3api maps them the same way):
-# what each lets others do beyond the owner.
-CANNED_ACLS = {
-    "private": {"X-Container-Read": "", "X-Container-Write": ""},
-    "public-read": {"X-Container-Read": ".r:*,.rlistings", "X-Container-Write": ""},
-    "public-read-write": {"X-Container-Read": ".r:*,.rlistings", "X-Container-Write": ".r:*"},
-    "authenticated-read": {"X-Container-Read": "*:*", "X-Container-Write": ""},
-}
-
-
-def canned_acl_headers(value: str | None) -> dict[str, str]:
-    if value is None:
-        return {}
-    if value not in CANNED_ACLS:
-        raise S3Error("InvalidArgument", f"Unsupported canned ACL {value!r}",
-                      extra={"ArgumentName": "x-amz-acl", "ArgumentValue": value})
-    return dict(CANNED_ACLS[value])
-
 
 # Bucket sub-resources not served yet: NotImplemented (after NoSuchBucket).
 UNSUPPORTED = ("lifecycle", "policy", "cors", "website", "tagging", "logging", "notification", "replication",
@@ -44,7 +26,7 @@ MAX_CONFIGURATION = 64 * 1024  # a CreateBucketConfiguration document
 async def list_buckets(call: S3Call) -> web.StreamResponse:
     entries = await call.listing(SwiftPath(call.account), {"format": "json"})
     # Containers no bucket can name (a multipart upload's <bucket>+segments...) are not buckets.
-    return xml_response(buckets_document([e for e in entries if is_bucket_name(str(e["name"]))], call.account))
+    return xml_response(buckets_document([e for e in entries if is_bucket_name(str(e["name"]))], call.owner))
 
 
 async def bucket_operation(call: S3Call) -> web.StreamResponse:
@@ -59,7 +41,7 @@ async def bucket_operation(call: S3Call) -> web.StreamResponse:
         q = list_query({**query, "marker": query.get("key-marker", "")},
                        call.ctx.state.config.features.s3api.max_bucket_listing)
         entries = await call.listing(call.container(), q.swift_query())
-        return xml_response(versions_document(call.bucket, q, entries, call.account))
+        return xml_response(versions_document(call.bucket, q, entries, call.owner))
     if "versioning" in query:
         await call.container_headers()
         if method == "GET":
@@ -116,7 +98,7 @@ async def delete_bucket(call: S3Call) -> web.StreamResponse:
 async def list_objects(call: S3Call) -> web.StreamResponse:
     q = list_query(call.query, call.ctx.state.config.features.s3api.max_bucket_listing)
     entries = await call.listing(call.container(), q.swift_query())
-    return xml_response(objects_document(call.bucket, q, entries, call.account))
+    return xml_response(objects_document(call.bucket, q, entries, call.owner))
 
 
 async def _acl(call: S3Call) -> web.StreamResponse:
@@ -128,16 +110,6 @@ async def _acl(call: S3Call) -> web.StreamResponse:
         return empty(200)
     if call.ctx.method != "GET":
         raise S3Error("MethodNotAllowed", extra={"Method": call.ctx.method, "ResourceType": "ACL"})
-    answer = await call.container_headers()
-    assert isinstance(answer, web.StreamResponse)
-    public = ".r:*" in answer.headers.get("X-Container-Read", "")
-    return xml_response(acl_document(call.account, public))
-
-
-def acl_document(owner: str, public_read: bool) -> bytes:
-    grants = [("Grant", [("Grantee", [("ID", owner), ("DisplayName", owner)]), ("Permission", "FULL_CONTROL")])]
-    if public_read:
-        grants.append(("Grant", [("Grantee", [("URI", "http://acs.amazonaws.com/groups/global/AllUsers")]),
-                                 ("Permission", "READ")]))
-    return document("AccessControlPolicy", [("Owner", [("ID", owner), ("DisplayName", owner)]),
-                                            ("AccessControlList", grants)])  # type: ignore[list-item]
+    stored = await call.container_headers()
+    public = ".r:*" in stored.get("X-Container-Read", "")
+    return xml_response(acl_document(call.owner, public))

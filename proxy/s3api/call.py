@@ -45,6 +45,12 @@ class S3Call:
         return self.target.key
 
     @property
+    def owner(self) -> str:
+        """The signer as S3 documents name owners (``account:user``, as Swift's s3api)."""
+        assert self.ctx.identity is not None
+        return self.ctx.identity.name
+
+    @property
     def headers(self) -> Mapping[str, str]:
         return self.ctx.request.headers
 

@@ -79,7 +79,8 @@ def error_document(error: S3Error, resource: str, request_id: str) -> bytes:
     """The XML body of ``error``'s answer."""
     parts = [f"<Code>{escape(error.code)}</Code>", f"<Message>{escape(error.message)}</Message>"]
     parts += [f"<{name}>{escape(value)}</{name}>" for name, value in error.extra.items()]
-    parts += [f"<Resource>{escape(resource)}</Resource>", f"<RequestId>{escape(request_id)}</RequestId>"]
+    # No <Resource>, as Swift's s3api: it would echo a client's path into the answer.
+    parts.append(f"<RequestId>{escape(request_id)}</RequestId>")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n<Error>' + "".join(parts) + "</Error>").encode("utf-8")
 
 

@@ -79,8 +79,10 @@ async def _dispatch(call: S3Call, signed: SignedRequest) -> Answer:
         return await buckets.bucket_operation(call)
     if "uploadId" in call.query or "uploads" in call.query:
         return await multipart.multipart_operation(call, signed)
-    if "acl" in call.query or "tagging" in call.query:
-        raise S3Error("NotImplemented", "Object ACLs and tagging are not implemented")
+    if "acl" in call.query:
+        return await objects.object_acl(call)
+    if "tagging" in call.query or "retention" in call.query or "legal-hold" in call.query:
+        raise S3Error("NotImplemented")
     if method in ("GET", "HEAD"):
         return await objects.read_object(call)
     if method == "PUT":

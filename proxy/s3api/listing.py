@@ -14,6 +14,7 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -88,9 +89,14 @@ def decode_token(token: str) -> str:
 
 def s3_time(swift_time: str) -> str:
     """``2024-01-02T03:04:05.123450`` (a Swift listing) as S3's
-    ``2024-01-02T03:04:05.123Z``."""
+    ``2024-01-02T03:04:06.000Z``: whole seconds, rounded up as Swift's
+    s3api does, so a listing's time is never before the object's
+    ``Last-Modified`` (which has whole seconds)."""
     base, _, fraction = swift_time.partition(".")
-    return f"{base}.{(fraction + '000')[:3]}Z"
+    if fraction.strip("0"):
+        when = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S") + timedelta(seconds=1)
+        base = when.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.000Z"
 
 
 def s3_etag(entry: Mapping[str, Any]) -> str:

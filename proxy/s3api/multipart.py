@@ -160,7 +160,7 @@ async def list_parts(call: S3Call, upload_id: str) -> web.StreamResponse:
     max_parts, after = min(int(text), section.max_parts_listing), int(marker_text)
     parts = [p for p in await _parts(call, upload_id) if p.number > after]
     shown, truncated = parts[:max_parts], len(parts) > max_parts
-    owner: list[Node] = [("ID", call.account), ("DisplayName", call.account)]
+    owner: list[Node] = [("ID", call.owner), ("DisplayName", call.owner)]
     items: list[Node] = [("Part", [("PartNumber", p.number), ("LastModified", s3_time(p.last_modified)),
                                    ("ETag", f'"{p.etag}"'), ("Size", p.size)]) for p in shown]
     return xml_response(document("ListPartsResult", [
@@ -188,7 +188,7 @@ async def list_uploads(call: S3Call) -> web.StreamResponse:
             uploads.append((found, str(entry["last_modified"])))
     text = call.query.get("max-uploads", "1000")
     limit = min(int(text), section.max_bucket_listing) if text.isdigit() else section.max_bucket_listing
-    owner: list[Node] = [("ID", call.account), ("DisplayName", call.account)]
+    owner: list[Node] = [("ID", call.owner), ("DisplayName", call.owner)]
     items: list[Node] = [("Upload", [("Key", key), ("UploadId", upload_id), ("Initiator", owner), ("Owner", owner),
                                      ("StorageClass", "STANDARD"), ("Initiated", s3_time(when))])
                          for (key, upload_id), when in uploads[:limit]]

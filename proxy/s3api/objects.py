@@ -28,6 +28,7 @@ from proxy.pipeline import Answer, ResponseHook, on_response, swift_raw_path
 from proxy.replicas import read_entity
 from proxy.state import ProxyState
 from proxy.s3api import chunked, sigv4
+from proxy.s3api.acl import acl_document
 from proxy.s3api.call import S3Call, empty, xml_response
 from proxy.s3api.errors import S3Error
 from proxy.s3api.multipart_rules import S3_ETAG_SYSMETA
@@ -271,3 +272,19 @@ async def copy_object(call: S3Call) -> web.StreamResponse:
     modified = answer.headers.get("Last-Modified") or formatdate(usegmt=True)
     when = parsedate_to_datetime(modified).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     return xml_response(document("CopyObjectResult", [("LastModified", when), ("ETag", f'"{etag}"')]))
+
+
+async def object_acl(call: S3Call) -> web.StreamResponse:
+    """An object's ACL: its owner's FULL_CONTROL (objects have no ACLs of
+    their own here; their bucket's container ACLs apply). A PUT of the
+    canned ``private`` ACL (or none) is accepted as what already holds."""
+    answer = await call.swift("HEAD", call.object())
+    if isinstance(answer, ObjectStream):
+        answer.close()
+    if call.ctx.method == "PUT":
+        if call.headers.get("x-amz-acl", "private") != "private" or call.ctx.request.can_read_body:
+            raise S3Error("NotImplemented")
+        return empty(200)
+    if call.ctx.method != "GET":
+        raise S3Error("MethodNotAllowed", extra={"Method": call.ctx.method, "ResourceType": "ACL"})
+    return xml_response(acl_document(call.owner, False))

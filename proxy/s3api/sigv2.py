@@ -50,9 +50,11 @@ def parse_v2_header(value: str) -> SignedV2:
 
 def parse_v2_query(query: dict[str, str]) -> SignedV2:
     key, signature, expires = query.get("AWSAccessKeyId"), query.get("Signature"), query.get("Expires", "")
-    if not key or not signature or not expires.isdigit():
+    if not key or not signature or not expires:
         raise S3Error("AccessDenied", "Query-string authentication requires the Signature, Expires and "
                       "AWSAccessKeyId parameters")
+    if not expires.isdigit() or int(expires) >= 2 ** 32:
+        raise S3Error("AccessDenied", f"Invalid date (should be seconds since epoch): {expires}")
     return SignedV2(key, signature, True, int(expires))
 
 

@@ -174,12 +174,17 @@ def parse_presigned(query: Mapping[str, str]) -> SignedRequest:
     if missing:
         raise S3Error("AuthorizationQueryParametersError", f"Query-string authentication requires {missing[0]}")
     text = query["X-Amz-Expires"]
-    if not text.isdigit():
+    try:
+        expires = int(text)
+    except ValueError:
+        raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires should be a number") from None
+    if expires >= 2 ** 63:
         raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires should be a number")
-    expires = int(text)
+    if expires < 0:
+        raise S3Error("AuthorizationQueryParametersError", "X-Amz-Expires must be non-negative")
     if expires > MAX_PRESIGN_EXPIRES:
         raise S3Error("AuthorizationQueryParametersError",
-                      "X-Amz-Expires must be less than a week (in seconds) that is 604800")
+                      f"X-Amz-Expires must be less than {MAX_PRESIGN_EXPIRES} seconds")
     signed = _signed(query["X-Amz-Credential"], query["X-Amz-SignedHeaders"], query["X-Amz-Signature"],
                      query["X-Amz-Date"], UNSIGNED_PAYLOAD)
     return SignedRequest(**{**signed.__dict__, "presigned": True, "expires": expires})

@@ -248,3 +248,19 @@ def test_info_lists_s3api(cluster: RunningCluster) -> None:
     import requests
     info = requests.get(f"{cluster.proxy}/info", timeout=10).json()
     assert info["s3api"]["max_multi_delete_objects"] == 1000
+
+
+def test_canned_acls(cluster: RunningCluster, s3: Any) -> None:
+    import requests
+    s3.create_bucket(Bucket="public", ACL="public-read")
+    s3.put_object(Bucket="public", Key="open", Body=b"for all")
+    storage_url, _ = cluster.auth()
+    assert requests.get(f"{storage_url}/public/open", timeout=30).content == b"for all"  # anonymous, Swift API
+    grants = s3.get_bucket_acl(Bucket="public")["Grants"]
+    assert {g["Permission"] for g in grants} == {"FULL_CONTROL", "READ"}
+    s3.put_bucket_acl(Bucket="public", ACL="private")
+    assert requests.get(f"{storage_url}/public/open", timeout=30).status_code == 401
+    assert [g["Permission"] for g in s3.get_object_acl(Bucket="public", Key="open")["Grants"]] == ["FULL_CONTROL"]
+    with pytest.raises(ClientError) as missing:
+        s3.get_object_acl(Bucket="public", Key="nothing")
+    assert error_code(missing.value) == "NoSuchKey"
