@@ -69,8 +69,8 @@ def _authenticate_v2(request: web.Request, users: UserTable, access_keys: Mappin
     bucket = virtual_bucket(request.host, section.storage_domain)
     resource = sigv2.canonical_resource(request.rel_url.raw_path, request.rel_url.raw_query_string, bucket)
     text = sigv2.string_to_sign(request.method, headers, resource, str(signed.expires) if signed.presigned else None)
+    sigv2.check_v2_time(signed, headers, now, section.max_clock_skew)  # a request without a date: AccessDenied
     if not sigv4.signature_matches(sigv2.sign_v2(credential.secret, text), signed.signature):
         raise S3Error("SignatureDoesNotMatch", extra={"AWSAccessKeyId": signed.access_key})
-    sigv2.check_v2_time(signed, headers, now, section.max_clock_skew)
     user = users[credential.user]
     return Identity(user.account, user.user, user.groups, int(now) + IDENTITY_LIFE), UNSIGNED
