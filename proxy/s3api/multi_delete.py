@@ -27,7 +27,8 @@ def delete_request(body: bytes, limit: int) -> tuple[list[str], bool]:
     for node in children(root, "Object"):
         key = child_text(node, "Key")
         if not key:
-            raise S3Error("MalformedXML")
+            raise S3Error("UserKeyMustBeSpecified", "The request was well-formed but did not include the key "
+                          "of an object to delete.", status=400)
         keys.append(key)
     if not keys or len(keys) > limit:
         raise S3Error("MalformedXML")
@@ -39,11 +40,11 @@ async def delete_objects(call: S3Call) -> web.StreamResponse:
     request = call.ctx.request
     if (request.content_length or 0) > MAX_BODY:
         raise S3Error("MalformedXML")
+    await call.container_headers()  # NoSuchBucket comes first
     body = await request.content.read(MAX_BODY + 1)
     if "Content-MD5" in call.headers and md5_hex(call.headers["Content-MD5"]) != hashlib.md5(body).hexdigest():
         raise S3Error("BadDigest")
     keys, quiet = delete_request(body, call.ctx.state.config.features.s3api.max_multi_delete_objects)
-    await call.container_headers()  # NoSuchBucket
     outcomes = await bounded_gather(CONCURRENCY, [functools.partial(_delete_one, call, key) for key in keys])
     nodes: list[Node] = []
     for key, error in zip(keys, outcomes):

@@ -67,6 +67,7 @@ async def _marker_headers(call: S3Call, upload_id: str) -> dict[str, str]:
         answer = await call.swift("HEAD", _segments(call, marker_name(call.key, upload_id)))
     except S3Error as exc:
         if exc.status == 404:
+            await call.container_headers()  # NoSuchBucket comes first
             raise S3Error("NoSuchUpload", extra={"UploadId": upload_id}) from None
         raise
     assert isinstance(answer, ObjectStream)
@@ -96,8 +97,8 @@ async def _upload_part_copy(call: S3Call, path: SwiftPath) -> web.StreamResponse
     answer = await call.swift("PUT", path, headers)
     assert isinstance(answer, web.StreamResponse)
     etag = answer.headers.get("ETag", "").strip('"')
-    return xml_response(document("CopyPartResult", [("ETag", f'"{etag}"'),
-                                                    ("LastModified", _now_iso(answer))]))
+    return xml_response(document("CopyPartResult", [("LastModified", _now_iso(answer)),
+                                                    ("ETag", f'"{etag}"')]))
 
 
 def _now_iso(answer: web.StreamResponse) -> str:
@@ -113,6 +114,9 @@ async def _parts(call: S3Call, upload_id: str) -> list[StoredPart]:
 
 async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
     request = call.ctx.request
+    conditions = [h for h in ("If-Match", "If-Modified-Since", "If-Unmodified-Since") if h in call.headers]
+    if conditions or call.headers.get("If-None-Match", "*") != "*":
+        raise S3Error("NotImplemented")  # If-None-Match: * alone is judged by the manifest PUT
     if (request.content_length or 0) > MAX_COMPLETE_BODY:
         raise S3Error("MalformedXML")
     requested = requested_parts(await request.content.read(MAX_COMPLETE_BODY + 1))
@@ -125,6 +129,8 @@ async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
         headers["Content-Type"] = marker["Content-Type"]
     manifest = slo_manifest(call.bucket, call.key, upload_id, chosen)
     headers["Content-Length"] = str(len(manifest))
+    if "If-None-Match" in call.headers:
+        headers["If-None-Match"] = "*"
     try:
         await call.swift("PUT", call.object(), headers, _one(manifest), query="multipart-manifest=put",
                          missing="NoSuchBucket", backend={S3_ETAG_SYSMETA: etag, ROW_ETAG_PARAMS: f"s3_etag={etag}"})
@@ -134,7 +140,8 @@ async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
         raise
     await call.swift("DELETE", _segments(call, marker_name(call.key, upload_id)))
     return xml_response(document("CompleteMultipartUploadResult", [
-        ("Location", f"/{call.bucket}/{quote(call.key)}"), ("Bucket", call.bucket), ("Key", call.key),
+        ("Location", f"{request.scheme}://{request.host}/{call.bucket}/{quote(call.key)}"),
+        ("Bucket", call.bucket), ("Key", call.key),
         ("ETag", f'"{etag}"')]))
 
 
@@ -192,9 +199,11 @@ async def list_uploads(call: S3Call) -> web.StreamResponse:
     items: list[Node] = [("Upload", [("Key", key), ("UploadId", upload_id), ("Initiator", owner), ("Owner", owner),
                                      ("StorageClass", "STANDARD"), ("Initiated", s3_time(when))])
                          for (key, upload_id), when in uploads[:limit]]
+    last = uploads[:limit][-1][0] if uploads[:limit] else ("", "")
     return xml_response(document("ListMultipartUploadsResult", [
-        ("Bucket", call.bucket), ("KeyMarker", ""), ("UploadIdMarker", ""), ("Prefix", prefix),
-        ("MaxUploads", limit), ("IsTruncated", len(uploads) > limit), *items]))
+        ("Bucket", call.bucket), ("KeyMarker", ""), ("UploadIdMarker", ""), ("NextKeyMarker", last[0]),
+        ("NextUploadIdMarker", last[1]), ("Prefix", prefix), ("MaxUploads", limit),
+        ("IsTruncated", len(uploads) > limit), *items]))
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:

@@ -38,7 +38,8 @@ from proxy.s3api.xml_doc import document
 SWIFT_META = "x-object-meta-"
 AMZ_META = "x-amz-meta-"
 # Request headers an object PUT passes on as they are.
-PUT_PASSED = ("content-type", "cache-control", "content-disposition", "expires", "if-none-match")
+PUT_PASSED = ("content-type", "cache-control", "content-disposition", "content-language", "expires",
+              "x-robots-tag", "if-none-match")
 READ_PASSED = ("range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 # Swift's answer headers S3 has no word for.
 HIDDEN = frozenset({"x-timestamp", "x-static-large-object", "x-object-manifest", "x-trans-id",
@@ -144,13 +145,17 @@ async def read_object(call: S3Call) -> Answer:
     except ClientDisconnect:
         raise
     except MartletError as exc:
-        raise call.error(exc.http_status, exc.reason) from None
-    status = answer.response.status if isinstance(answer, ObjectStream) else answer.status
-    if status in (412, 416) or status >= 400:
+        status, reason = exc.http_status, exc.reason
+    else:
+        status = answer.response.status if isinstance(answer, ObjectStream) else answer.status
+        if status < 400:
+            return answer
         if isinstance(answer, ObjectStream):
             answer.close()
-        raise call.error(status, "")
-    return answer
+        reason = ""
+    if status == 404:
+        await call.container_headers()  # NoSuchBucket before NoSuchKey
+    raise call.error(status, reason)
 
 
 def multipart_conditions(headers: CIMultiDict[str], s3_etag: str | None) -> int | None:
