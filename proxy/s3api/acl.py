@@ -7,6 +7,7 @@ from __future__ import annotations
 from proxy.s3api.errors import S3Error
 from proxy.s3api.xml_doc import Node, document
 
+_XSI = 'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
 # Canned ACLs as container ACLs (Swift's s3api maps them the same way):
 # what each lets others do beyond the owner.
 CANNED_ACLS = {
@@ -29,11 +30,12 @@ def canned_acl_headers(value: str | None) -> dict[str, str]:
 
 def acl_document(owner: str, public_read: bool) -> bytes:
     """The owner's FULL_CONTROL, and everyone's READ when ``public_read``."""
-    owner_grant: Node = ("Grant", [("Grantee", [("ID", owner), ("DisplayName", owner)]),
-                                   ("Permission", "FULL_CONTROL")])
+    grantee: Node = (f'Grantee {_XSI} xsi:type="CanonicalUser"', [("ID", owner), ("DisplayName", owner)])
+    owner_grant: Node = ("Grant", [grantee, ("Permission", "FULL_CONTROL")])
     grants: list[Node] = [owner_grant]
     if public_read:
-        grants.append(("Grant", [("Grantee", [("URI", "http://acs.amazonaws.com/groups/global/AllUsers")]),
+        grants.append(("Grant", [(f'Grantee {_XSI} xsi:type="Group"',
+                                  [("URI", "http://acs.amazonaws.com/groups/global/AllUsers")]),
                                  ("Permission", "READ")]))
     return document("AccessControlPolicy", [("Owner", [("ID", owner), ("DisplayName", owner)]),
                                             ("AccessControlList", grants)])

@@ -22,7 +22,8 @@ Node = tuple[str, "str | int | bool | list[Node] | None"]
 
 
 def element(name: str, value: str | int | bool | list[Node] | None) -> str:
-    """``<name>value</name>``; a list nests elements; None leaves it out."""
+    """``<name>value</name>``; a list nests elements; None leaves it out.
+    ``name`` may carry attributes after a space (``Grantee xsi:type="..."``)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -31,7 +32,7 @@ def element(name: str, value: str | int | bool | list[Node] | None) -> str:
         text = "".join(element(n, v) for n, v in value)
     else:
         text = escape(str(value))
-    return f"<{name}>{text}</{name}>"
+    return f"<{name}>{text}</{name.split(' ', 1)[0]}>"
 
 
 def document(root: str, children: Iterable[Node]) -> bytes:
