@@ -39,7 +39,7 @@ SWIFT_META = "x-object-meta-"
 AMZ_META = "x-amz-meta-"
 # Request headers an object PUT passes on as they are.
 PUT_PASSED = ("content-type", "cache-control", "content-disposition", "content-language", "expires",
-              "x-robots-tag", "if-none-match")
+              "x-robots-tag", "if-none-match", "x-delete-at", "x-delete-after")
 READ_PASSED = ("range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 # Swift's answer headers S3 has no word for.
 HIDDEN = frozenset({"x-timestamp", "x-static-large-object", "x-object-manifest", "x-trans-id",
@@ -233,8 +233,15 @@ async def delete_object(call: S3Call) -> web.StreamResponse:
 
 
 def copy_source(value: str) -> tuple[str, str]:
-    """(bucket, key) of ``x-amz-copy-source`` (``[/]bucket/key[?versionId=]``)."""
-    path = unquote(value.split("?", 1)[0]).lstrip("/")
+    """(bucket, key) of ``x-amz-copy-source`` (``[/]bucket/key[?versionId=null]``)."""
+    raw, _, params = value.partition("?")
+    if params and params != "versionId=null":
+        name = params.split("=", 1)[0]
+        if name == "versionId" and "&" not in params:
+            raise S3Error("NoSuchVersion", "The specified version does not exist.", status=404)
+        raise S3Error("InvalidArgument", "Unsupported copy source parameter.",
+                      extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})
+    path = unquote(raw).lstrip("/")
     bucket, _, key = path.partition("/")
     if not bucket or not key:
         raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
