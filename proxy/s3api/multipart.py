@@ -117,6 +117,7 @@ async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
     conditions = [h for h in ("If-Match", "If-Modified-Since", "If-Unmodified-Since") if h in call.headers]
     if conditions or call.headers.get("If-None-Match", "*") != "*":
         raise S3Error("NotImplemented")  # If-None-Match: * alone is judged by the manifest PUT
+    await call.container_headers()  # NoSuchBucket before the document's errors
     if (request.content_length or 0) > MAX_COMPLETE_BODY:
         raise S3Error("MalformedXML")
     requested = requested_parts(await request.content.read(MAX_COMPLETE_BODY + 1))
