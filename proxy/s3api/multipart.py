@@ -189,11 +189,13 @@ async def list_uploads(call: S3Call) -> web.StreamResponse:
         if exc.code != "NoSuchBucket":
             raise
         entries = []  # no upload was ever started
+    key_marker, id_marker = call.query.get("key-marker", ""), call.query.get("upload-id-marker", "")
     uploads = []
     for entry in entries:
         found = split_marker(str(entry.get("name", "")))
-        if found is not None:
-            uploads.append((found, str(entry["last_modified"])))
+        if found is None or not after_markers(found, key_marker, id_marker):
+            continue
+        uploads.append((found, str(entry["last_modified"])))
     text = call.query.get("max-uploads", "1000")
     limit = min(int(text), section.max_bucket_listing) if text.isdigit() else section.max_bucket_listing
     owner: list[Node] = [("ID", call.owner), ("DisplayName", call.owner)]
@@ -202,9 +204,20 @@ async def list_uploads(call: S3Call) -> web.StreamResponse:
                          for (key, upload_id), when in uploads[:limit]]
     last = uploads[:limit][-1][0] if uploads[:limit] else ("", "")
     return xml_response(document("ListMultipartUploadsResult", [
-        ("Bucket", call.bucket), ("KeyMarker", ""), ("UploadIdMarker", ""), ("NextKeyMarker", last[0]),
+        ("Bucket", call.bucket), ("KeyMarker", key_marker), ("UploadIdMarker", id_marker),
+        ("NextKeyMarker", last[0]),
         ("NextUploadIdMarker", last[1]), ("Prefix", prefix), ("MaxUploads", limit),
         ("IsTruncated", len(uploads) > limit), *items]))
+
+
+def after_markers(upload: tuple[str, str], key_marker: str, id_marker: str) -> bool:
+    """Is an upload (key, id) listed after ``key-marker`` and
+    ``upload-id-marker`` (S3: later keys; with an id marker, also later
+    uploads of the marker's key)?"""
+    key, upload_id = upload
+    if not key_marker:
+        return True
+    return key > key_marker or (bool(id_marker) and key == key_marker and upload_id > id_marker)
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:

@@ -145,3 +145,12 @@ def test_upload_part_copy_with_range(s3: Any) -> None:
     listed = s3.list_parts(Bucket="mpu", Key="copied", UploadId=upload_id)["Parts"]
     assert [p["Size"] for p in listed] == [len(source), 10]
     assert binascii.hexlify(hashlib.md5(source).digest()).decode() in listed[0]["ETag"]
+
+
+def test_list_uploads_after_markers(s3: Any) -> None:
+    ids = {key: s3.create_multipart_upload(Bucket="mpu", Key=key)["UploadId"] for key in ("m1", "m2 é", "m3")}
+    after = s3.list_multipart_uploads(Bucket="mpu", Prefix="m", KeyMarker="m1")
+    assert [u["Key"] for u in after["Uploads"]] == ["m2 é", "m3"]
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket="mpu", Prefix="m", KeyMarker="m3")
+    for key, upload_id in ids.items():
+        s3.abort_multipart_upload(Bucket="mpu", Key=key, UploadId=upload_id)
