@@ -34,6 +34,8 @@ def banner(spec: DevSpec, created: bool) -> str:
         f"martlet dev cluster ({state} {spec.data_dir})",
         f"  auth URL : {spec.auth_url}",
         "  user     : test:tester   key: testing   (more users in proxy.conf [auth])",
+        f"  S3       : endpoint {spec.auth_url.rsplit('/auth', 1)[0]}   access key: test:tester   "
+        "secret: testing   region: us-east-1 (path-style)",
         f"  try      : {swift} {auth} stat",
         f"             {swift} {auth} upload photos README.md",
         f"             {swift} {auth} list photos",

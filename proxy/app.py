@@ -38,11 +38,16 @@ from proxy.edge import finish_headers
 from proxy.info import add_feature_info, info_document
 from proxy.metrics import install as install_metrics
 from proxy.pipeline import Feature, Handler, compose, respond, run_response_hooks
+from proxy.s3api.feature import S3_PATH
+from proxy.s3api.feature import wrap as s3api_wrap
+from proxy.s3api.target import looks_like_s3
 from proxy.state import ProxyState
 
 STATE: web.AppKey[ProxyState] = web.AppKey("proxy_state", ProxyState)
 
 # Outermost first, by name (the proxy.conf section that switches it on).
+# S3 comes first: an S3 request becomes Swift requests of the signer's
+# account there, which every other feature then sees as Swift requests.
 # A temp URL sits before everything that authorizes (as Swift's before
 # tempauth): it sets who the caller is; so does a form upload's signature.
 # CORS sees every answer, errors included; each item of a bulk request
@@ -52,6 +57,7 @@ STATE: web.AppKey[ProxyState] = web.AppKey("proxy_state", ProxyState)
 # Versioned writes sit before both, as Swift's sees the PUT a copy or a
 # manifest makes: they archive the object a copy or a manifest overwrites.
 FEATURES: tuple[tuple[str, Feature], ...] = (
+    ("s3api", s3api_wrap),
     ("cors", cors.wrap),
     ("bulk", bulk.wrap),
     ("tempurl", tempurl.wrap),
@@ -106,14 +112,18 @@ async def healthcheck_handler(_request: web.Request) -> web.Response:
     return web.Response(text="OK")
 
 
-def swift_handler(pipeline: Handler, fixed_paths: frozenset[str]) -> RequestHandler:
+def swift_handler(pipeline: Handler, fixed_paths: frozenset[str], s3: bool = False) -> RequestHandler:
     """``/v1/...``: the request's context, down the pipeline; any other
     path is answered as Swift answers it (``split_swift_path``), except the
     paths of the routes above (``fixed_paths``), asked with a method they
-    do not take: 405."""
+    do not take: 405. With ``s3``, a request signed the AWS way goes down
+    the pipeline with the placeholder path the s3api feature answers."""
 
     async def handle_request(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
+        if s3 and looks_like_s3(request.headers.get("Authorization"), request.rel_url.raw_query_string):
+            ctx = Context(state, request, S3_PATH, None)
+            return await respond(await pipeline(ctx), request)
         if request.path in fixed_paths:
             raise MethodNotAllowed(headers={"Allow": "GET, HEAD"})
         path = split_swift_path(request.rel_url.raw_path)
@@ -145,7 +155,7 @@ def create_app(config: ProxyConfig) -> web.Application:
     install_metrics(app, state)  # GET /metrics (proxy.metrics)
     # Every other path: a Swift path, or Swift's answer to one (412 "Bad URL"...).
     fixed_paths = frozenset(resource.canonical for resource in app.router.resources())
-    swift = swift_handler(compose(handle, pipeline_features(config)), fixed_paths)
+    swift = swift_handler(compose(handle, pipeline_features(config)), fixed_paths, config.features.s3api.enabled)
     # [\s\S]: any character, newlines (%0A) included, which "." would not match
     app.router.add_route("*", r"/{tail:[\s\S]*}", swift)
     return app

@@ -4,6 +4,7 @@ prefixes (``proxy.auth``), and one section per optional pipeline feature
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from martlet.config import ConfigFile, load_config, resolve_relative
@@ -69,6 +70,8 @@ class ProxyConfig:
     cluster: ClusterConfig
     resellers: Resellers = Resellers()
     features: FeatureSections = field(default_factory=lambda: FeatureSections())
+    # [s3api] access_ lines (``s3_access_keys``): access key -> (user, secret).
+    s3_access_keys: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def proxy_config_from(config: ConfigFile) -> ProxyConfig:
@@ -80,8 +83,10 @@ def proxy_config_from(config: ConfigFile) -> ProxyConfig:
         raise ConfigError(f"{config.path}: [proxy] reseller_prefix has moved to [auth]")
     auth = config.raw("auth")
     where = f"{config.path}: [auth]"
-    return ProxyConfig(path=config.path, proxy=section, users=parse_users(auth, where=where), cluster=cluster,
-                       resellers=parse_resellers(auth, where=where), features=feature_sections(config))
+    users = parse_users(auth, where=where)
+    return ProxyConfig(path=config.path, proxy=section, users=users, cluster=cluster,
+                       resellers=parse_resellers(auth, where=where), features=feature_sections(config),
+                       s3_access_keys=s3_access_keys(config, users))
 
 
 def load_proxy_config(path: str | None) -> ProxyConfig:
@@ -204,6 +209,29 @@ class FormpostSection:
 
 
 @dataclass(frozen=True)
+class S3apiSection:
+    """``[s3api]``: the S3 API (``proxy.s3api``). Besides these keys,
+    ``access_<access key> = <account>:<user> <secret>`` lines add key
+    pairs (``s3_access_keys``); every [auth] user also signs as
+    ``<account>:<user>`` with its key, as with Swift's s3api and tempauth."""
+
+    enabled: bool = False
+    # The region clients sign for and GetBucketLocation answers.
+    location: str = "us-east-1"
+    # Host names under which <bucket>.<domain> is virtual-hosted style.
+    storage_domain: tuple[str, ...] = ()
+    # Seconds a header signature's date may be off the proxy's clock.
+    max_clock_skew: float = field(default=900.0, metadata={"min": 1.0})
+    # Keys per ListObjects page; parts per ListParts; keys per DeleteObjects.
+    max_bucket_listing: int = field(default=1000, metadata={"min": 1})
+    max_parts_listing: int = field(default=1000, metadata={"min": 1})
+    max_multi_delete_objects: int = field(default=1000, metadata={"min": 1})
+    # Parts of a multipart upload, and the smallest part but the last.
+    max_upload_part_num: int = field(default=1000, metadata={"min": 1})
+    min_segment_size: int = field(default=5 * 1024 * 1024, metadata={"min": 1})
+
+
+@dataclass(frozen=True)
 class FeatureSections:
     bulk: BulkSection = BulkSection()
     account_quotas: AccountQuotasSection = AccountQuotasSection()
@@ -215,14 +243,35 @@ class FeatureSections:
     staticweb: StaticwebSection = StaticwebSection()
     tempurl: TempurlSection = TempurlSection()
     formpost: FormpostSection = FormpostSection()
+    s3api: S3apiSection = S3apiSection()
 
     def enabled(self) -> frozenset[str]:
         """The names of the sections that switch their feature on."""
         return frozenset(f.name for f in fields(self) if getattr(self, f.name).enabled)
 
 
+def s3_access_keys(config: ConfigFile, users: UserTable) -> dict[str, tuple[str, str]]:
+    """``[s3api]``'s ``access_<access key> = <account>:<user> <secret>``
+    lines, each naming a user of ``[auth]``: lower-cased access key ->
+    (user, secret) (the ini reader lowercases option names, so these
+    access keys are matched case-insensitively)."""
+    keys: dict[str, tuple[str, str]] = {}
+    for option, value in config.raw("s3api").items():
+        if not option.startswith("access_"):
+            continue
+        words = value.split()
+        where = f"{config.path}: [s3api] {option}"
+        if option == "access_" or len(words) != 2:
+            raise ConfigError(f"{where}: expected access_<access key> = <account>:<user> <secret>")
+        if words[0] not in users:
+            raise ConfigError(f"{where}: {words[0]} is no user of [auth]")
+        keys[option[len("access_"):].lower()] = (words[0], words[1])
+    return keys
+
+
 def feature_sections(config: ConfigFile) -> FeatureSections:
     return FeatureSections(
+        s3api=config.section("s3api", S3apiSection),
         bulk=config.section("bulk", BulkSection),
         account_quotas=config.section("account_quotas", AccountQuotasSection),
         container_quotas=config.section("container_quotas", ContainerQuotasSection),

@@ -88,6 +88,13 @@ def add_feature_info(document: dict[str, Any], features: FeatureSections) -> dic
         document["formpost"] = digest_info(features.formpost.allowed_digests)
     if features.cors.enabled:
         document["swift"]["strict_cors_mode"] = features.cors.strict_cors_mode
+    if features.s3api.enabled:
+        s3 = features.s3api
+        document["s3api"] = {"max_bucket_listing": s3.max_bucket_listing, "max_parts_listing": s3.max_parts_listing,
+                             "max_upload_part_num": s3.max_upload_part_num,
+                             "max_multi_delete_objects": s3.max_multi_delete_objects,
+                             "allow_multipart_uploads": True, "min_segment_size": s3.min_segment_size,
+                             "s3_acl": False}
     return document
 
 

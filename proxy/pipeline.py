@@ -90,11 +90,18 @@ async def run_response_hooks(request: web.Request, response: web.StreamResponse)
         await hook(response)
 
 
+def swift_raw_path(path: SwiftPath) -> str:
+    """``/v1/<account>[/<container>[/<object>]]``, each name quoted."""
+    names = [n for n in (path.account, path.container, path.obj) if n is not None]
+    return "/v1/" + "/".join(quote(n, safe="/" if i == 2 else "") for i, n in enumerate(names))
+
+
 def subrequest(ctx: Context, method: str, path: SwiftPath, headers: Mapping[str, str] | None = None,
-               body: AsyncIterator[bytes] | None = None) -> Context:
+               body: AsyncIterator[bytes] | None = None, query: str = "") -> Context:
     """A request the client could have made, for a feature to send down the
     rest of the pipeline: ``method`` on ``path`` with the client's identity
-    headers plus ``headers``, no query, and ``body`` as its body.
+    headers plus ``headers``, the raw ``query`` (none by default), and
+    ``body`` as its body.
 
     Its answer must not be sent: the aiohttp request is a clone sharing the
     client's connection, so whatever streams an answer itself (a listing)
@@ -106,8 +113,7 @@ def subrequest(ctx: Context, method: str, path: SwiftPath, headers: Mapping[str,
             kept[name] = ctx.request.headers[name]
     kept.update(headers or {})
     kept = CIMultiDict((k, v) for k, v in kept.items() if _encodable(v))
-    names = [n for n in (path.account, path.container, path.obj) if n is not None]
-    raw = "/v1/" + "/".join(quote(n, safe="/" if i == 2 else "") for i, n in enumerate(names))
+    raw = swift_raw_path(path) + (f"?{query}" if query else "")
     request = ctx.request.clone(method=method, rel_url=raw, headers=kept)
     request[_HOOKS] = []  # the clone's state is a copy of the client's
     request[_SUBREQUEST] = True

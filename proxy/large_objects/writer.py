@@ -57,6 +57,10 @@ MAX_DELETE_SEGMENTS = 100_000  # a bound on what one manifest DELETE walks
 # container update (storage.container_updates.CONTAINER_UPDATE_OVERRIDES).
 OVERRIDE_ETAG = "X-Backend-Container-Update-Override-Etag"
 OVERRIDE_CONTENT_TYPE = "X-Backend-Container-Update-Override-Content-Type"
+# A feature's own parameters for the manifest's container row ETag, passed
+# as a backend header of its manifest PUT (s3api's ``s3_etag=<etag>``, which
+# S3 listings show), appended after ``slo_etag``; never sent on as such.
+ROW_ETAG_PARAMS = "X-Backend-Container-Row-Etag-Params"
 
 
 async def bounded_gather(limit: int, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
@@ -70,9 +74,17 @@ async def bounded_gather(limit: int, jobs: Sequence[Callable[[], Awaitable[T]]])
     return list(await asyncio.gather(*(run(job) for job in jobs)))
 
 
-async def read_manifest_request(request: web.Request, limit: int, client_timeout: float) -> bytes:
-    """The client's manifest body; 413 past ``limit``, 408 if it stalls."""
-    body = await read_limited(request, client_timeout, limit)
+async def read_manifest_request(ctx: Context, limit: int, client_timeout: float) -> bytes:
+    """The client's manifest body (a subrequest's own, when it has one:
+    an S3 multipart completion); 413 past ``limit``, 408 if it stalls."""
+    if ctx.body is not None:
+        data = bytearray()
+        async for chunk in ctx.body:
+            data += chunk
+            if len(data) > limit:
+                raise EntityTooLarge(f"Manifest File > {limit} bytes")
+        return bytes(data)
+    body = await read_limited(ctx.request, client_timeout, limit)
     if body is None:
         raise EntityTooLarge(f"Manifest File > {limit} bytes")
     return body
@@ -123,8 +135,9 @@ async def put_slo_manifest(ctx: Context) -> web.StreamResponse:
     check_object_body(request.headers, settings.max_file_size)
     headers = object_headers(request.headers, time.time())
     headers["Content-Type"] = content_type_of(request.headers, path.obj)
+    headers.update(ctx.backend_headers)
     await check_write(ctx, path, need_container=True)
-    body = await read_manifest_request(request, settings.max_manifest_size, settings.client_timeout)
+    body = await read_manifest_request(ctx, settings.max_manifest_size, settings.client_timeout)
     if is_true(request.query.get("heartbeat")):
         requests = parse_manifest_request(ctx, body)  # malformed: a plain 400, before the 202
         return await keep_alive(ctx, _summarize(ctx, path, headers, requests), "upload")
@@ -196,6 +209,9 @@ async def store_manifest(ctx: Context, path: SwiftPath, headers: dict[str, str],
         "Content-Length": str(len(stored)), "X-Timestamp": timestamp,
         **container_row_overrides(content_type, stored_md5, etag, total),
     })
+    extra = headers.pop(ROW_ETAG_PARAMS, "")
+    if extra:
+        headers[OVERRIDE_ETAG] += f"; {extra}"
     written = await put_object(ctx.state, path, headers, _one_chunk(stored), len(stored))
     if written.status != 201 or written.etag is None:
         return Stored(written.status, written=written)

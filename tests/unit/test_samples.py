@@ -27,7 +27,7 @@ from proxy.config import (
     StaticwebSection, SymlinkSection,
 )
 from proxy.config import VersionedWritesSection
-from proxy.config import FormpostSection, TempurlSection
+from proxy.config import FormpostSection, S3apiSection, TempurlSection
 from expirer.config import ExpirerSection
 from ops.node import NodeSection
 from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection
@@ -56,6 +56,7 @@ REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("proxy.conf", "versioned_writes", VersionedWritesSection),
     ("proxy.conf", "tempurl", TempurlSection),
     ("proxy.conf", "formpost", FormpostSection),
+    ("proxy.conf", "s3api", S3apiSection),
     ("storage.conf", "storage", StorageSection),
     ("storage.conf", "node", NodeSection),
     ("storage.conf", "container-server", ContainerServerSection),

@@ -24,7 +24,8 @@ def test_features_are_off_unless_their_section_says_so(tmp_path: Path) -> None:
 
 def test_pipeline_order_is_the_codes(tmp_path: Path) -> None:
     names = [name for name, _ in FEATURES]
-    assert names[0] == "cors" and names.index("bulk") < names.index("container_quotas") < names.index("server_copy")
+    # an S3 request is Swift requests before any other feature sees it (Swift: s3api before auth)
+    assert names[:2] == ["s3api", "cors"] and names.index("bulk") < names.index("container_quotas") < names.index("server_copy")
     # versioned writes see the PUT a copy or a manifest makes (Swift: after copy/slo/dlo)
     assert names.index("account_quotas") < names.index("versioned_writes") < names.index("server_copy")
     assert set(names) - BUILT_IN == set(FeatureSections().__dataclass_fields__)
@@ -35,7 +36,7 @@ def test_pipeline_order_is_the_codes(tmp_path: Path) -> None:
 def test_info_lists_only_what_is_on() -> None:
     document = add_feature_info(info_document(1), FeatureSections())
     assert not {"bulk_delete", "bulk_upload", "account_quotas", "container_quotas", "etag_quoter",
-                "versioned_writes", "tempurl", "formpost"} & set(document)
+                "versioned_writes", "tempurl", "formpost", "s3api"} & set(document)
     assert "strict_cors_mode" not in document["swift"]
 
 
@@ -48,6 +49,7 @@ def test_a_fresh_cluster_has_every_feature_on(tmp_path: Path) -> None:
     document = add_feature_info(info_document(1), config.features)
     assert document["bulk_upload"] == {"max_containers_per_extraction": 10000, "max_failed_extractions": 1000}
     assert document["bulk_delete"] == {"max_deletes_per_request": 10000, "max_failed_deletes": 1000}
+    assert document["s3api"]["max_upload_part_num"] == 1000 and document["s3api"]["min_segment_size"] == 5242880
     assert document["account_quotas"] == {} and document["container_quotas"] == {}
     assert document["etag_quoter"] == {"enable_by_default": False}
     assert document["swift"]["strict_cors_mode"] is True

@@ -1,0 +1,74 @@
+"""aws-chunked bodies, against AWS's published multi-chunk example."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from proxy.s3api import sigv4
+from proxy.s3api.chunked import chunk_signature, decode
+from proxy.s3api.errors import S3Error
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+DATE, SCOPE = "20130524T000000Z", "20130524/us-east-1/s3/aws4_request"
+SEED = "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9"
+SIGS = ["ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648",
+        "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497",
+        "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9"]
+KEY = sigv4.signing_key(SECRET, "20130524", "us-east-1", "s3")
+
+
+def test_seed_signature_of_aws_example() -> None:
+    headers = [("Host", "s3.amazonaws.com"), ("x-amz-date", DATE), ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
+               ("Content-Encoding", "aws-chunked"), ("x-amz-decoded-content-length", "66560"),
+               ("Content-Length", "66824"), ("x-amz-content-sha256", sigv4.STREAMING_PAYLOAD)]
+    names = ("content-encoding;content-length;host;x-amz-content-sha256;x-amz-date;"
+             "x-amz-decoded-content-length;x-amz-storage-class")
+    auth = (f"AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/{SCOPE}, SignedHeaders={names}, Signature={SEED}")
+    signed = sigv4.parse_authorization(auth, {k.lower(): v for k, v in headers})
+    assert sigv4.expected_signature(signed, SECRET, "PUT", "/examplebucket/chunkObject.txt", [], headers) == SEED
+
+
+def _body(sizes: list[int], sigs: list[str]) -> bytes:
+    out = b""
+    for size, sig in zip(sizes, sigs):
+        out += f"{size:x};chunk-signature={sig}\r\n".encode() + b"a" * size + b"\r\n"
+    return out
+
+
+async def _pieces(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i:i + size]
+
+
+async def _collect(body: bytes, length: int, piece: int = 1000) -> bytes:
+    return b"".join([c async for c in decode(_pieces(body, piece), KEY, DATE, SCOPE, SEED, length)])
+
+
+async def test_aws_example_chunks() -> None:
+    assert chunk_signature(KEY, DATE, SCOPE, SEED, b"a" * 65536) == SIGS[0]
+    body = _body([65536, 1024, 0], SIGS)
+    assert len(body) == 66824
+    assert await _collect(body, 66560) == b"a" * 66560
+    assert await _collect(body, 66560, piece=7) == b"a" * 66560
+
+
+async def test_bad_chunks_yield_no_last_data() -> None:
+    bad = _body([65536, 1024, 0], [SIGS[0], SIGS[0], SIGS[2]])
+    seen: list[bytes] = []
+    with pytest.raises(S3Error) as wrong:
+        async for chunk in decode(_pieces(bad, 4096), KEY, DATE, SCOPE, SEED, 66560):
+            seen.append(chunk)
+    assert wrong.value.code == "SignatureDoesNotMatch" and sum(map(len, seen)) < 66560
+    final_wrong = _body([65536, 1024, 0], [SIGS[0], SIGS[1], SIGS[0]])
+    seen = []
+    with pytest.raises(S3Error):
+        async for chunk in decode(_pieces(final_wrong, 4096), KEY, DATE, SCOPE, SEED, 66560):
+            seen.append(chunk)
+    assert sum(map(len, seen)) == 65536  # the last chunk's data was held back
+    with pytest.raises(S3Error) as short:
+        await _collect(_body([65536, 1024], SIGS[:2]), 66560)
+    assert short.value.code == "IncompleteBody"
+    with pytest.raises(S3Error):
+        await _collect(b"zz;chunk-signature=x\r\n", 1)
