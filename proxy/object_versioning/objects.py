@@ -27,13 +27,14 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from martlet.errors import (
-    BadRequest, EntityTooLarge, LengthRequired, MartletError, NotFound, PreconditionFailed, ServiceUnavailable,
+    BadRequest, EntityTooLarge, Forbidden, LengthRequired, MartletError, NotFound, PreconditionFailed, ServiceUnavailable,
 )
 from martlet.content_type import split_swift_bytes
 from martlet.swift_path import SwiftPath
 from martlet.timestamp import Timestamp
 from proxy import server_copy
 from proxy.access import check_read, check_write
+from proxy.authorization import Grant
 from proxy.container_info import container_info
 from proxy.context import Context
 from proxy.headers import object_headers
@@ -44,10 +45,12 @@ from proxy.object_versioning.names import (
 )
 from proxy.pipeline import Answer, Handler, on_response
 from proxy.replicas import new_timestamp, put_object, put_response, read_entity, relay_chunks, write_entity
-from proxy.symlink.links import Link, link_headers, validated_by
+from proxy.symlink.links import ETAG_SYSMETA, Link, link_headers, validated_by
 from proxy.versioned_writes.rules import copy_headers
 
 _NO_VERSIONS = "The versions container does not exist. You may want to re-enable object versioning."
+# A version never expires: only the link to it does (as Swift).
+_EXPIRY = ("x-delete-at", "x-delete-after")
 # What the link in the primary container never carries of the client's write.
 _NOT_FOR_LINK = ("etag", "x-if-delete-at", "x-object-manifest", "x-static-large-object", "x-symlink-target",
                  "x-symlink-target-account", "x-symlink-target-etag", "content-length", "transfer-encoding")
@@ -159,10 +162,11 @@ async def _put_link(ctx: Context, obj: SwiftPath, version: SwiftPath, headers: M
     ``X-Delete-At`` go on the link too, as in Swift."""
     assert version.container is not None and version.obj is not None
     link_etag, size = validated_by(headers)
+    slo_etag = None if headers.get(ETAG_SYSMETA) else headers.get("X-Object-Sysmeta-Slo-Etag")
     content_type = split_swift_bytes(headers.get("Content-Type", "application/octet-stream"))[0]
     sent = {k: v for k, v in object_headers(ctx.request.headers, _now()).items() if k.lower() not in _NOT_FOR_LINK}
-    link = Link(obj.account, version.container, version.obj, link_etag, size, own_account=False)
-    sent.update(link_headers(link, content_type))
+    link = Link(obj.account, version.container, version.obj, link_etag, size, own_account=False, counted=False)
+    sent.update(link_headers(link, content_type, slo_etag))
     timestamp = new_timestamp()
     sent.update({SYSMETA_SYMLINK: "true", "X-Timestamp": timestamp, "Content-Length": "0"})
     written = await put_object(ctx.state, obj, sent, _nothing(), 0)
@@ -171,6 +175,13 @@ async def _put_link(ctx: Context, obj: SwiftPath, version: SwiftPath, headers: M
         response.headers["ETag"] = etag or link_etag
         response.headers["X-Object-Version-Id"] = parse_version_object(version.obj)[1] or NULL
     return response
+
+
+async def _check_owner(ctx: Context, grant: Grant) -> None:
+    """A version is read or deleted by the account's owners only (a temp
+    URL's holder too): container ACLs reach the current version alone."""
+    if not grant.owner and (ctx.identity is None or ctx.identity.scope is None):
+        raise Forbidden()
 
 
 def _now() -> float:
@@ -197,7 +208,7 @@ async def _write(ctx: Context, versioning: Versioning, next_handler: Handler) ->
     if source is not None:
         answer: Answer = await server_copy.copy_object(ctx, source, version)
     else:
-        kept = {k: v for k, v in ctx.request.headers.items() if k.lower() not in ("x-delete-at", "x-delete-after")}
+        kept = {k: v for k, v in ctx.request.headers.items() if k.lower() not in _EXPIRY}
         answer = await next_handler(_at(ctx, version, kept))
     status = _status(answer)
     if status == 404:
@@ -266,7 +277,8 @@ async def _post(ctx: Context, versioning: Versioning, next_handler: Handler) -> 
     target = location_in(answer.headers.get("Location", ""), ctx.path.account, versioning.container)
     if target is None:
         return answer
-    return await next_handler(_at(ctx, SwiftPath(ctx.path.account, versioning.container, target)))
+    kept = {k: v for k, v in ctx.request.headers.items() if k.lower() not in _EXPIRY}
+    return await next_handler(_at(ctx, SwiftPath(ctx.path.account, versioning.container, target), kept))
 
 
 def _annotate(ctx: Context, versioning: Versioning) -> None:
@@ -291,7 +303,7 @@ def _annotate(ctx: Context, versioning: Versioning) -> None:
                 response.headers["X-Object-Version-Id"] = found
                 response.headers["X-Symlink-Target"] = f"{quote(f'{path.container}/{path.obj}')}?version-id={found}"
 
-    on_response(ctx, annotate)
+    on_response(ctx, annotate, last=True)  # after the symlink feature's Content-Location
 
 
 # -- ?version-id ----------------------------------------------------------------
@@ -333,18 +345,18 @@ async def handle_copy_of_version(ctx: Context, versioning: Versioning, next_hand
 async def _read_version(ctx: Context, versioning: Versioning, given: str, next_handler: Handler) -> Answer:
     obj = ctx.path
     assert obj.obj is not None
-    await check_read(ctx, obj)
+    await _check_owner(ctx, await check_read(ctx, obj))
+
+    async def mark(response: web.StreamResponse) -> None:
+        response.headers["X-Object-Version-Id"] = given
+
+    on_response(ctx, mark, last=True)
     answer = await next_handler(_at(ctx, _version_path(ctx, versioning, obj.obj, given)))
     if isinstance(answer, ObjectStream):
         stored_type = answer.response.headers.get("Content-Type", "")
         if stored_type == DELETE_MARKER:
             answer.close()
             raise NotFound(headers={"X-Object-Version-Id": given, "Content-Type": DELETE_MARKER})
-    if _status(answer) < 300:
-        async def mark(response: web.StreamResponse) -> None:
-            response.headers["X-Object-Version-Id"] = given
-
-        on_response(ctx, mark)
     return answer
 
 
@@ -358,13 +370,12 @@ async def _read_null(ctx: Context, versioning: Versioning, next_handler: Handler
             stored.release()
             if stored.headers.get(SYSMETA_SYMLINK, "").lower() == "true":
                 raise NotFound()
-    answer = await next_handler(ctx)
-    if _status(answer) < 300:
-        async def mark(response: web.StreamResponse) -> None:
+    async def mark(response: web.StreamResponse) -> None:
+        if response.status < 300:
             response.headers["X-Object-Version-Id"] = NULL
 
-        on_response(ctx, mark)
-    return answer
+    on_response(ctx, mark, last=True)
+    return await next_handler(ctx)
 
 
 async def _delete_version(ctx: Context, versioning: Versioning, given: str, next_handler: Handler) -> Answer:
@@ -374,7 +385,7 @@ async def _delete_version(ctx: Context, versioning: Versioning, given: str, next
     assert obj.obj is not None
     if given == NULL or not versioning.ever:
         return await next_handler(ctx)
-    await check_write(ctx, obj, need_container=True)
+    await _check_owner(ctx, await check_write(ctx, obj, need_container=True))
     current = await _raw_read(ctx, obj, "HEAD")
     link_target: str | None = None
     if current is not None:
