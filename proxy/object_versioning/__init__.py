@@ -42,6 +42,8 @@ def wrap(next_handler: Handler) -> Handler:
             return await containers.handle_container(ctx, next_handler)
         if kind != "object":
             return await next_handler(ctx)
+        if ctx.method == "COPY":  # the destination's versioning decides
+            return await objects.handle_copy(ctx, next_handler)
         try:
             versioning = versioning_of((await container_info(ctx.state, ctx.path.container_path())).sysmeta)
         except MartletError:

@@ -30,6 +30,7 @@ from martlet.errors import (
     BadRequest, EntityTooLarge, Forbidden, LengthRequired, MartletError, NotFound, PreconditionFailed, ServiceUnavailable,
 )
 from martlet.content_type import split_swift_bytes
+from martlet.reserved import is_reserved
 from martlet.swift_path import SwiftPath
 from martlet.timestamp import Timestamp
 from proxy import server_copy
@@ -41,7 +42,7 @@ from proxy.headers import object_headers
 from proxy.object_stream import ObjectStream
 from proxy.object_versioning.names import (
     DELETE_MARKER, NULL, SYSMETA_SYMLINK, Versioning, check_version, location_in, parse_version_object,
-    target_in, version_id, version_object,
+    target_in, version_id, version_object, versioning_of,
 )
 from proxy.pipeline import Answer, Handler, on_response
 from proxy.replicas import new_timestamp, put_object, put_response, read_entity, relay_chunks, write_entity
@@ -59,13 +60,15 @@ _NOT_FOR_LINK = ("etag", "x-if-delete-at", "x-object-manifest", "x-static-large-
 async def handle_object(ctx: Context, versioning: Versioning, next_handler: Handler) -> Answer:
     """Any object request in a container with ``versioning`` (possibly
     never versioned, for a ``?version-id``)."""
+    if ctx.method == "COPY":
+        return await handle_copy(ctx, next_handler)
     given = ctx.request.query.get("version-id")
     if given is not None and given != "":
         return await _with_version_id(ctx, versioning, given, next_handler)
     if not versioning.ever:
         return await next_handler(ctx)
     method = ctx.method
-    if method in ("PUT", "COPY") and versioning.enabled:
+    if method == "PUT" and versioning.enabled:
         return await _write(ctx, versioning, next_handler)
     if method == "DELETE" and versioning.enabled:
         return await _delete(ctx, versioning, next_handler)
@@ -191,16 +194,13 @@ def _now() -> float:
 # -- writes -------------------------------------------------------------------
 
 
-async def _write(ctx: Context, versioning: Versioning, next_handler: Handler) -> Answer:
-    """PUT (a copy's too) while versioning is enabled."""
-    if ctx.method == "COPY" or "X-Copy-From" in ctx.request.headers:
+async def _write(ctx: Context, versioning: Versioning, next_handler: Handler,
+                 source: SwiftPath | None = None, obj: SwiftPath | None = None) -> Answer:
+    """A PUT, or a copy of ``source`` onto ``obj``, while versioning of
+    the object's container is enabled."""
+    if source is None and "X-Copy-From" in ctx.request.headers:
         source, obj = server_copy.copy_paths(ctx)
-        source = await _resolve_source(ctx, source)
-    else:
-        source, obj = None, ctx.path
-    if obj.container != ctx.path.container or obj.account != ctx.path.account:
-        # A COPY out of this container: the destination's own versioning decides.
-        return await next_handler(ctx) if source is None else await server_copy.copy_object(ctx, source, obj)
+    obj = obj or ctx.path
     assert obj.obj is not None
     await check_write(ctx, obj, need_container=True)
     await _copy_current(ctx, versioning, obj)
@@ -225,25 +225,43 @@ async def _write(ctx: Context, versioning: Versioning, next_handler: Handler) ->
         for name in ("X-Copied-From", "X-Copied-From-Account", "X-Copied-From-Last-Modified"):
             if name in answer.headers:
                 response.headers[name] = answer.headers[name]
-        if source.container is not None and source.obj is not None and "X-Copied-From" in response.headers:
-            response.headers["X-Copied-From"] = quote(f"{ctx.path.container}/{ctx.path.obj}") \
-                if source.container == versioning.container else response.headers["X-Copied-From"]
+        if is_reserved(source.container) and "X-Copied-From" in response.headers:
+            response.headers["X-Copied-From"] = quote(f"{ctx.path.container}/{ctx.path.obj}")  # a COPY's source
     return response
 
 
-async def _resolve_source(ctx: Context, source: SwiftPath) -> SwiftPath:
-    """A COPY's source with ``?version-id``: that version."""
+async def handle_copy(ctx: Context, next_handler: Handler) -> Answer:
+    """A COPY: from one version (``?version-id``), and into a container
+    whose versioning is enabled as a new version; any other is the copy
+    feature's alone."""
+    try:
+        source, dest = server_copy.copy_paths(ctx)
+    except MartletError:
+        return await next_handler(ctx)  # the copy answers it
     given = ctx.request.query.get("version-id")
-    if ctx.method != "COPY" or not given or given == NULL or source.obj is None:
-        return source
-    check_version(given)
-    info = await container_info(ctx.state, source.container_path())
-    from proxy.object_versioning.names import versioning_of
-    versioning = versioning_of(info.sysmeta)
-    if not versioning.ever:
-        raise BadRequest("version-aware operations require that the container is versioned")
-    await check_read(ctx, source)
-    return SwiftPath(source.account, versioning.container, version_object(source.obj, given))
+    moved = False
+    if given and given != NULL:
+        source_versioning = await _versioning(ctx, source)
+        if not source_versioning.ever:
+            raise BadRequest("version-aware operations require that the container is versioned")
+        check_version(given)
+        assert source.obj is not None
+        await _check_owner(ctx, await check_read(ctx, source))
+        source = SwiftPath(source.account, source_versioning.container, version_object(source.obj, given))
+        moved = True
+    dest_versioning = await _versioning(ctx, dest)
+    if dest_versioning.enabled:
+        return await _write(ctx, dest_versioning, next_handler, source, dest)
+    if moved:
+        return await server_copy.copy_object(ctx, source, dest)
+    return await next_handler(ctx)
+
+
+async def _versioning(ctx: Context, obj: SwiftPath) -> Versioning:
+    try:
+        return versioning_of((await container_info(ctx.state, obj.container_path())).sysmeta)
+    except MartletError:
+        return Versioning("", False)  # the copy itself will meet the same trouble
 
 
 async def _delete(ctx: Context, versioning: Versioning, next_handler: Handler) -> Answer:
@@ -318,10 +336,6 @@ async def _with_version_id(ctx: Context, versioning: Versioning, given: str, nex
     check_version(given)
     if method in ("OPTIONS",):
         return await next_handler(ctx)
-    if method == "COPY":
-        if not versioning.ever:
-            return await next_handler(ctx)
-        return await handle_copy_of_version(ctx, versioning, next_handler)
     if method == "DELETE":
         return await _delete_version(ctx, versioning, given, next_handler)
     if method == "PUT":
@@ -329,17 +343,6 @@ async def _with_version_id(ctx: Context, versioning: Versioning, given: str, nex
     if given == NULL:
         return await _read_null(ctx, versioning, next_handler)
     return await _read_version(ctx, versioning, given, next_handler)
-
-
-async def handle_copy_of_version(ctx: Context, versioning: Versioning, next_handler: Handler) -> Answer:
-    """A COPY of one version: into a versioned destination as a new version."""
-    source, dest = server_copy.copy_paths(ctx)
-    dest_info = await container_info(ctx.state, dest.container_path())
-    from proxy.object_versioning.names import versioning_of
-    dest_versioning = versioning_of(dest_info.sysmeta)
-    if dest_versioning.enabled:
-        return await _write(ctx, dest_versioning, next_handler)
-    return await server_copy.copy_object(ctx, await _resolve_source(ctx, source), dest)
 
 
 async def _read_version(ctx: Context, versioning: Versioning, given: str, next_handler: Handler) -> Answer:

@@ -128,3 +128,18 @@ def test_bad_input_is_refused_storing_nothing(cluster: RunningCluster) -> None:
     assert versions(cluster, "vtwo") == []
     assert call(cluster, "GET", "plain/o").content == b"x"
     assert not any(name.startswith("\x00") for name in names(cluster))
+
+
+def test_copies_make_versions(cluster: RunningCluster) -> None:
+    assert call(cluster, "PUT", "copied", headers=ON).status_code == 201
+    assert call(cluster, "PUT", "source").status_code == 201
+    assert call(cluster, "PUT", "source/s", data=b"from elsewhere").status_code == 201
+    first = call(cluster, "PUT", "copied/o", data=b"first")
+    moved = call(cluster, "COPY", "source/s", headers={"Destination": "copied/o"})
+    assert moved.status_code == 201 and moved.headers["X-Copied-From"] == "source/s"
+    assert call(cluster, "GET", "copied/o").content == b"from elsewhere"
+    back = call(cluster, "COPY", f"copied/o?version-id={first.headers['X-Object-Version-Id']}",
+                headers={"Destination": "copied/o"})
+    assert back.status_code == 201 and back.headers["X-Copied-From"] == "copied/o"
+    assert call(cluster, "GET", "copied/o").content == b"first"
+    assert len(versions(cluster, "copied")) == 3
