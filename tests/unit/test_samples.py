@@ -26,7 +26,7 @@ from proxy.config import (
     AccountQuotasSection, BulkSection, ContainerQuotasSection, CorsSection, EtagQuoterSection, ProxySection,
     StaticwebSection, SymlinkSection,
 )
-from proxy.config import VersionedWritesSection
+from proxy.config import ObjectVersioningSection, VersionedWritesSection
 from proxy.config import FormpostSection, TempurlSection
 from ops.node import NodeSection
 from replicator.config import AuditorSection, DbReplicatorSection, ReplicatorSection
@@ -53,6 +53,7 @@ REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("proxy.conf", "symlink", SymlinkSection),
     ("proxy.conf", "staticweb", StaticwebSection),
     ("proxy.conf", "versioned_writes", VersionedWritesSection),
+    ("proxy.conf", "object_versioning", ObjectVersioningSection),
     ("proxy.conf", "tempurl", TempurlSection),
     ("proxy.conf", "formpost", FormpostSection),
     ("storage.conf", "storage", StorageSection),
