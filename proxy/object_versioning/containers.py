@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from martlet.accept import best_match
+from martlet.accept import TEXT_FORMATS, best_match
 from martlet.errors import BadRequest, Conflict, MartletError, NotAcceptable, NotFound
 from martlet.policies import POLICY_DEFAULT_HEADER, POLICY_INDEX_HEADER, POLICY_NAME_HEADER
 from martlet.swift_path import SwiftPath
@@ -37,7 +37,7 @@ from proxy.object_versioning.names import (
     CLIENT_ENABLED, SYSMETA_CONTAINER, SYSMETA_ENABLED, Versioning, versioning_of, versions_container,
 )
 from proxy.pipeline import Answer, Handler, on_response
-from proxy.replicas import new_timestamp, raise_for_missing, read_entity, write_entity
+from proxy.replicas import new_timestamp, raise_for_missing, read_entity, relay, write_entity
 from proxy.state import ContainerInfo
 
 _LEGACY = ("X-Versions-Location", "X-History-Location")
@@ -198,17 +198,13 @@ async def _listing(ctx: Context, versioning: Versioning) -> web.StreamResponse:
     params = listing_params(request.rel_url.raw_query_string, _LISTING_PARAMS)
     limit = listing_limit(params, CONTAINER_LISTING_LIMIT)
     wants_versions = "versions" in request.query
-    fmt = params.get("format", "").strip().lower()
+    fmt, accept = params.get("format", "").strip().lower(), request.headers.get("Accept")
     if wants_versions:
-        accept = "application/json" if fmt == "json" else {"xml": "application/xml", "plain": "text/plain"}.get(
-            fmt, request.headers.get("Accept", ""))
-        if best_match(accept, ("application/json",)) is None:
+        # As Swift's: version listings are JSON only, whatever else was asked for.
+        if (fmt and fmt != "json") or (not fmt and best_match(accept, ("application/json",)) is None):
             raise NotAcceptable()
-    elif fmt != "json" and (fmt or best_match(request.headers.get("Accept"), ("text/plain", "application/json",
-                                                                                   "application/xml", "text/xml"))
-                            != "application/json"):
-        # Plain and XML listings are the container's own rows.
-        return await _relay_rows(ctx, grant, params, limit)
+    elif not (fmt == "json" or (not fmt and best_match(accept, TEXT_FORMATS) == "application/json")):
+        return await _relay_rows(ctx, grant, params, limit)  # plain and XML: the container's own rows
     query = {k: v for k, v in params.items() if k not in ("versions", "version_marker", "format", "limit")}
     if limit is not None:
         query["limit"] = str(limit)
@@ -236,7 +232,6 @@ async def _listing(ctx: Context, versioning: Versioning) -> web.StreamResponse:
 
 
 async def _relay_rows(ctx: Context, grant: Any, params: Mapping[str, str], limit: int | None) -> web.StreamResponse:
-    from proxy.replicas import relay
     query = {k: v for k, v in params.items() if k not in ("versions", "version_marker", "limit")}
     if limit is not None:
         query["limit"] = str(limit)
