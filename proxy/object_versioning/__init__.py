@@ -8,7 +8,8 @@ reserved name no client can name: ``martlet.reserved``), and the primary
 container holds a static link to the current version. ``?versions`` lists
 them, ``?version-id=`` reads, deletes or restores one. The names and
 rules are ``names`` and ``listing`` (pure); container requests are
-``containers``'s, object requests ``objects``'s.
+``containers``'s, object requests ``objects``'s, an account's JSON
+listing (versions' bytes, orphaned versions containers) ``accounts``'s.
 
 It sits before server-side copy (a copy onto a versioned object is a new
 version) and large objects (a manifest PUT is stored as a version like
@@ -26,7 +27,7 @@ from __future__ import annotations
 from martlet.errors import MartletError
 from proxy.container_info import container_info
 from proxy.context import Context
-from proxy.object_versioning import containers, objects
+from proxy.object_versioning import accounts, containers, objects
 from proxy.object_versioning.names import Versioning, versioning_of
 from proxy.pipeline import Answer, Handler
 
@@ -40,6 +41,8 @@ def wrap(next_handler: Handler) -> Handler:
         kind = ctx.path.kind
         if kind == "container":
             return await containers.handle_container(ctx, next_handler)
+        if kind == "account":
+            return await accounts.handle_account(ctx, next_handler)
         if kind != "object":
             return await next_handler(ctx)
         if ctx.method == "COPY":  # the destination's versioning decides

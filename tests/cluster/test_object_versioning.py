@@ -10,7 +10,7 @@ import hashlib
 import pytest
 import requests
 
-from tests.cluster.cluster_harness import RunningCluster
+from tests.cluster.cluster_harness import RunningCluster, wait_for
 from tests.cluster.feature_helpers import STRANGER, call, exists, feature_cluster
 
 pytestmark = pytest.mark.cluster
@@ -53,6 +53,12 @@ def test_overwrite_delete_and_restore(cluster: RunningCluster) -> None:
     # the hidden container is no client's business
     assert not any(name.startswith("\x00") for name in names(cluster))
     assert call(cluster, "HEAD", "vers").headers["X-Container-Bytes-Used"] == "7"
+
+    def account_row() -> bool:  # the account learns of its containers' changes a moment later
+        row = next(r for r in call(cluster, "GET", "?format=json").json() if r["name"] == "vers")
+        return (row["count"], row["bytes"]) == (1, 7)  # the link, and the versions' bytes
+
+    wait_for(account_row, 30, "the account listing to count the versions' bytes")
 
     deleted = call(cluster, "DELETE", "vers/obj")
     assert deleted.status_code == 204
