@@ -149,3 +149,14 @@ def test_copies_make_versions(cluster: RunningCluster) -> None:
     assert back.status_code == 201 and back.headers["X-Copied-From"] == "copied/o"
     assert call(cluster, "GET", "copied/o").content == b"first"
     assert len(versions(cluster, "copied")) == 3
+
+
+def test_a_post_updates_the_current_version_which_never_expires(cluster: RunningCluster) -> None:
+    assert call(cluster, "PUT", "posted", headers=ON).status_code == 201
+    version = call(cluster, "PUT", "posted/o", data=b"x").headers["X-Object-Version-Id"]
+    posted = call(cluster, "POST", "posted/o", headers={"X-Object-Meta-Color": "red", "X-Delete-After": "3600"})
+    assert posted.status_code == 202
+    assert call(cluster, "HEAD", "posted/o").headers["X-Object-Meta-Color"] == "red"
+    kept = call(cluster, "HEAD", f"posted/o?version-id={version}")
+    assert kept.headers["X-Object-Meta-Color"] == "red" and "X-Delete-At" not in kept.headers
+    assert "X-Delete-At" in call(cluster, "HEAD", "posted/o?symlink=get").headers
