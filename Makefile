@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # test_versioned_writes.py test_object_versioning.py, then s3api).
 CONFORMANCE_FILES := test_protocol.py test_account.py test_container.py test_object.py \
 	tests.py test_dlo.py test_slo.py test_versioned_writes.py test_symlink.py \
-	test_staticweb.py test_tempurl.py
+	test_staticweb.py test_tempurl.py test_object_versioning.py
 
 .PHONY: test dev conformance compose-test clean
 

@@ -22,6 +22,7 @@ from martlet.backend_auth import BackendKey, signing_middleware
 from martlet.http import TRANS_ID_HEADER
 from martlet.logs import trans_id_var
 from martlet.netaddr import host_port
+from martlet.reserved import ALLOW_RESERVED_HEADER
 
 
 @dataclass(frozen=True)
@@ -96,12 +97,15 @@ async def backend_request(
 ) -> aiohttp.ClientResponse:
     """Send one backend request; the caller reads and releases the response."""
     kwargs: dict[str, Any] = {}
+    sent = backend_headers(headers)
+    if "%00" in path:  # a reserved name: only a proxy feature can have built this path
+        sent[ALLOW_RESERVED_HEADER] = "true"
     if timeout is not None:
         kwargs["timeout"] = timeout
     return await session.request(
         method,
         backend_url(ip, port, path, query),
-        headers=backend_headers(headers),
+        headers=sent,
         data=data,
         allow_redirects=False,
         **kwargs,

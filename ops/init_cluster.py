@@ -61,7 +61,7 @@ DEMO_RESELLERS: Mapping[str, str] = {
 # all on in a fresh cluster, as in Swift's all-in-one: clients and Swift's
 # functional tests look for them in /info.
 DEMO_FEATURES = ("bulk", "account_quotas", "container_quotas", "etag_quoter", "cors", "versioned_writes",
-                 "symlink", "staticweb", "tempurl", "formpost", "s3api")
+                 "object_versioning", "symlink", "staticweb", "tempurl", "formpost", "s3api")
 
 
 # The storage policies of a fresh cluster (index = position, the first the

@@ -13,6 +13,11 @@ ACLs, the decision is made with none, and only a caller it allows hears 404
 (or 503 when no replica answered). The account ACL is read only when it can
 matter — the caller has a token, owns nothing here, and the container's ACL
 did not already grant the request — as tempauth does.
+
+A path in a reserved container (``martlet.reserved``: a versions
+container) is no client's to name: only a feature builds one, after
+checking the client's rights on the container the client named. Its
+reads and writes are the feature's own (Swift's pre-authorized requests).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from martlet.errors import (
     ServiceUnavailable,
     Unauthorized,
 )
+from martlet.reserved import is_reserved
 from martlet.swift_path import SwiftPath
 from proxy.acl import (
     ACCOUNT_ACL_SYSMETA,
@@ -130,6 +136,8 @@ async def authorize_container(ctx: Context) -> Grant:
     """A container request: a read is decided with the container's read
     ACL (then 404 if it is missing), a write with the caller's rights over
     the account."""
+    if is_reserved(ctx.path.container):
+        return OWNER
     if ctx.method not in READ_METHODS or owns(ctx, ctx.path.account):
         return await authorize(ctx)
     info, missing = await _lookup(ctx.state, ctx.path)
@@ -139,10 +147,16 @@ async def authorize_container(ctx: Context) -> Grant:
     return grant
 
 
+async def _required(state: ProxyState, container: SwiftPath) -> None:
+    missing = (await _lookup(state, container))[1]
+    if missing is not None:
+        raise missing
+
+
 async def check_read(ctx: Context, obj: SwiftPath) -> Grant:
     """May the caller read the object ``obj``? 401/403, then 404/503 for a
     missing container, if not."""
-    if owns(ctx, obj.account):
+    if owns(ctx, obj.account) or is_reserved(obj.container):
         return OWNER
     info, missing = await _lookup(ctx.state, obj.container_path())
     grant = await authorize(ctx, obj, "GET", read_acl=parse_acl(info.read_acl))
@@ -154,6 +168,10 @@ async def check_read(ctx: Context, obj: SwiftPath) -> Grant:
 async def check_write(ctx: Context, obj: SwiftPath, need_container: bool) -> Grant:
     """May the caller write (PUT, POST, DELETE) the object ``obj``? With
     ``need_container`` its container must also exist (404 if not)."""
+    if is_reserved(obj.container):
+        if need_container:
+            await _required(ctx.state, obj.container_path())
+        return OWNER
     if ctx.identity is None:
         raise Unauthorized()
     owner = owns(ctx, obj.account)

@@ -22,6 +22,7 @@ from proxy import (
     etag_quoter,
     formpost,
     large_objects,
+    object_versioning,
     quotas,
     server_copy,
     staticweb,
@@ -56,6 +57,9 @@ STATE: web.AppKey[ProxyState] = web.AppKey("proxy_state", ProxyState)
 # its destination itself, calling on large objects for a manifest source.
 # Versioned writes sit before both, as Swift's sees the PUT a copy or a
 # manifest makes: they archive the object a copy or a manifest overwrites.
+# Object versioning too: a copy or a manifest written to a versioned object
+# is stored as a version, and links (symlink, innermost) are how it points
+# at the current one.
 FEATURES: tuple[tuple[str, Feature], ...] = (
     ("s3api", s3api_wrap),
     ("cors", cors.wrap),
@@ -67,6 +71,7 @@ FEATURES: tuple[tuple[str, Feature], ...] = (
     ("container_quotas", quotas.wrap_container),
     ("account_quotas", quotas.wrap_account),
     ("versioned_writes", versioned_writes.wrap),
+    ("object_versioning", object_versioning.wrap),
     ("server_copy", server_copy.wrap),
     ("large_objects", large_objects.wrap),
     ("symlink", symlink.wrap),

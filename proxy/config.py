@@ -164,6 +164,14 @@ class VersionedWritesSection:
 
 
 @dataclass(frozen=True)
+class ObjectVersioningSection:
+    """``[object_versioning]``: ``X-Versions-Enabled`` containers, versions
+    kept in hidden containers (``proxy.object_versioning``; needs ``[symlink]``)."""
+
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
 class SymlinkSection:
     """``[symlink]``: ``X-Symlink-Target`` links (``proxy.symlink``)."""
 
@@ -239,6 +247,7 @@ class FeatureSections:
     etag_quoter: EtagQuoterSection = EtagQuoterSection()
     cors: CorsSection = CorsSection()
     versioned_writes: VersionedWritesSection = VersionedWritesSection()
+    object_versioning: ObjectVersioningSection = ObjectVersioningSection()
     symlink: SymlinkSection = SymlinkSection()
     staticweb: StaticwebSection = StaticwebSection()
     tempurl: TempurlSection = TempurlSection()
@@ -278,6 +287,7 @@ def feature_sections(config: ConfigFile) -> FeatureSections:
         etag_quoter=config.section("etag_quoter", EtagQuoterSection),
         cors=config.section("cors", CorsSection),
         versioned_writes=config.section("versioned_writes", VersionedWritesSection),
+        object_versioning=config.section("object_versioning", ObjectVersioningSection),
         symlink=config.section("symlink", SymlinkSection),
         staticweb=config.section("staticweb", StaticwebSection),
         tempurl=config.section("tempurl", TempurlSection),

@@ -82,6 +82,8 @@ def add_feature_info(document: dict[str, Any], features: FeatureSections) -> dic
         document["symlink"] = {"symloop_max": features.symlink.symloop_max, "static_links": True}
     if features.versioned_writes.enabled:
         document["versioned_writes"] = {"allowed_flags": ["x-versions-location", "x-history-location"]}
+    if features.object_versioning.enabled and features.symlink.enabled:
+        document["object_versioning"] = {}
     if features.tempurl.enabled:
         document["tempurl"] = tempurl_info(features)
     if features.formpost.enabled:

@@ -49,6 +49,7 @@ Feature = Callable[[Handler], Handler]
 ResponseHook = Callable[[web.StreamResponse], Awaitable[None]]
 
 _HOOKS: web.RequestKey[list[ResponseHook]] = web.RequestKey("martlet_response_hooks", list)
+_LAST_HOOKS: web.RequestKey[list[ResponseHook]] = web.RequestKey("martlet_last_response_hooks", list)
 _SUBREQUEST: web.RequestKey[bool] = web.RequestKey("martlet_subrequest", bool)
 # Of the client's headers, what a subrequest keeps: who is asking.
 _IDENTITY_HEADERS = ("X-Auth-Token", "X-Storage-Token", "Referer")
@@ -70,13 +71,16 @@ async def respond(answer: Answer, request: web.Request) -> web.StreamResponse:
     return answer
 
 
-def on_response(ctx: Context, hook: ResponseHook) -> None:
+def on_response(ctx: Context, hook: ResponseHook, *, last: bool = False) -> None:
     """Have ``hook`` adjust the headers of the answer to ``ctx``'s request
     before it is sent. A subrequest's answer is never sent, so its hooks
-    never run (``subrequest`` gives each one a list of its own)."""
-    hooks = ctx.request.get(_HOOKS)
+    never run (``subrequest`` gives each one a list of its own). A ``last``
+    hook runs after every other, whenever registered: it may rewrite what
+    features further in set (object versioning, a link's Content-Location)."""
+    key = _LAST_HOOKS if last else _HOOKS
+    hooks = ctx.request.get(key)
     if hooks is None:
-        hooks = ctx.request[_HOOKS] = []
+        hooks = ctx.request[key] = []
     hooks.append(hook)
 
 
@@ -86,7 +90,7 @@ async def run_response_hooks(request: web.Request, response: web.StreamResponse)
     if request.get(_SUBREQUEST):
         # It would write into the client's answer: a bug, made loud.
         raise RuntimeError(f"a subrequest's answer is being sent ({request.method} {request.path})")
-    for hook in request.get(_HOOKS, ()):
+    for hook in (*request.get(_HOOKS, ()), *request.get(_LAST_HOOKS, ())):
         await hook(response)
 
 
@@ -116,6 +120,7 @@ def subrequest(ctx: Context, method: str, path: SwiftPath, headers: Mapping[str,
     raw = swift_raw_path(path) + (f"?{query}" if query else "")
     request = ctx.request.clone(method=method, rel_url=raw, headers=kept)
     request[_HOOKS] = []  # the clone's state is a copy of the client's
+    request[_LAST_HOOKS] = []
     request[_SUBREQUEST] = True
     return Context(ctx.state, request, path, ctx.identity, body)
 

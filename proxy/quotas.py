@@ -27,6 +27,7 @@ for each upload so the figures are fresh.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
@@ -269,12 +270,27 @@ async def _enforce_container(ctx: Context, upload: Upload) -> Context:
         info = await container_info(ctx.state, container)
     except MartletError:
         return ctx  # the request itself will meet the same trouble
-    usage = Usage(info.object_count, info.bytes_used)
+    usage = Usage(info.object_count, info.bytes_used + await _versions_bytes(ctx, container, info))
     max_bytes, max_count = container_limits(info)
     adding = await bytes_added(ctx, upload)
     if exceeds(usage, max_bytes, max_count, adding):
         await refuse(ctx, upload.dest)
     return _with_limit(ctx, upload, adding, bytes_left(usage, max_bytes))
+
+
+async def _versions_bytes(ctx: Context, container: SwiftPath, info: ContainerInfo) -> int:
+    """The bytes of a versioned container's versions (object versioning's
+    hidden container, named in its system metadata), which its quota
+    counts too, as Swift's does."""
+    versions = unquote(info.sysmeta.get("versions-container", ""))
+    if not versions:
+        return 0
+    path = SwiftPath(container.account, versions)
+    forget_container(ctx.state, path)
+    try:
+        return (await container_info(ctx.state, path)).bytes_used
+    except MartletError:
+        return 0
 
 
 def wrap_account(next_handler: Handler) -> Handler:

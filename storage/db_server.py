@@ -20,6 +20,7 @@ from typing import Generic, Protocol, TypeVar
 from aiohttp import web
 
 from martlet.errors import Conflict, MethodNotAllowed, NotFound
+from martlet.reserved import allows_reserved
 from martlet.swift_path import SwiftPath
 from storage.db import AccountInfo, ContainerInfo, db_path
 from storage.db.headers import deleted_headers, metadata_from_headers, require_timestamp
@@ -154,7 +155,8 @@ class DatabaseServer(Generic[InfoT]):
 
     async def get(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         broker = self.broker(path)
-        params = parse_listing_params(request.query) if request.method == "GET" else None
+        allow_reserved = allows_reserved(request.headers)
+        params = parse_listing_params(request.query, allow_reserved) if request.method == "GET" else None
         content_type = listing_content_type(request.query.get("format"), request.headers.get("Accept"))
         name = self.listing_name(path)
         policy_names = {policy.index: policy.name for policy in self.ctx.policies}

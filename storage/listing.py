@@ -24,6 +24,7 @@ from xml.sax.saxutils import escape, quoteattr
 from martlet.accept import TEXT_FORMATS, best_match
 from martlet.content_type import split_swift_bytes
 from martlet.errors import NotAcceptable, PreconditionFailed
+from martlet.reserved import RESERVED_END
 from martlet.timestamp import Timestamp
 
 LISTING_LIMIT = 10_000  # default and maximum page size, as Swift's
@@ -73,6 +74,8 @@ class ListingParams:
     limit: int = LISTING_LIMIT
     reverse: bool = False
     path: str | None = None
+    # Reserved names (``martlet.reserved``) are listed only when the proxy asks.
+    allow_reserved: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,12 +98,14 @@ def _truthy(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on", "t", "y"}
 
 
-def parse_listing_params(query: Mapping[str, str]) -> ListingParams:
-    """The listing parameters of a GET, checked as Swift checks them."""
+def parse_listing_params(query: Mapping[str, str], allow_reserved: bool = False) -> ListingParams:
+    """The listing parameters of a GET, checked as Swift checks them;
+    reserved names are listed (and may be asked for) with ``allow_reserved``."""
     for key in ("prefix", "delimiter", "marker", "end_marker", "path"):
         value = query.get(key)
         # A marker may hold a NUL (the name just after another), as in Swift.
-        has_nul = value is not None and "\x00" in value and key not in ("marker", "end_marker")
+        has_nul = (value is not None and "\x00" in value and key not in ("marker", "end_marker")
+                   and not allow_reserved)
         if value is not None and (has_nul or len(value.encode("utf-8", "surrogatepass")) > 1024):
             raise PreconditionFailed(f"bad {key} parameter")
         if value is not None:
@@ -122,6 +127,7 @@ def parse_listing_params(query: Mapping[str, str]) -> ListingParams:
         limit=limit,
         reverse=_truthy(query.get("reverse", "")),
         path=query.get("path"),
+        allow_reserved=allow_reserved,
     )
 
 
@@ -219,6 +225,8 @@ def _row_query(
         lower, inclusive = marker, False
     else:
         lower, inclusive = prefix, True
+    if not params.allow_reserved and lower < RESERVED_END:
+        lower, inclusive = RESERVED_END, True  # reserved names sort below it: hidden
     return RowQuery(lower, inclusive, upper, params.reverse, params.limit - have)
 
 

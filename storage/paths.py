@@ -59,15 +59,16 @@ class ReplicatePath:
     rest: tuple[str, ...] = ()
 
 
-def unquote_part(raw: str, what: str) -> str:
-    """Percent-decode one path part; it must be non-empty UTF-8 without NUL."""
+def unquote_part(raw: str, what: str, allow_reserved: bool = False) -> str:
+    """Percent-decode one path part; it must be non-empty UTF-8 without NUL
+    (a NUL only where the proxy allowed reserved names, ``martlet.reserved``)."""
     try:
         text = unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest(f"{what} is not valid UTF-8") from None
     if not text:
         raise BadRequest(f"empty {what}")
-    if "\x00" in text:
+    if "\x00" in text and not allow_reserved:
         raise BadRequest(f"{what} contains a NUL byte")
     return text
 
@@ -100,21 +101,22 @@ def _split_raw(raw_path: str, max_parts: int) -> list[str]:
     return raw_path[1:].split("/", max_parts - 1)
 
 
-def parse_entity_path(raw_path: str) -> EntityPath:
-    """Parse the still-quoted request path (``request.rel_url.raw_path``)."""
+def parse_entity_path(raw_path: str, allow_reserved: bool = False) -> EntityPath:
+    """Parse the still-quoted request path (``request.rel_url.raw_path``);
+    names may hold NUL only with ``allow_reserved``."""
     parts = _split_raw(raw_path, 5)
     if len(parts) < 3:
         raise BadRequest("path must be /<device>/<partition>/<account>[/<container>[/<object>]]")
     device = check_device(unquote_part(parts[0], "device"))
     partition = parse_partition(unquote_part(parts[1], "partition"))
-    account = _check_length(unquote_part(parts[2], "account"), MAX_ACCOUNT_NAME_LENGTH, "account")
+    account = _check_length(unquote_part(parts[2], "account", allow_reserved), MAX_ACCOUNT_NAME_LENGTH, "account")
     container = obj = None
     if len(parts) > 3:
         container = _check_length(
-            unquote_part(parts[3], "container"), MAX_CONTAINER_NAME_LENGTH, "container"
+            unquote_part(parts[3], "container", allow_reserved), MAX_CONTAINER_NAME_LENGTH, "container"
         )
     if len(parts) > 4:
-        obj = _check_length(unquote_part(parts[4], "object"), MAX_OBJECT_NAME_LENGTH, "object")
+        obj = _check_length(unquote_part(parts[4], "object", allow_reserved), MAX_OBJECT_NAME_LENGTH, "object")
     return EntityPath(device, partition, SwiftPath(account, container, obj))
 
 

@@ -38,6 +38,7 @@ from storage.container_server import ContainerServer
 from storage.context import EntityHandler, StorageContext
 from storage.db_replication import DatabaseReplication
 from storage.object_server import ObjectServer
+from martlet.reserved import allows_reserved
 from storage.paths import BACKEND_TYPE_HEADER, ReplicatePath, entity_type, parse_entity_path, parse_replicate_path
 from storage.recon import install as install_recon
 from storage.replication import ObjectReplication
@@ -85,7 +86,7 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
         kind = (backend_type or "object").strip().lower()
         await ctx.io.check(rpath.device)
         return await _replicate(servers, kind, request, rpath)
-    path = parse_entity_path(raw_path)
+    path = parse_entity_path(raw_path, allows_reserved(request.headers))
     kind = entity_type(path.depth, backend_type)
     await ctx.io.check(path.device)
     server = servers.get(kind)

@@ -32,7 +32,8 @@ def parse_dlo_manifest(value: str) -> tuple[str, str]:
 
 def listing_segments(container: str, rows: Iterable[Mapping[str, Any]]) -> list[Segment]:
     """Segments from the JSON rows of a container listing (``subdir`` rows,
-    which a listing without delimiter never has, are skipped)."""
+    which a listing without delimiter never has, are skipped); a static
+    link counts as its target."""
     segments = []
     for row in rows:
         name = row.get("name")
@@ -40,6 +41,10 @@ def listing_segments(container: str, rows: Iterable[Mapping[str, Any]]) -> list[
             continue
         size = row.get("bytes")
         etag = normalize_etag(str(row.get("hash", ""))) or ""
+        if "symlink_bytes" in row and "symlink_etag" in row:
+            # A static link (object versioning's current version): what a
+            # read of it gives is its target, of that size and ETag.
+            size, etag = row["symlink_bytes"], normalize_etag(str(row["symlink_etag"])) or ""
         segments.append(Segment(f"/{container}/{name}", int(size or 0), etag,
                                 content_type=str(row.get("content_type", "")),
                                 last_modified=str(row.get("last_modified", ""))))

@@ -153,7 +153,10 @@ async def _read_through(ctx: Context, next_handler: Handler) -> Answer:
     on_response(ctx, locate)
     sent = {h: ctx.request.headers[h] for h in READ_HEADERS if h in ctx.request.headers}
     limit = symloop_max(ctx)
-    for _ in range(limit):
+    hops = steps = 0
+    while hops < limit and steps <= 2 * limit:  # steps: uncounted links cannot loop forever
+        hops += link.counted
+        steps += 1
         location[0] = link.location
         try:
             target = await next_handler(subrequest(ctx, ctx.method, link.path, sent))

@@ -35,6 +35,9 @@ TARGET_SYSMETA = "X-Object-Sysmeta-Symlink-Target"
 ACCOUNT_SYSMETA = "X-Object-Sysmeta-Symlink-Target-Account"
 ETAG_SYSMETA = "X-Object-Sysmeta-Symlink-Target-Etag"
 BYTES_SYSMETA = "X-Object-Sysmeta-Symlink-Target-Bytes"
+# A link that does not count towards ``symloop_max`` (object versioning's
+# link to the current version: the client made no link there).
+EXTEND_SYSMETA = "X-Object-Sysmeta-Symloop-Extend"
 # Kept by the object server and used for the container row of every PUT
 # and POST of the object (storage.container_updates).
 OVERRIDE_ETAG_SYSMETA = "X-Object-Sysmeta-Container-Update-Override-Etag"
@@ -55,6 +58,7 @@ class Link:
     etag: str | None = None
     size: int | None = None
     own_account: bool = True
+    counted: bool = True  # towards symloop_max
 
     @property
     def path(self) -> SwiftPath:
@@ -115,7 +119,8 @@ def link_of(headers: Mapping[str, str], account: str) -> Link | None:
     named = headers.get(ACCOUNT_SYSMETA)
     size = headers.get(BYTES_SYSMETA, "")
     return Link(unquote(named) if named else account, container, obj, headers.get(ETAG_SYSMETA) or None,
-                int(size) if size.isdigit() else None, bool(named))
+                int(size) if size.isdigit() else None, bool(named),
+                headers.get(EXTEND_SYSMETA, "").lower() != "true")
 
 
 def link_headers(link: Link, content_type: str | None = None, slo_etag: str | None = None) -> dict[str, str]:
@@ -126,6 +131,8 @@ def link_headers(link: Link, content_type: str | None = None, slo_etag: str | No
     params = [f"symlink_target={link.target}", f"symlink_target_account={quote(link.account)}"]
     if link.own_account:
         out[ACCOUNT_SYSMETA] = quote(link.account)
+    if not link.counted:
+        out[EXTEND_SYSMETA] = "true"
     if link.etag is not None:
         out[ETAG_SYSMETA] = link.etag
         params.append(f"symlink_target_etag={link.etag}")

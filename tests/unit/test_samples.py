@@ -26,7 +26,7 @@ from proxy.config import (
     AccountQuotasSection, BulkSection, ContainerQuotasSection, CorsSection, EtagQuoterSection, ProxySection,
     StaticwebSection, SymlinkSection,
 )
-from proxy.config import VersionedWritesSection
+from proxy.config import ObjectVersioningSection, VersionedWritesSection
 from proxy.config import FormpostSection, S3apiSection, TempurlSection
 from expirer.config import ExpirerSection
 from ops.node import NodeSection
@@ -54,6 +54,7 @@ REGISTRY: tuple[tuple[str, str, type], ...] = (
     ("proxy.conf", "symlink", SymlinkSection),
     ("proxy.conf", "staticweb", StaticwebSection),
     ("proxy.conf", "versioned_writes", VersionedWritesSection),
+    ("proxy.conf", "object_versioning", ObjectVersioningSection),
     ("proxy.conf", "tempurl", TempurlSection),
     ("proxy.conf", "formpost", FormpostSection),
     ("proxy.conf", "s3api", S3apiSection),

@@ -28,6 +28,8 @@ def test_pipeline_order_is_the_codes(tmp_path: Path) -> None:
     assert names[:2] == ["s3api", "cors"] and names.index("bulk") < names.index("container_quotas") < names.index("server_copy")
     # versioned writes see the PUT a copy or a manifest makes (Swift: after copy/slo/dlo)
     assert names.index("account_quotas") < names.index("versioned_writes") < names.index("server_copy")
+    # object versioning stores what a copy or a manifest PUT writes as a version, and links with symlinks
+    assert names.index("versioned_writes") < names.index("object_versioning") < names.index("server_copy")
     assert set(names) - BUILT_IN == set(FeatureSections().__dataclass_fields__)
     # a temp URL or a form's signature sets the caller before anything authorizes (Swift: after bulk)
     assert names.index("bulk") < names.index("tempurl") < names.index("formpost") < names.index("etag_quoter")
@@ -36,7 +38,7 @@ def test_pipeline_order_is_the_codes(tmp_path: Path) -> None:
 def test_info_lists_only_what_is_on() -> None:
     document = add_feature_info(info_document(1), FeatureSections())
     assert not {"bulk_delete", "bulk_upload", "account_quotas", "container_quotas", "etag_quoter",
-                "versioned_writes", "tempurl", "formpost", "s3api"} & set(document)
+                "versioned_writes", "object_versioning", "tempurl", "formpost", "s3api"} & set(document)
     assert "strict_cors_mode" not in document["swift"]
 
 
@@ -54,6 +56,7 @@ def test_a_fresh_cluster_has_every_feature_on(tmp_path: Path) -> None:
     assert document["etag_quoter"] == {"enable_by_default": False}
     assert document["swift"]["strict_cors_mode"] is True
     assert document["versioned_writes"] == {"allowed_flags": ["x-versions-location", "x-history-location"]}
+    assert document["object_versioning"] == {}
     assert document["tempurl"] == {
         "methods": ["GET", "HEAD", "PUT", "POST", "DELETE"],
         "incoming_remove_headers": ["x-timestamp", "x-open-expired"], "incoming_allow_headers": [],

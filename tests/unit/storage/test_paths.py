@@ -59,3 +59,12 @@ def test_replicate_path() -> None:
     assert parse_replicate_path("/sdb/12").rest == ()
     with pytest.raises(BadRequest):
         parse_replicate_path("/sdb")
+
+
+def test_reserved_names_only_where_the_proxy_allows_them() -> None:
+    raw = backend_path("sda", 1, "AUTH_t", "\x00versions\x00c", "\x00o\x0099")
+    with pytest.raises(BadRequest):
+        parse_entity_path(raw)
+    assert parse_entity_path(raw, allow_reserved=True).names == SwiftPath("AUTH_t", "\x00versions\x00c", "\x00o\x0099")
+    with pytest.raises(BadRequest):
+        parse_entity_path("/%00/1/a", allow_reserved=True)  # a device never
