@@ -201,7 +201,9 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
         committed (what a 2xx answer would say); False when the HTTP
         request would have failed, so the caller queues it as it would."""
         try:
-            path = parse_entity_path(record.path)
+            # The record is our own object server's, for a path it took
+            # (a reserved name only where the proxy allowed one).
+            path = parse_entity_path(record.path, allow_reserved=True)
             await self.ctx.io.check(path.device)
             await self.merge_row(record.method, path, CIMultiDict(record.headers))
         except Exception as exc:  # what would be a 4xx/5xx answer: queued by the caller
