@@ -118,10 +118,10 @@ async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
     if conditions or call.headers.get("If-None-Match", "*") != "*":
         raise S3Error("NotImplemented")  # If-None-Match: * alone is judged by the manifest PUT
     await call.container_headers()  # NoSuchBucket before the document's errors
+    marker = await _marker_headers(call, upload_id)  # NoSuchUpload too, as Swift's s3api
     if (request.content_length or 0) > MAX_COMPLETE_BODY:
         raise S3Error("MalformedXML")
     requested = requested_parts(await request.content.read(MAX_COMPLETE_BODY + 1))
-    marker = await _marker_headers(call, upload_id)
     section = call.ctx.state.config.features.s3api
     chosen = check_parts(requested, await _parts(call, upload_id), section.min_segment_size)
     etag = multipart_etag(chosen)

@@ -249,6 +249,33 @@ def copy_source(value: str) -> tuple[str, str]:
     return bucket, key
 
 
+COPY_SOURCE_CONDITIONS = (("x-amz-copy-source-if-match", "If-Match"),
+                          ("x-amz-copy-source-if-none-match", "If-None-Match"),
+                          ("x-amz-copy-source-if-modified-since", "If-Modified-Since"),
+                          ("x-amz-copy-source-if-unmodified-since", "If-Unmodified-Since"))
+
+
+async def check_copy_source(call: S3Call, bucket: str, key: str) -> None:
+    """Judge the ``x-amz-copy-source-if-*`` conditions with a HEAD of the
+    source, as Swift's s3api does (a Swift PUT takes no ``If-Match`` and
+    only ``If-None-Match: *``): 304 or 412 is ``PreconditionFailed``. A
+    missing source is left for the copy itself to report."""
+    conditions = {swift: call.headers[s3] for s3, swift in COPY_SOURCE_CONDITIONS if s3 in call.headers}
+    if not conditions:
+        return
+    try:
+        answer = await call.swift("HEAD", call.object(key, bucket), conditions)
+    except S3Error as exc:
+        if exc.code in ("NoSuchKey", "NoSuchBucket"):
+            return
+        raise
+    status = answer.response.status if isinstance(answer, ObjectStream) else answer.status
+    if isinstance(answer, ObjectStream):
+        answer.close()
+    if status == 304:
+        raise S3Error("PreconditionFailed")
+
+
 async def copy_object(call: S3Call) -> web.StreamResponse:
     """CopyObject as Swift's server-side copy (``X-Copy-From``); the
     metadata directive COPY keeps the source's, REPLACE takes the request's."""
@@ -266,12 +293,7 @@ async def copy_object(call: S3Call) -> web.StreamResponse:
         headers.update(put_headers(call.headers))
         headers.pop("ETag", None)
         headers["X-Fresh-Metadata"] = "true"
-    for s3_name, swift_name in (("x-amz-copy-source-if-match", "If-Match"),
-                                ("x-amz-copy-source-if-none-match", "If-None-Match"),
-                                ("x-amz-copy-source-if-modified-since", "If-Modified-Since"),
-                                ("x-amz-copy-source-if-unmodified-since", "If-Unmodified-Since")):
-        if s3_name in call.headers:
-            headers[swift_name] = call.headers[s3_name]
+    await check_copy_source(call, bucket, key)
     try:
         answer = await call.swift("PUT", call.object(), headers)
     except S3Error as exc:
