@@ -85,9 +85,17 @@ def s3_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
             out.append((AMZ_META + low[len(SWIFT_META):], value))
         elif low == "etag":
             out.append(("ETag", f'"{value.strip(chr(34))}"'))
+        elif low == "x-delete-at" and value.strip().isdigit():
+            out.append(("x-amz-expiration", expiration(int(value))))
         elif low not in HIDDEN and not low.startswith("x-object-"):
             out.append((name, value))
     return out
+
+
+def expiration(delete_at: int) -> str:
+    """``X-Delete-At`` as S3's ``x-amz-expiration``, with the rule id Swift's
+    s3api names (there is no lifecycle rule: the object expires as in Swift)."""
+    return f'expiry-date="{formatdate(delete_at, usegmt=True)}", rule-id="swift-object-expiration"'
 
 
 async def put_object(call: S3Call, signed: sigv4.SignedRequest) -> web.StreamResponse:

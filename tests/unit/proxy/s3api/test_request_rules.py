@@ -30,3 +30,12 @@ def test_repeated_headers_are_joined_as_wsgi_joins_them() -> None:
 
     joined = joined_headers([("X-Amz-Date", ""), ("x-amz-date", "20261204T000000Z"), ("Host", "h")])
     assert joined == {"x-amz-date": ",20261204T000000Z", "host": "h"}
+
+
+def test_delete_at_is_answered_as_s3s_expiration() -> None:
+    from proxy.s3api.objects import s3_headers
+
+    shown = dict(s3_headers({"X-Delete-At": "1796398865", "Etag": "abc", "X-Object-Meta-A": "1"}))
+    assert shown == {"x-amz-expiration": 'expiry-date="Fri, 04 Dec 2026 15:41:05 GMT", '
+                                         'rule-id="swift-object-expiration"',
+                     "ETag": '"abc"', "x-amz-meta-a": "1"}
