@@ -84,8 +84,7 @@ async def upload_part(call: S3Call, upload_id: str, signed: sigv4.SignedRequest)
     if "x-amz-copy-source" in call.headers:
         return await _upload_part_copy(call, path)
     headers = {"ETag": put_headers(call.headers)["ETag"]} if "Content-MD5" in call.headers else {}
-    etag = await put_body(call, path, signed, headers, missing="NoSuchUpload")
-    return empty(200, {"ETag": f'"{etag}"'})
+    return empty(200, await put_body(call, path, signed, headers, missing="NoSuchUpload"))
 
 
 async def _upload_part_copy(call: S3Call, path: SwiftPath) -> web.StreamResponse:

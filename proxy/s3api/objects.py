@@ -101,14 +101,14 @@ def expiration(delete_at: int) -> str:
 async def put_object(call: S3Call, signed: sigv4.SignedRequest) -> web.StreamResponse:
     if "x-amz-copy-source" in call.headers:
         return await copy_object(call)
-    etag = await put_body(call, call.object(), signed, put_headers(call.headers))
-    return empty(200, {"ETag": f'"{etag}"'})
+    return empty(200, await put_body(call, call.object(), signed, put_headers(call.headers)))
 
 
 async def put_body(call: S3Call, path: SwiftPath, signed: sigv4.SignedRequest, headers: dict[str, str],
-                   missing: str = "NoSuchBucket") -> str:
+                   missing: str = "NoSuchBucket") -> dict[str, str]:
     """PUT the request's body at ``path`` (its sha256 checked as it
-    passes when signed); the stored object's ETag."""
+    passes when signed); the answer's ``ETag`` (quoted) and
+    ``Last-Modified``, which S3 clients read (Swift's s3api passes both)."""
     length = call.headers.get("Content-Length")
     if length is None:
         raise S3Error("MissingContentLength")
@@ -128,7 +128,8 @@ async def put_body(call: S3Call, path: SwiftPath, signed: sigv4.SignedRequest, h
     headers["Content-Length"] = length
     answer = await call.swift("PUT", path, headers, body, missing=missing)
     assert isinstance(answer, web.StreamResponse)
-    return answer.headers.get("ETag", "").strip('"')
+    etag = answer.headers.get("ETag", "").strip('"')
+    return {"ETag": f'"{etag}"', "Last-Modified": answer.headers.get("Last-Modified") or formatdate(usegmt=True)}
 
 
 async def read_object(call: S3Call) -> Answer:
