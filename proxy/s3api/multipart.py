@@ -111,6 +111,10 @@ async def _parts(call: S3Call, upload_id: str) -> list[StoredPart]:
     return stored_parts(entries, call.key, upload_id)
 
 
+MARKER_CONTENT_HEADERS = frozenset({"content-type", "content-encoding", "content-language", "content-disposition",
+                                    "expires", "cache-control"})
+
+
 async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
     request = call.ctx.request
     conditions = [h for h in ("If-Match", "If-Modified-Since", "If-Unmodified-Since") if h in call.headers]
@@ -124,9 +128,10 @@ async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
     section = call.ctx.state.config.features.s3api
     chosen = check_parts(requested, await _parts(call, upload_id), section.min_segment_size)
     etag = multipart_etag(chosen)
-    headers = {k: v for k, v in marker.items() if k.lower().startswith("x-object-meta-")}
-    if "Content-Type" in marker:
-        headers["Content-Type"] = marker["Content-Type"]
+    # The upload's metadata and content headers, given at its start, as
+    # Swift's s3api carries them from the marker to the manifest.
+    headers = {k: v for k, v in marker.items()
+               if k.lower().startswith("x-object-meta-") or k.lower() in MARKER_CONTENT_HEADERS}
     manifest = slo_manifest(call.bucket, call.key, upload_id, chosen)
     headers["Content-Length"] = str(len(manifest))
     if "If-None-Match" in call.headers:
