@@ -22,7 +22,7 @@ from proxy.s3api.multipart_rules import (
     multipart_etag, new_upload_id, part_name, part_number, requested_parts, segments_container, slo_manifest,
     split_marker, stored_parts,
 )
-from proxy.s3api.objects import copy_source, put_body, put_headers
+from proxy.s3api.objects import copy_source, manifest_sysmeta, put_body, put_headers
 from proxy.s3api.xml_doc import Node, document
 
 
@@ -111,6 +111,9 @@ async def _parts(call: S3Call, upload_id: str) -> list[StoredPart]:
     return stored_parts(entries, call.key, upload_id)
 
 
+# The upload a multipart object was completed from, so that a retried
+# Complete of the same upload succeeds again (as Swift's s3api).
+UPLOAD_ID_SYSMETA = "X-Object-Sysmeta-S3api-Upload-Id"
 MARKER_CONTENT_HEADERS = frozenset({"content-type", "content-encoding", "content-language", "content-disposition",
                                     "expires", "cache-control"})
 
@@ -121,7 +124,16 @@ async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
     if conditions or call.headers.get("If-None-Match", "*") != "*":
         raise S3Error("NotImplemented")  # If-None-Match: * alone is judged by the manifest PUT
     await call.container_headers()  # NoSuchBucket before the document's errors
-    marker = await _marker_headers(call, upload_id)  # NoSuchUpload too, as Swift's s3api
+    try:
+        marker = await _marker_headers(call, upload_id)  # NoSuchUpload too, as Swift's s3api
+    except S3Error as exc:
+        if exc.code != "NoSuchUpload":
+            raise
+        # A retry of a Complete that succeeded: the object names the upload.
+        done = await manifest_sysmeta(call.ctx.state, call.object())
+        if done.get(UPLOAD_ID_SYSMETA) != upload_id or S3_ETAG_SYSMETA not in done:
+            raise
+        return _completed(call, done[S3_ETAG_SYSMETA])
     if (request.content_length or 0) > MAX_COMPLETE_BODY:
         raise S3Error("MalformedXML")
     requested = requested_parts(await request.content.read(MAX_COMPLETE_BODY + 1))
@@ -138,12 +150,18 @@ async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
         headers["If-None-Match"] = "*"
     try:
         await call.swift("PUT", call.object(), headers, _one(manifest), query="multipart-manifest=put",
-                         missing="NoSuchBucket", backend={S3_ETAG_SYSMETA: etag, ROW_ETAG_PARAMS: f"s3_etag={etag}"})
+                         missing="NoSuchBucket", backend={S3_ETAG_SYSMETA: etag, ROW_ETAG_PARAMS: f"s3_etag={etag}",
+                                                UPLOAD_ID_SYSMETA: upload_id})
     except S3Error as exc:
         if exc.status == 400:
             raise S3Error("InvalidPart") from None
         raise
     await call.swift("DELETE", _segments(call, marker_name(call.key, upload_id)))
+    return _completed(call, etag)
+
+
+def _completed(call: S3Call, etag: str) -> web.StreamResponse:
+    request = call.ctx.request
     return xml_response(document("CompleteMultipartUploadResult", [
         ("Location", f"{request.scheme}://{request.host}/{call.bucket}/{quote(call.key)}"),
         ("Bucket", call.bucket), ("Key", call.key),

@@ -211,13 +211,19 @@ def _to_s3(state: ProxyState, path: SwiftPath) -> ResponseHook:
 
 async def _multipart_etag(state: ProxyState, path: SwiftPath) -> str | None:
     """The S3 ETag a completed multipart upload recorded on its manifest."""
+    return (await manifest_sysmeta(state, path)).get(S3_ETAG_SYSMETA)
+
+
+async def manifest_sysmeta(state: ProxyState, path: SwiftPath) -> Mapping[str, str]:
+    """The headers of an object's manifest itself (raw HEAD); empty when
+    there is no such object."""
     answer = await read_entity(state, path, "HEAD", {}, {"multipart-manifest": "get"})
     if answer.response is None:
-        return None
+        return {}
     answer.response.release()
     if answer.response.status >= 300:
-        return None
-    return answer.response.headers.get(S3_ETAG_SYSMETA)
+        return {}
+    return answer.response.headers
 
 
 def _override(call: S3Call, header: str, value: str) -> None:
