@@ -140,8 +140,9 @@ async def read_object(call: S3Call) -> Answer:
         if name in call.query:
             _override(call, name[len("response-"):], call.query[name])
     path = call.object()
-    if any("-" in headers.get(name, "") for name in ("If-Match", "If-None-Match")):
-        # A multipart ETag (md5-N): only the manifest's system metadata has it.
+    if "If-Match" in headers or "If-None-Match" in headers:
+        # A multipart object is judged by its S3 ETag (md5-N), which only the
+        # manifest's system metadata has (as Swift's s3api: not its Swift ETag).
         status = multipart_conditions(headers, await _multipart_etag(call.ctx.state, path))
         if status == 412:
             raise S3Error("PreconditionFailed")
