@@ -143,11 +143,12 @@ async def read_object(call: S3Call) -> Answer:
     if "If-Match" in headers or "If-None-Match" in headers:
         # A multipart object is judged by its S3 ETag (md5-N), which only the
         # manifest's system metadata has (as Swift's s3api: not its Swift ETag).
-        status = multipart_conditions(headers, await _multipart_etag(call.ctx.state, path))
+        s3_etag = await _multipart_etag(call.ctx.state, path)
+        status = multipart_conditions(headers, s3_etag)
         if status == 412:
             raise S3Error("PreconditionFailed")
-        if status == 304:
-            return empty(304)
+        if status == 304:  # with the ETag that matched, as Swift's s3api
+            return empty(304, {"ETag": f'"{s3_etag}"', "Content-Length": "0"})
     on_response(call.ctx, _to_s3(call.ctx.state, path))  # before the clone, which shares the request's hooks
     request = call.ctx.request.clone(rel_url=swift_raw_path(path), headers=headers)
     try:
