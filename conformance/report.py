@@ -41,8 +41,15 @@ class NotPassed:
     message: str
 
 
+def result_name(suite_file: str) -> str:
+    """run.sh's name for a suite file's results: its path under
+    test/functional without ``.py``, ``/`` as ``_`` (``s3api/test_object.py``
+    is ``s3api_test_object``, apart from ``test_object``)."""
+    return suite_file.removesuffix(".py").replace("/", "_")
+
+
 def junit_path(out: Path, suite_file: str) -> Path:
-    return out / f"{Path(suite_file).stem}.xml"
+    return out / f"{result_name(suite_file)}.xml"
 
 
 def _cases(root: ET.Element) -> list[ET.Element]:
@@ -53,7 +60,7 @@ def timed_out(out: Path, suite_file: str) -> bool:
     """run.sh leaves pytest's exit status in ``<name>.rc``; timeout(1) gives 124
     (or 137 when it had to kill)."""
     try:
-        return (out / f"{Path(suite_file).stem}.rc").read_text().strip() in ("124", "137")
+        return (out / f"{result_name(suite_file)}.rc").read_text().strip() in ("124", "137")
     except OSError:
         return False
 

@@ -137,6 +137,7 @@ PYTEST_EXTRA=()
 [ -n "${PYTEST_ARGS:-}" ] && eval "PYTEST_EXTRA=($PYTEST_ARGS)"
 for f in "${FILES[@]}"; do
   name="${f%.py}" start=$SECONDS
+  name="${name//\//_}"  # s3api/test_object.py -> s3api_test_object (beside test_object)
   # In the background and waited for, so that a signal reaches our trap at once.
   ( cd "$SRC" && SWIFT_TEST_CONFIG_FILE="$OUT/test.conf" SWIFT_TEST_IN_PROCESS=0 \
       exec timeout -k 10 "$FILE_TIMEOUT" "$PY" -m pytest -q -rs -p no:cacheprovider -o addopts= \

@@ -68,6 +68,10 @@ USERS = (
     # Not in test.conf; SAIO has it and some feature files log in as it.
     SuiteUser(None, "test", "tester2", "testing2", (".admin",)),
 )
+# The users that s3api's tests sign as, by test.conf suffix (s3_access_key,
+# s3_access_key2, s3_access_key3), as in Swift's sample test.conf: the
+# second is test:tester2 (same account, another admin), not test2:tester2.
+S3_USERS = (("", "test:tester"), ("2", "test:tester2"), ("3", "test:tester3"))
 # The suite turns on its service-token tests only when this is set, as on
 # the Swift cluster whose results are the target.
 SERVICE_PREFIX = "SERVICE"
@@ -76,8 +80,18 @@ RESELLERS = {"reseller_prefix": "AUTH, SERVICE", f"{SERVICE_PREFIX}_require_grou
 
 
 def render_test_conf(auth_url: str) -> str:
-    """The ``[func_test]`` section of Swift's sample test.conf for our users."""
+    """The ``[func_test]`` section of Swift's sample test.conf for our users,
+    with the S3 keys Swift's ``test/functional/s3api`` signs with (s3api +
+    tempauth: access key ``<account>:<user>``, secret = its key; without
+    them that suite skips everything)."""
     lines = ["[func_test]", f"auth_uri = {auth_url}", "auth_version = 1"]
+    lines.append(f"s3_storage_url = {auth_url.split('/auth/', 1)[0]}")
+    for suffix, name in S3_USERS:
+        user = next(u for u in USERS if f"{u.account}:{u.user}" == name)
+        lines += [
+            f"s3_access_key{suffix} = {user.account}:{user.user}",
+            f"s3_secret_key{suffix} = {user.key}",
+        ]
     for user in USERS:
         suffix = user.conf_suffix
         if suffix is None:

@@ -26,6 +26,7 @@ _PASSED = frozenset(
         "Content-Language",
         "Cache-Control",
         "Expires",
+        "X-Robots-Tag",
         "ETag",
         "Range",
         "If-Match",

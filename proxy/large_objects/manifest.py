@@ -211,11 +211,12 @@ def parse_put_manifest(body: bytes, max_segments: int) -> list[SegmentRequest]:
 
 
 def check_segment(request: SegmentRequest, head: SegmentHead, manifest_path: str,
-                  max_depth: int) -> tuple[Segment | None, list[str]]:
+                  max_depth: int, allow_empty: bool = False) -> tuple[Segment | None, list[str]]:
     """A segment of the manifest to store, or the problems that refuse it.
 
     Swift's words: "404 Not Found", "Etag Mismatch", "Size Mismatch",
-    "Unsatisfiable Range", the too-small rule; plus the manifests that
+    "Unsatisfiable Range", the too-small rule (but for the last segment,
+    ``allow_empty``, as Swift's SLO: an S3 upload of one empty part); plus the manifests that
     cannot be segments here (itself, a DLO, an SLO nested too deep).
     """
     assert request.path is not None
@@ -238,7 +239,7 @@ def check_segment(request: SegmentRequest, head: SegmentHead, manifest_path: str
         elif byte_range.start == 0 and byte_range.end == head.size - 1:
             byte_range = None  # the whole object: no range to remember
     length = byte_range.length if byte_range is not None else head.size
-    if length < 1 and "Unsatisfiable Range" not in problems:
+    if length < 1 and not allow_empty and "Unsatisfiable Range" not in problems:
         problems.append(TOO_SMALL)
     if request.size_bytes is not None and request.size_bytes != head.size:
         problems.append("Size Mismatch")

@@ -107,13 +107,14 @@ async def _check_segments(ctx: Context, path: SwiftPath, requests: Sequence[Segm
     segments: list[Segment] = []
     problems: list[tuple[str, str]] = []
     depth = 1
-    for request in requests:
+    for index, request in enumerate(requests):
         if request.data is not None:
             segments.append(data_segment(request.data))
             continue
         assert request.path is not None
         head = head_of[request.path]
-        segment, found = check_segment(request, head, own_path, settings.max_slo_recursion_depth)
+        segment, found = check_segment(request, head, own_path, settings.max_slo_recursion_depth,
+                                       allow_empty=index == len(requests) - 1)
         problems.extend((request.sent_path or request.path, reason) for reason in found)
         if segment is not None:
             segments.append(segment)

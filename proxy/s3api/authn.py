@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from aiohttp import web
 
 from proxy.auth import Identity, UserTable
@@ -24,11 +24,23 @@ SignedPayload = sigv4.SignedRequest
 UNSIGNED = sigv4.SignedRequest("", "", "", "s3", (), "", "", sigv4.UNSIGNED_PAYLOAD)
 
 
+def joined_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers by lower-case name, a repeated one's values joined with
+    ``,`` as a WSGI server gives them to Swift's s3api: a request with a
+    blank ``x-amz-date`` beside the signer's own then has no valid date
+    (``AccessDenied``), as there."""
+    out: dict[str, str] = {}
+    for name, value in items:
+        low = name.lower()
+        out[low] = f"{out[low]},{value}" if low in out else value
+    return out
+
+
 def authenticate(request: web.Request, users: UserTable, access_keys: Mapping[str, tuple[str, str]],
                  section: S3apiSection, now: float | None = None) -> tuple[Identity, SignedPayload]:
     """The identity of a valid signature, or the S3 error that says why not."""
     now = time.time() if now is None else now
-    headers = {k.lower(): v for k, v in request.headers.items()}
+    headers = joined_headers(request.headers.items())
     authorization = request.headers.get("Authorization")
     query_pairs = sigv4.split_raw_query(request.rel_url.raw_query_string)
     query = dict(query_pairs)

@@ -24,6 +24,7 @@ from proxy.s3api import buckets, multipart, objects
 from proxy.s3api.authn import authenticate
 from proxy.s3api.call import S3Call
 from proxy.s3api.errors import S3Error, error_document, from_swift_status
+from proxy.s3api.request_rules import check_put_conditions
 from proxy.s3api.sigv4 import SignedRequest
 from proxy.s3api.target import S3Target, check_bucket_name, split_target
 
@@ -71,6 +72,7 @@ async def _s3(ctx: Context, inner: Handler) -> Answer:
 
 async def _dispatch(call: S3Call, signed: SignedRequest) -> Answer:
     method = call.ctx.method
+    check_put_conditions(method, call.headers)
     if call.target.bucket is None:
         if method != "GET":
             raise S3Error("MethodNotAllowed", extra={"Method": method, "ResourceType": "SERVICE"})

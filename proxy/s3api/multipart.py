@@ -22,7 +22,7 @@ from proxy.s3api.multipart_rules import (
     multipart_etag, new_upload_id, part_name, part_number, requested_parts, segments_container, slo_manifest,
     split_marker, stored_parts,
 )
-from proxy.s3api.objects import copy_source, put_body, put_headers
+from proxy.s3api.objects import copy_source, manifest_sysmeta, put_body, put_headers
 from proxy.s3api.xml_doc import Node, document
 
 
@@ -84,8 +84,7 @@ async def upload_part(call: S3Call, upload_id: str, signed: sigv4.SignedRequest)
     if "x-amz-copy-source" in call.headers:
         return await _upload_part_copy(call, path)
     headers = {"ETag": put_headers(call.headers)["ETag"]} if "Content-MD5" in call.headers else {}
-    etag = await put_body(call, path, signed, headers, missing="NoSuchUpload")
-    return empty(200, {"ETag": f'"{etag}"'})
+    return empty(200, await put_body(call, path, signed, headers, missing="NoSuchUpload"))
 
 
 async def _upload_part_copy(call: S3Call, path: SwiftPath) -> web.StreamResponse:
@@ -112,34 +111,57 @@ async def _parts(call: S3Call, upload_id: str) -> list[StoredPart]:
     return stored_parts(entries, call.key, upload_id)
 
 
+# The upload a multipart object was completed from, so that a retried
+# Complete of the same upload succeeds again (as Swift's s3api).
+UPLOAD_ID_SYSMETA = "X-Object-Sysmeta-S3api-Upload-Id"
+MARKER_CONTENT_HEADERS = frozenset({"content-type", "content-encoding", "content-language", "content-disposition",
+                                    "expires", "cache-control"})
+
+
 async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
     request = call.ctx.request
     conditions = [h for h in ("If-Match", "If-Modified-Since", "If-Unmodified-Since") if h in call.headers]
     if conditions or call.headers.get("If-None-Match", "*") != "*":
         raise S3Error("NotImplemented")  # If-None-Match: * alone is judged by the manifest PUT
     await call.container_headers()  # NoSuchBucket before the document's errors
+    try:
+        marker = await _marker_headers(call, upload_id)  # NoSuchUpload too, as Swift's s3api
+    except S3Error as exc:
+        if exc.code != "NoSuchUpload":
+            raise
+        # A retry of a Complete that succeeded: the object names the upload.
+        done = await manifest_sysmeta(call.ctx.state, call.object())
+        if done.get(UPLOAD_ID_SYSMETA) != upload_id or S3_ETAG_SYSMETA not in done:
+            raise
+        return _completed(call, done[S3_ETAG_SYSMETA])
     if (request.content_length or 0) > MAX_COMPLETE_BODY:
         raise S3Error("MalformedXML")
     requested = requested_parts(await request.content.read(MAX_COMPLETE_BODY + 1))
-    marker = await _marker_headers(call, upload_id)
     section = call.ctx.state.config.features.s3api
     chosen = check_parts(requested, await _parts(call, upload_id), section.min_segment_size)
     etag = multipart_etag(chosen)
-    headers = {k: v for k, v in marker.items() if k.lower().startswith("x-object-meta-")}
-    if "Content-Type" in marker:
-        headers["Content-Type"] = marker["Content-Type"]
+    # The upload's metadata and content headers, given at its start, as
+    # Swift's s3api carries them from the marker to the manifest.
+    headers = {k: v for k, v in marker.items()
+               if k.lower().startswith("x-object-meta-") or k.lower() in MARKER_CONTENT_HEADERS}
     manifest = slo_manifest(call.bucket, call.key, upload_id, chosen)
     headers["Content-Length"] = str(len(manifest))
     if "If-None-Match" in call.headers:
         headers["If-None-Match"] = "*"
     try:
         await call.swift("PUT", call.object(), headers, _one(manifest), query="multipart-manifest=put",
-                         missing="NoSuchBucket", backend={S3_ETAG_SYSMETA: etag, ROW_ETAG_PARAMS: f"s3_etag={etag}"})
+                         missing="NoSuchBucket", backend={S3_ETAG_SYSMETA: etag, ROW_ETAG_PARAMS: f"s3_etag={etag}",
+                                                UPLOAD_ID_SYSMETA: upload_id})
     except S3Error as exc:
         if exc.status == 400:
             raise S3Error("InvalidPart") from None
         raise
     await call.swift("DELETE", _segments(call, marker_name(call.key, upload_id)))
+    return _completed(call, etag)
+
+
+def _completed(call: S3Call, etag: str) -> web.StreamResponse:
+    request = call.ctx.request
     return xml_response(document("CompleteMultipartUploadResult", [
         ("Location", f"{request.scheme}://{request.host}/{call.bucket}/{quote(call.key)}"),
         ("Bucket", call.bucket), ("Key", call.key),
@@ -202,7 +224,9 @@ async def list_uploads(call: S3Call) -> web.StreamResponse:
     items: list[Node] = [("Upload", [("Key", key), ("UploadId", upload_id), ("Initiator", owner), ("Owner", owner),
                                      ("StorageClass", "STANDARD"), ("Initiated", s3_time(when))])
                          for (key, upload_id), when in uploads[:limit]]
-    last = uploads[:limit][-1][0] if uploads[:limit] else ("", "")
+    # The next markers name the last upload shown only when more than one is
+    # shown, as Swift's s3api gives them (its tests check both cases).
+    last = uploads[:limit][-1][0] if len(uploads[:limit]) > 1 else ("", "")
     return xml_response(document("ListMultipartUploadsResult", [
         ("Bucket", call.bucket), ("KeyMarker", key_marker), ("UploadIdMarker", id_marker),
         ("NextKeyMarker", last[0]),

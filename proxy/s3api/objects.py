@@ -85,22 +85,30 @@ def s3_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
             out.append((AMZ_META + low[len(SWIFT_META):], value))
         elif low == "etag":
             out.append(("ETag", f'"{value.strip(chr(34))}"'))
+        elif low == "x-delete-at" and value.strip().isdigit():
+            out.append(("x-amz-expiration", expiration(int(value))))
         elif low not in HIDDEN and not low.startswith("x-object-"):
             out.append((name, value))
     return out
 
 
+def expiration(delete_at: int) -> str:
+    """``X-Delete-At`` as S3's ``x-amz-expiration``, with the rule id Swift's
+    s3api names (there is no lifecycle rule: the object expires as in Swift)."""
+    return f'expiry-date="{formatdate(delete_at, usegmt=True)}", rule-id="swift-object-expiration"'
+
+
 async def put_object(call: S3Call, signed: sigv4.SignedRequest) -> web.StreamResponse:
     if "x-amz-copy-source" in call.headers:
         return await copy_object(call)
-    etag = await put_body(call, call.object(), signed, put_headers(call.headers))
-    return empty(200, {"ETag": f'"{etag}"'})
+    return empty(200, await put_body(call, call.object(), signed, put_headers(call.headers)))
 
 
 async def put_body(call: S3Call, path: SwiftPath, signed: sigv4.SignedRequest, headers: dict[str, str],
-                   missing: str = "NoSuchBucket") -> str:
+                   missing: str = "NoSuchBucket") -> dict[str, str]:
     """PUT the request's body at ``path`` (its sha256 checked as it
-    passes when signed); the stored object's ETag."""
+    passes when signed); the answer's ``ETag`` (quoted) and
+    ``Last-Modified``, which S3 clients read (Swift's s3api passes both)."""
     length = call.headers.get("Content-Length")
     if length is None:
         raise S3Error("MissingContentLength")
@@ -120,7 +128,8 @@ async def put_body(call: S3Call, path: SwiftPath, signed: sigv4.SignedRequest, h
     headers["Content-Length"] = length
     answer = await call.swift("PUT", path, headers, body, missing=missing)
     assert isinstance(answer, web.StreamResponse)
-    return answer.headers.get("ETag", "").strip('"')
+    etag = answer.headers.get("ETag", "").strip('"')
+    return {"ETag": f'"{etag}"', "Last-Modified": answer.headers.get("Last-Modified") or formatdate(usegmt=True)}
 
 
 async def read_object(call: S3Call) -> Answer:
@@ -131,13 +140,15 @@ async def read_object(call: S3Call) -> Answer:
         if name in call.query:
             _override(call, name[len("response-"):], call.query[name])
     path = call.object()
-    if any("-" in headers.get(name, "") for name in ("If-Match", "If-None-Match")):
-        # A multipart ETag (md5-N): only the manifest's system metadata has it.
-        status = multipart_conditions(headers, await _multipart_etag(call.ctx.state, path))
+    if "If-Match" in headers or "If-None-Match" in headers:
+        # A multipart object is judged by its S3 ETag (md5-N), which only the
+        # manifest's system metadata has (as Swift's s3api: not its Swift ETag).
+        s3_etag = await _multipart_etag(call.ctx.state, path)
+        status = multipart_conditions(headers, s3_etag)
         if status == 412:
             raise S3Error("PreconditionFailed")
-        if status == 304:
-            return empty(304)
+        if status == 304:  # with the ETag that matched, as Swift's s3api
+            return empty(304, {"ETag": f'"{s3_etag}"', "Content-Length": "0"})
     on_response(call.ctx, _to_s3(call.ctx.state, path))  # before the clone, which shares the request's hooks
     request = call.ctx.request.clone(rel_url=swift_raw_path(path), headers=headers)
     try:
@@ -202,13 +213,19 @@ def _to_s3(state: ProxyState, path: SwiftPath) -> ResponseHook:
 
 async def _multipart_etag(state: ProxyState, path: SwiftPath) -> str | None:
     """The S3 ETag a completed multipart upload recorded on its manifest."""
+    return (await manifest_sysmeta(state, path)).get(S3_ETAG_SYSMETA)
+
+
+async def manifest_sysmeta(state: ProxyState, path: SwiftPath) -> Mapping[str, str]:
+    """The headers of an object's manifest itself (raw HEAD); empty when
+    there is no such object."""
     answer = await read_entity(state, path, "HEAD", {}, {"multipart-manifest": "get"})
     if answer.response is None:
-        return None
+        return {}
     answer.response.release()
     if answer.response.status >= 300:
-        return None
-    return answer.response.headers.get(S3_ETAG_SYSMETA)
+        return {}
+    return answer.response.headers
 
 
 def _override(call: S3Call, header: str, value: str) -> None:
@@ -249,6 +266,33 @@ def copy_source(value: str) -> tuple[str, str]:
     return bucket, key
 
 
+COPY_SOURCE_CONDITIONS = (("x-amz-copy-source-if-match", "If-Match"),
+                          ("x-amz-copy-source-if-none-match", "If-None-Match"),
+                          ("x-amz-copy-source-if-modified-since", "If-Modified-Since"),
+                          ("x-amz-copy-source-if-unmodified-since", "If-Unmodified-Since"))
+
+
+async def check_copy_source(call: S3Call, bucket: str, key: str) -> None:
+    """Judge the ``x-amz-copy-source-if-*`` conditions with a HEAD of the
+    source, as Swift's s3api does (a Swift PUT takes no ``If-Match`` and
+    only ``If-None-Match: *``): 304 or 412 is ``PreconditionFailed``. A
+    missing source is left for the copy itself to report."""
+    conditions = {swift: call.headers[s3] for s3, swift in COPY_SOURCE_CONDITIONS if s3 in call.headers}
+    if not conditions:
+        return
+    try:
+        answer = await call.swift("HEAD", call.object(key, bucket), conditions)
+    except S3Error as exc:
+        if exc.code in ("NoSuchKey", "NoSuchBucket"):
+            return
+        raise
+    status = answer.response.status if isinstance(answer, ObjectStream) else answer.status
+    if isinstance(answer, ObjectStream):
+        answer.close()
+    if status == 304:
+        raise S3Error("PreconditionFailed")
+
+
 async def copy_object(call: S3Call) -> web.StreamResponse:
     """CopyObject as Swift's server-side copy (``X-Copy-From``); the
     metadata directive COPY keeps the source's, REPLACE takes the request's."""
@@ -266,12 +310,7 @@ async def copy_object(call: S3Call) -> web.StreamResponse:
         headers.update(put_headers(call.headers))
         headers.pop("ETag", None)
         headers["X-Fresh-Metadata"] = "true"
-    for s3_name, swift_name in (("x-amz-copy-source-if-match", "If-Match"),
-                                ("x-amz-copy-source-if-none-match", "If-None-Match"),
-                                ("x-amz-copy-source-if-modified-since", "If-Modified-Since"),
-                                ("x-amz-copy-source-if-unmodified-since", "If-Unmodified-Since")):
-        if s3_name in call.headers:
-            headers[swift_name] = call.headers[s3_name]
+    await check_copy_source(call, bucket, key)
     try:
         answer = await call.swift("PUT", call.object(), headers)
     except S3Error as exc:

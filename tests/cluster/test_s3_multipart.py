@@ -154,3 +154,21 @@ def test_list_uploads_after_markers(s3: Any) -> None:
     assert "Uploads" not in s3.list_multipart_uploads(Bucket="mpu", Prefix="m", KeyMarker="m3")
     for key, upload_id in ids.items():
         s3.abort_multipart_upload(Bucket="mpu", Key=key, UploadId=upload_id)
+
+
+def test_complete_again_succeeds_and_carries_the_content_headers(s3: Any) -> None:
+    # Swift's s3api: a retried Complete of a finished upload answers as the
+    # first did; the headers given at the start are the object's.
+    s3.create_bucket(Bucket="mpu-retry")
+    upload_id = s3.create_multipart_upload(Bucket="mpu-retry", Key="k", ContentEncoding="gzip",
+                                           ContentLanguage="en-US", CacheControl="no-cache")["UploadId"]
+    etag = s3.upload_part(Bucket="mpu-retry", Key="k", UploadId=upload_id, PartNumber=1, Body=b"x")["ETag"]
+    parts = {"Parts": [{"ETag": etag, "PartNumber": 1}]}
+    first = s3.complete_multipart_upload(Bucket="mpu-retry", Key="k", UploadId=upload_id, MultipartUpload=parts)
+    again = s3.complete_multipart_upload(Bucket="mpu-retry", Key="k", UploadId=upload_id, MultipartUpload=parts)
+    assert again["ETag"] == first["ETag"]
+    head = s3.head_object(Bucket="mpu-retry", Key="k")
+    assert (head["ContentEncoding"], head["ContentLanguage"], head["CacheControl"]) == ("gzip", "en-US", "no-cache")
+    with pytest.raises(ClientError) as caught:
+        s3.complete_multipart_upload(Bucket="mpu-retry", Key="k", UploadId="not-" + upload_id, MultipartUpload=parts)
+    assert error_code(caught.value) == "NoSuchUpload"

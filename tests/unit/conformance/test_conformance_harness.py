@@ -99,3 +99,20 @@ def test_details_list_what_did_not_pass(tmp_path: Path) -> None:
         ("failure", "tests.py::TestFile::testRange", "AssertionError: 404 != 412"),
         ("skipped", "tests.py::TestFile::testAcl", "Requires account ACLs"),
     ]
+
+
+def test_conf_gives_s3api_the_keys_of_three_users() -> None:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(suite_config.render_test_conf("http://127.0.0.1:1/auth/v1.0"))
+    conf = parser["func_test"]
+    assert conf["s3_storage_url"] == "http://127.0.0.1:1"
+    assert (conf["s3_access_key"], conf["s3_secret_key"]) == ("test:tester", "testing")
+    assert (conf["s3_access_key2"], conf["s3_secret_key2"]) == ("test:tester2", "testing2")
+    assert (conf["s3_access_key3"], conf["s3_secret_key3"]) == ("test:tester3", "testing3")
+
+
+def test_s3api_files_have_results_apart_from_the_swift_files_of_the_same_name(tmp_path: Path) -> None:
+    (tmp_path / "s3api_test_object.xml").write_text(JUNIT)
+    assert report.result_name("s3api/test_object.py") == "s3api_test_object"
+    assert report.read_result(tmp_path, "s3api/test_object.py").passed == 2
+    assert report.read_result(tmp_path, "test_object.py").errors == 1  # no XML of its own

@@ -44,3 +44,11 @@ def test_content_type_is_the_clients_or_guessed():
     assert content_type_of({}, "x.txt") == "text/plain"
     assert content_type_of({"Content-Type": "a/b", "X-Detect-Content-Type": "true"}, "x.txt") == "text/plain"
     assert content_type_of({}, "noext") == "application/octet-stream"
+
+
+def test_robots_tag_reaches_the_object_servers() -> None:
+    # Swift's object servers keep X-Robots-Tag (allowed_headers); S3 clients set it too.
+    from proxy.headers import client_headers_for_backend
+
+    assert client_headers_for_backend({"X-Robots-Tag": "googlebot: noarchive"}) == {
+        "X-Robots-Tag": "googlebot: noarchive"}

@@ -188,3 +188,11 @@ def test_problem_bodies() -> None:
 def test_data_segment_is_its_own_md5() -> None:
     segment = data_segment(b"abc")
     assert segment.etag == md5(b"abc") and segment.length == 3 and segment.name is None
+
+
+def test_only_the_last_segment_may_be_empty() -> None:
+    # Swift's SLO allows an empty last segment (an S3 upload of one empty part).
+    empty = SegmentHead(200, size=0, etag="e", content_type="text/plain", last_modified="2024-01-01T00:00:00.000000")
+    segment, problems = check_segment(SegmentRequest(0, "/s/a"), empty, "/c/manifest", 10, allow_empty=True)
+    assert problems == [] and segment is not None and segment.size == 0
+    assert check_segment(SegmentRequest(0, "/s/a"), empty, "/c/manifest", 10)[1] == [TOO_SMALL]

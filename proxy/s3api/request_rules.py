@@ -1,0 +1,22 @@
+"""Checks of an S3 request's headers that come before any operation, as
+Swift's s3api makes them when it reads the request: what it refuses here
+never reaches the Swift side."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from proxy.s3api.errors import S3Error
+
+PUT_CONDITIONS = ("If-Match", "If-Modified-Since", "If-Unmodified-Since")
+
+
+def check_put_conditions(method: str, headers: Mapping[str, str]) -> None:
+    """Conditional PUTs are ``NotImplemented`` (501), as in Swift's s3api,
+    but for ``If-None-Match: *`` (create only), which the object servers
+    judge (412 when the object exists). A conditional that would be
+    ignored must not store anything."""
+    if method != "PUT":
+        return
+    if any(name in headers for name in PUT_CONDITIONS) or headers.get("If-None-Match", "*") != "*":
+        raise S3Error("NotImplemented", "Conditional object PUTs are not supported.")
