@@ -14,7 +14,10 @@ from proxy.s3api.multi_delete import delete_objects
 from proxy.s3api.multipart import list_uploads
 from proxy.s3api.listing import buckets_document, list_query, objects_document, versions_document
 from proxy.s3api.target import is_bucket_name
-from proxy.s3api.xml_doc import document, text_document
+from proxy.s3api.xml_doc import document, parse, text_document
+
+# The most bytes of a bucket configuration document read.
+MAX_CONFIG_BODY = 64 * 1024
 
 # Bucket sub-resources not served yet: NotImplemented (after NoSuchBucket).
 UNSUPPORTED = ("lifecycle", "policy", "cors", "website", "tagging", "logging", "notification", "replication",
@@ -46,6 +49,13 @@ async def bucket_operation(call: S3Call) -> web.StreamResponse:
         await call.container_headers()
         if method == "GET":
             return xml_response(document("VersioningConfiguration", []))
+        if method == "PUT":
+            # A body that is no VersioningConfiguration (an XXE attempt
+            # included) is the client's mistake, whatever we support.
+            body = await call.ctx.request.content.read(MAX_CONFIG_BODY + 1)
+            if len(body) > MAX_CONFIG_BODY:
+                raise S3Error("MalformedXML")
+            parse(body, "VersioningConfiguration")
         raise S3Error("NotImplemented", "Bucket versioning is not implemented")
     if "acl" in query:
         return await _acl(call)

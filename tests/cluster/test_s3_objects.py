@@ -52,9 +52,26 @@ def test_bad_bucket_name(s3: Any) -> None:
     assert error_code(bad.value) == "InvalidBucketName"
 
 
-def test_bucket_location_and_versioning(s3: Any) -> None:
+def test_bucket_location_and_versioning(s3: Any, cluster: RunningCluster) -> None:
     s3.create_bucket(Bucket="where")
     assert s3.get_bucket_location(Bucket="where").get("LocationConstraint") is None
+    assert "Status" not in s3.get_bucket_versioning(Bucket="where")
+    with pytest.raises(ClientError) as unsupported:
+        s3.put_bucket_versioning(Bucket="where", VersioningConfiguration={"Status": "Enabled"})
+    assert error_code(unsupported.value) == "NotImplemented"
+    # a document with an external entity is refused before anything reads it
+    xxe = (b'<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>'
+           b'<VersioningConfiguration><Status>&xxe;</Status></VersioningConfiguration>')
+    hostile = s3_client(cluster, signature_version="s3v4")
+
+    def swap_body(request: Any, **_: Any) -> None:
+        request.data = xxe
+
+    hostile.meta.events.register("before-sign.s3.PutBucketVersioning", swap_body)
+    with pytest.raises(ClientError) as malformed:
+        hostile.put_bucket_versioning(Bucket="where", VersioningConfiguration={"Status": "Enabled"})
+    assert error_code(malformed.value) == "MalformedXML"
+    assert malformed.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert "Status" not in s3.get_bucket_versioning(Bucket="where")
 
 
