@@ -24,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import aiohttp
-from phase_table import Result, table
+from phase_table import Result, add_load_arguments, table
 from server_cpu import cluster_roots, proxy_peak_rss, sample
 
 KIB, MIB = 1024, 1024 * 1024
@@ -192,15 +192,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--auth-url", default="http://127.0.0.1:8080/auth/v1.0")
     parser.add_argument("--user", default="test:tester")
     parser.add_argument("--key", default="testing")
-    parser.add_argument("--small-count", type=int, default=2000)
-    parser.add_argument("--small-concurrency", type=int, default=32)
-    parser.add_argument("--medium-count", type=int, default=300)
-    parser.add_argument("--medium-concurrency", type=int, default=16)
     parser.add_argument("--large-mib", type=int, default=256)
     parser.add_argument("--sizes", default="small,medium,large",
                         help="which phases to run: small (4 KiB), medium (1 MiB), large")
-    parser.add_argument("--server-pids", default="",
-                        help="comma-separated root pids of the server processes (default: found from the port)")
+    add_load_arguments(parser)
     return parser.parse_args()
 
 

@@ -7,6 +7,7 @@ first on ``sys.path``.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -41,3 +42,14 @@ def table(results: Iterable[Result]) -> str:
     results = list(results)
     header = HEADER + (CPU_HEADER if any(r.cpu is not None for r in results) else "")
     return "\n".join([header, *(result.row() for result in results)])
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The phase sizes and the server pids both cluster benches take (the
+    issue's 4 KiB x2000 at c=32 and 1 MiB x300 at c=16 by default)."""
+    parser.add_argument("--small-count", type=int, default=2000)
+    parser.add_argument("--small-concurrency", type=int, default=32)
+    parser.add_argument("--medium-count", type=int, default=300)
+    parser.add_argument("--medium-concurrency", type=int, default=16)
+    parser.add_argument("--server-pids", default="",
+                        help="comma-separated root pids of the server processes (default: found from the port)")

@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config
-from phase_table import Result, table
+from phase_table import Result, add_load_arguments, table
 from server_cpu import cluster_roots, proxy_peak_rss, sample
 
 KIB, MIB = 1024, 1024 * 1024
@@ -122,13 +122,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--endpoint", default="http://127.0.0.1:8080")
     parser.add_argument("--access-key", default="test:tester")
     parser.add_argument("--secret-key", default="testing")
-    parser.add_argument("--small-count", type=int, default=2000)
-    parser.add_argument("--small-concurrency", type=int, default=32)
-    parser.add_argument("--medium-count", type=int, default=300)
-    parser.add_argument("--medium-concurrency", type=int, default=16)
     parser.add_argument("--sizes", default="small,medium", help="which phases to run: small (4 KiB), medium (1 MiB)")
-    parser.add_argument("--server-pids", default="",
-                        help="comma-separated root pids of the server processes (default: found from the port)")
+    add_load_arguments(parser)
     return parser.parse_args()
 
 

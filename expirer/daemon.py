@@ -53,6 +53,7 @@ from martlet.expiring import HIDDEN_ACCOUNT, Task
 from martlet.netaddr import host_port
 from martlet.policies import POLICY_INDEX_HEADER
 from martlet.timestamp import Timestamp
+from replicator.daemon import repeat_passes
 from replicator.stats import write_stats
 from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
@@ -323,17 +324,6 @@ class Expirer:
 
     async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> None:
         """One pass (``once``) or passes every ``interval`` until ``stop`` is set."""
-        stop = stop or asyncio.Event()
         async with self.make_session() as session:
-            while True:
-                try:
-                    await self.run_pass(session)
-                except Exception:  # one bad pass must not end the daemon
-                    log.exception("expirer pass failed")
-                if once:
-                    return
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=self.section.interval)
-                    return
-                except TimeoutError:
-                    continue
+            await repeat_passes(lambda: self.run_pass(session), self.section.interval, once,
+                                stop or asyncio.Event(), log, "expirer pass")

@@ -73,18 +73,29 @@ class PassDaemon:
     ) -> PassStats | None:
         """One pass (``once``, whose errors propagate) or a pass every
         ``interval`` until ``stop``; returns the last finished pass."""
-        while True:
-            if once:
-                return await one_pass()
-            try:
-                await one_pass()
-            except Exception:  # e.g. a missing ring: log, try again later
-                self.log.exception(f"{self.pass_message} failed")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=self.pass_section.interval)
-                return self.last_pass
-            except TimeoutError:
-                continue
+        if once:
+            return await one_pass()
+        await repeat_passes(one_pass, self.pass_section.interval, False, stop, self.log, self.pass_message)
+        return self.last_pass
+
+
+async def repeat_passes(one_pass: Callable[[], Awaitable[object]], interval: float, once: bool,
+                        stop: asyncio.Event, log: logging.Logger, what: str) -> None:
+    """One pass (``once``) or a pass every ``interval`` until ``stop`` is
+    set. A failed pass (a missing ring, a bad row) is logged and tried again
+    at the next interval: one bad pass must not end the daemon."""
+    while True:
+        try:
+            await one_pass()
+        except Exception:
+            log.exception(f"{what} failed")
+        if once:
+            return
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+            return
+        except TimeoutError:
+            continue
 
 
 class ReplicationSection(PassSection, Protocol):

@@ -47,6 +47,7 @@ from martlet.backend import BackendTimeouts, make_session
 from martlet.backend_auth import BackendKey
 from martlet.errors import BadRequest
 from martlet.timestamp import Timestamp
+from replicator.daemon import repeat_passes
 from replicator.stats import write_stats
 from storage.async_pending import PendingUpdate, iter_pending, remove_pending, send_record
 from storage.layout import stats_file
@@ -271,17 +272,6 @@ class Updater:
 
     async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> None:
         """One pass (``once``) or passes every ``interval`` until ``stop`` is set."""
-        stop = stop or asyncio.Event()
         async with self.make_session() as session:
-            while True:
-                try:
-                    await self.run_pass(session, once=once)
-                except Exception:  # one bad pass must not end the daemon
-                    log.exception("updater pass failed")
-                if once:
-                    return
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=self.section.interval)
-                    return
-                except TimeoutError:
-                    continue
+            await repeat_passes(lambda: self.run_pass(session, once=once), self.section.interval, once,
+                                stop or asyncio.Event(), log, "updater pass")

@@ -115,17 +115,24 @@ def _name(text: str, q: ListQuery) -> str:
     return quote(text, safe="/") if q.url_encoded else text
 
 
+def _page(entries: Sequence[Mapping[str, Any]], q: ListQuery) -> tuple[list[Mapping[str, Any]], list[Node], bool, str]:
+    """Of up to ``max_keys + 1`` Swift listing entries: the objects shown,
+    the CommonPrefixes shown, whether the listing goes on, and the last
+    name shown (where the next page starts)."""
+    shown = entries[: q.max_keys]
+    objects = [entry for entry in shown if "subdir" not in entry]
+    prefixes: list[Node] = [("CommonPrefixes", [("Prefix", _name(str(entry["subdir"]), q))])
+                            for entry in shown if "subdir" in entry]
+    last = str(shown[-1].get("subdir") or shown[-1].get("name")) if shown else ""
+    return objects, prefixes, len(entries) > q.max_keys, last
+
+
 def objects_document(bucket: str, q: ListQuery, entries: Sequence[Mapping[str, Any]], owner: str) -> bytes:
     """The ListBucketResult of a ListObjects(V2) from up to
     ``max_keys + 1`` Swift listing entries."""
-    truncated = len(entries) > q.max_keys
-    shown = entries[: q.max_keys]
+    objects, prefixes, truncated, last = _page(entries, q)
     contents: list[Node] = []
-    prefixes: list[Node] = []
-    for entry in shown:
-        if "subdir" in entry:
-            prefixes.append(("CommonPrefixes", [("Prefix", _name(str(entry["subdir"]), q))]))
-            continue
+    for entry in objects:
         item: list[Node] = [("Key", _name(str(entry["name"]), q)),
                             ("LastModified", s3_time(str(entry["last_modified"]))),
                             ("ETag", s3_etag(entry)), ("Size", int(entry["bytes"]))]
@@ -133,15 +140,12 @@ def objects_document(bucket: str, q: ListQuery, entries: Sequence[Mapping[str, A
             item.append(("Owner", [("ID", owner), ("DisplayName", owner)]))
         item.append(("StorageClass", "STANDARD"))
         contents.append(("Contents", item))
-    last = ""
-    if shown:
-        last = str(shown[-1].get("subdir") or shown[-1].get("name"))
     head: list[Node] = [("Name", bucket), ("Prefix", _name(q.prefix, q))]
     if q.v2:
         head += [("StartAfter", _name(q.start_after, q) if q.start_after is not None else None),
                  ("ContinuationToken", q.continuation_token),
                  ("NextContinuationToken", encode_token(last) if truncated else None),
-                 ("KeyCount", len(shown))]
+                 ("KeyCount", len(objects) + len(prefixes))]
     else:
         head += [("Marker", _name(q.marker, q)),
                  ("NextMarker", _name(last, q) if truncated and q.delimiter else None)]
@@ -164,20 +168,14 @@ def versions_document(bucket: str, q: ListQuery, entries: Sequence[Mapping[str, 
     """ListVersionsResult of a bucket without versioning: each object is
     its one, latest version, whose id is ``null`` (as S3 shows objects
     written before versioning)."""
-    truncated = len(entries) > q.max_keys
-    shown = entries[: q.max_keys]
+    objects, prefixes, truncated, last = _page(entries, q)
     versions: list[Node] = []
-    prefixes: list[Node] = []
-    for entry in shown:
-        if "subdir" in entry:
-            prefixes.append(("CommonPrefixes", [("Prefix", _name(str(entry["subdir"]), q))]))
-            continue
+    for entry in objects:
         versions.append(("Version", [
             ("Key", _name(str(entry["name"]), q)), ("VersionId", "null"), ("IsLatest", True),
             ("LastModified", s3_time(str(entry["last_modified"]))), ("ETag", s3_etag(entry)),
             ("Size", int(entry["bytes"])), ("Owner", [("ID", owner), ("DisplayName", owner)]),
             ("StorageClass", "STANDARD")]))
-    last = str(shown[-1].get("subdir") or shown[-1].get("name")) if shown else ""
     head: list[Node] = [("Name", bucket), ("Prefix", _name(q.prefix, q)), ("KeyMarker", _name(q.marker, q)),
                         ("VersionIdMarker", ""), ("MaxKeys", q.max_keys),
                         ("Delimiter", _name(q.delimiter, q)),
