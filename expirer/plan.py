@@ -28,6 +28,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 
 from martlet.expiring import DEFAULT_DIVISOR, Task, parse_task
+from martlet.quorum import quorum_size
 
 
 def due_containers(names: Iterable[str], now: float) -> list[str]:
@@ -83,7 +84,7 @@ def deletion_outcome(statuses: Sequence[int | None], replicas: int) -> str:
       reached, or a 5xx/507): the task stays for the next pass.
     """
     settled = [s for s in statuses if s is not None and (200 <= s < 300 or s in (404, 409, 412))]
-    if len(settled) < replicas // 2 + 1:
+    if len(settled) < quorum_size(replicas):
         return "failed"
     return "deleted" if any(200 <= s < 300 for s in settled) else "skipped"
 
@@ -91,7 +92,7 @@ def deletion_outcome(statuses: Sequence[int | None], replicas: int) -> str:
 def quorum(statuses: Sequence[int | None], replicas: int, ok: Iterable[int] = ()) -> bool:
     """Did a quorum answer 2xx (or one of ``ok``)?"""
     good = set(ok)
-    return sum(1 for s in statuses if s is not None and (200 <= s < 300 or s in good)) >= replicas // 2 + 1
+    return sum(1 for s in statuses if s is not None and (200 <= s < 300 or s in good)) >= quorum_size(replicas)
 
 
 class RateLimiter:

@@ -9,14 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from martlet.quorum import quorum_size
 from martlet.timestamp import Timestamp
 
 SERVICE_UNAVAILABLE = 503
-
-
-def quorum_size(replicas: int) -> int:
-    """A majority: ``replicas // 2 + 1``."""
-    return replicas // 2 + 1
 
 
 @dataclass(frozen=True)

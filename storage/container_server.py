@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ from pathlib import Path
 from aiohttp import web
 from multidict import CIMultiDict
 
-from martlet.errors import Conflict, MethodNotAllowed
+from martlet.errors import Conflict, MartletError, MethodNotAllowed
 from martlet.expiring import AUTO_CREATE_PREFIX
 from storage.async_pending import PendingUpdate, send_or_queue, write_pending
 from storage.context import StorageContext
@@ -206,8 +207,13 @@ class ContainerServer(DatabaseServer[ContainerInfo]):
             path = parse_entity_path(record.path, allow_reserved=True)
             await self.ctx.io.check(path.device)
             await self.merge_row(record.method, path, CIMultiDict(record.headers))
-        except Exception as exc:  # what would be a 4xx/5xx answer: queued by the caller
+        except (MartletError, web.HTTPException, OSError, sqlite3.Error, ValueError) as exc:
+            # What would be a 4xx/5xx answer over HTTP: queued by the caller.
             log.info("local update failed", extra={"path": record.path, "error": repr(exc)})
+            return False
+        except Exception:
+            # A bug must not lose the row either: queued, and loud.
+            log.exception("local update failed unexpectedly", extra={"path": record.path})
             return False
         return True
 
