@@ -84,6 +84,14 @@ def on_response(ctx: Context, hook: ResponseHook, *, last: bool = False) -> None
     hooks.append(hook)
 
 
+def share_hooks(ctx: Context) -> None:
+    """Make the request's hook lists now, so that a clone of it (a read
+    sent down as the client's own request) adds its hooks to them."""
+    for key in (_HOOKS, _LAST_HOOKS):
+        if ctx.request.get(key) is None:
+            ctx.request[key] = []
+
+
 async def run_response_hooks(request: web.Request, response: web.StreamResponse) -> None:
     """The app's ``on_response_prepare`` signal: the request's hooks, in
     the order they were registered."""

@@ -111,4 +111,4 @@ def _request_id_headers(method: str) -> ResponseHook:
 def error_response(error: S3Error, target: S3Target, method: str) -> web.Response:
     log.info("s3 error", extra={"code": error.code, "status": error.status})
     body = b"" if method == "HEAD" else error_document(error, target.resource, trans_id_var.get())
-    return web.Response(status=error.status, body=body, content_type="application/xml")
+    return web.Response(status=error.status, body=body, content_type="application/xml", headers=error.headers)
