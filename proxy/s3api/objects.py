@@ -165,7 +165,11 @@ async def read_object(call: S3Call) -> Answer:
             raise S3Error("PreconditionFailed")
         if status == 304:  # with the ETag that matched, as Swift's s3api
             return empty(304, {"ETag": f'"{s3_etag}"', "Content-Length": "0"})
-    share_hooks(call.ctx)  # before the clone, which then shares the request's hooks
+    # Final, after what features further in add (object versioning's
+    # version id, a link's Content-Location); before the clone, which then
+    # shares the request's hooks.
+    share_hooks(call.ctx)
+    on_response(call.ctx, _to_s3(call.ctx.state, stored), final=True)
     request = call.ctx.request.clone(rel_url=swift_raw_path(path) + query, headers=headers)
     failed: Mapping[str, str] = {}
     try:
@@ -177,9 +181,6 @@ async def read_object(call: S3Call) -> Answer:
     else:
         status = answer.response.status if isinstance(answer, ObjectStream) else answer.status
         if status < 400:
-            # Last of all, after what features further in add (object
-            # versioning's version id, a link's Content-Location).
-            on_response(call.ctx, _to_s3(call.ctx.state, stored), last=True)
             return answer
         if isinstance(answer, ObjectStream):
             answer.close()
