@@ -31,13 +31,12 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import uvloop
 from aiohttp import http_exceptions, http_parser, web, web_protocol
 
 from martlet.errors import UsageError
-from martlet.header_parser import visible_names
 
 log = logging.getLogger(__name__)
 
@@ -104,14 +103,7 @@ class _SwiftRequestParser(http_parser.HttpRequestParserPy):
     request, outside any handler, leaving the connection open and never
     answered (a client could hold every connection slot so). Nothing here
     tunnels, so its target is read as any other method's and the request
-    gets the app's answer (405); the connection closes after it.
-
-    And header names may be any visible ASCII, as eventlet takes them
-    (``martlet.header_parser``)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._headers_parser = visible_names(self._headers_parser)
+    gets the app's answer (405); the connection closes after it."""
 
     def _is_chunked_te(self, te: str) -> bool:
         if "," in te:

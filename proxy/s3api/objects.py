@@ -42,9 +42,6 @@ AMZ_META = "x-amz-meta-"
 # Request headers an object PUT passes on as they are.
 PUT_PASSED = ("content-type", "cache-control", "content-disposition", "content-language", "expires",
               "x-robots-tag", "if-none-match", "x-delete-at", "x-delete-after")
-# S3 ignores user metadata whose name has one of these (not "(", as
-# Swift's s3api found); the proxy's parser lets any visible ASCII through.
-IGNORED_IN_META = frozenset(' "),/;<=>?@[\\]{}')
 READ_PASSED = ("range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 # Swift's answer headers S3 has no word for.
 HIDDEN = frozenset({"x-timestamp", "x-static-large-object", "x-object-manifest", "x-trans-id",
@@ -69,8 +66,7 @@ def put_headers(headers: Mapping[str, str]) -> dict[str, str]:
     for name, value in headers.items():
         low = name.lower()
         if low.startswith(AMZ_META):
-            if not IGNORED_IN_META.intersection(low):
-                out["X-Object-Meta-" + name[len(AMZ_META):]] = value
+            out["X-Object-Meta-" + name[len(AMZ_META):]] = value
         elif low in PUT_PASSED:
             out[name] = value
         elif low == "content-encoding":

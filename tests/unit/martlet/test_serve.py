@@ -140,31 +140,3 @@ async def test_a_request_is_answered_before_what_follows_is_parsed(serve: Serve)
     writer.close()
     assert answer.startswith(b"HTTP/1.1 200") and b"PUT /first 1" in answer
     assert b" 400 Bad Request" in answer  # then the rest, for what it is
-
-
-async def test_visible_ascii_header_names_reach_the_app(serve: Serve) -> None:
-    """As eventlet: a header name that is no token but visible ASCII is
-    taken (S3 metadata such as ``x-amz-meta-(``)."""
-    port = await serve(ClientLimits())
-    answer = await exchange(port, b'GET / HTTP/1.1\r\nHost: x\r\nX-Amz-Meta-(: a\r\nx-amz-meta-": b\r\n'
-                                  b"x-amz-meta-{}: c\r\n")
-    assert status(answer) == 200
-    assert answer.endswith(b"GET / 5")  # Host, the three, Connection
-
-
-async def test_names_with_white_space_or_controls_are_still_refused(serve: Serve) -> None:
-    """What request smuggling is made of stays a 400."""
-    port = await serve(ClientLimits())
-    for line in (b"Content-Length : 5", b"Transfer-Encoding\t: chunked", b"X-A\x01(: b", b"X-\xe2\x98\x83(: b",
-                 b" X-(: b", b"X-(: a\x00b", b"X (: b"):
-        answer = await exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n" + line + b"\r\n")
-        assert status(answer) == 400, line
-
-
-def test_split_visible_keeps_every_other_line_for_aiohttp() -> None:
-    from martlet.header_parser import split_visible
-
-    lines = [b"Host: x", b"X-(:  v ", b"Content-Length : 1", b"", b"ignored: after"]
-    kept, taken = split_visible(lines)
-    assert kept == [b"Host: x", b"Content-Length : 1", b"", b"ignored: after"]
-    assert taken == [(b"X-(", b"v")]
