@@ -27,7 +27,7 @@ from proxy.object_stream import ObjectStream
 from proxy.pipeline import Answer, ResponseHook, on_response, share_hooks, swift_raw_path
 from proxy.replicas import read_entity
 from proxy.state import ProxyState
-from proxy.s3api import chunked, sigv4, versioning
+from proxy.s3api import chunked, sigv4, trailer, versioning
 from proxy.s3api.acl import acl_document
 from proxy.s3api.call import S3Call, empty, xml_response
 from proxy.object_versioning.names import DELETE_MARKER, SYSMETA_SYMLINK, version_object
@@ -115,17 +115,22 @@ async def put_body(call: S3Call, path: SwiftPath, signed: sigv4.SignedRequest, h
     passes when signed); the answer's ``ETag`` (quoted) and
     ``Last-Modified``, which S3 clients read (Swift's s3api passes both)."""
     length = call.headers.get("Content-Length")
-    if length is None:
-        raise S3Error("MissingContentLength")
     body = call.ctx.body_chunks()
-    if signed.payload_hash == sigv4.STREAMING_PAYLOAD:
+    checked: dict[str, str] = {}  # a trailing checksum, once it held
+    if signed.payload_hash in (sigv4.STREAMING_PAYLOAD, trailer.UNSIGNED_TRAILER):
         decoded = call.headers.get("x-amz-decoded-content-length", "")
         if not decoded.isdigit():
             raise S3Error("MissingContentLength", "x-amz-decoded-content-length is required for aws-chunked bodies",
                           status=411)
         length = decoded
-        body = chunked.decode(body, signed.signing_key, signed.amz_date, signed.scope, signed.signature,
-                              int(decoded))
+        if signed.payload_hash == trailer.UNSIGNED_TRAILER:
+            body = trailer.decode(body, trailer.checksum_name(call.headers.get("x-amz-trailer")), int(decoded),
+                                  checked)
+        else:
+            body = chunked.decode(body, signed.signing_key, signed.amz_date, signed.scope, signed.signature,
+                                  int(decoded))
+    elif length is None:
+        raise S3Error("MissingContentLength")
     elif signed.payload_hash.startswith("STREAMING-"):
         raise S3Error("NotImplemented", f"x-amz-content-sha256: {signed.payload_hash} is not implemented")
     elif signed.payload_hash != sigv4.UNSIGNED_PAYLOAD:
@@ -135,7 +140,7 @@ async def put_body(call: S3Call, path: SwiftPath, signed: sigv4.SignedRequest, h
     assert isinstance(answer, web.StreamResponse)
     etag = answer.headers.get("ETag", "").strip('"')
     return {"ETag": f'"{etag}"', "Last-Modified": answer.headers.get("Last-Modified") or formatdate(usegmt=True),
-            **versioning.version_headers(answer.headers)}
+            **versioning.version_headers(answer.headers), **checked}
 
 
 async def read_object(call: S3Call) -> Answer:
