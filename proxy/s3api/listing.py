@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from proxy.object_versioning.names import DELETE_MARKER
 from proxy.s3api.errors import S3Error
 from proxy.s3api.xml_doc import Node, document
 
@@ -162,11 +163,6 @@ def buckets_document(containers: Sequence[Mapping[str, Any]], owner: str) -> byt
         buckets.append(("Bucket", [("Name", str(entry["name"])), ("CreationDate", created)]))
     return document("ListAllMyBucketsResult",
                     [("Owner", [("ID", owner), ("DisplayName", owner)]), ("Buckets", buckets)])
-
-
-# The content type object versioning gives a delete marker
-# (``proxy.object_versioning.names.DELETE_MARKER``).
-DELETE_MARKER = "application/x-deleted;swift_versions_deleted=1"
 
 
 def versions_document(bucket: str, q: ListQuery, entries: Sequence[Mapping[str, Any]], owner: str,

@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from proxy.s3api.errors import S3Error
-from proxy.s3api.listing import DELETE_MARKER, list_query, versions_document
+from proxy.object_versioning.names import DELETE_MARKER
+from proxy.s3api.listing import list_query, versions_document
 from proxy.s3api.objects import copy_source
 from proxy.s3api.versioning import check_version_id, version_headers
 
