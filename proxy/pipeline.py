@@ -50,6 +50,7 @@ ResponseHook = Callable[[web.StreamResponse], Awaitable[None]]
 
 _HOOKS: web.RequestKey[list[ResponseHook]] = web.RequestKey("martlet_response_hooks", list)
 _LAST_HOOKS: web.RequestKey[list[ResponseHook]] = web.RequestKey("martlet_last_response_hooks", list)
+_FINAL_HOOKS: web.RequestKey[list[ResponseHook]] = web.RequestKey("martlet_final_response_hooks", list)
 _SUBREQUEST: web.RequestKey[bool] = web.RequestKey("martlet_subrequest", bool)
 # Of the client's headers, what a subrequest keeps: who is asking.
 _IDENTITY_HEADERS = ("X-Auth-Token", "X-Storage-Token", "Referer")
@@ -71,17 +72,27 @@ async def respond(answer: Answer, request: web.Request) -> web.StreamResponse:
     return answer
 
 
-def on_response(ctx: Context, hook: ResponseHook, *, last: bool = False) -> None:
+def on_response(ctx: Context, hook: ResponseHook, *, last: bool = False, final: bool = False) -> None:
     """Have ``hook`` adjust the headers of the answer to ``ctx``'s request
     before it is sent. A subrequest's answer is never sent, so its hooks
     never run (``subrequest`` gives each one a list of its own). A ``last``
     hook runs after every other, whenever registered: it may rewrite what
-    features further in set (object versioning, a link's Content-Location)."""
-    key = _LAST_HOOKS if last else _HOOKS
+    features further in set (object versioning, a link's Content-Location).
+    A ``final`` one runs after those: the S3 API's, which renames every
+    header the Swift side set."""
+    key = _FINAL_HOOKS if final else _LAST_HOOKS if last else _HOOKS
     hooks = ctx.request.get(key)
     if hooks is None:
         hooks = ctx.request[key] = []
     hooks.append(hook)
+
+
+def share_hooks(ctx: Context) -> None:
+    """Make the request's hook lists now, so that a clone of it (a read
+    sent down as the client's own request) adds its hooks to them."""
+    for key in (_HOOKS, _LAST_HOOKS, _FINAL_HOOKS):
+        if ctx.request.get(key) is None:
+            ctx.request[key] = []
 
 
 async def run_response_hooks(request: web.Request, response: web.StreamResponse) -> None:
@@ -90,7 +101,7 @@ async def run_response_hooks(request: web.Request, response: web.StreamResponse)
     if request.get(_SUBREQUEST):
         # It would write into the client's answer: a bug, made loud.
         raise RuntimeError(f"a subrequest's answer is being sent ({request.method} {request.path})")
-    for hook in (*request.get(_HOOKS, ()), *request.get(_LAST_HOOKS, ())):
+    for hook in (*request.get(_HOOKS, ()), *request.get(_LAST_HOOKS, ()), *request.get(_FINAL_HOOKS, ())):
         await hook(response)
 
 
@@ -121,6 +132,7 @@ def subrequest(ctx: Context, method: str, path: SwiftPath, headers: Mapping[str,
     request = ctx.request.clone(method=method, rel_url=raw, headers=kept)
     request[_HOOKS] = []  # the clone's state is a copy of the client's
     request[_LAST_HOOKS] = []
+    request[_FINAL_HOOKS] = []
     request[_SUBREQUEST] = True
     return Context(ctx.state, request, path, ctx.identity, body)
 

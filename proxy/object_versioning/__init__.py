@@ -47,6 +47,10 @@ def wrap(next_handler: Handler) -> Handler:
             return await next_handler(ctx)
         if ctx.method == "COPY":  # the destination's versioning decides
             return await objects.handle_copy(ctx, next_handler)
+        if ctx.method == "PUT" and "X-Copy-From" in ctx.request.headers and "version-id" in ctx.request.query:
+            # A copy from one version of its source (as Swift's copy, which
+            # reads the source with the request's version-id).
+            return await objects.handle_copy(ctx, next_handler)
         try:
             versioning = versioning_of((await container_info(ctx.state, ctx.path.container_path())).sysmeta)
         except MartletError:

@@ -205,30 +205,40 @@ async def _listing(ctx: Context, versioning: Versioning) -> web.StreamResponse:
             raise NotAcceptable()
     elif not (fmt == "json" or (not fmt and best_match(accept, TEXT_FORMATS) == "application/json")):
         return await _relay_rows(ctx, grant, params, limit)  # plain and XML: the container's own rows
+    rows, headers = await listing_rows(ctx, ctx.path, versioning, params, limit, wants_versions)
+    body = json.dumps(rows).encode("ascii")
+    shown = owner_view(backend_response_headers(headers), grant)
+    shown.pop("Content-Length", None)
+    shown["Content-Type"] = "application/json; charset=utf-8"
+    return web.Response(status=200, body=body, headers=shown)
+
+
+async def listing_rows(ctx: Context, path: SwiftPath, versioning: Versioning, params: Mapping[str, str],
+                       limit: int | None, wants_versions: bool) -> tuple[list[dict[str, Any]], Mapping[str, str]]:
+    """The JSON rows of a listing of the container ``path`` (already
+    authorized): links shown as their versions, and with
+    ``wants_versions`` the versions merged in (``listing.merge``); and the
+    container's own answer headers. S3's ListObjects and
+    ListObjectVersions (``proxy.s3api``) read them here too."""
     query = {k: v for k, v in params.items() if k not in ("versions", "version_marker", "format", "limit")}
     if limit is not None:
         query["limit"] = str(limit)
-    rows, headers = await _read_json(ctx, ctx.path, query)
-    assert ctx.path.container is not None
-    rows = show_links(rows, ctx.path.container, versioning.container or versions_container(ctx.path.container),
-                      wants_versions)
+    rows, headers = await _read_json(ctx, path, query)
+    assert path.container is not None
+    location = versioning.container or versions_container(path.container)
+    rows = show_links(rows, path.container, location, wants_versions)
     if wants_versions:
         vquery = versions_query(params)
-        location = versioning.container or versions_container(ctx.path.container)
-        versions_path = SwiftPath(ctx.path.account, location)
+        versions_path = SwiftPath(path.account, location)
         try:
             await container_info(ctx.state, versions_path)
             version_rows, _ = await _read_json(ctx, versions_path, vquery)
         except NotFound:
             version_rows = None
         reverse = params.get("reverse", "").strip().lower() in ("1", "true", "yes", "on", "t", "y")
-        rows = merge(rows, version_rows, ctx.path.account, location, reverse,
+        rows = merge(rows, version_rows, path.account, location, reverse,
                      limit if limit is not None else CONTAINER_LISTING_LIMIT)
-    body = json.dumps(rows).encode("ascii")
-    shown = owner_view(backend_response_headers(headers), grant)
-    shown.pop("Content-Length", None)
-    shown["Content-Type"] = "application/json; charset=utf-8"
-    return web.Response(status=200, body=body, headers=shown)
+    return rows, headers
 
 
 async def _relay_rows(ctx: Context, grant: Any, params: Mapping[str, str], limit: int | None) -> web.StreamResponse:

@@ -1,6 +1,5 @@
 """Bucket operations: ListBuckets, Create/Head/Delete Bucket, ListObjects
-(v1, v2), GetBucketLocation, and the versioning and ACL calls answered as
-S3 answers them for a bucket without those features."""
+(v1, v2), GetBucketLocation, canned ACLs; versioning is ``versioning``'s."""
 
 from __future__ import annotations
 
@@ -12,12 +11,10 @@ from proxy.s3api.call import S3Call, empty, xml_response
 from proxy.s3api.errors import S3Error
 from proxy.s3api.multi_delete import delete_objects
 from proxy.s3api.multipart import list_uploads
-from proxy.s3api.listing import buckets_document, list_query, objects_document, versions_document
+from proxy.s3api import versioning
+from proxy.s3api.listing import buckets_document, list_query, objects_document
 from proxy.s3api.target import is_bucket_name
-from proxy.s3api.xml_doc import document, parse, text_document
-
-# The most bytes of a bucket configuration document read.
-MAX_CONFIG_BODY = 64 * 1024
+from proxy.s3api.xml_doc import text_document
 
 # Bucket sub-resources not served yet: NotImplemented (after NoSuchBucket).
 UNSUPPORTED = ("lifecycle", "policy", "cors", "website", "tagging", "logging", "notification", "replication",
@@ -41,22 +38,13 @@ async def bucket_operation(call: S3Call) -> web.StreamResponse:
         text = "" if location == "us-east-1" else location
         return xml_response(text_document("LocationConstraint", text))
     if "versions" in query and method == "GET":
-        q = list_query({**query, "marker": query.get("key-marker", "")},
-                       call.ctx.state.config.features.s3api.max_bucket_listing)
-        entries = await call.listing(call.container(), q.swift_query())
-        return xml_response(versions_document(call.bucket, q, entries, call.owner))
+        return await versioning.list_versions(call)
     if "versioning" in query:
-        await call.container_headers()
         if method == "GET":
-            return xml_response(document("VersioningConfiguration", []))
+            return await versioning.get_versioning(call)
         if method == "PUT":
-            # A body that is no VersioningConfiguration (an XXE attempt
-            # included) is the client's mistake, whatever we support.
-            body = await call.ctx.request.content.read(MAX_CONFIG_BODY + 1)
-            if len(body) > MAX_CONFIG_BODY:
-                raise S3Error("MalformedXML")
-            parse(body, "VersioningConfiguration")
-        raise S3Error("NotImplemented", "Bucket versioning is not implemented")
+            return await versioning.put_versioning(call)
+        raise S3Error("MethodNotAllowed", extra={"Method": method, "ResourceType": "VERSIONING"})
     if "acl" in query:
         return await _acl(call)
     if "delete" in query and method == "POST":
@@ -107,7 +95,7 @@ async def delete_bucket(call: S3Call) -> web.StreamResponse:
 
 async def list_objects(call: S3Call) -> web.StreamResponse:
     q = list_query(call.query, call.ctx.state.config.features.s3api.max_bucket_listing)
-    entries = await call.listing(call.container(), q.swift_query())
+    entries = await call.bucket_listing(q.swift_query())
     return xml_response(objects_document(call.bucket, q, entries, call.owner))
 
 

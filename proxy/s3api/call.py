@@ -18,8 +18,11 @@ from aiohttp import web
 from martlet.errors import ClientDisconnect, MartletError
 from martlet.swift_path import SwiftPath
 from proxy.access import authorize, authorize_container
+from proxy.container_info import container_info
 from proxy.context import Context
 from proxy.object_stream import ObjectStream
+from proxy.object_versioning.containers import listing_rows
+from proxy.object_versioning.names import Versioning, versioning_of
 from proxy.pipeline import Answer, Handler, subrequest
 from proxy.replicas import raise_for_missing, read_entity
 from proxy.s3api.errors import S3Error, from_swift_status
@@ -94,6 +97,38 @@ class S3Call:
             raise
         data: list[dict[str, Any]] = json.loads(body) if body else []
         return data
+
+    async def versioning(self, bucket: str | None = None) -> Versioning:
+        """A bucket's object versioning, from its (cached) container info;
+        NoSuchBucket when there is no such bucket."""
+        try:
+            info = await container_info(self.ctx.state, self.container(bucket))
+        except ClientDisconnect:
+            raise
+        except MartletError as exc:
+            raise self.error(exc.http_status, exc.reason, "NoSuchBucket") from None
+        return versioning_of(info.sysmeta)
+
+    async def bucket_listing(self, query: Mapping[str, str], versions: bool = False) -> list[dict[str, Any]]:
+        """The bucket's JSON listing as S3 shows it: in a bucket that is or
+        was versioned, object versioning's rows (links shown as the
+        versions they name; with ``versions`` every version, newest first,
+        with ``version_id`` and ``is_latest``); in any other, the
+        container's own rows (each object its one ``null`` version)."""
+        versioning = await self.versioning()
+        path = self.container()
+        if not versioning.ever:
+            return await self.listing(path, query)
+        ctx = replace(self.ctx, path=path)
+        limit = int(query["limit"]) if "limit" in query else None
+        try:
+            await authorize_container(replace(ctx, request=self.ctx.request.clone(method="GET")))
+            rows, _ = await listing_rows(ctx, path, versioning, query, limit, versions)
+        except ClientDisconnect:
+            raise
+        except MartletError as exc:
+            raise self.error(exc.http_status, exc.reason, "NoSuchBucket") from None
+        return rows
 
     async def container_headers(self, bucket: str | None = None) -> Mapping[str, str]:
         """A bucket's container HEAD, as the caller (NoSuchBucket if none)."""

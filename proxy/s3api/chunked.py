@@ -38,7 +38,7 @@ def chunk_signature(key: bytes, amz_date: str, scope: str, previous: str, data: 
     return hmac.new(key, chunk_string_to_sign(amz_date, scope, previous, data).encode(), hashlib.sha256).hexdigest()
 
 
-class _Reader:
+class Reader:
     """Bytes of an async chunk stream, read by lines and by counts."""
 
     def __init__(self, chunks: AsyncIterator[bytes]) -> None:
@@ -73,7 +73,7 @@ async def decode(chunks: AsyncIterator[bytes], key: bytes, amz_date: str, scope:
                  decoded_length: int) -> AsyncIterator[bytes]:
     """The data of an aws-chunked body, each chunk's signature checked
     (``SignatureDoesNotMatch``), one chunk held back until the end."""
-    reader = _Reader(chunks)
+    reader = Reader(chunks)
     previous = seed
     held: bytes | None = None
     total = 0

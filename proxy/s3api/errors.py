@@ -46,6 +46,7 @@ CODES: Mapping[str, tuple[int, str]] = {
     "MissingContentLength": (411, "You must provide the Content-Length HTTP header."),
     "NoSuchBucket": (404, "The specified bucket does not exist"),
     "NoSuchKey": (404, "The specified key does not exist."),
+    "NoSuchVersion": (404, "The specified version does not exist."),
     "NoSuchUpload": (404, "The specified multipart upload does not exist. The upload ID might be invalid, "
                           "or the multipart upload might have been aborted or completed."),
     "NotImplemented": (501, "The requested resource is not implemented"),
@@ -63,15 +64,17 @@ CODES: Mapping[str, tuple[int, str]] = {
 
 class S3Error(Exception):
     """An S3 error: ``code`` names its status and default message;
-    ``extra`` are more elements of its document (``BucketName``...)."""
+    ``extra`` are more elements of its document (``BucketName``...),
+    ``headers`` headers of its answer (``x-amz-delete-marker``...)."""
 
     def __init__(self, code: str, message: str | None = None, *, extra: Mapping[str, str] | None = None,
-                 status: int | None = None) -> None:
+                 status: int | None = None, headers: Mapping[str, str] | None = None) -> None:
         known = CODES.get(code, (500, code))
         self.code = code
         self.status = status if status is not None else known[0]
         self.message = message or known[1]
         self.extra = dict(extra or {})
+        self.headers = dict(headers or {})
         super().__init__(f"{code}: {self.message}")
 
 

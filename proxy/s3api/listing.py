@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from proxy.object_versioning.names import DELETE_MARKER
 from proxy.s3api.errors import S3Error
 from proxy.s3api.xml_doc import Node, document
 
@@ -164,22 +165,34 @@ def buckets_document(containers: Sequence[Mapping[str, Any]], owner: str) -> byt
                     [("Owner", [("ID", owner), ("DisplayName", owner)]), ("Buckets", buckets)])
 
 
-def versions_document(bucket: str, q: ListQuery, entries: Sequence[Mapping[str, Any]], owner: str) -> bytes:
-    """ListVersionsResult of a bucket without versioning: each object is
-    its one, latest version, whose id is ``null`` (as S3 shows objects
-    written before versioning)."""
-    objects, prefixes, truncated, last = _page(entries, q)
+def versions_document(bucket: str, q: ListQuery, entries: Sequence[Mapping[str, Any]], owner: str,
+                      version_id_marker: str | None = None) -> bytes:
+    """ListVersionsResult from up to ``max_keys + 1`` rows of a
+    ``?versions`` listing (object versioning's: ``version_id``,
+    ``is_latest``, delete markers by their content type); a row without a
+    ``version_id`` (a bucket never versioned) is its object's one, latest
+    ``null`` version. ``q.marker`` is the key marker."""
+    objects, prefixes, truncated, _ = _page(entries, q)
+    owned: Node = ("Owner", [("ID", owner), ("DisplayName", owner)])
     versions: list[Node] = []
     for entry in objects:
-        versions.append(("Version", [
-            ("Key", _name(str(entry["name"]), q)), ("VersionId", "null"), ("IsLatest", True),
-            ("LastModified", s3_time(str(entry["last_modified"]))), ("ETag", s3_etag(entry)),
-            ("Size", int(entry["bytes"])), ("Owner", [("ID", owner), ("DisplayName", owner)]),
-            ("StorageClass", "STANDARD")]))
-    head: list[Node] = [("Name", bucket), ("Prefix", _name(q.prefix, q)), ("KeyMarker", _name(q.marker, q)),
-                        ("VersionIdMarker", ""), ("MaxKeys", q.max_keys),
-                        ("Delimiter", _name(q.delimiter, q)),
-                        ("EncodingType", "url" if q.url_encoded else None), ("IsTruncated", truncated)]
+        head: list[Node] = [("Key", _name(str(entry["name"]), q)), ("VersionId", str(entry.get("version_id") or "null")),
+                            ("IsLatest", bool(entry.get("is_latest", True))),
+                            ("LastModified", s3_time(str(entry["last_modified"])))]
+        if entry.get("content_type") == DELETE_MARKER:
+            versions.append(("DeleteMarker", head + [owned]))
+        else:
+            versions.append(("Version", head + [("ETag", s3_etag(entry)), ("Size", int(entry["bytes"])), owned,
+                                                ("StorageClass", "STANDARD")]))
+    head = [("Name", bucket), ("Prefix", _name(q.prefix, q)), ("KeyMarker", _name(q.marker, q)),
+            ("VersionIdMarker", version_id_marker or "")]
     if truncated:
-        head += [("NextKeyMarker", _name(last, q)), ("NextVersionIdMarker", "null")]
+        last = entries[: q.max_keys][-1]
+        if "subdir" in last:
+            head += [("NextKeyMarker", _name(str(last["subdir"]), q)), ("NextVersionIdMarker", "null")]
+        else:
+            head += [("NextKeyMarker", _name(str(last["name"]), q)),
+                     ("NextVersionIdMarker", str(last.get("version_id") or "null"))]
+    head += [("MaxKeys", q.max_keys), ("Delimiter", _name(q.delimiter, q)),
+             ("EncodingType", "url" if q.url_encoded else None), ("IsTruncated", truncated)]
     return document("ListVersionsResult", head + versions + prefixes)

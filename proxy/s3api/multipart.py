@@ -22,7 +22,8 @@ from proxy.s3api.multipart_rules import (
     multipart_etag, new_upload_id, part_name, part_number, requested_parts, segments_container, slo_manifest,
     split_marker, stored_parts,
 )
-from proxy.s3api.objects import copy_source, manifest_sysmeta, put_body, put_headers
+from proxy.s3api.objects import copy_source, manifest_sysmeta, put_body, put_headers, source_query
+from proxy.s3api.versioning import version_headers
 from proxy.s3api.xml_doc import Node, document
 
 
@@ -88,16 +89,20 @@ async def upload_part(call: S3Call, upload_id: str, signed: sigv4.SignedRequest)
 
 
 async def _upload_part_copy(call: S3Call, path: SwiftPath) -> web.StreamResponse:
-    bucket, key = copy_source(call.headers["x-amz-copy-source"])
+    bucket, key, version = copy_source(call.headers["x-amz-copy-source"])
+    query = await source_query(call, bucket, key, version)
     headers = {"X-Copy-From": quote(f"/{bucket}/{key}"), "Content-Length": "0"}
     ranged = copy_range(call.headers.get("x-amz-copy-source-range"))
     if ranged is not None:
         headers["Range"] = ranged
-    answer = await call.swift("PUT", path, headers)
+    answer = await call.swift("PUT", path, headers, query=query)
     assert isinstance(answer, web.StreamResponse)
     etag = answer.headers.get("ETag", "").strip('"')
-    return xml_response(document("CopyPartResult", [("LastModified", _now_iso(answer)),
-                                                    ("ETag", f'"{etag}"')]))
+    response = xml_response(document("CopyPartResult", [("LastModified", _now_iso(answer)),
+                                                        ("ETag", f'"{etag}"')]))
+    if version is not None:
+        response.headers["x-amz-copy-source-version-id"] = version
+    return response
 
 
 def _now_iso(answer: web.StreamResponse) -> str:
@@ -149,7 +154,7 @@ async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
     if "If-None-Match" in call.headers:
         headers["If-None-Match"] = "*"
     try:
-        await call.swift("PUT", call.object(), headers, _one(manifest), query="multipart-manifest=put",
+        answer = await call.swift("PUT", call.object(), headers, _one(manifest), query="multipart-manifest=put",
                          missing="NoSuchBucket", backend={S3_ETAG_SYSMETA: etag, ROW_ETAG_PARAMS: f"s3_etag={etag}",
                                                 UPLOAD_ID_SYSMETA: upload_id})
     except S3Error as exc:
@@ -157,7 +162,10 @@ async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
             raise S3Error("InvalidPart") from None
         raise
     await call.swift("DELETE", _segments(call, marker_name(call.key, upload_id)))
-    return _completed(call, etag)
+    completed = _completed(call, etag)
+    assert isinstance(answer, web.StreamResponse)
+    completed.headers.update(version_headers(answer.headers))
+    return completed
 
 
 def _completed(call: S3Call, etag: str) -> web.StreamResponse:

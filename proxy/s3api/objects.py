@@ -16,7 +16,7 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import replace
 from email.utils import formatdate, parsedate_to_datetime
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 from aiohttp import web
 from multidict import CIMultiDict
@@ -24,13 +24,15 @@ from multidict import CIMultiDict
 from martlet.errors import ClientDisconnect, MartletError
 from martlet.swift_path import SwiftPath
 from proxy.object_stream import ObjectStream
-from proxy.pipeline import Answer, ResponseHook, on_response, swift_raw_path
+from proxy.pipeline import Answer, ResponseHook, on_response, share_hooks, swift_raw_path
 from proxy.replicas import read_entity
 from proxy.state import ProxyState
-from proxy.s3api import chunked, sigv4
+from proxy.s3api import chunked, sigv4, trailer, versioning
 from proxy.s3api.acl import acl_document
 from proxy.s3api.call import S3Call, empty, xml_response
+from proxy.object_versioning.names import DELETE_MARKER, SYSMETA_SYMLINK, version_object
 from proxy.s3api.errors import S3Error
+from proxy.symlink.links import TARGET_SYSMETA
 from proxy.s3api.multipart_rules import S3_ETAG_SYSMETA
 from proxy.s3api.payload import verified
 from proxy.s3api.xml_doc import document
@@ -43,7 +45,8 @@ PUT_PASSED = ("content-type", "cache-control", "content-disposition", "content-l
 READ_PASSED = ("range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 # Swift's answer headers S3 has no word for.
 HIDDEN = frozenset({"x-timestamp", "x-static-large-object", "x-object-manifest", "x-trans-id",
-                    "x-openstack-request-id", "x-manifest-etag"})
+                    "x-openstack-request-id", "x-manifest-etag", "content-location", "x-symlink-target",
+                    "x-symlink-target-account", "x-symlink-target-etag", "x-symlink-target-bytes"})
 
 
 def md5_hex(content_md5: str) -> str:
@@ -85,6 +88,8 @@ def s3_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
             out.append((AMZ_META + low[len(SWIFT_META):], value))
         elif low == "etag":
             out.append(("ETag", f'"{value.strip(chr(34))}"'))
+        elif low == "x-object-version-id":
+            out.append(("x-amz-version-id", value))
         elif low == "x-delete-at" and value.strip().isdigit():
             out.append(("x-amz-expiration", expiration(int(value))))
         elif low not in HIDDEN and not low.startswith("x-object-"):
@@ -110,17 +115,22 @@ async def put_body(call: S3Call, path: SwiftPath, signed: sigv4.SignedRequest, h
     passes when signed); the answer's ``ETag`` (quoted) and
     ``Last-Modified``, which S3 clients read (Swift's s3api passes both)."""
     length = call.headers.get("Content-Length")
-    if length is None:
-        raise S3Error("MissingContentLength")
     body = call.ctx.body_chunks()
-    if signed.payload_hash == sigv4.STREAMING_PAYLOAD:
+    checked: dict[str, str] = {}  # a trailing checksum, once it held
+    if signed.payload_hash in (sigv4.STREAMING_PAYLOAD, trailer.UNSIGNED_TRAILER):
         decoded = call.headers.get("x-amz-decoded-content-length", "")
         if not decoded.isdigit():
             raise S3Error("MissingContentLength", "x-amz-decoded-content-length is required for aws-chunked bodies",
                           status=411)
         length = decoded
-        body = chunked.decode(body, signed.signing_key, signed.amz_date, signed.scope, signed.signature,
-                              int(decoded))
+        if signed.payload_hash == trailer.UNSIGNED_TRAILER:
+            body = trailer.decode(body, trailer.checksum_name(call.headers.get("x-amz-trailer")), int(decoded),
+                                  checked)
+        else:
+            body = chunked.decode(body, signed.signing_key, signed.amz_date, signed.scope, signed.signature,
+                                  int(decoded))
+    elif length is None:
+        raise S3Error("MissingContentLength")
     elif signed.payload_hash.startswith("STREAMING-"):
         raise S3Error("NotImplemented", f"x-amz-content-sha256: {signed.payload_hash} is not implemented")
     elif signed.payload_hash != sigv4.UNSIGNED_PAYLOAD:
@@ -129,7 +139,8 @@ async def put_body(call: S3Call, path: SwiftPath, signed: sigv4.SignedRequest, h
     answer = await call.swift("PUT", path, headers, body, missing=missing)
     assert isinstance(answer, web.StreamResponse)
     etag = answer.headers.get("ETag", "").strip('"')
-    return {"ETag": f'"{etag}"', "Last-Modified": answer.headers.get("Last-Modified") or formatdate(usegmt=True)}
+    return {"ETag": f'"{etag}"', "Last-Modified": answer.headers.get("Last-Modified") or formatdate(usegmt=True),
+            **versioning.version_headers(answer.headers), **checked}
 
 
 async def read_object(call: S3Call) -> Answer:
@@ -140,23 +151,38 @@ async def read_object(call: S3Call) -> Answer:
         if name in call.query:
             _override(call, name[len("response-"):], call.query[name])
     path = call.object()
+    stored, query = path, ""  # where its manifest is: a version's own name
+    version = call.query.get("versionId")
+    if version is not None:
+        versioning.check_version_id(version)
+        bucket_versioning = await call.versioning()
+        if version != versioning.NULL:
+            if not bucket_versioning.ever:
+                raise versioning.no_such_version(call.key, version)
+            stored = SwiftPath(call.account, bucket_versioning.container, version_object(call.key, version))
+        query = f"?version-id={quote(version)}"
     if "If-Match" in headers or "If-None-Match" in headers:
         # A multipart object is judged by its S3 ETag (md5-N), which only the
         # manifest's system metadata has (as Swift's s3api: not its Swift ETag).
-        s3_etag = await _multipart_etag(call.ctx.state, path)
+        s3_etag = await _multipart_etag(call.ctx.state, stored)
         status = multipart_conditions(headers, s3_etag)
         if status == 412:
             raise S3Error("PreconditionFailed")
         if status == 304:  # with the ETag that matched, as Swift's s3api
             return empty(304, {"ETag": f'"{s3_etag}"', "Content-Length": "0"})
-    on_response(call.ctx, _to_s3(call.ctx.state, path))  # before the clone, which shares the request's hooks
-    request = call.ctx.request.clone(rel_url=swift_raw_path(path), headers=headers)
+    # Final, after what features further in add (object versioning's
+    # version id, a link's Content-Location); before the clone, which then
+    # shares the request's hooks.
+    share_hooks(call.ctx)
+    on_response(call.ctx, _to_s3(call.ctx.state, stored), final=True)
+    request = call.ctx.request.clone(rel_url=swift_raw_path(path) + query, headers=headers)
+    failed: Mapping[str, str] = {}
     try:
         answer = await call.inner(replace(call.ctx, request=request, path=path))
     except ClientDisconnect:
         raise
     except MartletError as exc:
-        status, reason = exc.http_status, exc.reason
+        status, reason, failed = exc.http_status, exc.reason, exc.headers
     else:
         status = answer.response.status if isinstance(answer, ObjectStream) else answer.status
         if status < 400:
@@ -166,6 +192,11 @@ async def read_object(call: S3Call) -> Answer:
         reason = ""
     if status == 404:
         await call.container_headers()  # NoSuchBucket before NoSuchKey
+        if version is not None and version != versioning.NULL:
+            if failed.get("Content-Type") == DELETE_MARKER:  # S3: a delete marker has no body to read
+                raise S3Error("MethodNotAllowed", extra={"Method": call.ctx.method, "ResourceType": "DeleteMarker"},
+                              headers={versioning.DELETE_MARKER_HEADER: "true", versioning.VERSION_HEADER: version})
+            raise versioning.no_such_version(call.key, version)
     raise call.error(status, reason)
 
 
@@ -225,7 +256,13 @@ async def manifest_sysmeta(state: ProxyState, path: SwiftPath) -> Mapping[str, s
     answer.response.release()
     if answer.response.status >= 300:
         return {}
-    return answer.response.headers
+    headers = answer.response.headers
+    if headers.get(SYSMETA_SYMLINK, "").lower() == "true" and path.container is not None:
+        # The current version of a versioned object: a link to the version.
+        container, _, obj = unquote(headers.get(TARGET_SYSMETA, "")).partition("/")
+        if container and obj:
+            return await manifest_sysmeta(state, SwiftPath(path.account, container, obj))
+    return headers
 
 
 def _override(call: S3Call, header: str, value: str) -> None:
@@ -237,33 +274,36 @@ def _override(call: S3Call, header: str, value: str) -> None:
 
 async def delete_object(call: S3Call) -> web.StreamResponse:
     version = call.query.get("versionId")
-    if version is not None and version != "null":
-        raise S3Error("NoSuchVersion", "The specified version does not exist.", status=404,
-                      extra={"Key": call.key, "VersionId": version})
-    try:
-        await call.swift("DELETE", call.object())
-    except S3Error as exc:
-        if exc.code != "NoSuchKey":
-            raise
-        await call.container_headers()  # S3: a missing key is no error
-    return empty(204)
+    if version is not None:
+        return await versioning.delete_version(call, version)
+    return await versioning.delete_current(call)
 
 
-def copy_source(value: str) -> tuple[str, str]:
-    """(bucket, key) of ``x-amz-copy-source`` (``[/]bucket/key[?versionId=null]``)."""
+def copy_source(value: str) -> tuple[str, str, str | None]:
+    """(bucket, key, version id or None) of ``x-amz-copy-source``
+    (``[/]bucket/key[?versionId=<id>]``)."""
     raw, _, params = value.partition("?")
-    if params and params != "versionId=null":
-        name = params.split("=", 1)[0]
-        if name == "versionId" and "&" not in params:
-            raise S3Error("NoSuchVersion", "The specified version does not exist.", status=404)
+    parsed = parse_qsl(params, keep_blank_values=True)
+    if params and (len(parsed) != 1 or parsed[0][0] != "versionId"):
         raise S3Error("InvalidArgument", "Unsupported copy source parameter.",
                       extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})
+    version = versioning.check_version_id(parsed[0][1]) if parsed else None
     path = unquote(raw).lstrip("/")
     bucket, _, key = path.partition("/")
     if not bucket or not key:
         raise S3Error("InvalidArgument", "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
                       extra={"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})
-    return bucket, key
+    return bucket, key, version
+
+
+async def source_query(call: S3Call, bucket: str, key: str, version: str | None) -> str:
+    """The query that names a copy's source version (object versioning's
+    ``version-id``); NoSuchVersion for an id in a bucket never versioned."""
+    if version is None:
+        return ""
+    if version != versioning.NULL and not (await call.versioning(bucket)).ever:
+        raise versioning.no_such_version(key, version)
+    return f"version-id={quote(version)}"
 
 
 COPY_SOURCE_CONDITIONS = (("x-amz-copy-source-if-match", "If-Match"),
@@ -272,7 +312,7 @@ COPY_SOURCE_CONDITIONS = (("x-amz-copy-source-if-match", "If-Match"),
                           ("x-amz-copy-source-if-unmodified-since", "If-Unmodified-Since"))
 
 
-async def check_copy_source(call: S3Call, bucket: str, key: str) -> None:
+async def check_copy_source(call: S3Call, bucket: str, key: str, query: str = "") -> None:
     """Judge the ``x-amz-copy-source-if-*`` conditions with a HEAD of the
     source, as Swift's s3api does (a Swift PUT takes no ``If-Match`` and
     only ``If-None-Match: *``): 304 or 412 is ``PreconditionFailed``. A
@@ -281,7 +321,7 @@ async def check_copy_source(call: S3Call, bucket: str, key: str) -> None:
     if not conditions:
         return
     try:
-        answer = await call.swift("HEAD", call.object(key, bucket), conditions)
+        answer = await call.swift("HEAD", call.object(key, bucket), conditions, query=query)
     except S3Error as exc:
         if exc.code in ("NoSuchKey", "NoSuchBucket"):
             return
@@ -296,12 +336,13 @@ async def check_copy_source(call: S3Call, bucket: str, key: str) -> None:
 async def copy_object(call: S3Call) -> web.StreamResponse:
     """CopyObject as Swift's server-side copy (``X-Copy-From``); the
     metadata directive COPY keeps the source's, REPLACE takes the request's."""
-    bucket, key = copy_source(call.headers["x-amz-copy-source"])
+    bucket, key, version = copy_source(call.headers["x-amz-copy-source"])
+    query = await source_query(call, bucket, key, version)
     directive = call.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error("InvalidArgument", "Unknown metadata directive.",
                       extra={"ArgumentName": "x-amz-metadata-directive", "ArgumentValue": directive})
-    if (bucket, key) == (call.bucket, call.key) and directive == "COPY":
+    if (bucket, key) == (call.bucket, call.key) and directive == "COPY" and version is None:
         raise S3Error("InvalidRequest", "This copy request is illegal because it is trying to copy an object to "
                       "itself without changing the object's metadata, storage class, website redirect "
                       "location or encryption attributes.")
@@ -310,19 +351,25 @@ async def copy_object(call: S3Call) -> web.StreamResponse:
         headers.update(put_headers(call.headers))
         headers.pop("ETag", None)
         headers["X-Fresh-Metadata"] = "true"
-    await check_copy_source(call, bucket, key)
+    await check_copy_source(call, bucket, key, query)
     try:
-        answer = await call.swift("PUT", call.object(), headers)
+        answer = await call.swift("PUT", call.object(), headers, query=query)
     except S3Error as exc:
         if exc.code == "NoSuchKey":
             await call.container_headers()  # NoSuchBucket for a missing destination
+            if version is not None and version != versioning.NULL:
+                raise versioning.no_such_version(key, version) from None
             raise S3Error("NoSuchKey", extra={"Key": key}) from None
         raise
     assert isinstance(answer, web.StreamResponse)
     etag = answer.headers.get("ETag", "").strip('"')
     modified = answer.headers.get("Last-Modified") or formatdate(usegmt=True)
     when = parsedate_to_datetime(modified).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    return xml_response(document("CopyObjectResult", [("LastModified", when), ("ETag", f'"{etag}"')]))
+    response = xml_response(document("CopyObjectResult", [("LastModified", when), ("ETag", f'"{etag}"')]))
+    response.headers.update(versioning.version_headers(answer.headers))
+    if version is not None:
+        response.headers["x-amz-copy-source-version-id"] = version
+    return response
 
 
 async def object_acl(call: S3Call) -> web.StreamResponse:

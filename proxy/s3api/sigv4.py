@@ -19,6 +19,7 @@ caller checks against the body separately.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -120,7 +121,10 @@ def string_to_sign(amz_date: str, scope: str, canonical: str) -> str:
     return "\n".join([ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode("utf-8")).hexdigest()])
 
 
+@functools.lru_cache(maxsize=256)
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The key of a day's signatures: it depends on nothing else, so it
+    is derived once per secret and day (four HMACs), not per request."""
     key = _hmac(("AWS4" + secret).encode("utf-8"), date)
     for part in (region, service, "aws4_request"):
         key = _hmac(key, part)
@@ -208,7 +212,10 @@ def _signed(credential: str, signed_headers: str, signature: str, amz_date: str,
     return SignedRequest(access_key, date, region, service, names, signature, amz_date, payload)
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_amz_date(text: str) -> datetime:
+    """An ``x-amz-date`` (cached: the requests of a second share one, and
+    ``strptime`` is slow)."""
     try:
         return datetime.strptime(text, AMZ_DATE_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError:

@@ -72,3 +72,36 @@ async def test_bad_chunks_yield_no_last_data() -> None:
     assert short.value.code == "IncompleteBody"
     with pytest.raises(S3Error):
         await _collect(b"zz;chunk-signature=x\r\n", 1)
+
+
+def _trailed(parts: list[bytes], trailer: bytes) -> bytes:
+    return b"".join(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in parts) + b"0\r\n" + trailer + b"\r\n\r\n"
+
+
+async def test_unsigned_trailer_checksums() -> None:
+    import base64
+    import hashlib
+    import zlib
+
+    from proxy.s3api import trailer
+
+    parts = [b"x" * 70000, b"tail"]
+    data = b"".join(parts)
+    crc = base64.b64encode(zlib.crc32(data).to_bytes(4, "big"))
+    sha = base64.b64encode(hashlib.sha256(data).digest())
+    for name, value in ((b"x-amz-checksum-crc32", crc), (b"x-amz-checksum-sha256", sha)):
+        checked: dict[str, str] = {}
+        body = _trailed(parts, name + b":" + value)
+        got = [c async for c in trailer.decode(_pieces(body, 999), name.decode(), len(data), checked)]
+        assert b"".join(got) == data and checked == {name.decode(): value.decode()}
+    seen: list[bytes] = []
+    with pytest.raises(S3Error) as wrong:
+        async for chunk in trailer.decode(_pieces(_trailed(parts, b"x-amz-checksum-crc32:AAAAAA=="), 999),
+                                          "x-amz-checksum-crc32", len(data), {}):
+            seen.append(chunk)
+    assert wrong.value.code == "BadDigest" and sum(map(len, seen)) == 70000  # the last part held back
+    for bad in ("x-amz-checksum-crc32c", "", None):
+        with pytest.raises(S3Error) as unsupported:
+            trailer.checksum_name(bad)
+        assert unsupported.value.code == "InvalidRequest"
+    assert trailer.checksum_name("X-Amz-Checksum-CRC32") == "x-amz-checksum-crc32"
