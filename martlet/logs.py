@@ -64,7 +64,7 @@ def setup_logging(level: str = "INFO", name: str | None = None) -> None:
     access line would pay a stack walk and three lookups for nothing (the
     logging documentation's "Optimization" section).
     """
-    logging._srcfile = None  # type: ignore[attr-defined]  # no findCaller stack walk
+    logging._srcfile = None  # no findCaller stack walk
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

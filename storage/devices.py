@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from martlet.errors import DeviceUnavailable
-from storage.layout import policy_of_dir
+from storage.layout import DeviceLayout, policy_of_dir
 from storage.paths import check_device
 
 P = ParamSpec("P")
@@ -99,7 +99,7 @@ class DeviceIO:
         check_device(device)
         now = time.monotonic()
         if now - self._checked.get(device, -CHECK_FRESH) < CHECK_FRESH:
-            return self.devices_root / device
+            return DeviceLayout.of(self.devices_root, device).path
         loop = asyncio.get_running_loop()
         call = functools.partial(check_device_dir, self.devices_root, device)
         try:
