@@ -199,8 +199,31 @@ def make_token(secret: str, user: User, now: float, token_life: int) -> str:
     return f"{TOKEN_PREFIX}{payload}.{_signature(secret, payload)}"
 
 
+# (secret, token) -> the identity a token with a valid signature names.
+# Tokens are self-contained and signed, so the answer for one never
+# changes but for its expiry, checked on every use; this spares an HMAC
+# and a decode per request. Only valid tokens are kept, and never more
+# than VERIFIED_MAX (forgotten all at once when full).
+_verified: dict[tuple[str, str], Identity] = {}
+VERIFIED_MAX = 4096
+
+
 def verify_token(secret: str, token: str, now: float) -> Identity | None:
     """The identity in ``token`` if its signature holds and it has not expired."""
+    known = _verified.get((secret, token))
+    if known is not None:
+        return known if known.expires > now else None
+    identity = _check_token(secret, token)
+    if identity is None:
+        return None
+    if len(_verified) >= VERIFIED_MAX:
+        _verified.clear()
+    _verified[(secret, token)] = identity
+    return identity if identity.expires > now else None
+
+
+def _check_token(secret: str, token: str) -> Identity | None:
+    """The identity a token names if its signature holds (expired or not)."""
     if not token.startswith(TOKEN_PREFIX):
         return None
     payload, _, signature = token[len(TOKEN_PREFIX) :].rpartition(".")
@@ -210,8 +233,6 @@ def verify_token(secret: str, token: str, now: float) -> Identity | None:
         account, user, groups, expires = _unb64(payload).decode("utf-8").split("\n")
         expiry = int(expires)
     except (ValueError, UnicodeDecodeError):
-        return None
-    if expiry <= now:
         return None
     return Identity(account, user, frozenset(g for g in groups.split(",") if g), expiry)
 

@@ -124,7 +124,7 @@ def pending_path(
 ) -> Path:
     digest = hash_path(record.account, record.container, record.obj, settings=settings)
     name = f"{digest}-{record.timestamp.internal}"
-    return DeviceLayout(device_path).async_pending(record.policy) / digest[-3:] / name
+    return DeviceLayout.at(device_path).async_pending(record.policy) / digest[-3:] / name
 
 
 def write_pending(
@@ -138,7 +138,7 @@ def write_pending(
     payload = msgpack.packb(record.to_dict(), use_bin_type=True)
     with full_device_is_507():
         make_dirs_durable(target.parent, fsync)  # a queued update outlives a power cut too
-        atomic_write(target, payload, tmp_dir=DeviceLayout(device_path).tmp(record.policy), fsync=fsync)
+        atomic_write(target, payload, tmp_dir=DeviceLayout.at(device_path).tmp(record.policy), fsync=fsync)
     return target
 
 

@@ -48,6 +48,7 @@ files with their original timestamps through the same code.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -93,17 +94,20 @@ class ObjectLocation:
     def suffix(self) -> str:
         return self.hash[-3:]
 
-    @property
+    # Cached: a request asks for these several times, and each ``Path``
+    # join costs microseconds (the dataclass stays frozen: cached_property
+    # writes the instance dict directly).
+    @functools.cached_property
     def part_dir(self) -> Path:
-        return DeviceLayout(self.device_path).object_partition(self.partition, self.policy)
+        return DeviceLayout.at(self.device_path).object_partition(self.partition, self.policy)
 
-    @property
+    @functools.cached_property
     def hash_dir(self) -> Path:
         return self.part_dir / self.suffix / self.hash
 
-    @property
+    @functools.cached_property
     def tmp_dir(self) -> Path:
-        return DeviceLayout(self.device_path).tmp(self.policy)
+        return DeviceLayout.at(self.device_path).tmp(self.policy)
 
 
 def object_location(

@@ -26,8 +26,9 @@ Pure: paths are built, never touched.
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from martlet.policies import policy_string
@@ -61,38 +62,67 @@ def policy_of_dir(name: str, base: str) -> int | None:
 
 @dataclass(frozen=True)
 class DeviceLayout:
-    """The directories of one device, ``<devices>/<device>``."""
+    """The directories of one device, ``<devices>/<device>``.
+
+    Every request builds paths from these; joining ``Path`` objects is
+    costly next to the rest of a small request, so a layout remembers its
+    first-level directories (a handful per device) and ``of`` hands out
+    one layout per device.
+    """
 
     path: Path
+    # (base name, policy) -> <device>/<base>[-N]
+    _dirs: dict[tuple[str, int], Path] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, devices_root: Path, device: str) -> DeviceLayout:
-        return cls(devices_root / device)
+        return _layout_of(devices_root, device)
+
+    @classmethod
+    def at(cls, device_path: Path) -> DeviceLayout:
+        """The (shared) layout of the device at ``device_path``."""
+        return _layout_at(device_path)
 
     @property
     def device(self) -> str:
         return self.path.name
 
+    def _dir(self, base: str, policy: int) -> Path:
+        found = self._dirs.get((base, policy))
+        if found is None:
+            found = self._dirs[(base, policy)] = self.path / policy_dir(base, policy)
+        return found
+
     def objects(self, policy: int = 0) -> Path:
-        return self.path / policy_dir(OBJECTS, policy)
+        return self._dir(OBJECTS, policy)
 
     def object_partition(self, partition: int, policy: int = 0) -> Path:
         """``objects/<part>``: one partition's suffix directories and hashes."""
         return self.objects(policy) / str(partition)
 
     def tmp(self, policy: int = 0) -> Path:
-        return self.path / policy_dir(TMP, policy)
+        return self._dir(TMP, policy)
 
     def async_pending(self, policy: int = 0) -> Path:
-        return self.path / policy_dir(ASYNC_PENDING, policy)
+        return self._dir(ASYNC_PENDING, policy)
 
     def databases(self, kind: str) -> Path:
         """``containers/`` or ``accounts/`` (``kind`` is "container" or "account")."""
-        return self.path / DATABASE_DIRS[kind]
+        return self._dir(DATABASE_DIRS[kind], 0)
 
     def quarantined(self, kind_dir: str) -> Path:
         """Where corrupt things of ``kind_dir`` (``objects``, ``objects-1``...) go."""
         return self.path / QUARANTINED / kind_dir
+
+
+@functools.lru_cache(maxsize=1024)  # bounded: device names come from requests
+def _layout_at(device_path: Path) -> DeviceLayout:
+    return DeviceLayout(device_path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _layout_of(devices_root: Path, device: str) -> DeviceLayout:
+    return _layout_at(devices_root / device)
 
 
 def stats_file(devices_root: Path, daemon: str, configured: str = "") -> Path:

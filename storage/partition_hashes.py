@@ -6,8 +6,9 @@ the md5 over ``<hash>/<file name>\\n`` of every file left in it after cleanup,
 in sorted order, so two replicas agree exactly when they hold the same files.
 Computing it lists every hash directory, so it is cached:
 
-* ``hashes.msgpack``: ``{"v": 1, "hashes": {suffix: md5 hex | None}}``, written
-  atomically; ``None`` means dirty (recompute before answering).
+* ``hashes.msgpack``: ``{"v": 1, "hashes": {suffix: md5 hex | None}, "gen": n}``,
+  written atomically; ``None`` means dirty (recompute before answering);
+  ``gen`` counts the rewrites (absent in older files: 0).
 * ``hashes.invalid``: suffixes made dirty by writes, one per line, appended
   by ``storage.diskfile.invalidate_suffix``; REPLICATE folds the lines in.
 
@@ -26,6 +27,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgpack
@@ -84,18 +86,30 @@ def hash_suffix(suffix_dir: Path, reclaim_age: float | None, now: float | None =
     return md5.hexdigest()
 
 
-def _read_hashes(part_dir: Path) -> dict[str, str | None]:
+@dataclass
+class _Cached:
+    """What ``hashes.msgpack`` held when read: the hashes (``None`` = dirty)
+    and the generation of that write, which every rewrite bumps, so that a
+    rewrite by anyone else meanwhile is seen for what it is."""
+
+    hashes: dict[str, str | None]
+    generation: int
+
+
+def _read_hashes(part_dir: Path) -> _Cached:
     try:
         with open(part_dir / HASHES_FILE, "rb") as handle:
             data = msgpack.unpackb(handle.read(), raw=False)
         hashes = data["hashes"] if data.get("v") == FORMAT_VERSION else None
         if isinstance(hashes, dict):
-            return {str(k): v for k, v in hashes.items() if SUFFIX_RE.match(str(k))}
+            generation = data.get("gen", 0)
+            return _Cached({str(k): v for k, v in hashes.items() if SUFFIX_RE.match(str(k))},
+                           generation if isinstance(generation, int) else 0)
     except FileNotFoundError:
         pass  # never hashed (or lost): every suffix on disk is dirty
     except Exception:
         pass  # unreadable: start over and rehash every suffix on disk
-    return {name: None for name in _suffixes_on_disk(part_dir)}
+    return _Cached({name: None for name in _suffixes_on_disk(part_dir)}, -1)
 
 
 def _suffixes_on_disk(part_dir: Path) -> list[str]:
@@ -105,21 +119,23 @@ def _suffixes_on_disk(part_dir: Path) -> list[str]:
         return []
 
 
-def _fold_invalid(part_dir: Path, hashes: dict[str, str | None]) -> set[str]:
-    """Under the lock: mark suffixes of ``hashes.invalid`` dirty, empty the file."""
-    path = part_dir / INVALID_FILE
+def _read_invalid(part_dir: Path, offset: int = 0) -> tuple[set[str], int]:
+    """Under the lock: the suffixes ``hashes.invalid`` names from byte
+    ``offset`` on, and its size. Writers only append to it (under the
+    lock); only ``_write_hashes`` empties it."""
     try:
-        with open(path, encoding="ascii", errors="replace") as handle:
-            invalid = {line.strip() for line in handle if SUFFIX_RE.match(line.strip())}
+        with open(part_dir / INVALID_FILE, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
     except FileNotFoundError:
-        return set()
-    for suffix in invalid:
-        hashes[suffix] = None
-    return invalid
+        return set(), 0
+    lines = (line.strip().decode("ascii", "replace") for line in data.splitlines())
+    return {line for line in lines if SUFFIX_RE.match(line)}, offset + len(data)
 
 
-def _write_hashes(part_dir: Path, tmp_dir: Path, hashes: dict[str, str | None], fsync: bool) -> None:
-    payload = msgpack.packb({"v": FORMAT_VERSION, "hashes": hashes}, use_bin_type=True)
+def _write_hashes(part_dir: Path, tmp_dir: Path, hashes: dict[str, str | None], generation: int,
+                  fsync: bool) -> None:
+    payload = msgpack.packb({"v": FORMAT_VERSION, "hashes": hashes, "gen": generation}, use_bin_type=True)
     with full_device_is_507():
         atomic_write(part_dir / HASHES_FILE, payload, tmp_dir=tmp_dir, fsync=fsync)
     try:
@@ -139,34 +155,45 @@ def get_hashes(
 
     ``recalculate`` names suffixes to rehash even if their cached hash looks
     fresh (REPLICATE's ``/<suffix>-<suffix>`` after a push).
+
+    A dirty partition costs one durable rewrite of ``hashes.msgpack``, after
+    hashing: what ``hashes.invalid`` named when hashing began is known by its
+    size then, so a line appended meanwhile (a write during the hashing)
+    keeps its suffix dirty. If anyone else rewrote the file meanwhile (its
+    generation moved), this round's work is dropped and done again.
     """
     if not part_dir.is_dir():
         return {}
-    with partition_lock(part_dir):
-        hashes = _read_hashes(part_dir)
-        _fold_invalid(part_dir, hashes)
-        for suffix in recalculate:
-            hashes[suffix] = None
-        # Nothing dirty (a replication pass over a quiet partition): the
-        # file on disk already says all there is, so it is not rewritten.
-        if any(value is None for value in hashes.values()):
-            _write_hashes(part_dir, tmp_dir, hashes, fsync)
+    forced = set(recalculate)
+    hashes: dict[str, str | None] = {}
     for _ in range(MAX_PASSES):
+        with partition_lock(part_dir):
+            cached = _read_hashes(part_dir)
+            invalid, seen = _read_invalid(part_dir)
+        hashes = cached.hashes
+        for suffix in invalid | forced:
+            hashes[suffix] = None
         dirty = [s for s, h in hashes.items() if h is None]
         if not dirty:
+            # A quiet partition: the file on disk already says all there
+            # is, so it is not rewritten.
             break
         fresh = {s: hash_suffix(part_dir / s, reclaim_age) for s in dirty}
         with partition_lock(part_dir):
-            hashes = _read_hashes(part_dir)
-            again = _fold_invalid(part_dir, hashes)
+            if _read_hashes(part_dir).generation != cached.generation:
+                continue  # rewritten by another asker meanwhile: start over
+            again, _ = _read_invalid(part_dir, seen)
             for suffix, value in fresh.items():
-                if suffix in again:
-                    continue  # written to while we hashed: hash it again
                 if value is None:
                     hashes.pop(suffix, None)
                 else:
                     hashes[suffix] = value
-            _write_hashes(part_dir, tmp_dir, hashes, fsync)
+            for suffix in again:
+                hashes[suffix] = None  # written to while we hashed: hash it again
+            _write_hashes(part_dir, tmp_dir, hashes, max(cached.generation, 0) + 1, fsync)
+        forced.clear()
+        if not again:
+            break
     return {s: h for s, h in hashes.items() if h is not None}
 
 

@@ -1,4 +1,5 @@
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import msgpack
@@ -7,6 +8,7 @@ import pytest
 from martlet.errors import BadRequest
 from martlet.timestamp import Timestamp
 from storage import diskfile as df
+from storage import partition_hashes as ph
 from storage.metadata import ObjectMetadata
 from storage.partition_hashes import get_hashes, parse_suffixes
 
@@ -24,7 +26,7 @@ def test_suffix_hash_is_md5_of_file_names(tmp_path: Path) -> None:
     expected = hashlib.md5(f"{loc.hash}/1700000000.00000.ts\n".encode()).hexdigest()
     assert hashes == {loc.suffix: expected}
     stored = msgpack.unpackb((loc.part_dir / "hashes.msgpack").read_bytes())
-    assert stored == {"v": 1, "hashes": {loc.suffix: expected}}
+    assert stored == {"v": 1, "hashes": {loc.suffix: expected}, "gen": 1}
     assert (loc.part_dir / "hashes.invalid").read_text() == ""
 
 
@@ -79,3 +81,72 @@ def test_a_clean_partition_is_not_rewritten(tmp_path: Path) -> None:
     tombstone(device, "o2", "1700000001.00000")  # a write dirties: rewritten
     get_hashes(loc.part_dir, device / "tmp", fsync=False)
     assert stored.read_bytes() != before
+
+
+def _generation(part_dir: Path) -> int:
+    return int(msgpack.unpackb((part_dir / "hashes.msgpack").read_bytes())["gen"])
+
+
+def test_a_dirty_partition_is_rewritten_once(tmp_path: Path) -> None:
+    # Each rewrite is a durable atomic write (two fsyncs): a pass over a
+    # partition with dirty suffixes pays it once, after hashing.
+    device = tmp_path / "sda"
+    loc = tombstone(device, "o", "1700000000.00000")
+    get_hashes(loc.part_dir, device / "tmp", fsync=False)
+    assert _generation(loc.part_dir) == 1
+    tombstone(device, "o2", "1700000001.00000")
+    tombstone(device, "o3", "1700000002.00000")
+    get_hashes(loc.part_dir, device / "tmp", fsync=False)
+    assert _generation(loc.part_dir) == 2
+    assert (loc.part_dir / "hashes.invalid").read_text() == ""
+
+
+def _hash_with_interference(monkeypatch: pytest.MonkeyPatch, interfere: Callable[[], None]) -> None:
+    """Make the first suffix hashing run ``interfere`` (a real write or a
+    real rival rehash) just after it hashed: a race no test can time for real."""
+    original = ph.hash_suffix
+    calls: list[Path] = []
+
+    def hash_suffix(suffix_dir: Path, reclaim_age: float | None, now: float | None = None) -> str | None:
+        value = original(suffix_dir, reclaim_age, now)
+        if not calls:
+            calls.append(suffix_dir)
+            interfere()  # what was just hashed is stale now
+        return value
+
+    monkeypatch.setattr(ph, "hash_suffix", hash_suffix)
+
+
+def test_a_write_during_hashing_is_not_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    device = tmp_path / "sda"
+    loc = tombstone(device, "o", "1700000000.00000")
+    # The write lands after hashing began: the line it appends is past the
+    # size read at the start, so its suffix stays dirty and is hashed again.
+    def write() -> None:
+        tombstone(device, "o", "1700000005.00000")
+
+    _hash_with_interference(monkeypatch, write)
+    hashes = get_hashes(loc.part_dir, device / "tmp", fsync=False)
+    expected = hashlib.md5(f"{loc.hash}/1700000005.00000.ts\n".encode()).hexdigest()
+    assert hashes == {loc.suffix: expected}
+    monkeypatch.undo()
+    assert get_hashes(loc.part_dir, device / "tmp", fsync=False) == hashes
+
+
+def test_a_rival_rewrite_during_hashing_starts_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    device = tmp_path / "sda"
+    loc = tombstone(device, "o", "1700000000.00000")
+    get_hashes(loc.part_dir, device / "tmp", fsync=False)
+    tombstone(device, "o", "1700000003.00000")
+
+    def rival() -> None:
+        # Another asker (a peer's REPLICATE) rehashes and rewrites first,
+        # then a newer write dirties the suffix again.
+        monkeypatch.undo()
+        get_hashes(loc.part_dir, device / "tmp", fsync=False)
+        tombstone(device, "o", "1700000004.00000")
+
+    _hash_with_interference(monkeypatch, rival)
+    hashes = get_hashes(loc.part_dir, device / "tmp", fsync=False)
+    expected = hashlib.md5(f"{loc.hash}/1700000004.00000.ts\n".encode()).hexdigest()
+    assert hashes == {loc.suffix: expected}
