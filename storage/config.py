@@ -36,6 +36,9 @@ class StorageSection:
     # Bytes per disk read or write (one thread-pool hop); also the size of
     # each network write when streaming a GET.
     disk_chunk_size: int = field(default=262144, metadata={"min": 4096})
+    # Send object bodies with os.sendfile (storage.object_body); off, the
+    # daemon reads each chunk and writes it to the socket.
+    sendfile: bool = True
     # Seconds a client may stay silent while sending a body; its request
     # line and headers must arrive within as long.
     client_timeout: float = field(default=60.0, metadata={"min": 0.001})
