@@ -101,8 +101,13 @@ def socket_fd(request: web.Request) -> int | None:
 async def _writable(fd: int, timeout: float) -> None:
     """Until ``fd`` can take more bytes; ``TimeoutError`` after ``timeout``."""
     loop = asyncio.get_running_loop()
-    ready = loop.create_future()
-    loop.add_writer(fd, lambda: ready.done() or ready.set_result(None))
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_writer(fd, wake)
     try:
         async with asyncio.timeout(timeout):
             await ready
@@ -158,15 +163,17 @@ class BodySender:
         out_fd = socket_fd(self.request)
         if out_fd is None:
             return start
-        buffer = bytearray(min(BODY_CHUNK, end - start)) if self.verifier is not None else None
+        checks = _Prefetch(self.run, self.fd, self.verifier, min(BODY_CHUNK, end - start))
         try:
-            for offset, length in iter_body(start, end, BODY_CHUNK):
-                if self.verifier is not None and buffer is not None:
-                    await self.run(check_into, self.fd, offset, length, self.verifier, buffer)
+            pieces = list(iter_body(start, end, BODY_CHUNK))
+            for index, (offset, length) in enumerate(pieces):
+                buffer = await checks.take(offset, length)
+                if index + 1 < len(pieces) and index > 0:
+                    checks.start(*pieces[index + 1])  # the md5 of the next chunk beside this sendfile
                 try:
                     await sendfile_range(out_fd, self.fd, offset, length, self.timeout)
                 except OSError as exc:
-                    if exc.errno not in _NO_SENDFILE or offset != start:
+                    if exc.errno not in _NO_SENDFILE or index:
                         raise
                     log.info("sendfile refused; reading instead", extra={"errno": exc.errno})
                     if buffer is None:
@@ -175,9 +182,56 @@ class BodySender:
                     await self.response.write(bytes(buffer[:length]))
                     return offset + length
                 _count_sent(self.response, length)
+                if index == 0 and len(pieces) > 1:
+                    checks.start(*pieces[1])
             return end
         finally:
+            await checks.settle()
             os.close(out_fd)
+
+
+class _Prefetch:
+    """The whole-body check of the next chunk, run in the device's thread
+    while the loop sends this one: two buffers, used in turn, so a large
+    GET's md5 and its sendfile overlap instead of taking turns."""
+
+    def __init__(self, run: Run, fd: int, verifier: BodyVerifier | None, size: int) -> None:
+        self.run = run
+        self.fd = fd
+        self.verifier = verifier
+        self.buffers = [bytearray(size), bytearray(0)] if verifier is not None else []
+        self.turn = 0
+        self.pending: tuple[int, asyncio.Future[Any]] | None = None
+
+    def start(self, offset: int, length: int) -> None:
+        if self.verifier is None:
+            return
+        self.turn ^= 1
+        if len(self.buffers[self.turn]) < length:
+            self.buffers[self.turn] = bytearray(length)
+        buffer = self.buffers[self.turn]
+        self.pending = (offset, asyncio.ensure_future(
+            self.run(check_into, self.fd, offset, length, self.verifier, buffer)))
+
+    async def take(self, offset: int, length: int) -> bytearray | None:
+        """The checked buffer of the chunk at ``offset`` (None: no check)."""
+        if self.verifier is None:
+            return None
+        if self.pending is None or self.pending[0] != offset:
+            self.start(offset, length)
+        assert self.pending is not None
+        # Shielded: a cancelled request still waits (in ``settle``) for the
+        # thread reading its file before the file is closed.
+        await asyncio.shield(self.pending[1])
+        self.pending = None
+        return self.buffers[self.turn]
+
+    async def settle(self) -> None:
+        """Wait for a check still running: the caller closes the file next."""
+        if self.pending is not None:
+            _, future = self.pending
+            self.pending = None
+            await asyncio.gather(future, return_exceptions=True)
 
 
 def _count_sent(response: web.StreamResponse, count: int) -> None:
