@@ -163,7 +163,7 @@ class BodySender:
         out_fd = socket_fd(self.request)
         if out_fd is None:
             return start
-        checks = _Prefetch(self.run, self.fd, self.verifier, min(BODY_CHUNK, end - start))
+        checks = _Prefetch(self.run, self.fd, self.verifier)
         try:
             pieces = list(iter_body(start, end, BODY_CHUNK))
             for index, (offset, length) in enumerate(pieces):
@@ -190,25 +190,47 @@ class BodySender:
             os.close(out_fd)
 
 
+class _BufferPool:
+    """``BODY_CHUNK`` buffers lent to the md5 checks and given back: a new
+    1 MiB ``bytearray`` per GET costs its zero-fill and a page fault per
+    4 KiB, more than the read into it. Used from the loop thread only (a
+    buffer is written by one device thread while it is lent)."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.free: list[bytearray] = []
+
+    def take(self) -> bytearray:
+        return self.free.pop() if self.free else bytearray(BODY_CHUNK)
+
+    def give(self, buffer: bytearray) -> None:
+        if len(self.free) < self.keep:
+            self.free.append(buffer)
+
+
+# Enough for the GETs a daemon checks at once; beyond that, buffers are made and dropped.
+_POOL = _BufferPool(keep=16)
+
+
 class _Prefetch:
     """The whole-body check of the next chunk, run in the device's thread
-    while the loop sends this one: two buffers, used in turn, so a large
-    GET's md5 and its sendfile overlap instead of taking turns."""
+    while the loop sends this one: two pooled buffers, used in turn, so a
+    large GET's md5 and its sendfile overlap instead of taking turns."""
 
-    def __init__(self, run: Run, fd: int, verifier: BodyVerifier | None, size: int) -> None:
+    def __init__(self, run: Run, fd: int, verifier: BodyVerifier | None) -> None:
         self.run = run
         self.fd = fd
         self.verifier = verifier
-        self.buffers = [bytearray(size), bytearray(0)] if verifier is not None else []
-        self.turn = 0
+        self.buffers: list[bytearray] = []
+        self.turn = 1  # the first ``start`` takes buffer 0
         self.pending: tuple[int, asyncio.Future[Any]] | None = None
 
     def start(self, offset: int, length: int) -> None:
         if self.verifier is None:
             return
         self.turn ^= 1
-        if len(self.buffers[self.turn]) < length:
-            self.buffers[self.turn] = bytearray(length)
+        while len(self.buffers) <= self.turn:
+            self.buffers.append(_POOL.take())
         buffer = self.buffers[self.turn]
         self.pending = (offset, asyncio.ensure_future(
             self.run(check_into, self.fd, offset, length, self.verifier, buffer)))
@@ -227,11 +249,15 @@ class _Prefetch:
         return self.buffers[self.turn]
 
     async def settle(self) -> None:
-        """Wait for a check still running: the caller closes the file next."""
+        """Wait for a check still running (the caller closes the file
+        next), then give the buffers back."""
         if self.pending is not None:
             _, future = self.pending
             self.pending = None
             await asyncio.gather(future, return_exceptions=True)
+        for buffer in self.buffers:
+            _POOL.give(buffer)
+        self.buffers = []
 
 
 def _count_sent(response: web.StreamResponse, count: int) -> None:
