@@ -51,6 +51,10 @@ _NO_SENDFILE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK)
 Run = Callable[..., Awaitable[Any]]  # DeviceIO.run bound to the device
 
 
+class SendfileRefused(OSError):
+    """The kernel will not ``sendfile`` to this socket; nothing was sent."""
+
+
 class Truncated(ConnectionResetError):
     """The ``.data`` is shorter than its metadata says: the status is already
     sent, so cutting the connection is the only honest signal left."""
@@ -119,11 +123,13 @@ async def sendfile_range(out_fd: int, in_fd: int, offset: int, count: int, timeo
     """Send ``count`` bytes of ``in_fd`` at ``offset`` to the non-blocking
     socket ``out_fd``, waiting (at most ``timeout`` each time) while its
     buffer is full. ``OSError`` with one of ``_NO_SENDFILE`` on the first
-    call means nothing was sent."""
+    call is ``SendfileRefused``: nothing was sent."""
+    first = True
     while count > 0:
         try:
             sent = os.sendfile(out_fd, in_fd, offset, count)
         except BlockingIOError:
+            first = False
             try:
                 await _writable(out_fd, timeout)
             except TimeoutError:
@@ -131,6 +137,11 @@ async def sendfile_range(out_fd: int, in_fd: int, offset: int, count: int, timeo
             continue
         except BrokenPipeError as exc:
             raise ConnectionResetError(exc.errno, "client gone") from None  # as aiohttp's writes say it
+        except OSError as exc:
+            if first and exc.errno in _NO_SENDFILE:
+                raise SendfileRefused(exc.errno, exc.strerror) from None
+            raise
+        first = False
         if sent == 0:
             raise Truncated("object truncated on disk")
         offset += sent
@@ -172,8 +183,8 @@ class BodySender:
                     checks.start(*pieces[index + 1])  # the md5 of the next chunk beside this sendfile
                 try:
                     await sendfile_range(out_fd, self.fd, offset, length, self.timeout)
-                except OSError as exc:
-                    if exc.errno not in _NO_SENDFILE or index:
+                except SendfileRefused as exc:
+                    if index:
                         raise
                     log.info("sendfile refused; reading instead", extra={"errno": exc.errno})
                     if buffer is None:
