@@ -37,6 +37,22 @@ async def read_chunk(request: web.Request, timeout: float, size: int = -1) -> by
         raise ClientDisconnect(f"client read failed: {type(exc).__name__}") from None
 
 
+async def read_piece(request: web.Request, timeout: float) -> bytes:
+    """The next piece of the body as the network gave it (``b""`` at its
+    end). Unlike ``readany`` it never joins the pieces already buffered: a
+    caller that gathers them itself (a ``writev``) saves that copy."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                data, end_of_http_chunk = await request.content.readchunk()
+                if data or not end_of_http_chunk:
+                    return data
+    except TimeoutError:
+        raise RequestTimeout("client sent no data for too long") from None
+    except _BODY_ERRORS as exc:
+        raise ClientDisconnect(f"client read failed: {type(exc).__name__}") from None
+
+
 async def read_exactly(request: web.Request, timeout: float, size: int) -> bytes:
     """Exactly ``size`` bytes of the body; fewer is a 499."""
     if size == 0:

@@ -24,7 +24,7 @@ class BodyDigest:
         self.remaining = length
         self._md5 = hashlib.md5(usedforsecurity=False)
 
-    def check(self, chunk: bytes) -> str | None:
+    def check(self, chunk: bytes | memoryview) -> str | None:
         self._md5.update(chunk)
         self.remaining -= len(chunk)
         if self.remaining < 0:

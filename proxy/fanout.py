@@ -225,6 +225,10 @@ class _Slot:
 
     async def body(self) -> AsyncIterator[bytes]:
         self.started.set()
+        # An empty first chunk makes aiohttp send the request line and
+        # headers alone; else it joins them with the first chunk, a copy of
+        # up to ``chunk_size`` bytes per replica.
+        yield b""
         while True:
             chunk = await self.queue.get()
             if chunk is None:

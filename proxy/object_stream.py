@@ -168,12 +168,17 @@ class ObjectStream:
             if request.method == "HEAD":
                 await out.write_eof()
                 return out
+            # The status line and headers alone: else aiohttp joins them with
+            # the first chunk, a copy of that chunk.
+            await out.write(b"")
             while True:
                 try:
                     if skip:
                         assert crc is not None  # a whole body is resumed from its start only
                         await skip_prefix(response, skip, crc.crc, chunk_size)
-                    async for chunk in response.content.iter_chunked(chunk_size):
+                    # Each piece as the network gave it: reading ``chunk_size``
+                    # at a time would join the pieces buffered meanwhile (a copy).
+                    async for chunk, _ in response.content.iter_chunks():
                         if crc is not None:
                             crc.update(chunk)
                         await out.write(chunk)

@@ -33,9 +33,13 @@ class StorageSection:
     threads_per_device: int = field(default=4, metadata={"min": 1})
     # fsync data files and directories before answering; off only for tests/benches.
     fsync: bool = True
-    # Bytes per disk read or write (one thread-pool hop); also the size of
-    # each network write when streaming a GET.
+    # Bytes per disk read or write of replication (one thread-pool hop); an
+    # object PUT of at most this is written in one hop. Object bodies
+    # otherwise go in storage.object_body.BODY_CHUNK pieces.
     disk_chunk_size: int = field(default=262144, metadata={"min": 4096})
+    # Send object bodies with os.sendfile (storage.object_body); off, the
+    # daemon reads each chunk and writes it to the socket.
+    sendfile: bool = True
     # Seconds a client may stay silent while sending a body; its request
     # line and headers must arrive within as long.
     client_timeout: float = field(default=60.0, metadata={"min": 0.001})

@@ -343,11 +343,6 @@ def open_object(location: ObjectLocation) -> ObjectState:
     )
 
 
-def read_range(fd: int, offset: int, length: int) -> bytes:
-    """Blocking: up to ``length`` bytes at ``offset``; short only at the end."""
-    return os.pread(fd, length, offset)
-
-
 IOV_MAX = 1024  # Linux's limit on the buffers of one writev
 
 

@@ -14,6 +14,7 @@ pieces both ways, so memory stays flat whatever the object's size.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from martlet import ranges as http_ranges
-from martlet.body import read_chunk, read_exactly
+from martlet.body import read_exactly, read_piece
 from martlet.conditional import evaluate, if_range_holds, last_modified_seconds, parse_conditions
 from martlet.errors import (
     BadRequest,
@@ -55,11 +56,9 @@ from storage.diskfile import (
     DiskFileWriter,
     ObjectLocation,
     ObjectState,
-    iter_body,
     object_name,
     open_object,
     read_file_metadata,
-    read_range,
     write_marker,
 )
 from storage.metadata import CorruptObject, ObjectMetadata
@@ -76,6 +75,7 @@ from storage.object_headers import (
     user_meta_from,
 )
 from storage.context import StorageContext
+from storage.object_body import BODY_CHUNK, BodySender, Truncated
 from storage.paths import EntityPath
 from storage.quarantine import BodyMismatch, quarantine_hash_dir, whole_body_verifier
 
@@ -204,14 +204,15 @@ class ObjectServer:
         return request.content_length
 
     async def _receive_body(self, request: web.Request, device: str, writer: DiskFileWriter) -> None:
-        """Stream the body to ``writer`` in disk-sized pieces: the pieces the
-        network gave are gathered (not joined: no copy) and written with one
-        thread hop and one ``writev`` per ``disk_chunk_size``."""
-        chunk_size = self.conf.disk_chunk_size
+        """Stream the body to ``writer`` in ``BODY_CHUNK`` batches: the
+        pieces the network gave are gathered (``read_piece``: never joined,
+        no copy) and written, md5 included, with one thread hop and one
+        ``writev`` per batch."""
+        chunk_size = BODY_CHUNK
         pending: list[bytes] = []
         size = 0
         while True:
-            data = await read_chunk(request, self.conf.client_timeout)
+            data = await read_piece(request, self.conf.client_timeout)
             if data:
                 pending.append(data)
                 size += len(data)
@@ -291,7 +292,8 @@ class ObjectServer:
         parts: Sequence[tuple[int, int, bytes | None]],
         trailer: bytes = b"",
     ) -> None:
-        """Send ``[start, end)`` pieces of the .data, each after its prefix."""
+        """Send ``[start, end)`` pieces of the .data, each after its prefix
+        (``storage.object_body``: sendfile for a single piece)."""
         await response.prepare(request)
         if request.method == "HEAD":
             await response.write_eof()
@@ -301,20 +303,17 @@ class ObjectServer:
         verifier = whole_body_verifier(
             request.method, meta.etag if meta else None, meta.content_length if meta else None, parts
         )
-        for start, end, prefix in parts:
-            if prefix:
-                await response.write(prefix)
-            for offset, length in iter_body(start, end, self.conf.disk_chunk_size):
-                data = await self.ctx.io.run(device, read_range, state.fd, offset, length)
-                if len(data) != length:
-                    # The file is shorter than its metadata says: corrupt. The
-                    # status is already sent, so cutting the connection is the
-                    # only honest signal left.
-                    log.error("object shorter than its metadata", extra={"path": request.path})
-                    raise ConnectionResetError("object truncated on disk")
-                if verifier is not None:
-                    verifier.feed(data)  # raises BodyMismatch before the last chunk goes out
-                await response.write(data)
+        run = functools.partial(self.ctx.io.run, device)
+        sender = BodySender(request, response, run, state.fd, verifier, self.conf.client_timeout,
+                            use_sendfile=self.conf.sendfile and len(parts) == 1 and not parts[0][2])
+        try:
+            for start, end, prefix in parts:
+                if prefix:
+                    await response.write(prefix)
+                await sender.send(start, end)
+        except Truncated:
+            log.error("object shorter than its metadata", extra={"path": request.path})
+            raise
         if trailer:
             await response.write(trailer)
         await response.write_eof()

@@ -72,7 +72,7 @@ class BodyVerifier(BodyDigest):
     the chunk would complete (or overrun) a corrupt body.
     """
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         problem = self.check(data)
         if problem is not None:
             raise BodyMismatch(f"object {problem}")

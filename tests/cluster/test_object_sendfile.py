@@ -1,0 +1,102 @@
+"""Object bodies out of a real storage daemon: the sendfile path and its
+fallback send the same bytes, whole or ranged, and both cut a corrupt
+multi-chunk body before its last chunk (storage.object_body)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from storage.diskfile import object_location
+from storage.object_body import BODY_CHUNK
+from tests.cluster.conftest import TEST_HASH, StorageDaemon, make_devices, start_storage_daemon
+from tests.cluster.object_helpers import call, opath, put_object
+
+pytestmark = pytest.mark.cluster
+
+# Three and a half chunks: a whole GET is several sendfile calls and md5 checks.
+BODY = os.urandom(BODY_CHUNK * 3 + BODY_CHUNK // 2)
+
+
+@pytest.fixture(params=[True, False], ids=["sendfile", "read-write"])
+async def daemon(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StorageDaemon]:
+    started = await start_storage_daemon(make_devices(tmp_path / "node"), sendfile=request.param)
+    try:
+        yield started
+    finally:
+        await started.stop()
+
+
+@pytest.fixture
+def sendfile_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the bytes asked of each real ``os.sendfile`` call (a spy: it still sends)."""
+    calls: list[int] = []
+    real: Callable[..., int] = os.sendfile
+
+    def counting(out_fd: int, in_fd: int, offset: Any, count: int) -> int:
+        calls.append(count)
+        return real(out_fd, in_fd, offset, count)
+
+    monkeypatch.setattr(os, "sendfile", counting)
+    return calls
+
+
+async def test_whole_body_and_ranges(daemon: StorageDaemon, backend: aiohttp.ClientSession,
+                                     sendfile_calls: list[int]) -> None:
+    assert (await put_object(backend, daemon, opath(), BODY))[0] == 201
+    status, headers, data = await call(backend, daemon, "GET", opath())
+    assert status == 200 and data == BODY and headers["ETag"] == hashlib.md5(BODY).hexdigest()
+    # A range across chunk boundaries, a suffix, one inside the first chunk.
+    for first, last in ((BODY_CHUNK - 10, 2 * BODY_CHUNK + 10), (len(BODY) - 100, len(BODY) - 1), (5, 9)):
+        status, headers, data = await call(backend, daemon, "GET", opath(), {"Range": f"bytes={first}-{last}"})
+        assert status == 206 and data == BODY[first:last + 1]
+        assert headers["Content-Range"] == f"bytes {first}-{last}/{len(BODY)}"
+    status, headers, data = await call(backend, daemon, "GET", opath(), {"Range": "bytes=0-1,-2"})
+    assert status == 206 and BODY[:2] in data and BODY[-2:] in data
+    assert headers["Content-Type"].startswith("multipart/byteranges")
+    status, headers, data = await call(backend, daemon, "HEAD", opath())
+    assert status == 200 and data == b"" and headers["Content-Length"] == str(len(BODY))
+    if daemon.config.storage.sendfile:
+        assert sum(sendfile_calls) >= len(BODY)
+    else:
+        assert sendfile_calls == []
+
+
+async def test_corrupt_body_is_cut_before_its_last_chunk(daemon: StorageDaemon,
+                                                         backend: aiohttp.ClientSession) -> None:
+    assert (await put_object(backend, daemon, opath(), BODY))[0] == 201
+    loc = object_location(daemon.device_path("sda"), 3, "AUTH_a", "c", "o", TEST_HASH)
+    (data_file,) = [loc.hash_dir / n for n in os.listdir(loc.hash_dir)]
+    with open(data_file, "r+b") as handle:
+        handle.seek(10)
+        handle.write(bytes([BODY[10] ^ 0xFF]))
+    received = bytearray()
+    with pytest.raises(aiohttp.ClientPayloadError):
+        async with backend.get(daemon.url(opath())) as response:
+            assert response.status == 200
+            async for piece in response.content.iter_any():
+                received += piece
+    assert len(received) <= len(BODY) - (len(BODY) % BODY_CHUNK)  # the last chunk never went out
+    assert (await call(backend, daemon, "GET", opath()))[0] == 404  # quarantined
+
+
+async def test_refused_sendfile_falls_back_to_reads(storage_daemon: StorageDaemon, backend: aiohttp.ClientSession,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A socket the kernel will not sendfile to (injected: EINVAL, as for an
+    unsupported socket type) still gets every byte, checked or ranged."""
+
+    def refuse(*_args: Any) -> int:
+        raise OSError(22, "Invalid argument")
+
+    assert (await put_object(backend, storage_daemon, opath(), BODY))[0] == 201
+    monkeypatch.setattr(os, "sendfile", refuse)
+    status, _, data = await call(backend, storage_daemon, "GET", opath())
+    assert status == 200 and data == BODY
+    status, _, data = await call(backend, storage_daemon, "GET", opath(), {"Range": "bytes=100-"})
+    assert status == 206 and data == BODY[100:]
