@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 # md5 call and the sendfile call are paid rarely, small enough that a body
 # found corrupt is cut after little was read for nothing.
 BODY_CHUNK = 1024 * 1024
+# Smaller pieces are read and written: below this, one hop and one write
+# (the status line joined with the body) cost less than a ``dup``, a write
+# of the headers alone and a ``sendfile``.
+SENDFILE_MIN = 64 * 1024
 # Errors meaning "this socket or file cannot be sendfile'd": fall back.
 _NO_SENDFILE = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSOCK)
 

@@ -75,7 +75,7 @@ from storage.object_headers import (
     user_meta_from,
 )
 from storage.context import StorageContext
-from storage.object_body import BODY_CHUNK, BodySender, Truncated
+from storage.object_body import BODY_CHUNK, SENDFILE_MIN, BodySender, Truncated
 from storage.paths import EntityPath
 from storage.quarantine import BodyMismatch, quarantine_hash_dir, whole_body_verifier
 
@@ -305,7 +305,8 @@ class ObjectServer:
         )
         run = functools.partial(self.ctx.io.run, device)
         sender = BodySender(request, response, run, state.fd, verifier, self.conf.client_timeout,
-                            use_sendfile=self.conf.sendfile and len(parts) == 1 and not parts[0][2])
+                            use_sendfile=self.conf.sendfile and len(parts) == 1 and not parts[0][2]
+                            and parts[0][1] - parts[0][0] >= SENDFILE_MIN)
         try:
             for start, end, prefix in parts:
                 if prefix:
