@@ -43,14 +43,32 @@ async def read_piece(request: web.Request, timeout: float) -> bytes:
     caller that gathers them itself (a ``writev``) saves that copy."""
     try:
         async with asyncio.timeout(timeout):
-            while True:
-                data, end_of_http_chunk = await request.content.readchunk()
-                if data or not end_of_http_chunk:
-                    return data
+            return await next_piece(request.content)
     except TimeoutError:
         raise RequestTimeout("client sent no data for too long") from None
     except _BODY_ERRORS as exc:
         raise ClientDisconnect(f"client read failed: {type(exc).__name__}") from None
+
+
+async def next_piece(content: aiohttp.StreamReader) -> bytes:
+    """The next non-empty piece of ``content`` as the network gave it, or
+    ``b""`` at its end.
+
+    ``readchunk`` also answers ``(b"", True)`` at each boundary of a chunked
+    body, and aiohttp's one shared empty-body reader answers that for ever
+    once any body without bytes has been read to its end: the end is asked
+    of ``at_eof``, else a loop on ``readchunk`` never ends nor yields."""
+    while True:
+        data, _ = await content.readchunk()
+        if data or content.at_eof():
+            return data
+
+
+async def iter_pieces(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """Each piece of ``content`` as the network gave it (never joined, unlike
+    ``iter_chunked``/``readany``, which copy the pieces buffered meanwhile)."""
+    while piece := await next_piece(content):
+        yield piece
 
 
 async def read_exactly(request: web.Request, timeout: float, size: int) -> bytes:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from martlet.body import iter_pieces
 from martlet.swift_path import SwiftPath
 from proxy.fanout import NODE_ERRORS, ReadAnswer, note_error, read_first
 from proxy.headers import backend_response_headers
@@ -184,7 +185,7 @@ class ObjectStream:
                         await skip_prefix(response, skip, crc.crc, chunk_size)
                     # Each piece as the network gave it: reading ``chunk_size``
                     # at a time would join the pieces buffered meanwhile (a copy).
-                    async for chunk, _ in response.content.iter_chunks():
+                    async for chunk in iter_pieces(response.content):
                         if crc is not None:
                             crc.update(chunk)
                         await out.write(chunk)
