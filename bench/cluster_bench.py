@@ -91,7 +91,6 @@ async def small_objects(session: aiohttp.ClientSession, base: str, token: str, s
     body = os.urandom(size)
     headers = {"X-Auth-Token": token}
     names = [f"{base}/o{i:06d}" for i in range(count)]
-    label = f"{size // KIB} KiB" if size < MIB else f"{size // MIB} MiB"
 
     async def put(i: int) -> None:
         async with session.put(names[i], data=body, headers=headers) as answer:
@@ -112,9 +111,23 @@ async def small_objects(session: aiohttp.ClientSession, base: str, token: str, s
         async with session.delete(names[i], headers=headers) as answer:
             await expect(answer, 204)
 
+    return await verb_phases("", size, count, concurrency, put, get, head, delete)
+
+
+def size_label(size: int) -> str:
+    return f"{size // KIB} KiB" if size < MIB else f"{size // MIB} MiB"
+
+
+async def verb_phases(prefix: str, size: int, count: int, concurrency: int, put: Callable[[int], Awaitable[None]],
+                      get: Callable[[int], Awaitable[None]], head: Callable[[int], Awaitable[None]],
+                      delete: Callable[[int], Awaitable[None]]) -> list[Result]:
+    """The PUT, GET, HEAD and DELETE phases of ``count`` objects of
+    ``size`` bytes, one after the other (shared with s3_bench.py, so both
+    APIs are driven alike)."""
     results = []
     for verb, one, moved in (("PUT", put, size), ("GET", get, size), ("HEAD", head, 0), ("DELETE", delete, 0)):
-        results.append(await run_phase(f"{verb} {label} x{count}/c{concurrency}", count, concurrency, moved, one))
+        name = f"{prefix}{verb} {size_label(size)} x{count}/c{concurrency}"
+        results.append(await run_phase(name, count, concurrency, moved, one))
     return results
 
 
@@ -156,6 +169,14 @@ async def large_object(session: aiohttp.ClientSession, base: str, token: str, si
     ]
 
 
+def client_session() -> aiohttp.ClientSession:
+    """The load generator's session (shared with s3_bench.py): unlimited
+    pooled connections, bodies read as sent."""
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False)
+
+
 async def main(args: argparse.Namespace) -> None:
     port = urlparse(args.auth_url).port or 80
     if args.server_pids:
@@ -164,9 +185,7 @@ async def main(args: argparse.Namespace) -> None:
         SERVER_ROOTS[:] = cluster_roots(port)
     if not SERVER_ROOTS:
         print("server CPU not measured: no martlet proxy on this machine serves the port (give --server-pids)")
-    connector = aiohttp.TCPConnector(limit=0)
-    timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False) as session:
+    async with client_session() as session:
         storage_url, token = await authenticate(session, args.auth_url, args.user, args.key)
         container = f"{storage_url}/bench-{uuid.uuid4().hex[:8]}"
         async with session.put(container, headers={"X-Auth-Token": token}) as answer:

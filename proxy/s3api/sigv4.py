@@ -203,7 +203,7 @@ def _signed(credential: str, signed_headers: str, signature: str, amz_date: str,
     names = tuple(signed_headers.lower().split(";"))
     if "host" not in names:
         raise S3Error("AccessDenied", "Host must be a signed header")
-    if parse_amz_date(amz_date).strftime("%Y%m%d") != date:
+    if amz_day(amz_date) != date:
         raise S3Error("AuthorizationHeaderMalformed", "The authorization header is malformed; "
                       f"Invalid credential date \"{date}\". This date is not the same as X-Amz-Date: \"{amz_date[:8]}\".")
     if service != "s3":
@@ -220,6 +220,14 @@ def parse_amz_date(text: str) -> datetime:
         return datetime.strptime(text, AMZ_DATE_FORMAT).replace(tzinfo=timezone.utc)
     except ValueError:
         raise S3Error("AccessDenied", "AWS authentication requires a valid Date or x-amz-date header") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def amz_day(text: str) -> str:
+    """The ``yyyymmdd`` of an ``x-amz-date``, as a credential scope names
+    it (cached with the parse: ``strftime`` costs as much as the rest of
+    reading a signature)."""
+    return parse_amz_date(text).strftime("%Y%m%d")
 
 
 def _from_http_date(text: str) -> str:

@@ -118,6 +118,17 @@ def test_clock_skew() -> None:
     assert skewed.value.code == "RequestTimeTooSkewed" and skewed.value.status == 403
 
 
+def test_amz_day() -> None:
+    """The scope date an x-amz-date names: its day, cached or not; a date
+    that is no x-amz-date is AccessDenied, every time it is read."""
+    assert sigv4.amz_day("20130524T235959Z") == "20130524"
+    assert sigv4.amz_day("20130524T235959Z") == "20130524"
+    for _ in range(2):
+        with pytest.raises(S3Error) as bad:
+            sigv4.amz_day("20130524")
+        assert bad.value.code == "AccessDenied"
+
+
 @pytest.mark.parametrize("authorization,code", [
     ("AWS4-HMAC-SHA256 Credential=a/20130524/us-east-1/s3/aws4_request, SignedHeaders=host", "AuthorizationHeaderMalformed"),
     ("AWS4-HMAC-SHA256 Credential=a/20130524/us-east-1/s3, SignedHeaders=host, Signature=x", "AuthorizationHeaderMalformed"),
