@@ -183,8 +183,12 @@ class BodySender:
             pieces = list(iter_body(start, end, BODY_CHUNK))
             for index, (offset, length) in enumerate(pieces):
                 buffer = await checks.take(offset, length)
-                if index + 1 < len(pieces) and index > 0:
-                    checks.start(*pieces[index + 1])  # the md5 of the next chunk beside this sendfile
+                following = pieces[index + 1] if index + 1 < len(pieces) else None
+                # The md5 of the next chunk runs beside this chunk's sendfile;
+                # for the first chunk only once sendfile took it, since a
+                # refused one sends on by reads, which feed the check in order.
+                if following is not None and index > 0:
+                    checks.start(*following)
                 try:
                     await sendfile_range(out_fd, self.fd, offset, length, self.timeout)
                 except SendfileRefused as exc:
@@ -197,8 +201,8 @@ class BodySender:
                     await self.response.write(bytes(buffer[:length]))
                     return offset + length
                 _count_sent(self.response, length)
-                if index == 0 and len(pieces) > 1:
-                    checks.start(*pieces[1])
+                if following is not None and index == 0:
+                    checks.start(*following)
             return end
         finally:
             await checks.settle()
