@@ -53,6 +53,7 @@ from martlet.expiring import HIDDEN_ACCOUNT, Task
 from martlet.netaddr import host_port
 from martlet.policies import POLICY_INDEX_HEADER
 from martlet.timestamp import Timestamp
+from replicator.config import ring_address
 from replicator.daemon import repeat_passes
 from replicator.stats import write_stats
 from ring import Device, Ring, load_ring
@@ -113,7 +114,7 @@ class Expirer:
         self.storage = storage
         self.section = section
         self.key = backend_key(storage.cluster)
-        self.address = (section.ring_ip or storage.storage.bind_ip, section.ring_port or storage.storage.bind_port)
+        self.address = ring_address(storage, section.ring_ip, section.ring_port)
         self.metrics = ExpirerMetrics()
         self.stats_file = stats_file(storage.devices_root, self.name, section.stats_file)
 
