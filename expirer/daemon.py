@@ -21,8 +21,7 @@ Tasks start at most ``tasks_per_second`` per second, ``concurrency`` at a
 time. Each pass's figures go to the stats file (``<devices>/expirer.json``),
 which the storage daemon's ``/recon`` and ``/metrics`` show
 (``martlet_last_pass_count{daemon="expirer",figure=...}``,
-``martlet_last_pass_duration_seconds``); ``ExpirerMetrics`` keeps the
-process's totals.
+``martlet_last_pass_duration_seconds``).
 """
 
 from __future__ import annotations
@@ -79,25 +78,7 @@ class ExpirerPass:
     seconds: float = 0.0
 
     def figures(self) -> dict[str, float]:
-        return dict(asdict(self))
-
-
-@dataclass
-class ExpirerMetrics:
-    """Cumulative counters of one expirer process."""
-
-    passes: int = 0
-    tasks: int = 0
-    deleted: int = 0
-    skipped: int = 0
-    failures: int = 0
-    last_pass_seconds: float = 0.0
-
-    def add(self, done: ExpirerPass) -> None:
-        self.passes += 1
-        for name in ("tasks", "deleted", "skipped", "failures"):
-            setattr(self, name, getattr(self, name) + getattr(done, name))
-        self.last_pass_seconds = done.seconds
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -115,7 +96,6 @@ class Expirer:
         self.section = section
         self.key = backend_key(storage.cluster)
         self.address = ring_address(storage, section.ring_ip, section.ring_port)
-        self.metrics = ExpirerMetrics()
         self.stats_file = stats_file(storage.devices_root, self.name, section.stats_file)
 
     # -- rings ---------------------------------------------------------------
@@ -163,7 +143,6 @@ class Expirer:
                 if await self._delete_container(session, cnodes, cpart, container):
                     done.containers_deleted += 1
         done.seconds = round(time.monotonic() - started, 6)
-        self.metrics.add(done)
         log.info("expirer pass", extra=done.figures())
         await asyncio.to_thread(write_stats, self.stats_file, self.name, done)
         return done
