@@ -38,7 +38,6 @@ import aiohttp
 
 from expirer.config import ExpirerSection
 from expirer.plan import (
-    RateLimiter,
     container_finished,
     deletion_outcome,
     due_containers,
@@ -52,6 +51,7 @@ from martlet.expiring import HIDDEN_ACCOUNT, Task
 from martlet.netaddr import host_port
 from martlet.policies import POLICY_INDEX_HEADER
 from martlet.timestamp import Timestamp
+from replicator.auditor import RateLimiter
 from replicator.config import ring_address
 from replicator.daemon import repeat_passes
 from replicator.stats import write_stats
@@ -221,7 +221,7 @@ class Expirer:
                         task_part: int, container: str, task: Task, gate: asyncio.Semaphore,
                         limiter: RateLimiter, done: ExpirerPass) -> None:
         async with gate:
-            await asyncio.sleep(limiter.delay(time.monotonic()))
+            await asyncio.sleep(limiter.reserve(1))
             done.tasks += 1
             outcome = await self._delete_object(session, rings, task)
             if outcome == "failed":
