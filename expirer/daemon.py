@@ -73,7 +73,7 @@ class ExpirerPass:
     tasks: int = 0  # tasks processed (tried)
     deleted: int = 0  # objects deleted
     skipped: int = 0  # tasks with nothing to delete (gone, overwritten, delete-at moved)
-    failures: int = 0  # tasks left for the next pass
+    failures: int = 0  # tasks left for the next pass, and listings no replica answered
     containers_deleted: int = 0  # empty task containers removed
     seconds: float = 0.0
 
@@ -125,6 +125,8 @@ class Expirer:
         rings = await asyncio.to_thread(self._load_rings)
         part, nodes = rings.account.get_nodes(HIDDEN_ACCOUNT)
         listed = await self._list_all(session, nodes, part, (HIDDEN_ACCOUNT,))
+        if listed is None:
+            done.failures += 1  # no replica of the hidden account answered: the pass could not look
         limiter = RateLimiter(self.section.tasks_per_second)
         gate = asyncio.Semaphore(self.section.concurrency)
         for container in due_containers((row["name"] for row in listed or []), now):
