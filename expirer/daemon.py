@@ -21,8 +21,7 @@ Tasks start at most ``tasks_per_second`` per second, ``concurrency`` at a
 time. Each pass's figures go to the stats file (``<devices>/expirer.json``),
 which the storage daemon's ``/recon`` and ``/metrics`` show
 (``martlet_last_pass_count{daemon="expirer",figure=...}``,
-``martlet_last_pass_duration_seconds``); ``ExpirerMetrics`` keeps the
-process's totals.
+``martlet_last_pass_duration_seconds``).
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ import aiohttp
 
 from expirer.config import ExpirerSection
 from expirer.plan import (
-    RateLimiter,
     container_finished,
     deletion_outcome,
     due_containers,
@@ -53,6 +51,8 @@ from martlet.expiring import HIDDEN_ACCOUNT, Task
 from martlet.netaddr import host_port
 from martlet.policies import POLICY_INDEX_HEADER
 from martlet.timestamp import Timestamp
+from replicator.auditor import RateLimiter
+from replicator.config import ring_address
 from replicator.daemon import repeat_passes
 from replicator.stats import write_stats
 from ring import Device, Ring, load_ring
@@ -73,30 +73,12 @@ class ExpirerPass:
     tasks: int = 0  # tasks processed (tried)
     deleted: int = 0  # objects deleted
     skipped: int = 0  # tasks with nothing to delete (gone, overwritten, delete-at moved)
-    failures: int = 0  # tasks left for the next pass
+    failures: int = 0  # tasks left for the next pass, and listings no replica answered
     containers_deleted: int = 0  # empty task containers removed
     seconds: float = 0.0
 
     def figures(self) -> dict[str, float]:
-        return dict(asdict(self))
-
-
-@dataclass
-class ExpirerMetrics:
-    """Cumulative counters of one expirer process."""
-
-    passes: int = 0
-    tasks: int = 0
-    deleted: int = 0
-    skipped: int = 0
-    failures: int = 0
-    last_pass_seconds: float = 0.0
-
-    def add(self, done: ExpirerPass) -> None:
-        self.passes += 1
-        for name in ("tasks", "deleted", "skipped", "failures"):
-            setattr(self, name, getattr(self, name) + getattr(done, name))
-        self.last_pass_seconds = done.seconds
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -113,8 +95,7 @@ class Expirer:
         self.storage = storage
         self.section = section
         self.key = backend_key(storage.cluster)
-        self.address = (section.ring_ip or storage.storage.bind_ip, section.ring_port or storage.storage.bind_port)
-        self.metrics = ExpirerMetrics()
+        self.address = ring_address(storage, section.ring_ip, section.ring_port)
         self.stats_file = stats_file(storage.devices_root, self.name, section.stats_file)
 
     # -- rings ---------------------------------------------------------------
@@ -144,6 +125,8 @@ class Expirer:
         rings = await asyncio.to_thread(self._load_rings)
         part, nodes = rings.account.get_nodes(HIDDEN_ACCOUNT)
         listed = await self._list_all(session, nodes, part, (HIDDEN_ACCOUNT,))
+        if listed is None:
+            done.failures += 1  # no replica of the hidden account answered: the pass could not look
         limiter = RateLimiter(self.section.tasks_per_second)
         gate = asyncio.Semaphore(self.section.concurrency)
         for container in due_containers((row["name"] for row in listed or []), now):
@@ -162,7 +145,6 @@ class Expirer:
                 if await self._delete_container(session, cnodes, cpart, container):
                     done.containers_deleted += 1
         done.seconds = round(time.monotonic() - started, 6)
-        self.metrics.add(done)
         log.info("expirer pass", extra=done.figures())
         await asyncio.to_thread(write_stats, self.stats_file, self.name, done)
         return done
@@ -241,7 +223,7 @@ class Expirer:
                         task_part: int, container: str, task: Task, gate: asyncio.Semaphore,
                         limiter: RateLimiter, done: ExpirerPass) -> None:
         async with gate:
-            await asyncio.sleep(limiter.delay(time.monotonic()))
+            await asyncio.sleep(limiter.reserve(1))
             done.tasks += 1
             outcome = await self._delete_object(session, rings, task)
             if outcome == "failed":

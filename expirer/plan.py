@@ -93,22 +93,3 @@ def quorum(statuses: Sequence[int | None], replicas: int, ok: Iterable[int] = ()
     """Did a quorum answer 2xx (or one of ``ok``)?"""
     good = set(ok)
     return sum(1 for s in statuses if s is not None and (200 <= s < 300 or s in good)) >= quorum_size(replicas)
-
-
-class RateLimiter:
-    """At most ``per_second`` starts per second (0: unlimited), in steps.
-
-    Pure bookkeeping: ``delay(now)`` says how long the caller must sleep
-    before its next start, and counts that start.
-    """
-
-    def __init__(self, per_second: float) -> None:
-        self.per_second = per_second
-        self._next = 0.0
-
-    def delay(self, now: float) -> float:
-        if self.per_second <= 0:
-            return 0.0
-        start = max(now, self._next)
-        self._next = start + 1.0 / self.per_second
-        return start - now

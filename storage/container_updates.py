@@ -172,8 +172,9 @@ def expirer_task_updates(
     new task, a DELETE of the old one. Only the task container the proxy
     named can be reached: an old task elsewhere is left for the expirer,
     whose ``X-If-Delete-At`` DELETE then finds the times differ (412) and
-    drops it. Nothing at all when neither time is set."""
-    if old == new or (old is None and new is None):
+    drops it. Nothing at all when the time did not change (neither set,
+    the common write, included)."""
+    if old == new:
         return []
     container, targets, partition, account = task_targets(headers)
     if not targets:

@@ -422,8 +422,6 @@ class ObjectServer:
         async_pending, like any container update. None for the common
         write that neither has nor had a delete-at."""
         old = before.metadata.delete_at if before.exists and before.metadata is not None else None
-        if old is None and delete_at is None:
-            return []
         return expirer_task_updates(request.headers, path, timestamp, old, delete_at, policy)
 
     async def _send_updates(self, path: EntityPath, records: list[PendingUpdate]) -> None:

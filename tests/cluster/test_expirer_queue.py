@@ -86,7 +86,8 @@ async def test_a_task_whose_container_server_is_down_is_queued_and_replayed(tmp_
             assert time.monotonic() < deadline, "the hidden account never listed the task container"
             await asyncio.sleep(0.2)
 
-        # A POST moving the time (within the day) replaces the row; one dropping it removes it.
+        # A POST moving the time (within the day) replaces the row. (One dropping it names no task
+        # container, so its row stays until the expirer's X-If-Delete-At DELETE gets a 412.)
         later = delete_at + 1 if task_container(delete_at + 1) == task_container(delete_at) else delete_at - 1
         headers = {"X-Timestamp": ts(), **task_headers(later, port)}
         assert (await call(backend, object_node, "POST", opath, headers))[0] == 202

@@ -7,7 +7,6 @@ from collections import Counter
 import pytest
 
 from expirer.plan import (
-    RateLimiter,
     container_finished,
     deletion_outcome,
     due_containers,
@@ -17,6 +16,7 @@ from expirer.plan import (
     replica_of,
 )
 from martlet.expiring import Task, parse_task, policy_of, task_container, task_content_type, task_name
+from replicator.auditor import RateLimiter
 
 
 def test_names_sort_by_time_and_round_trip() -> None:
@@ -76,9 +76,12 @@ def test_deletion_outcomes() -> None:
 
 
 def test_rate_limiter_spaces_starts() -> None:
-    limiter = RateLimiter(4.0)
-    delays = [limiter.delay(100.0) for _ in range(4)]
+    # The expirer paces its task starts with the auditor's limiter, one unit a task.
+    now = [100.0]
+    limiter = RateLimiter(4.0, clock=lambda: now[0])
+    delays = [limiter.reserve(1) for _ in range(4)]
     assert delays == [0.0, 0.25, 0.5, 0.75]
-    assert limiter.delay(200.0) == 0.0  # idle time is not banked
-    unlimited = RateLimiter(0)
-    assert [unlimited.delay(1.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    now[0] = 200.0
+    assert limiter.reserve(1) == 0.0  # idle time is not banked
+    unlimited = RateLimiter(0, clock=lambda: 1.0)
+    assert [unlimited.reserve(1) for _ in range(3)] == [0.0, 0.0, 0.0]
