@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 
+# The md5 of no bytes: the ETag of every empty body (a symlink, an expirer task row).
+EMPTY_MD5 = hashlib.md5(b"", usedforsecurity=False).hexdigest()
+
 
 class BodyDigest:
     """md5 of a body of known ``length`` as it streams.

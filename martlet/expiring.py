@@ -21,8 +21,6 @@ AUTO_CREATE_PREFIX = "."
 DEFAULT_DIVISOR = 86400
 POLICY_PARAM = "swift_expirer_policy"
 TASK_CONTENT_TYPE = "text/plain"
-# What a task row stands for in its container's stats: nothing.
-EMPTY_ETAG = "d41d8cd98f00b204e9800998ecf8427e"
 
 
 @dataclass(frozen=True, order=True)

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from martlet.content_type import split_swift_bytes, with_swift_bytes
+from martlet.digest import EMPTY_MD5
 from martlet.errors import BadRequest
-from martlet.expiring import EMPTY_ETAG, HIDDEN_ACCOUNT, task_container, task_content_type, task_name
+from martlet.expiring import HIDDEN_ACCOUNT, task_container, task_content_type, task_name
 from martlet.policies import POLICY_INDEX_HEADER
 from martlet.timestamp import Timestamp
 from storage.async_pending import PendingUpdate
@@ -184,7 +185,7 @@ def expirer_task_updates(
     base = {BACKEND_TYPE_HEADER: "container", "X-Timestamp": timestamp.internal, POLICY_INDEX_HEADER: "0", **account}
     records: list[PendingUpdate] = []
     if new is not None and task_container(new) == container:
-        put = {**base, "X-Size": "0", "X-Content-Type": task_content_type(policy), "X-Etag": EMPTY_ETAG}
+        put = {**base, "X-Size": "0", "X-Content-Type": task_content_type(policy), "X-Etag": EMPTY_MD5}
         records += [PendingUpdate("PUT", host, device, partition, HIDDEN_ACCOUNT, container, task_name(new, *names), put)
                     for host, device in targets]
     if old is not None and task_container(old) == container:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
+from martlet.digest import EMPTY_MD5
 from martlet.errors import BadRequest, Conflict, PreconditionFailed
 from martlet.swift_path import SwiftPath
 from proxy.constraints import check_container_name, check_object_name, decode_segment
@@ -42,7 +43,6 @@ EXTEND_SYSMETA = "X-Object-Sysmeta-Symloop-Extend"
 # and POST of the object (storage.container_updates).
 OVERRIDE_ETAG_SYSMETA = "X-Object-Sysmeta-Container-Update-Override-Etag"
 
-EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 FORM_REASON = "X-Symlink-Target header must be of the form <container name>/<object name>"
 
 
