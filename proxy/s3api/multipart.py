@@ -141,7 +141,7 @@ async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
         return _completed(call, done[S3_ETAG_SYSMETA])
     if (request.content_length or 0) > MAX_COMPLETE_BODY:
         raise S3Error("MalformedXML")
-    requested = requested_parts(await request.content.read(MAX_COMPLETE_BODY + 1))
+    requested = requested_parts(await call.xml_body(MAX_COMPLETE_BODY))
     section = call.ctx.state.config.features.s3api
     chosen = check_parts(requested, await _parts(call, upload_id), section.min_segment_size)
     etag = multipart_etag(chosen)
