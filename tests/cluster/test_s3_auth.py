@@ -193,7 +193,7 @@ def test_xml_body_read_to_its_end(cluster: RunningCluster, s3: Any) -> None:
     request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Length": str(len(body))})
     S3SigV4Auth(Credentials(ACCESS, SECRET), "s3", "us-east-1").add_auth(request)
     parsed = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=30)
     try:
         connection.putrequest("POST", "/auth?delete", skip_host="host" in request.headers,
                               skip_accept_encoding=True)
