@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from martlet.body import read_limited
 from martlet.errors import ClientDisconnect, MartletError
 from martlet.swift_path import SwiftPath
 from proxy.access import authorize, authorize_container
@@ -97,6 +98,15 @@ class S3Call:
             raise
         data: list[dict[str, Any]] = json.loads(body) if body else []
         return data
+
+    async def xml_body(self, limit: int) -> bytes:
+        """The request's whole body (an XML document); MalformedXML past
+        ``limit`` bytes. Read to its end: ``content.read(n)`` answers only
+        what has arrived so far, a document cut short."""
+        body = await read_limited(self.ctx.request, self.ctx.state.settings.client_timeout, limit)
+        if body is None:
+            raise S3Error("MalformedXML")
+        return body
 
     async def versioning(self, bucket: str | None = None) -> Versioning:
         """A bucket's object versioning, from its (cached) container info;

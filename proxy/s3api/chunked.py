@@ -53,11 +53,11 @@ class Reader:
         return True
 
     async def line(self) -> bytes:
-        while b"\r\n" not in self.buffer:
+        while (end := self.buffer.find(b"\r\n")) < 0:
             if len(self.buffer) > MAX_HEADER_LINE or not await self._fill():
                 raise S3Error("IncompleteBody", "The request body terminated unexpectedly", status=400)
-        line, _, rest = bytes(self.buffer).partition(b"\r\n")
-        self.buffer = bytearray(rest)
+        line = bytes(self.buffer[:end])
+        del self.buffer[:end + 2]  # not a copy of the rest, which may be most of a piece
         return line
 
     async def exactly(self, count: int) -> bytes:
@@ -66,6 +66,16 @@ class Reader:
                 raise S3Error("IncompleteBody", "The request body terminated unexpectedly", status=400)
         data = bytes(self.buffer[:count])
         del self.buffer[:count]
+        return data
+
+    async def chunk_data(self, size: int) -> bytes:
+        """The ``size`` bytes of a chunk and the CRLF that ends them: the
+        framing both kinds of aws-chunked body share."""
+        if size > MAX_CHUNK:
+            raise S3Error("InvalidRequest", f"An aws-chunked chunk is limited to {MAX_CHUNK} bytes")
+        data = await self.exactly(size)
+        if await self.exactly(2) != b"\r\n":
+            raise S3Error("InvalidRequest", "Malformed aws-chunked chunk")
         return data
 
 
@@ -82,11 +92,7 @@ async def decode(chunks: AsyncIterator[bytes], key: bytes, amz_date: str, scope:
         if match is None:
             raise S3Error("InvalidRequest", "Malformed aws-chunked chunk header")
         size = int(match.group(1), 16)
-        if size > MAX_CHUNK:
-            raise S3Error("InvalidRequest", f"An aws-chunked chunk is limited to {MAX_CHUNK} bytes")
-        data = await reader.exactly(size)
-        if await reader.exactly(2) != b"\r\n":
-            raise S3Error("InvalidRequest", "Malformed aws-chunked chunk")
+        data = await reader.chunk_data(size)
         expected = chunk_signature(key, amz_date, scope, previous, data)
         if not hmac.compare_digest(expected, match.group(2).decode("ascii")):
             raise S3Error("SignatureDoesNotMatch", "A chunk's signature does not match")

@@ -95,8 +95,9 @@ def s3_time(swift_time: str) -> str:
     ``Last-Modified`` (which has whole seconds)."""
     base, _, fraction = swift_time.partition(".")
     if fraction.strip("0"):
-        when = datetime.strptime(base, "%Y-%m-%dT%H:%M:%S") + timedelta(seconds=1)
-        base = when.strftime("%Y-%m-%dT%H:%M:%S")
+        # fromisoformat, not strptime: this runs for each row of a listing,
+        # and strptime costs about 15 times as much.
+        base = (datetime.fromisoformat(base) + timedelta(seconds=1)).isoformat()
     return f"{base}.000Z"
 
 

@@ -41,7 +41,7 @@ async def delete_objects(call: S3Call) -> web.StreamResponse:
     if (request.content_length or 0) > MAX_BODY:
         raise S3Error("MalformedXML")
     await call.container_headers()  # NoSuchBucket comes first
-    body = await request.content.read(MAX_BODY + 1)
+    body = await call.xml_body(MAX_BODY)
     if "Content-MD5" in call.headers and md5_hex(call.headers["Content-MD5"]) != hashlib.md5(body).hexdigest():
         raise S3Error("BadDigest")
     keys, quiet = delete_request(body, call.ctx.state.config.features.s3api.max_multi_delete_objects)

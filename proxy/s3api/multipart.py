@@ -23,6 +23,7 @@ from proxy.s3api.multipart_rules import (
     split_marker, stored_parts,
 )
 from proxy.s3api.objects import copy_source, manifest_sysmeta, put_body, put_headers, source_query
+from proxy.s3api.request_rules import check_write_conditions
 from proxy.s3api.versioning import version_headers
 from proxy.s3api.xml_doc import Node, document
 
@@ -125,9 +126,7 @@ MARKER_CONTENT_HEADERS = frozenset({"content-type", "content-encoding", "content
 
 async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
     request = call.ctx.request
-    conditions = [h for h in ("If-Match", "If-Modified-Since", "If-Unmodified-Since") if h in call.headers]
-    if conditions or call.headers.get("If-None-Match", "*") != "*":
-        raise S3Error("NotImplemented")  # If-None-Match: * alone is judged by the manifest PUT
+    check_write_conditions(call.headers)  # If-None-Match: * alone is judged by the manifest PUT
     await call.container_headers()  # NoSuchBucket before the document's errors
     try:
         marker = await _marker_headers(call, upload_id)  # NoSuchUpload too, as Swift's s3api
@@ -141,7 +140,7 @@ async def complete_upload(call: S3Call, upload_id: str) -> web.StreamResponse:
         return _completed(call, done[S3_ETAG_SYSMETA])
     if (request.content_length or 0) > MAX_COMPLETE_BODY:
         raise S3Error("MalformedXML")
-    requested = requested_parts(await request.content.read(MAX_COMPLETE_BODY + 1))
+    requested = requested_parts(await call.xml_body(MAX_COMPLETE_BODY))
     section = call.ctx.state.config.features.s3api
     chosen = check_parts(requested, await _parts(call, upload_id), section.min_segment_size)
     etag = multipart_etag(chosen)

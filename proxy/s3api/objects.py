@@ -161,6 +161,7 @@ async def read_object(call: S3Call) -> Answer:
                 raise versioning.no_such_version(call.key, version)
             stored = SwiftPath(call.account, bucket_versioning.container, version_object(call.key, version))
         query = f"?version-id={quote(version)}"
+    s3_etag: str | None = None  # a multipart object's, once looked up
     if "If-Match" in headers or "If-None-Match" in headers:
         # A multipart object is judged by its S3 ETag (md5-N), which only the
         # manifest's system metadata has (as Swift's s3api: not its Swift ETag).
@@ -174,7 +175,7 @@ async def read_object(call: S3Call) -> Answer:
     # version id, a link's Content-Location); before the clone, which then
     # shares the request's hooks.
     share_hooks(call.ctx)
-    on_response(call.ctx, _to_s3(call.ctx.state, stored), final=True)
+    on_response(call.ctx, _to_s3(call.ctx.state, stored, s3_etag), final=True)
     request = call.ctx.request.clone(rel_url=swift_raw_path(path) + query, headers=headers)
     failed: Mapping[str, str] = {}
     try:
@@ -221,11 +222,12 @@ def multipart_conditions(headers: CIMultiDict[str], s3_etag: str | None) -> int 
     return None
 
 
-def _to_s3(state: ProxyState, path: SwiftPath) -> ResponseHook:
+def _to_s3(state: ProxyState, path: SwiftPath, known_etag: str | None = None) -> ResponseHook:
     """The hook that makes a read's answer headers S3's. A multipart
     upload's object (an SLO) answers with the ETag S3 gave it at
     completion, which only its manifest's system metadata holds: looked
-    up then, for those answers only."""
+    up then, for those answers only (unless the conditions already read it:
+    ``known_etag``)."""
 
     async def hook(response: web.StreamResponse) -> None:
         if response.status >= 400:
@@ -235,7 +237,7 @@ def _to_s3(state: ProxyState, path: SwiftPath) -> ResponseHook:
         response.headers.clear()
         response.headers.extend(shown)
         if multipart:
-            etag = await _multipart_etag(state, path)
+            etag = known_etag if known_etag is not None else await _multipart_etag(state, path)
             if etag is not None:
                 response.headers["ETag"] = f'"{etag}"'
 

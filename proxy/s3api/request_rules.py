@@ -16,7 +16,12 @@ def check_put_conditions(method: str, headers: Mapping[str, str]) -> None:
     but for ``If-None-Match: *`` (create only), which the object servers
     judge (412 when the object exists). A conditional that would be
     ignored must not store anything."""
-    if method != "PUT":
-        return
+    if method == "PUT":
+        check_write_conditions(headers, "Conditional object PUTs are not supported.")
+
+
+def check_write_conditions(headers: Mapping[str, str], message: str | None = None) -> None:
+    """The rule of ``check_put_conditions`` for any write (a multipart
+    completion's POST too): only ``If-None-Match: *``, else NotImplemented."""
     if any(name in headers for name in PUT_CONDITIONS) or headers.get("If-None-Match", "*") != "*":
-        raise S3Error("NotImplemented", "Conditional object PUTs are not supported.")
+        raise S3Error("NotImplemented", message)

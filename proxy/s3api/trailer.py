@@ -20,7 +20,7 @@ import re
 import zlib
 from collections.abc import AsyncIterator, Callable
 
-from proxy.s3api.chunked import MAX_CHUNK, Reader
+from proxy.s3api.chunked import Reader
 from proxy.s3api.errors import S3Error
 
 UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
@@ -81,13 +81,9 @@ async def decode(chunks: AsyncIterator[bytes], trailer: str, decoded_length: int
         if match is None:
             raise S3Error("InvalidRequest", "Malformed aws-chunked chunk header")
         size = int(match.group(1), 16)
-        if size > MAX_CHUNK:
-            raise S3Error("InvalidRequest", f"An aws-chunked chunk is limited to {MAX_CHUNK} bytes")
-        if size == 0:
+        if size == 0:  # the trailer follows, not a CRLF
             break
-        data = await reader.exactly(size)
-        if await reader.exactly(2) != b"\r\n":
-            raise S3Error("InvalidRequest", "Malformed aws-chunked chunk")
+        data = await reader.chunk_data(size)
         total += size
         if total > decoded_length:
             raise S3Error("InvalidRequest", "The body is longer than x-amz-decoded-content-length")

@@ -66,9 +66,7 @@ async def get_versioning(call: S3Call) -> web.StreamResponse:
 
 async def put_versioning(call: S3Call) -> web.StreamResponse:
     await call.container_headers()  # NoSuchBucket, AccessDenied first
-    body = await call.ctx.request.content.read(MAX_VERSIONING_BODY + 1)
-    if len(body) > MAX_VERSIONING_BODY:
-        raise S3Error("MalformedXML")
+    body = await call.xml_body(MAX_VERSIONING_BODY)
     # A body that is no VersioningConfiguration (an XXE attempt included)
     # is the client's mistake, whatever this cluster supports.
     status = child_text(parse(body, "VersioningConfiguration"), "Status")

@@ -55,8 +55,9 @@ def test_twenty_megabytes_in_five_megabyte_parts(cluster: RunningCluster, s3: An
     got = s3.get_object(Bucket="mpu", Key="big é")
     assert got["ContentLength"] == len(data) and got["Body"].read() == data
     assert got["ETag"] == finished["ETag"] == s3.head_object(Bucket="mpu", Key="big é")["ETag"]
-    assert s3.get_object(Bucket="mpu", Key="big é", IfMatch=finished["ETag"], Range="bytes=0-3")["Body"].read() \
-        == data[:4]
+    matched = s3.get_object(Bucket="mpu", Key="big é", IfMatch=finished["ETag"], Range="bytes=0-3")
+    assert matched["Body"].read() == data[:4]
+    assert matched["ETag"] == finished["ETag"]  # the S3 ETag the conditions read, shown
     with pytest.raises(ClientError) as changed:
         s3.get_object(Bucket="mpu", Key="big é", IfMatch='"' + "0" * 32 + '-5"')
     assert error_code(changed.value) == "PreconditionFailed"

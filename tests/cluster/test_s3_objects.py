@@ -55,6 +55,12 @@ def test_bad_bucket_name(s3: Any) -> None:
 def test_bucket_location_and_versioning(s3: Any, cluster: RunningCluster) -> None:
     s3.create_bucket(Bucket="where")
     assert s3.get_bucket_location(Bucket="where").get("LocationConstraint") is None
+    with pytest.raises(ClientError) as elsewhere:  # the CreateBucketConfiguration is read and judged
+        s3.create_bucket(Bucket="elsewhere", CreateBucketConfiguration={"LocationConstraint": "eu-west-9"})
+    assert error_code(elsewhere.value) == "InvalidLocationConstraint"
+    with pytest.raises(ClientError) as absent:
+        s3.head_bucket(Bucket="elsewhere")
+    assert absent.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     assert "Status" not in s3.get_bucket_versioning(Bucket="where")
     # a document with an external entity is refused before anything reads it
     xxe = (b'<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>'

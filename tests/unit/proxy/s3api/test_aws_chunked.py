@@ -105,3 +105,23 @@ async def test_unsigned_trailer_checksums() -> None:
             trailer.checksum_name(bad)
         assert unsupported.value.code == "InvalidRequest"
     assert trailer.checksum_name("X-Amz-Checksum-CRC32") == "x-amz-checksum-crc32"
+
+
+async def test_bad_framing_is_refused_by_both_decoders() -> None:
+    """The framing both bodies share: data not ended by CRLF, or a chunk
+    over the limit, is InvalidRequest, signed or with a trailer."""
+    from proxy.s3api import trailer
+    from proxy.s3api.chunked import MAX_CHUNK
+    signed = _body([1024, 0], [SIGS[1], SIGS[2]]).replace(b"a\r\n0;", b"aX\n0;")
+    unsigned = _trailed([b"a" * 1024], b"x-amz-checksum-crc32:AAAAAA==").replace(b"a\r\n0\r\n", b"aX\n0\r\n")
+    huge = f"{MAX_CHUNK + 1:x}\r\n".encode()
+    bodies = [decode(_pieces(signed, 100), KEY, DATE, SCOPE, SEED, 1024),
+              trailer.decode(_pieces(unsigned, 100), "x-amz-checksum-crc32", 1024, {}),
+              decode(_pieces(f"{MAX_CHUNK + 1:x};chunk-signature={SIGS[0]}\r\n".encode(), 100), KEY, DATE, SCOPE,
+                     SEED, MAX_CHUNK + 1),
+              trailer.decode(_pieces(huge, 100), "x-amz-checksum-crc32", MAX_CHUNK + 1, {})]
+    for body in bodies:
+        with pytest.raises(S3Error) as bad:
+            async for _ in body:
+                pass
+        assert bad.value.code == "InvalidRequest"

@@ -4,7 +4,7 @@ import pytest
 from multidict import CIMultiDict
 
 from proxy.s3api.errors import S3Error
-from proxy.s3api.request_rules import check_put_conditions
+from proxy.s3api.request_rules import check_put_conditions, check_write_conditions
 
 
 @pytest.mark.parametrize("header,value", [
@@ -39,3 +39,12 @@ def test_delete_at_is_answered_as_s3s_expiration() -> None:
     assert shown == {"x-amz-expiration": 'expiry-date="Fri, 04 Dec 2026 15:41:05 GMT", '
                                          'rule-id="swift-object-expiration"',
                      "ETag": '"abc"', "x-amz-meta-a": "1"}
+
+
+def test_write_conditions_of_any_write() -> None:
+    """A multipart completion (a POST) is held to the PUT rule."""
+    check_write_conditions(CIMultiDict({"If-None-Match": "*"}))
+    for headers in ({"If-Match": "abc"}, {"If-None-Match": "abc"}, {"If-Unmodified-Since": "x"}):
+        with pytest.raises(S3Error) as caught:
+            check_write_conditions(CIMultiDict(headers))
+        assert caught.value.code == "NotImplemented"
