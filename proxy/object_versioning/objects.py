@@ -31,17 +31,16 @@ from proxy.access import check_read, check_write
 from proxy.container_info import container_info
 from proxy.context import Context
 from proxy.object_versioning.names import (
-    DELETE_MARKER, NULL, SYSMETA_SYMLINK, Versioning, check_version, location_in, parse_version_object,
+    DELETE_MARKER, NULL, Versioning, check_version, location_in, parse_version_object,
     target_in, version_id, version_object, versioning_of,
 )
 from proxy.object_versioning.store import (
-    EXPIRY, NO_VERSIONS, answer_status, at, check_owner, copy_current, failure, nothing, put_link, raw_read,
-    version_path,
+    EXPIRY, NO_VERSIONS, answer_status, at, check_owner, copy_current, failure, link_target, nothing, put_link,
+    raw_read, version_path,
 )
 from proxy.object_versioning.version_ids import handle_version_id
 from proxy.pipeline import Answer, Handler, on_response
 from proxy.replicas import put_object
-from proxy.symlink.links import TARGET_SYSMETA
 
 
 async def handle_object(ctx: Context, versioning: Versioning, next_handler: Handler) -> Answer:
@@ -166,12 +165,7 @@ async def _post(ctx: Context, versioning: Versioning, next_handler: Handler) -> 
     """A POST to the link of the current version updates that version too.
     The link is known before the POST (the symlink feature's 307 comes
     from a read after it, which a POST setting a near expiry may outrun)."""
-    stored = await raw_read(ctx, ctx.path, "HEAD")
-    target: str | None = None
-    if stored is not None:
-        stored.release()
-        if stored.headers.get(SYSMETA_SYMLINK, "").lower() == "true":
-            target = target_in(stored.headers.get(TARGET_SYSMETA, ""), versioning.container)
+    target = await link_target(ctx, ctx.path, versioning)
     answer = await next_handler(ctx)
     if not isinstance(answer, web.StreamResponse) or answer.status not in (202, 307):
         return answer
