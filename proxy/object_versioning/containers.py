@@ -23,6 +23,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from martlet.accept import TEXT_FORMATS, best_match
+from martlet.config import parse_bool
 from martlet.errors import BadRequest, Conflict, MartletError, NotAcceptable, NotFound
 from martlet.policies import POLICY_DEFAULT_HEADER, POLICY_INDEX_HEADER, POLICY_NAME_HEADER
 from martlet.swift_path import SwiftPath
@@ -34,15 +35,13 @@ from proxy.context import Context
 from proxy.headers import backend_response_headers
 from proxy.object_versioning.listing import merge, show_links, versions_query
 from proxy.object_versioning.names import (
-    CLIENT_ENABLED, SYSMETA_CONTAINER, SYSMETA_ENABLED, Versioning, versioning_of, versions_container,
+    CLIENT_ENABLED, SYSMETA_CONTAINER, SYSMETA_ENABLED, Versioning, is_true, versioning_of, versions_container,
 )
 from proxy.pipeline import Answer, Handler, on_response
 from proxy.replicas import new_timestamp, raise_for_missing, read_entity, relay, write_entity
 from proxy.state import ContainerInfo
 
 _LEGACY = ("X-Versions-Location", "X-History-Location")
-_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "t": True, "y": True,
-             "false": False, "0": False, "no": False, "off": False, "f": False, "n": False}
 _LISTING_PARAMS = frozenset({"format", "prefix", "delimiter", "marker", "end_marker", "limit", "reverse", "path",
                              "versions", "version_marker"})
 
@@ -103,9 +102,10 @@ def _show(ctx: Context, info: ContainerInfo, versioning: Versioning) -> None:
 
 async def _enable(ctx: Context, next_handler: Handler) -> Answer:
     headers = ctx.request.headers
-    value = _BOOLEANS.get(headers[CLIENT_ENABLED].strip().lower())
-    if value is None:
-        raise BadRequest(f"Invalid {CLIENT_ENABLED} value; it must be true or false")
+    try:
+        value = parse_bool(headers[CLIENT_ENABLED])
+    except ValueError:
+        raise BadRequest(f"Invalid {CLIENT_ENABLED} value; it must be true or false") from None
     if any(headers.get(h) for h in _LEGACY):
         raise BadRequest(f"{CLIENT_ENABLED} cannot be set with X-Versions-Location or X-History-Location")
     await authorize_container(ctx)
@@ -235,8 +235,7 @@ async def listing_rows(ctx: Context, path: SwiftPath, versioning: Versioning, pa
             version_rows, _ = await _read_json(ctx, versions_path, vquery)
         except NotFound:
             version_rows = None
-        reverse = params.get("reverse", "").strip().lower() in ("1", "true", "yes", "on", "t", "y")
-        rows = merge(rows, version_rows, path.account, location, reverse,
+        rows = merge(rows, version_rows, path.account, location, is_true(params.get("reverse")),
                      limit if limit is not None else CONTAINER_LISTING_LIMIT)
     return rows, headers
 
