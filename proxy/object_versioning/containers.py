@@ -35,7 +35,7 @@ from proxy.context import Context
 from proxy.headers import backend_response_headers
 from proxy.object_versioning.listing import merge, show_links, versions_query
 from proxy.object_versioning.names import (
-    CLIENT_ENABLED, SYSMETA_CONTAINER, SYSMETA_ENABLED, Versioning, is_true, versioning_of, versions_container,
+    CLIENT_ENABLED, NEVER, SYSMETA_CONTAINER, SYSMETA_ENABLED, Versioning, is_true, versioning_of, versions_container,
 )
 from proxy.pipeline import Answer, Handler, on_response
 from proxy.replicas import new_timestamp, raise_for_missing, read_entity, relay, write_entity
@@ -72,7 +72,7 @@ async def handle_container(ctx: Context, next_handler: Handler) -> Answer:
     if method not in ("GET", "HEAD"):
         return await next_handler(ctx)
     info = await _info(ctx)
-    versioning = versioning_of(info.sysmeta) if info is not None else Versioning("", False)
+    versioning = versioning_of(info.sysmeta) if info is not None else NEVER
     if info is not None and "versions-enabled" in info.sysmeta:
         _show(ctx, info, versioning)
     if method == "GET" and ("versions" in ctx.request.query or versioning.ever) and info is not None:
@@ -148,7 +148,7 @@ def _new_policy(ctx: Context) -> dict[str, str]:
 async def _delete(ctx: Context, next_handler: Handler) -> Answer:
     """The versions container goes first, once it holds no version."""
     info = await _info(ctx)
-    versioning = versioning_of(info.sysmeta) if info is not None else Versioning("", False)
+    versioning = versioning_of(info.sysmeta) if info is not None else NEVER
     if not versioning.ever:
         return await next_handler(ctx)
     await authorize_container(ctx)

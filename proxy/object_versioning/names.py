@@ -104,6 +104,10 @@ class Versioning:
         return bool(self.container)
 
 
+# A container never versioned (or one whose info could not be read).
+NEVER = Versioning("", False)
+
+
 def versioning_of(sysmeta: Mapping[str, str]) -> Versioning:
     """``sysmeta``: a container's system metadata, lower-case names without
     the ``x-container-sysmeta-`` prefix (``ContainerInfo.sysmeta``)."""

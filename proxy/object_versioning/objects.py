@@ -31,7 +31,7 @@ from proxy.access import check_read, check_write
 from proxy.container_info import container_info
 from proxy.context import Context
 from proxy.object_versioning.names import (
-    DELETE_MARKER, NULL, Versioning, check_version, location_in, parse_version_object,
+    DELETE_MARKER, NEVER, NULL, Versioning, check_version, location_in, parse_version_object,
     target_in, version_id, version_object, versioning_of,
 )
 from proxy.object_versioning.store import (
@@ -115,7 +115,7 @@ async def handle_copy(ctx: Context, next_handler: Handler) -> Answer:
     given = ctx.request.query.get("version-id")
     moved = False
     if given and given != NULL:
-        source_versioning = await _versioning(ctx, source)
+        source_versioning = await versioning_at(ctx, source)
         if not source_versioning.ever:
             raise BadRequest("version-aware operations require that the container is versioned")
         check_version(given)
@@ -123,7 +123,7 @@ async def handle_copy(ctx: Context, next_handler: Handler) -> Answer:
         await check_owner(ctx, await check_read(ctx, source))
         source = SwiftPath(source.account, source_versioning.container, version_object(source.obj, given))
         moved = True
-    dest_versioning = await _versioning(ctx, dest)
+    dest_versioning = await versioning_at(ctx, dest)
     if dest_versioning.enabled:
         return await _write(ctx, dest_versioning, next_handler, source, dest)
     if moved:
@@ -131,11 +131,12 @@ async def handle_copy(ctx: Context, next_handler: Handler) -> Answer:
     return await next_handler(ctx)
 
 
-async def _versioning(ctx: Context, obj: SwiftPath) -> Versioning:
+async def versioning_at(ctx: Context, obj: SwiftPath) -> Versioning:
+    """The versioning of ``obj``'s container (cached container info)."""
     try:
         return versioning_of((await container_info(ctx.state, obj.container_path())).sysmeta)
     except MartletError:
-        return Versioning("", False)  # the copy itself will meet the same trouble
+        return NEVER  # the request itself will meet the same trouble
 
 
 async def _delete(ctx: Context, versioning: Versioning, next_handler: Handler) -> Answer:
