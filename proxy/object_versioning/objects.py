@@ -45,9 +45,7 @@ from proxy.replicas import put_object
 
 async def handle_object(ctx: Context, versioning: Versioning, next_handler: Handler) -> Answer:
     """Any object request in a container with ``versioning`` (possibly
-    never versioned, for a ``?version-id``)."""
-    if ctx.method == "COPY":
-        return await handle_copy(ctx, next_handler)
+    never versioned, for a ``?version-id``); a COPY is ``handle_copy``'s."""
     given = ctx.request.query.get("version-id")
     if given is not None and given != "":
         return await handle_version_id(ctx, versioning, given, next_handler)

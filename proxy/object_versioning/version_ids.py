@@ -30,7 +30,7 @@ async def handle_version_id(ctx: Context, versioning: Versioning, given: str, ne
     if not versioning.ever and given != NULL:
         raise BadRequest("version-aware operations require that the container is versioned")
     check_version(given)
-    if method in ("OPTIONS",):
+    if method == "OPTIONS":
         return await next_handler(ctx)
     if method == "DELETE":
         return await _delete_version(ctx, versioning, given, next_handler)
