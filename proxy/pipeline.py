@@ -48,9 +48,8 @@ Feature = Callable[[Handler], Handler]
 # which costs nothing for the answers that turn out not to need it.
 ResponseHook = Callable[[web.StreamResponse], Awaitable[None]]
 
-_HOOKS: web.RequestKey[list[ResponseHook]] = web.RequestKey("martlet_response_hooks", list)
-_LAST_HOOKS: web.RequestKey[list[ResponseHook]] = web.RequestKey("martlet_last_response_hooks", list)
-_FINAL_HOOKS: web.RequestKey[list[ResponseHook]] = web.RequestKey("martlet_final_response_hooks", list)
+# Each hook with its stage: 0 plain, 1 ``last``, 2 ``final``.
+_HOOKS: web.RequestKey[list[tuple[int, ResponseHook]]] = web.RequestKey("martlet_response_hooks", list)
 _SUBREQUEST: web.RequestKey[bool] = web.RequestKey("martlet_subrequest", bool)
 # Of the client's headers, what a subrequest keeps: who is asking.
 _IDENTITY_HEADERS = ("X-Auth-Token", "X-Storage-Token", "Referer")
@@ -80,29 +79,34 @@ def on_response(ctx: Context, hook: ResponseHook, *, last: bool = False, final: 
     features further in set (object versioning, a link's Content-Location).
     A ``final`` one runs after those: the S3 API's, which renames every
     header the Swift side set."""
-    key = _FINAL_HOOKS if final else _LAST_HOOKS if last else _HOOKS
-    hooks = ctx.request.get(key)
+    hooks = ctx.request.get(_HOOKS)
     if hooks is None:
-        hooks = ctx.request[key] = []
-    hooks.append(hook)
+        hooks = ctx.request[_HOOKS] = []
+    hooks.append((2 if final else 1 if last else 0, hook))
 
 
 def share_hooks(ctx: Context) -> None:
-    """Make the request's hook lists now, so that a clone of it (a read
-    sent down as the client's own request) adds its hooks to them."""
-    for key in (_HOOKS, _LAST_HOOKS, _FINAL_HOOKS):
-        if ctx.request.get(key) is None:
-            ctx.request[key] = []
+    """Make the request's hook list now, so that a clone of it (a read
+    sent down as the client's own request) adds its hooks to it."""
+    if ctx.request.get(_HOOKS) is None:
+        ctx.request[_HOOKS] = []
 
 
 async def run_response_hooks(request: web.Request, response: web.StreamResponse) -> None:
     """The app's ``on_response_prepare`` signal: the request's hooks, in
-    the order they were registered."""
+    the order they were registered within each stage."""
     if request.get(_SUBREQUEST):
         # It would write into the client's answer: a bug, made loud.
         raise RuntimeError(f"a subrequest's answer is being sent ({request.method} {request.path})")
-    for hook in (*request.get(_HOOKS, ()), *request.get(_LAST_HOOKS, ()), *request.get(_FINAL_HOOKS, ())):
+    hooks = request.get(_HOOKS)
+    if not hooks:
+        return
+    for _, hook in sorted(hooks, key=_stage):  # stable: registration order within a stage
         await hook(response)
+
+
+def _stage(entry: tuple[int, ResponseHook]) -> int:
+    return entry[0]
 
 
 def swift_raw_path(path: SwiftPath) -> str:
@@ -131,8 +135,6 @@ def subrequest(ctx: Context, method: str, path: SwiftPath, headers: Mapping[str,
     raw = swift_raw_path(path) + (f"?{query}" if query else "")
     request = ctx.request.clone(method=method, rel_url=raw, headers=kept)
     request[_HOOKS] = []  # the clone's state is a copy of the client's
-    request[_LAST_HOOKS] = []
-    request[_FINAL_HOOKS] = []
     request[_SUBREQUEST] = True
     return Context(ctx.state, request, path, ctx.identity, body)
 

@@ -24,16 +24,11 @@ never versioned costs nothing more, except a ``?version-id`` (400) or a
 
 from __future__ import annotations
 
-from martlet.errors import MartletError
-from proxy.container_info import container_info
 from proxy.context import Context
 from proxy.object_versioning import accounts, containers, objects
-from proxy.object_versioning.names import Versioning, versioning_of
 from proxy.pipeline import Answer, Handler
 
 __all__ = ["wrap"]
-
-_NEVER = Versioning("", False)
 
 
 def wrap(next_handler: Handler) -> Handler:
@@ -51,10 +46,7 @@ def wrap(next_handler: Handler) -> Handler:
             # A copy from one version of its source (as Swift's copy, which
             # reads the source with the request's version-id).
             return await objects.handle_copy(ctx, next_handler)
-        try:
-            versioning = versioning_of((await container_info(ctx.state, ctx.path.container_path())).sysmeta)
-        except MartletError:
-            versioning = _NEVER  # the request itself will meet the same trouble
+        versioning = await objects.versioning_at(ctx, ctx.path)
         if not versioning.ever and "version-id" not in ctx.request.query:
             return await next_handler(ctx)
         return await objects.handle_object(ctx, versioning, next_handler)

@@ -25,7 +25,7 @@ from proxy.constraints import ACCOUNT_LISTING_LIMIT, listing_limit, listing_para
 from proxy.context import Context
 from proxy.fanout import NODE_ERRORS
 from proxy.headers import backend_response_headers
-from proxy.object_versioning.names import primary_of, versions_container
+from proxy.object_versioning.names import is_true, primary_of, versions_container
 from proxy.pipeline import Answer, Handler
 from proxy.replicas import read_entity, wants_newest
 
@@ -98,8 +98,8 @@ async def handle_account(ctx: Context, next_handler: Handler) -> Answer:
             versions_rows = []
         finally:
             hidden.response.release()
-    reverse = params.get("reverse", "").strip().lower() in ("1", "true", "yes", "on", "t", "y")
-    rows = merge_accounts(rows, versions_rows, reverse, limit if limit is not None else ACCOUNT_LISTING_LIMIT)
+    rows = merge_accounts(rows, versions_rows, is_true(params.get("reverse")),
+                          limit if limit is not None else ACCOUNT_LISTING_LIMIT)
     shown = owner_view(backend_response_headers(response.headers), grant)
     acl = shown_account_acl(response.headers.get(ACCOUNT_ACL_SYSMETA)) if grant.owner else None
     if acl:

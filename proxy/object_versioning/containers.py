@@ -23,6 +23,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from martlet.accept import TEXT_FORMATS, best_match
+from martlet.config import parse_bool
 from martlet.errors import BadRequest, Conflict, MartletError, NotAcceptable, NotFound
 from martlet.policies import POLICY_DEFAULT_HEADER, POLICY_INDEX_HEADER, POLICY_NAME_HEADER
 from martlet.swift_path import SwiftPath
@@ -34,15 +35,13 @@ from proxy.context import Context
 from proxy.headers import backend_response_headers
 from proxy.object_versioning.listing import merge, show_links, versions_query
 from proxy.object_versioning.names import (
-    CLIENT_ENABLED, SYSMETA_CONTAINER, SYSMETA_ENABLED, Versioning, versioning_of, versions_container,
+    CLIENT_ENABLED, NEVER, SYSMETA_CONTAINER, SYSMETA_ENABLED, Versioning, is_true, versioning_of, versions_container,
 )
 from proxy.pipeline import Answer, Handler, on_response
-from proxy.replicas import new_timestamp, raise_for_missing, read_entity, relay, write_entity
+from proxy.replicas import new_timestamp, raise_for_missing, read_entity, write_entity
 from proxy.state import ContainerInfo
 
 _LEGACY = ("X-Versions-Location", "X-History-Location")
-_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "t": True, "y": True,
-             "false": False, "0": False, "no": False, "off": False, "f": False, "n": False}
 _LISTING_PARAMS = frozenset({"format", "prefix", "delimiter", "marker", "end_marker", "limit", "reverse", "path",
                              "versions", "version_marker"})
 
@@ -73,11 +72,11 @@ async def handle_container(ctx: Context, next_handler: Handler) -> Answer:
     if method not in ("GET", "HEAD"):
         return await next_handler(ctx)
     info = await _info(ctx)
-    versioning = versioning_of(info.sysmeta) if info is not None else Versioning("", False)
+    versioning = versioning_of(info.sysmeta) if info is not None else NEVER
     if info is not None and "versions-enabled" in info.sysmeta:
         _show(ctx, info, versioning)
     if method == "GET" and ("versions" in ctx.request.query or versioning.ever) and info is not None:
-        return await _listing(ctx, versioning)
+        return await _listing(ctx, versioning, next_handler)
     return await next_handler(ctx)
 
 
@@ -103,9 +102,10 @@ def _show(ctx: Context, info: ContainerInfo, versioning: Versioning) -> None:
 
 async def _enable(ctx: Context, next_handler: Handler) -> Answer:
     headers = ctx.request.headers
-    value = _BOOLEANS.get(headers[CLIENT_ENABLED].strip().lower())
-    if value is None:
-        raise BadRequest(f"Invalid {CLIENT_ENABLED} value; it must be true or false")
+    try:
+        value = parse_bool(headers[CLIENT_ENABLED])
+    except ValueError:
+        raise BadRequest(f"Invalid {CLIENT_ENABLED} value; it must be true or false") from None
     if any(headers.get(h) for h in _LEGACY):
         raise BadRequest(f"{CLIENT_ENABLED} cannot be set with X-Versions-Location or X-History-Location")
     await authorize_container(ctx)
@@ -148,7 +148,7 @@ def _new_policy(ctx: Context) -> dict[str, str]:
 async def _delete(ctx: Context, next_handler: Handler) -> Answer:
     """The versions container goes first, once it holds no version."""
     info = await _info(ctx)
-    versioning = versioning_of(info.sysmeta) if info is not None else Versioning("", False)
+    versioning = versioning_of(info.sysmeta) if info is not None else NEVER
     if not versioning.ever:
         return await next_handler(ctx)
     await authorize_container(ctx)
@@ -190,21 +190,21 @@ async def _read_json(ctx: Context, path: SwiftPath, query: Mapping[str, str]) ->
     return rows, response.headers
 
 
-async def _listing(ctx: Context, versioning: Versioning) -> web.StreamResponse:
+async def _listing(ctx: Context, versioning: Versioning, next_handler: Handler) -> Answer:
     """A listing of a versioned container (links shown as their
     versions), or with ``?versions`` of its versions too (JSON only)."""
     request = ctx.request
+    wants_versions = "versions" in request.query
+    fmt, accept = request.query.get("format", "").strip().lower(), request.headers.get("Accept")
+    if not wants_versions and not (fmt == "json" or (not fmt and best_match(accept, TEXT_FORMATS)
+                                                     == "application/json")):
+        return await next_handler(ctx)  # plain and XML: the container's own rows, as for any container
     grant = await authorize_container(ctx)
     params = listing_params(request.rel_url.raw_query_string, _LISTING_PARAMS)
     limit = listing_limit(params, CONTAINER_LISTING_LIMIT)
-    wants_versions = "versions" in request.query
-    fmt, accept = params.get("format", "").strip().lower(), request.headers.get("Accept")
-    if wants_versions:
-        # As Swift's: version listings are JSON only, whatever else was asked for.
-        if (fmt and fmt != "json") or (not fmt and best_match(accept, ("application/json",)) is None):
-            raise NotAcceptable()
-    elif not (fmt == "json" or (not fmt and best_match(accept, TEXT_FORMATS) == "application/json")):
-        return await _relay_rows(ctx, grant, params, limit)  # plain and XML: the container's own rows
+    # As Swift's: version listings are JSON only, whatever else was asked for.
+    if wants_versions and ((fmt and fmt != "json") or (not fmt and best_match(accept, ("application/json",)) is None)):
+        raise NotAcceptable()
     rows, headers = await listing_rows(ctx, ctx.path, versioning, params, limit, wants_versions)
     body = json.dumps(rows).encode("ascii")
     shown = owner_view(backend_response_headers(headers), grant)
@@ -235,19 +235,6 @@ async def listing_rows(ctx: Context, path: SwiftPath, versioning: Versioning, pa
             version_rows, _ = await _read_json(ctx, versions_path, vquery)
         except NotFound:
             version_rows = None
-        reverse = params.get("reverse", "").strip().lower() in ("1", "true", "yes", "on", "t", "y")
-        rows = merge(rows, version_rows, path.account, location, reverse,
+        rows = merge(rows, version_rows, path.account, location, is_true(params.get("reverse")),
                      limit if limit is not None else CONTAINER_LISTING_LIMIT)
     return rows, headers
-
-
-async def _relay_rows(ctx: Context, grant: Any, params: Mapping[str, str], limit: int | None) -> web.StreamResponse:
-    query = {k: v for k, v in params.items() if k not in ("versions", "version_marker", "limit")}
-    if limit is not None:
-        query["limit"] = str(limit)
-    headers = {"Accept": ctx.request.headers["Accept"]} if "Accept" in ctx.request.headers else {}
-    answer = await read_entity(ctx.state, ctx.path, "GET", headers, query)
-    raise_for_missing(answer)
-    assert answer.response is not None
-    shown = owner_view(backend_response_headers(answer.response.headers), grant)
-    return await relay(ctx.request, answer.response, ctx.state.settings.chunk_size, shown)

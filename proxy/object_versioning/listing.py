@@ -19,17 +19,11 @@ from urllib.parse import quote, unquote
 from martlet.errors import BadRequest
 from martlet.reserved import RESERVED, get_reserved_name, split_reserved_name
 from martlet.timestamp import Timestamp
-from proxy.object_versioning.names import DELETE_MARKER, NULL, parse_version_object, version_object, version_prefix
+from proxy.object_versioning.names import (
+    DELETE_MARKER, NULL, parse_version_object, split_v1_path, version_object, version_prefix,
+)
 
 Item = dict[str, Any]
-
-
-def _split_path(path: str) -> tuple[str, str, str] | None:
-    """(account, container, object) of ``/v1/<a>/<c>/<o>``, quoted."""
-    parts = unquote(path).split("/", 4)
-    if len(parts) != 5 or parts[0] != "" or not parts[4]:
-        return None
-    return parts[2], parts[3], parts[4]
 
 
 def _hash_params(value: str) -> str:
@@ -43,7 +37,7 @@ def show_links(items: list[Item], container: str, versions: str, versions_param:
     for item in items:
         if not all(k in item for k in ("symlink_path", "symlink_etag", "symlink_bytes")):
             continue
-        split = _split_path(str(item["symlink_path"]))
+        split = split_v1_path(str(item["symlink_path"]))
         if split is None or split[1] != versions:
             continue
         account, _, target = split
@@ -130,7 +124,7 @@ def merge(primary: Iterable[Item], versions_rows: Iterable[Item] | None, account
         version_rows.append(item)
     broken: list[Item] = []
     for item in current.values():  # links whose versions were not listed
-        split = _split_path(str(item["symlink_path"]))
+        split = split_v1_path(str(item["symlink_path"]))
         if split is None:
             continue
         name, version = parse_version_object(split[2])

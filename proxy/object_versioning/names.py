@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from martlet.errors import BadRequest
 from martlet.reserved import get_reserved_name, is_reserved, split_reserved_name
@@ -104,6 +104,10 @@ class Versioning:
         return bool(self.container)
 
 
+# A container never versioned (or one whose info could not be read).
+NEVER = Versioning("", False)
+
+
 def versioning_of(sysmeta: Mapping[str, str]) -> Versioning:
     """``sysmeta``: a container's system metadata, lower-case names without
     the ``x-container-sysmeta-`` prefix (``ContainerInfo.sysmeta``)."""
@@ -112,16 +116,21 @@ def versioning_of(sysmeta: Mapping[str, str]) -> Versioning:
     return Versioning(container, is_true(lowered.get("versions-enabled")))
 
 
+def split_v1_path(path: str) -> tuple[str, str, str] | None:
+    """(account, container, object) of ``/v1/<a>/<c>/<o>``, quoted; None
+    for another path. (Not ``proxy.constraints.split_swift_path``, which
+    refuses the reserved names these paths hold.)"""
+    parts = unquote(path).split("/", 4)
+    if len(parts) != 5 or parts[0] != "" or not parts[4]:
+        return None
+    return parts[2], parts[3], parts[4]
+
+
 def location_in(location: str, account: str, versions: str) -> str | None:
     """The version object a link's location (``/v1/<a>/<c>/<o>``, quoted)
     names in ``versions`` of ``account``; None when it points elsewhere."""
-    head = f"/v1/{quote(account, safe='')}/{quote(versions, safe='')}/"
-    if not location.startswith(head):
-        parts = unquote(location).split("/", 4)
-        if len(parts) == 5 and parts[2] == account and parts[3] == versions:
-            return parts[4]
-        return None
-    return unquote(location[len(head):])
+    split = split_v1_path(location)
+    return split[2] if split is not None and split[:2] == (account, versions) else None
 
 
 def target_in(target: str, versions: str) -> str | None:

@@ -31,24 +31,21 @@ from proxy.access import check_read, check_write
 from proxy.container_info import container_info
 from proxy.context import Context
 from proxy.object_versioning.names import (
-    DELETE_MARKER, NULL, SYSMETA_SYMLINK, Versioning, check_version, location_in, parse_version_object,
+    DELETE_MARKER, NEVER, NULL, Versioning, check_version, location_in, parse_version_object,
     target_in, version_id, version_object, versioning_of,
 )
 from proxy.object_versioning.store import (
-    EXPIRY, NO_VERSIONS, answer_status, at, check_owner, copy_current, failure, nothing, put_link, raw_read,
-    version_path,
+    EXPIRY, NO_VERSIONS, answer_status, at, check_owner, copy_current, failure, link_target, nothing, put_link,
+    raw_read, version_path,
 )
 from proxy.object_versioning.version_ids import handle_version_id
 from proxy.pipeline import Answer, Handler, on_response
 from proxy.replicas import put_object
-from proxy.symlink.links import TARGET_SYSMETA
 
 
 async def handle_object(ctx: Context, versioning: Versioning, next_handler: Handler) -> Answer:
     """Any object request in a container with ``versioning`` (possibly
-    never versioned, for a ``?version-id``)."""
-    if ctx.method == "COPY":
-        return await handle_copy(ctx, next_handler)
+    never versioned, for a ``?version-id``); a COPY is ``handle_copy``'s."""
     given = ctx.request.query.get("version-id")
     if given is not None and given != "":
         return await handle_version_id(ctx, versioning, given, next_handler)
@@ -116,7 +113,7 @@ async def handle_copy(ctx: Context, next_handler: Handler) -> Answer:
     given = ctx.request.query.get("version-id")
     moved = False
     if given and given != NULL:
-        source_versioning = await _versioning(ctx, source)
+        source_versioning = await versioning_at(ctx, source)
         if not source_versioning.ever:
             raise BadRequest("version-aware operations require that the container is versioned")
         check_version(given)
@@ -124,7 +121,7 @@ async def handle_copy(ctx: Context, next_handler: Handler) -> Answer:
         await check_owner(ctx, await check_read(ctx, source))
         source = SwiftPath(source.account, source_versioning.container, version_object(source.obj, given))
         moved = True
-    dest_versioning = await _versioning(ctx, dest)
+    dest_versioning = await versioning_at(ctx, dest)
     if dest_versioning.enabled:
         return await _write(ctx, dest_versioning, next_handler, source, dest)
     if moved:
@@ -132,11 +129,12 @@ async def handle_copy(ctx: Context, next_handler: Handler) -> Answer:
     return await next_handler(ctx)
 
 
-async def _versioning(ctx: Context, obj: SwiftPath) -> Versioning:
+async def versioning_at(ctx: Context, obj: SwiftPath) -> Versioning:
+    """The versioning of ``obj``'s container (cached container info)."""
     try:
         return versioning_of((await container_info(ctx.state, obj.container_path())).sysmeta)
     except MartletError:
-        return Versioning("", False)  # the copy itself will meet the same trouble
+        return NEVER  # the request itself will meet the same trouble
 
 
 async def _delete(ctx: Context, versioning: Versioning, next_handler: Handler) -> Answer:
@@ -166,12 +164,7 @@ async def _post(ctx: Context, versioning: Versioning, next_handler: Handler) -> 
     """A POST to the link of the current version updates that version too.
     The link is known before the POST (the symlink feature's 307 comes
     from a read after it, which a POST setting a near expiry may outrun)."""
-    stored = await raw_read(ctx, ctx.path, "HEAD")
-    target: str | None = None
-    if stored is not None:
-        stored.release()
-        if stored.headers.get(SYSMETA_SYMLINK, "").lower() == "true":
-            target = target_in(stored.headers.get(TARGET_SYSMETA, ""), versioning.container)
+    target = await link_target(ctx, ctx.path, versioning)
     answer = await next_handler(ctx)
     if not isinstance(answer, web.StreamResponse) or answer.status not in (202, 307):
         return answer

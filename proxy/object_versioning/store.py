@@ -21,12 +21,13 @@ from proxy.authorization import Grant
 from proxy.context import Context
 from proxy.headers import object_headers
 from proxy.object_stream import ObjectStream
-from proxy.object_versioning.names import NULL, SYSMETA_SYMLINK, Versioning, parse_version_object, version_id, \
-    version_object
+from proxy.object_versioning.names import (
+    NULL, SYSMETA_SYMLINK, Versioning, is_true, parse_version_object, target_in, version_id, version_object,
+)
 from proxy.pipeline import Answer
 from proxy.replicas import new_timestamp, put_object, put_response, read_entity, relay_chunks
 from proxy.large_objects.writer import ROW_ETAG_PARAMS
-from proxy.symlink.links import ETAG_SYSMETA, OVERRIDE_ETAG_SYSMETA, Link, link_headers, validated_by
+from proxy.symlink.links import ETAG_SYSMETA, OVERRIDE_ETAG_SYSMETA, TARGET_SYSMETA, Link, link_headers, validated_by
 from proxy.versioned_writes.rules import copy_headers
 
 
@@ -69,6 +70,23 @@ async def raw_read(ctx: Context, path: SwiftPath, method: str) -> aiohttp.Client
     return answer.response
 
 
+async def versions_link(ctx: Context, obj: SwiftPath) -> Mapping[str, str] | None:
+    """The stored headers of the versions link at ``obj``; None when
+    ``obj`` is missing or no such link (a ``null`` version)."""
+    stored = await raw_read(ctx, obj, "HEAD")
+    if stored is None:
+        return None
+    stored.release()
+    return stored.headers if is_true(stored.headers.get(SYSMETA_SYMLINK)) else None
+
+
+async def link_target(ctx: Context, obj: SwiftPath, versioning: Versioning) -> str | None:
+    """The name in ``versioning``'s container of the version the link at
+    ``obj`` points to; None when there is no such link."""
+    link = await versions_link(ctx, obj)
+    return None if link is None else target_in(link.get(TARGET_SYSMETA, ""), versioning.container)
+
+
 def failure(status: int) -> MartletError:
     """Swift's ``_check_response_error``: a 404 is a 412, another client
     error its own status, anything else a 503."""
@@ -93,7 +111,7 @@ async def copy_current(ctx: Context, versioning: Versioning, obj: SwiftPath) -> 
     if response is None:
         return
     try:
-        if response.headers.get(SYSMETA_SYMLINK, "").lower() == "true":
+        if is_true(response.headers.get(SYSMETA_SYMLINK)):
             return
         length = int(response.headers.get("Content-Length") or 0)
         if length > ctx.state.settings.max_file_size:

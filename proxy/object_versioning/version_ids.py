@@ -14,13 +14,14 @@ from proxy.container_info import container_info
 from proxy.context import Context
 from proxy.object_stream import ObjectStream
 from proxy.object_versioning.names import (
-    DELETE_MARKER, NULL, SYSMETA_SYMLINK, Versioning, check_version, parse_version_object, target_in,
+    DELETE_MARKER, NULL, Versioning, check_version, parse_version_object,
 )
 from proxy.object_versioning.store import (
-    NO_VERSIONS, at, check_owner, failure, put_link, raw_read, version_path,
+    NO_VERSIONS, at, check_owner, failure, link_target, put_link, raw_read, version_path, versions_link,
 )
 from proxy.pipeline import Answer, Handler, on_response
 from proxy.replicas import new_timestamp, write_entity
+
 
 async def handle_version_id(ctx: Context, versioning: Versioning, given: str, next_handler: Handler) -> Answer:
     method = ctx.method
@@ -29,7 +30,7 @@ async def handle_version_id(ctx: Context, versioning: Versioning, given: str, ne
     if not versioning.ever and given != NULL:
         raise BadRequest("version-aware operations require that the container is versioned")
     check_version(given)
-    if method in ("OPTIONS",):
+    if method == "OPTIONS":
         return await next_handler(ctx)
     if method == "DELETE":
         return await _delete_version(ctx, versioning, given, next_handler)
@@ -63,11 +64,9 @@ async def _read_null(ctx: Context, versioning: Versioning, next_handler: Handler
     to a real version."""
     if versioning.ever:
         await check_read(ctx, ctx.path)
-        stored = await raw_read(ctx, ctx.path, "HEAD")
-        if stored is not None:
-            stored.release()
-            if stored.headers.get(SYSMETA_SYMLINK, "").lower() == "true":
-                raise NotFound()
+        if await versions_link(ctx, ctx.path) is not None:
+            raise NotFound()
+
     async def mark(response: web.StreamResponse) -> None:
         if response.status < 300:
             response.headers["X-Object-Version-Id"] = NULL
@@ -84,20 +83,15 @@ async def _delete_version(ctx: Context, versioning: Versioning, given: str, next
     if given == NULL or not versioning.ever:
         return await next_handler(ctx)
     await check_owner(ctx, await check_write(ctx, obj, need_container=True))
-    current = await raw_read(ctx, obj, "HEAD")
-    link_target: str | None = None
-    if current is not None:
-        current.release()
-        if current.headers.get(SYSMETA_SYMLINK, "").lower() == "true":
-            link_target = target_in(current.headers.get("X-Object-Sysmeta-Symlink-Target", ""), versioning.container)
+    current = await link_target(ctx, obj, versioning)
     version = version_path(ctx, versioning, obj.obj, given)
-    if link_target is not None and link_target == version.obj:
+    if current is not None and current == version.obj:
         written = await write_entity(ctx.state, "DELETE", obj, {"X-Timestamp": new_timestamp()}, update_parent=True)
         if not (200 <= written.status < 300 or written.status == 404):
             raise failure(written.status)
         now_current = NULL
     else:
-        now_current = (parse_version_object(link_target)[1] if link_target else None) or NULL
+        now_current = (parse_version_object(current)[1] if current else None) or NULL
     answer = await next_handler(at(ctx, version))
     if isinstance(answer, web.StreamResponse):
         answer.headers["X-Object-Version-Id"] = given

@@ -160,3 +160,14 @@ def test_a_post_updates_the_current_version_which_never_expires(cluster: Running
     kept = call(cluster, "HEAD", f"posted/o?version-id={version}")
     assert kept.headers["X-Object-Meta-Color"] == "red" and "X-Delete-At" not in kept.headers
     assert "X-Delete-At" in call(cluster, "HEAD", "posted/o?symlink=get").headers
+
+
+def test_plain_and_xml_listings_of_a_versioned_container(cluster: RunningCluster) -> None:
+    assert call(cluster, "PUT", "texts", headers=ON).status_code == 201
+    for data in (b"a", b"bb"):
+        assert call(cluster, "PUT", "texts/o", data=data).status_code == 201
+    plain = call(cluster, "GET", "texts")
+    assert (plain.status_code, plain.text) == (200, "o\n")
+    xml = call(cluster, "GET", "texts?format=xml")
+    assert xml.status_code == 200 and "<name>o</name>" in xml.text
+    assert xml.headers["Content-Type"].startswith("application/xml")

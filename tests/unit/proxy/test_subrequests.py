@@ -11,7 +11,7 @@ from aiohttp.test_utils import make_mocked_request
 from martlet.errors import ClientDisconnect, NotFound
 from martlet.swift_path import SwiftPath
 from proxy.context import Context
-from proxy.pipeline import Answer, on_response, run_response_hooks, status_of, subrequest
+from proxy.pipeline import Answer, on_response, run_response_hooks, share_hooks, status_of, subrequest
 
 
 def context(headers: dict[str, str] | None = None) -> Context:
@@ -45,6 +45,25 @@ async def test_hooks_run_on_the_request_they_were_registered_for() -> None:
     assert seen == ["parent"]
     with pytest.raises(RuntimeError):  # a subrequest's answer must never be sent
         await run_response_hooks(sub.request, web.Response())
+
+
+async def test_last_and_final_hooks_run_after_the_others_and_clones_share_them() -> None:
+    parent = context()
+    seen: list[str] = []
+
+    def hook(name: str) -> Any:
+        async def note(_response: web.StreamResponse) -> None:
+            seen.append(name)
+        return note
+
+    share_hooks(parent)
+    on_response(parent, hook("final"), final=True)
+    clone = Context(parent.state, parent.request.clone(), parent.path, None)
+    on_response(clone, hook("last"), last=True)
+    on_response(clone, hook("plain"))
+    on_response(parent, hook("plain2"))
+    await run_response_hooks(parent.request, web.Response())
+    assert seen == ["plain", "plain2", "last", "final"]
 
 
 async def test_status_of() -> None:

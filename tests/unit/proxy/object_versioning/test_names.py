@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from martlet.errors import BadRequest
 from martlet.timestamp import Timestamp
 from proxy.object_versioning.names import (
-    check_version, invert, location_in, parse_version_object, primary_of, target_in, version_id, version_object,
-    versioning_of, versions_container,
+    check_version, invert, location_in, parse_version_object, primary_of, split_v1_path, target_in, version_id,
+    version_object, versioning_of, versions_container,
 )
 
 ticks = st.integers(min_value=0, max_value=999_999_999_999_999)
@@ -67,5 +67,9 @@ def test_locations() -> None:
     obj = version_object("o", "1700000000.00000")
     assert location_in("/v1/AUTH_a/%00versions%00c/%00o%00" + obj[3:], "AUTH_a", versions) == obj
     assert location_in("/v1/AUTH_a/other/x", "AUTH_a", versions) is None
+    assert location_in("/v1/AUTH_b/%00versions%00c/" + obj.replace("\x00", "%00"), "AUTH_a", versions) is None
+    assert location_in("/v1/AUTH_a/%00versions%00c/", "AUTH_a", versions) is None
+    assert split_v1_path("/v1/AUTH_a/c/d/e%2Ff") == ("AUTH_a", "c", "d/e/f")
+    assert split_v1_path("/v1/AUTH_a/c") is None
     assert target_in("%00versions%00c/" + obj.replace("\x00", "%00"), versions) == obj
     assert target_in("c/o", versions) is None
