@@ -41,6 +41,12 @@ def env_key(section: str, key: str) -> str:
     return f"MARTLET_{section}_{key}".upper().replace("-", "_")
 
 
+def is_true(value: str | None) -> bool:
+    """Swift's ``config_true_value``: a true word is true, anything else
+    (a false word, nonsense, nothing) false."""
+    return (value or "").strip().lower() in _TRUE
+
+
 def parse_bool(text: str) -> bool:
     lowered = text.strip().lower()
     if lowered in _TRUE:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from martlet.config import parse_bool
+from martlet.config import is_true
 from martlet.errors import MartletError
 from proxy.access import account_info
 from proxy.container_info import container_info
@@ -43,17 +43,10 @@ def setting_update(headers: Mapping[str, str], kind: str) -> dict[str, str]:
     update: dict[str, str] = {}
     value = headers.get(client)
     if value is not None:
-        update[sysmeta] = str(_is_true(value)) if value else ""
+        update[sysmeta] = str(is_true(value)) if value else ""
     if headers.get(f"X-Remove-{title}-Rfc-Compliant-Etags"):
         update[sysmeta] = ""
     return update
-
-
-def _is_true(value: str) -> bool:
-    try:
-        return parse_bool(value)
-    except ValueError:
-        return False  # Swift's reading: anything but a true word is false
 
 
 def wrap(next_handler: Handler) -> Handler:
@@ -90,7 +83,7 @@ async def _wanted(ctx: Context) -> bool:
         return False  # the request answers for a missing container itself
     if flag is None:
         return ctx.state.config.features.etag_quoter.enable_by_default
-    return _is_true(flag)
+    return is_true(flag)
 
 
 async def _show_setting(ctx: Context, response: web.StreamResponse) -> None:

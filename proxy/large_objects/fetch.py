@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from martlet.config import is_true
 from martlet.errors import MartletError
 from martlet.swift_path import SwiftPath
 from martlet.timestamp import Timestamp
@@ -45,10 +46,6 @@ class SegmentError(Exception):
 class RecursionTooDeep(SegmentError):
     """Nested manifests (perhaps through symlinks) deeper than
     ``max_slo_recursion_depth``: Swift answers its plain 409 page."""
-
-
-def is_true(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("true", "1", "yes", "on", "t", "y")
 
 
 def is_slo(headers: Mapping[str, str]) -> bool:

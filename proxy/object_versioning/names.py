@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from martlet.config import is_true
 from martlet.errors import BadRequest
 from martlet.reserved import get_reserved_name, is_reserved, split_reserved_name
 from martlet.timestamp import MAX_SECONDS, PRECISION, Timestamp
@@ -26,12 +27,6 @@ SYSMETA_CONTAINER = "X-Container-Sysmeta-Versions-Container"
 SYSMETA_SYMLINK = "X-Object-Sysmeta-Versions-Symlink"
 NULL = "null"
 _MAX_TICKS = round(MAX_SECONDS / PRECISION)
-_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
-
-
-def is_true(value: str | None) -> bool:
-    """Swift's ``config_true_value``."""
-    return (value or "").strip().lower() in _TRUE
 
 
 def versions_container(container: str) -> str:

@@ -93,3 +93,10 @@ def test_cluster_config_ring_dir_defaults_to_its_folder(tmp_path: Path) -> None:
     assert cluster.ring_path("object") == tmp_path.resolve() / "object.ring"
     with pytest.raises(ValueError):
         cluster.ring_path("bogus")
+
+
+def test_is_true_reads_as_swift_config_true_value():
+    from martlet.config import is_true
+
+    assert all(is_true(word) for word in ("true", " Yes ", "1", "on", "T", "y"))
+    assert not any(is_true(word) for word in ("false", "no", "0", "maybe", "", None))
