@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from martlet.config import load_config, resolve_relative
+from martlet.config import is_true, load_config, resolve_relative
 from martlet.errors import ConfigError
 
 
@@ -96,7 +96,5 @@ def test_cluster_config_ring_dir_defaults_to_its_folder(tmp_path: Path) -> None:
 
 
 def test_is_true_reads_as_swift_config_true_value():
-    from martlet.config import is_true
-
     assert all(is_true(word) for word in ("true", " Yes ", "1", "on", "T", "y"))
     assert not any(is_true(word) for word in ("false", "no", "0", "maybe", "", None))
