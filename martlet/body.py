@@ -71,6 +71,13 @@ async def iter_pieces(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
         yield piece
 
 
+async def no_body() -> AsyncIterator[bytes]:
+    """The body of a zero-byte write a feature makes (a delete marker, a
+    version's placeholder): an async iterator of nothing."""
+    return
+    yield b""  # pragma: no cover - makes this an async generator
+
+
 async def read_exactly(request: web.Request, timeout: float, size: int) -> bytes:
     """Exactly ``size`` bytes of the body; fewer is a 499."""
     if size == 0:

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from martlet.body import no_body
 from martlet.errors import BadRequest, MartletError, NotFound, ServiceUnavailable
 from martlet.reserved import is_reserved
 from martlet.swift_path import SwiftPath
@@ -35,7 +36,7 @@ from proxy.object_versioning.names import (
     target_in, version_id, version_object, versioning_of,
 )
 from proxy.object_versioning.store import (
-    EXPIRY, NO_VERSIONS, answer_status, at, check_owner, copy_current, failure, link_target, nothing, put_link,
+    EXPIRY, NO_VERSIONS, answer_status, at, check_owner, copy_current, failure, link_target, put_link,
     raw_read, version_path,
 )
 from proxy.object_versioning.version_ids import handle_version_id
@@ -146,7 +147,7 @@ async def _delete(ctx: Context, versioning: Versioning, next_handler: Handler) -
     stamp = Timestamp.now().internal
     marker = version_path(ctx, versioning, obj.obj, stamp)
     headers = {"Content-Type": DELETE_MARKER, "Content-Length": "0", "X-Timestamp": stamp}
-    written = await put_object(ctx.state, marker, headers, nothing(), 0)
+    written = await put_object(ctx.state, marker, headers, no_body(), 0)
     if not 200 <= written.status < 300:
         raise failure(written.status)
     marked = {"X-Object-Version-Id": version_id(stamp)}

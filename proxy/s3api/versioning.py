@@ -23,10 +23,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from martlet.body import no_body
 from martlet.errors import BadRequest, ClientDisconnect, MartletError
 from martlet.timestamp import Timestamp
 from proxy.object_versioning.names import DELETE_MARKER, NULL, SYSMETA_ENABLED, is_true
-from proxy.object_versioning.store import nothing
 from proxy.pipeline import subrequest
 from proxy.s3api.call import S3Call, empty, xml_response
 from proxy.s3api.errors import S3Error
@@ -166,7 +166,7 @@ async def _restore_newest(call: S3Call) -> None:
         if version == NULL:
             return
         try:
-            await call.swift("PUT", call.object(), {"Content-Length": "0"}, nothing(),
+            await call.swift("PUT", call.object(), {"Content-Length": "0"}, no_body(),
                              query=f"version-id={quote(version)}")
             return
         except S3Error as exc:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from martlet.body import no_body
 from martlet.errors import EntityTooLarge, MartletError, NotFound, PreconditionFailed, ServiceUnavailable
 from martlet.swift_path import SwiftPath
 from proxy.access import check_read, check_write
@@ -246,14 +247,9 @@ async def _write_marker(ctx: Context, obj: SwiftPath, versioning: Versioning) ->
     timestamp = new_timestamp()
     dest = await _versions_container(ctx, obj, versioning, version_name(obj.obj, timestamp))
     headers = {"Content-Type": DELETE_MARKER, "Content-Length": "0", "X-Timestamp": timestamp}
-    written = await put_object(ctx.state, dest, headers, _nothing(), 0)
+    written = await put_object(ctx.state, dest, headers, no_body(), 0)
     if not 200 <= written.status < 300:
         raise fail_with(written.status)
-
-
-async def _nothing() -> AsyncIterator[bytes]:
-    return
-    yield b""  # pragma: no cover - makes this an async generator
 
 
 @dataclass(frozen=True)
