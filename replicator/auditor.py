@@ -23,6 +23,7 @@ import logging
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,7 @@ def audit_data(fd: int, meta: ObjectMetadata, chunk_size: int, limiter: RateLimi
     if meta.etag is None or meta.content_length is None:
         return 0, "data file without etag or length"
     md5 = hashlib.md5(usedforsecurity=False)
+    crc = 0
     offset = 0
     while offset < meta.content_length:
         want = min(chunk_size, meta.content_length - offset)
@@ -104,9 +106,13 @@ def audit_data(fd: int, meta: ObjectMetadata, chunk_size: int, limiter: RateLimi
         if not data:
             return offset, "body shorter than its metadata"
         md5.update(data)
+        if meta.crc32 is not None:
+            crc = zlib.crc32(data, crc)
         offset += len(data)
     if md5.hexdigest() != meta.etag:
         return offset, "body does not match its ETag"
+    if meta.crc32 is not None and crc != meta.crc32:
+        return offset, "body does not match its CRC-32"  # what a GET would check
     return offset, None
 
 

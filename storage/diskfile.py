@@ -50,6 +50,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import hashlib
+import zlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -383,6 +384,7 @@ class DiskFileWriter:
         self.tmp_path: Path | None = None
         self.bytes_written = 0
         self._md5 = hashlib.md5(usedforsecurity=False)
+        self._crc = 0
 
     def open(self) -> None:
         try:
@@ -395,6 +397,11 @@ class DiskFileWriter:
     def etag(self) -> str:
         return self._md5.hexdigest()
 
+    @property
+    def crc32(self) -> int:
+        """CRC-32 of the body written so far (stored for cheap checks on read)."""
+        return self._crc
+
     def write(self, data: bytes) -> None:
         self.write_chunks([data])
 
@@ -404,6 +411,7 @@ class DiskFileWriter:
         assert self.fd is not None, "open() first"
         for chunk in chunks:
             self._md5.update(chunk)
+            self._crc = zlib.crc32(chunk, self._crc)
         pending = [memoryview(chunk) for chunk in chunks if chunk]
         total = sum(len(view) for view in pending)
         try:

@@ -84,6 +84,9 @@ class ObjectMetadata:
     timestamp: Timestamp
     etag: str | None = None
     content_length: int | None = None
+    # CRC-32 of the body, stored by the daemon that wrote it (newer .data
+    # only): a GET checks this instead of the md5, for an eighth of the CPU.
+    crc32: int | None = None
     content_type: str | None = None
     delete_at: int | None = None
     user_meta: Mapping[str, str] = field(default_factory=dict)
@@ -97,6 +100,8 @@ def pack_metadata(meta: ObjectMetadata) -> bytes:
         data["e"] = meta.etag
     if meta.content_length is not None:
         data["l"] = meta.content_length
+    if meta.crc32 is not None:
+        data["k"] = meta.crc32
     if meta.content_type is not None:
         data["c"] = meta.content_type
     if meta.delete_at is not None:
@@ -153,6 +158,7 @@ def decode_metadata(blob: bytes) -> ObjectMetadata:
             timestamp=Timestamp.parse(str(data["t"])),
             etag=data.get("e"),
             content_length=data.get("l"),
+            crc32=data.get("k"),
             content_type=data.get("c"),
             delete_at=data.get("d"),
             user_meta=_str_map(data.get("m", {})),
@@ -166,6 +172,10 @@ def decode_metadata(blob: bytes) -> ObjectMetadata:
         raise CorruptObject("metadata length malformed")
     if meta.etag is not None and not isinstance(meta.etag, str):
         raise CorruptObject("metadata etag malformed")
+    if meta.crc32 is not None and (
+        not isinstance(meta.crc32, int) or isinstance(meta.crc32, bool) or not 0 <= meta.crc32 < 1 << 32
+    ):
+        raise CorruptObject("metadata CRC-32 malformed")
     return meta
 
 

@@ -167,6 +167,7 @@ class ObjectServer:
                 timestamp=timestamp,
                 etag=writer.etag,
                 content_length=writer.bytes_written,
+                crc32=writer.crc32,
                 content_type=request.headers.get("Content-Type") or DEFAULT_CONTENT_TYPE,
                 delete_at=delete_at,
                 user_meta=user_meta_from(request.headers),
@@ -301,7 +302,8 @@ class ObjectServer:
         assert state.fd is not None
         meta = state.metadata
         verifier = whole_body_verifier(
-            request.method, meta.etag if meta else None, meta.content_length if meta else None, parts
+            request.method, meta.etag if meta else None, meta.content_length if meta else None, parts,
+            meta.crc32 if meta else None,
         )
         run = functools.partial(self.ctx.io.run, device)
         sender = BodySender(request, response, run, state.fd, verifier, self.conf.client_timeout,

@@ -79,13 +79,16 @@ class BodyVerifier(BodyDigest):
 
 
 def whole_body_verifier(
-    method: str, etag: str | None, length: int | None, parts: Sequence[tuple[int, int, bytes | None]]
+    method: str, etag: str | None, length: int | None, parts: Sequence[tuple[int, int, bytes | None]],
+    crc32: int | None = None,
 ) -> BodyVerifier | None:
     """A verifier when a GET sends the whole body in one part, else None
-    (a range cannot be checked against the md5 of the whole)."""
+    (a range cannot be checked against a checksum of the whole). It checks
+    the stored CRC-32 when there is one (objects written before it was
+    stored have only their md5)."""
     if method != "GET" or etag is None or length is None or len(parts) != 1:
         return None
     start, end, prefix = parts[0]
     if start != 0 or end != length or prefix:
         return None
-    return BodyVerifier(etag, length)
+    return BodyVerifier(etag, length, crc32)

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
 import pytest
 
 from storage.diskfile import object_location
+from storage.metadata import ObjectMetadata, read_metadata, write_metadata
 from storage.object_body import BODY_CHUNK, SENDFILE_MIN
 from tests.cluster.conftest import TEST_HASH, StorageDaemon, make_devices, start_storage_daemon
 from tests.cluster.object_helpers import call, opath, put_object
@@ -116,3 +119,54 @@ async def test_refused_sendfile_falls_back_to_reads(storage_daemon: StorageDaemo
     assert status == 200 and data == BODY
     status, _, data = await call(backend, storage_daemon, "GET", opath(), {"Range": "bytes=100-"})
     assert status == 206 and data == BODY[100:]
+
+
+def _stored(daemon: StorageDaemon) -> tuple[Path, ObjectMetadata]:
+    loc = object_location(daemon.device_path("sda"), 3, "AUTH_a", "c", "o", TEST_HASH)
+    (data_file,) = [loc.hash_dir / n for n in os.listdir(loc.hash_dir)]
+    fd = os.open(data_file, os.O_RDONLY)
+    try:
+        return data_file, read_metadata(fd)
+    finally:
+        os.close(fd)
+
+
+def _restore_metadata(data_file: Path, meta: ObjectMetadata) -> None:
+    fd = os.open(data_file, os.O_RDWR)
+    try:
+        write_metadata(fd, meta, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+
+
+async def _get_is_cut(daemon: StorageDaemon, backend: aiohttp.ClientSession) -> bool:
+    try:
+        async with backend.get(daemon.url(opath())) as response:
+            await response.read()
+    except aiohttp.ClientPayloadError:
+        return (await call(backend, daemon, "GET", opath()))[0] == 404  # and quarantined
+    return False
+
+
+async def test_a_whole_get_checks_the_stored_crc32(daemon: StorageDaemon, backend: aiohttp.ClientSession) -> None:
+    """The .data carries its body's CRC-32, and a GET checks that (cheaper
+    than the md5): a wrong CRC-32 over a sound body is taken for rot."""
+    assert (await put_object(backend, daemon, opath(), BODY))[0] == 201
+    data_file, meta = _stored(daemon)
+    assert meta.crc32 == zlib.crc32(BODY) and meta.etag == hashlib.md5(BODY).hexdigest()
+    _restore_metadata(data_file, replace(meta, crc32=meta.crc32 ^ 1))
+    assert await _get_is_cut(daemon, backend)
+
+
+async def test_an_object_without_a_crc32_is_checked_by_its_md5(daemon: StorageDaemon,
+                                                              backend: aiohttp.ClientSession) -> None:
+    """A .data written before CRC-32s were stored: its md5 still guards it."""
+    assert (await put_object(backend, daemon, opath(), BODY))[0] == 201
+    data_file, meta = _stored(daemon)
+    _restore_metadata(data_file, replace(meta, crc32=None))
+    status, _, data = await call(backend, daemon, "GET", opath())
+    assert status == 200 and data == BODY
+    with open(data_file, "r+b") as handle:
+        handle.seek(len(BODY) - 5)
+        handle.write(bytes([BODY[-5] ^ 0xFF]))
+    assert await _get_is_cut(daemon, backend)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ from replicator.auditor import Auditor, RateLimiter, audit_hash_dir
 from replicator.config import AuditorSection
 from storage.config import StorageConfig, StorageSection
 from storage.diskfile import DATA, META, DiskFileWriter, ObjectLocation, object_location, write_marker
-from storage.metadata import ObjectMetadata
+from storage.metadata import ObjectMetadata, read_metadata, write_metadata
 
 SETTINGS = HashSection(path_prefix="p", path_suffix="s")
 UNLIMITED = RateLimiter(0)
@@ -84,6 +86,24 @@ def test_flipped_bytes_are_found(tmp_path: Path) -> None:
         handle.write(b"J")
     result = audit_hash_dir(location.hash_dir, SETTINGS, 4, UNLIMITED)
     assert result.problem is not None and "ETag" in result.problem
+
+
+def test_a_wrong_crc32_is_found(tmp_path: Path) -> None:
+    """A GET checks the stored CRC-32, so the auditor does too: a .data
+    whose CRC-32 is wrong would be cut by every GET."""
+    location = _put(tmp_path / "sda", "o", b"hello world")
+    fd = os.open(_data_file(location), os.O_RDWR)
+    try:
+        meta = read_metadata(fd)
+        assert meta.crc32 is None  # written without one: only the md5 is checked
+        assert audit_hash_dir(location.hash_dir, SETTINGS, 4, UNLIMITED).problem is None
+        write_metadata(fd, replace(meta, crc32=zlib.crc32(b"hello world")), 11)
+        assert audit_hash_dir(location.hash_dir, SETTINGS, 4, UNLIMITED).problem is None
+        write_metadata(fd, replace(meta, crc32=zlib.crc32(b"hello there")), 11)
+    finally:
+        os.close(fd)
+    result = audit_hash_dir(location.hash_dir, SETTINGS, 4, UNLIMITED)
+    assert result.problem is not None and "CRC-32" in result.problem
 
 
 def test_truncated_body_is_found(tmp_path: Path) -> None:

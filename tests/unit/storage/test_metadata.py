@@ -77,6 +77,7 @@ def test_round_trip_small(tmp_path: Path) -> None:
         timestamp=Timestamp.parse("1700000000.00001"),
         etag="5d41402abc4b2a76b9719d911017c592",
         content_length=5,
+        crc32=0x3610A686,
         content_type="text/plain",
         user_meta={"Color": "red"},
     )
@@ -145,7 +146,9 @@ def test_compressible_metadata_is_compressed() -> None:
     "blob",
     [b"", b"\xc1", msgpack.packb([1, 2]), msgpack.packb({"v": 2, "n": "x", "t": "1"}),
      msgpack.packb({"v": 1, "t": "1"}), msgpack.packb({"v": 1, "n": "x", "t": "garbage"}),
-     msgpack.packb({"v": 1, "z": b"not zlib"}), msgpack.packb({"v": 1, "n": "x", "t": "1", "m": {"a": 1}})],
+     msgpack.packb({"v": 1, "z": b"not zlib"}), msgpack.packb({"v": 1, "n": "x", "t": "1", "m": {"a": 1}}),
+     msgpack.packb({"v": 1, "n": "x", "t": "1", "k": "1"}), msgpack.packb({"v": 1, "n": "x", "t": "1", "k": -1}),
+     msgpack.packb({"v": 1, "n": "x", "t": "1", "k": 1 << 32}), msgpack.packb({"v": 1, "n": "x", "t": "1", "k": True})],
 )
 def test_undecodable_blobs_are_corrupt(blob: bytes) -> None:
     with pytest.raises(CorruptObject):
