@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from threads import in_threads
+
 MIB = 1024 * 1024
 REPLICAS = 3
 HOPS = REPLICAS + 1  # client -> proxy, proxy -> each replica
@@ -58,26 +60,6 @@ def measured(name: str, per_put: int, count: int, work: Callable[[], None]) -> M
     work()
     elapsed, spent = time.perf_counter() - started, busy_ticks() - before
     return Measure(name, per_put, spent * tick_ms / count, count / elapsed)
-
-
-def in_threads(count: int, concurrency: int, one: Callable[[int], None]) -> None:
-    """``one(i)`` for i in range(count) over ``concurrency`` threads."""
-    indexes = iter(range(count))
-    lock = threading.Lock()
-
-    def worker() -> None:
-        while True:
-            with lock:
-                i = next(indexes, None)
-            if i is None:
-                return
-            one(i)
-
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
 
 
 def fsynced_writes(directory: str, body: bytes, count: int, concurrency: int) -> None:

@@ -38,7 +38,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlparse
 
@@ -53,6 +52,7 @@ import cluster_bench
 from cluster_bench import client_session, expect, size_label, verb_phases
 from phase_table import Result, add_load_arguments, table
 from server_cpu import cluster_roots, proxy_peak_rss, sample
+from threads import in_threads
 
 KIB, MIB = 1024, 1024 * 1024
 REGION = "us-east-1"
@@ -126,27 +126,19 @@ def thread_phase(name: str, count: int, concurrency: int, size: int, one: Callab
                  roots: list[int]) -> Result:
     """Run ``one(i)`` for i in range(count) on ``concurrency`` threads,
     timed and charged the cluster's CPU."""
-    indexes = iter(range(count))
     lock = threading.Lock()
     latencies: list[float] = []
 
-    def worker() -> None:
-        while True:
-            with lock:
-                i = next(indexes, None)
-            if i is None:
-                return
-            started = time.perf_counter()
-            one(i)
-            elapsed = time.perf_counter() - started
-            with lock:
-                latencies.append(elapsed)
+    def timed(i: int) -> None:
+        started = time.perf_counter()
+        one(i)
+        elapsed = time.perf_counter() - started
+        with lock:
+            latencies.append(elapsed)
 
     before = sample(roots) if roots else None
     started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        for future in [pool.submit(worker) for _ in range(concurrency)]:
-            future.result()  # a failed request fails the bench
+    in_threads(count, concurrency, timed)  # a failed request fails the bench
     elapsed = time.perf_counter() - started
     cpu = None
     if before is not None:
