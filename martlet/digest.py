@@ -15,6 +15,20 @@ import zlib
 EMPTY_MD5 = hashlib.md5(b"", usedforsecurity=False).hexdigest()
 
 
+class Crc32:
+    """A running CRC-32 with hashlib's ``update``/``digest`` shape (S3's
+    checksum trailers; the proxy's check of a resumed GET's bytes)."""
+
+    def __init__(self) -> None:
+        self.crc = 0
+
+    def update(self, data: bytes | memoryview) -> None:
+        self.crc = zlib.crc32(data, self.crc)
+
+    def digest(self) -> bytes:
+        return self.crc.to_bytes(4, "big")
+
+
 class BodyDigest:
     """The checksum of a body of known ``length`` as it streams.
 
@@ -34,16 +48,18 @@ class BodyDigest:
         self._crc = 0
 
     def check(self, chunk: bytes | memoryview) -> str | None:
-        if self._md5 is not None:
-            self._md5.update(chunk)
-        else:
+        if self._md5 is None:
             self._crc = zlib.crc32(chunk, self._crc)
+        else:
+            self._md5.update(chunk)
         self.remaining -= len(chunk)
         if self.remaining < 0:
             return "body longer than its stated length"
-        if self.remaining == 0:
-            if self._md5 is not None and self._md5.hexdigest() != self.etag:
-                return "body does not match its ETag"
-            if self._md5 is None and self._crc != self.crc32:
-                return "body does not match its CRC-32"
+        if self.remaining == 0 and not self._matches():
+            return f"body does not match its {'ETag' if self._md5 is not None else 'CRC-32'}"
         return None
+
+    def _matches(self) -> bool:
+        if self._md5 is None:
+            return self._crc == self.crc32
+        return self._md5.hexdigest() == self.etag

@@ -38,6 +38,7 @@ import aiohttp
 from aiohttp import web
 
 from martlet.body import iter_pieces
+from martlet.digest import Crc32
 from martlet.swift_path import SwiftPath
 from proxy.fanout import NODE_ERRORS, ReadAnswer, note_error, read_first
 from proxy.headers import backend_response_headers
@@ -90,26 +91,17 @@ class PrefixMismatch(Exception):
     """A resumed replica's copy of the bytes already sent is not what was sent."""
 
 
-class SentCrc:
-    """crc32 of a whole body's bytes as they are sent, to check the copy of
-    them a replica resuming the stream has (see the module docstring)."""
-
-    def __init__(self) -> None:
-        self.crc = 0
-
-    def update(self, chunk: bytes) -> None:
-        self.crc = zlib.crc32(chunk, self.crc)
-
-
-def sent_crc(method: str, status: int, headers: Mapping[str, str], length: int | None) -> SentCrc | None:
-    """A ``SentCrc`` for a whole object's body (not a range), which the
+def sent_crc(method: str, status: int, headers: Mapping[str, str], length: int | None) -> Crc32 | None:
+    """A ``Crc32`` of a whole object's body as it is sent, to check the copy
+    of those bytes a replica resuming the stream has (see the module
+    docstring): for a whole body (not a range), which the
     object server md5-checks as it sends it (a manifest's too: sent as it
     is, a manifest is the object it is stored as); None when the body is
     not one a replica checks."""
     etag = headers.get("ETag", "").strip('"').lower()
     if method != "GET" or status != 200 or length is None or not _MD5_HEX.match(etag):
         return None
-    return SentCrc()
+    return Crc32()
 
 
 async def skip_prefix(response: aiohttp.ClientResponse, length: int, expected_crc: int, chunk_size: int) -> None:

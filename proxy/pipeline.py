@@ -85,13 +85,6 @@ def on_response(ctx: Context, hook: ResponseHook, *, last: bool = False, final: 
     hooks.append((2 if final else 1 if last else 0, hook))
 
 
-def share_hooks(ctx: Context) -> None:
-    """Make the request's hook list now, so that a clone of it (a read
-    sent down as the client's own request) adds its hooks to it."""
-    if ctx.request.get(_HOOKS) is None:
-        ctx.request[_HOOKS] = []
-
-
 async def run_response_hooks(request: web.Request, response: web.StreamResponse) -> None:
     """The app's ``on_response_prepare`` signal: the request's hooks, in
     the order they were registered within each stage."""

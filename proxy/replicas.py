@@ -21,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from martlet.conditional import http_date, last_modified_seconds
+from martlet.config import is_true
 from martlet.expiring import HIDDEN_ACCOUNT, task_container
 from martlet.errors import NotFound, ServiceUnavailable
 from martlet.http import ANSWER_CONTENT_TYPE
@@ -203,7 +204,7 @@ def put_response(written: Written, timestamp: str, extra: Mapping[str, str] | No
 def wants_newest(headers: Mapping[str, str]) -> bool:
     """``X-Newest: true``: the client wants the newest replica's answer,
     not the first one (``proxy.fanout.read_newest``)."""
-    return headers.get("X-Newest", "").strip().lower() in ("true", "1", "yes", "on", "t", "y")
+    return is_true(headers.get("X-Newest"))
 
 
 async def read_entity(state: ProxyState, path: SwiftPath, method: str, headers: Mapping[str, str],

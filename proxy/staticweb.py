@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from martlet.config import is_true
 from martlet.errors import MartletError, NotFound, ServiceUnavailable
 from martlet.swift_path import SwiftPath
 from proxy.access import authorize_container
@@ -41,7 +42,6 @@ from proxy.object_stream import ObjectStream
 from proxy.pipeline import Answer, Handler, subrequest
 from proxy.replicas import read_entity
 
-_TRUE = ("true", "1", "yes", "on", "t", "y")
 LISTING_LIMIT = 10000
 
 
@@ -58,7 +58,7 @@ class WebConfig:
     @classmethod
     def of(cls, meta: Mapping[str, str]) -> WebConfig:
         return cls(meta.get("web-index", "").strip(), meta.get("web-error", "").strip(),
-                   meta.get("web-listings", "").strip().lower() in _TRUE, meta.get("web-listings-css", "").strip(),
+                   is_true(meta.get("web-listings")), meta.get("web-listings-css", "").strip(),
                    meta.get("web-directory-type", "").strip() or "application/directory")
 
     @property
@@ -68,7 +68,7 @@ class WebConfig:
 
 def is_web_request(headers: Mapping[str, str]) -> bool:
     """Anonymous (no token at all), or ``X-Web-Mode: true``."""
-    if headers.get("X-Web-Mode", "").strip().lower() in _TRUE:
+    if is_true(headers.get("X-Web-Mode")):
         return True
     return not (headers.get("X-Auth-Token") or headers.get("X-Storage-Token"))
 

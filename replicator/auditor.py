@@ -18,16 +18,15 @@ the limits are shared by the whole process.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import threading
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from martlet.digest import BodyDigest
 from martlet.hashing import HashSection, hash_path
 from replicator.config import AuditorSection
 from replicator.daemon import PassDaemon
@@ -96,8 +95,11 @@ def audit_data(fd: int, meta: ObjectMetadata, chunk_size: int, limiter: RateLimi
     """Blocking: read the body, ``(bytes read, problem or None)``."""
     if meta.etag is None or meta.content_length is None:
         return 0, "data file without etag or length"
-    md5 = hashlib.md5(usedforsecurity=False)
-    crc = 0
+    # The md5, and the stored CRC-32 a GET checks: a wrong one would make
+    # every GET cut the object, so it is found here too.
+    digests = [BodyDigest(meta.etag, meta.content_length)]
+    if meta.crc32 is not None:
+        digests.append(BodyDigest(meta.etag, meta.content_length, meta.crc32))
     offset = 0
     while offset < meta.content_length:
         want = min(chunk_size, meta.content_length - offset)
@@ -105,14 +107,11 @@ def audit_data(fd: int, meta: ObjectMetadata, chunk_size: int, limiter: RateLimi
         data = os.pread(fd, want, offset)
         if not data:
             return offset, "body shorter than its metadata"
-        md5.update(data)
-        if meta.crc32 is not None:
-            crc = zlib.crc32(data, crc)
         offset += len(data)
-    if md5.hexdigest() != meta.etag:
-        return offset, "body does not match its ETag"
-    if meta.crc32 is not None and crc != meta.crc32:
-        return offset, "body does not match its CRC-32"  # what a GET would check
+        for digest in digests:
+            problem = digest.check(data)
+            if problem is not None:
+                return offset, problem
     return offset, None
 
 

@@ -50,9 +50,9 @@ from __future__ import annotations
 import fcntl
 import functools
 import hashlib
-import zlib
 import logging
 import os
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace

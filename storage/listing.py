@@ -22,6 +22,7 @@ from typing import Union
 from xml.sax.saxutils import escape, quoteattr
 
 from martlet.accept import TEXT_FORMATS, best_match
+from martlet.config import is_true
 from martlet.content_type import split_swift_bytes
 from martlet.errors import NotAcceptable, PreconditionFailed
 from martlet.reserved import RESERVED_END
@@ -94,10 +95,6 @@ class RowQuery:
 Fetch = Callable[[RowQuery], Iterable[Record]]
 
 
-def _truthy(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on", "t", "y"}
-
-
 def parse_listing_params(query: Mapping[str, str], allow_reserved: bool = False) -> ListingParams:
     """The listing parameters of a GET, checked as Swift checks them;
     reserved names are listed (and may be asked for) with ``allow_reserved``."""
@@ -125,7 +122,7 @@ def parse_listing_params(query: Mapping[str, str], allow_reserved: bool = False)
         marker=query.get("marker", ""),
         end_marker=query.get("end_marker", ""),
         limit=limit,
-        reverse=_truthy(query.get("reverse", "")),
+        reverse=is_true(query.get("reverse")),
         path=query.get("path"),
         allow_reserved=allow_reserved,
     )

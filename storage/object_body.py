@@ -1,13 +1,14 @@
 """Sending an object's body from its ``.data``: zero-copy when it can.
 
 Why this shape: a GET of a large object was bounded by the copies and the
-event-loop work per chunk (a new ``bytes`` per disk read, the md5 of the
-whole-body check run on the loop thread, the status line joined with the
+event-loop work per chunk (a new ``bytes`` per disk read, the whole-body
+check run on the loop thread, the status line joined with the
 first chunk). Now:
 
 * One thread hop per ``BODY_CHUNK`` reads the chunk *and* feeds the
-  whole-body md5 check (``storage.quarantine.BodyVerifier``) there, so the
-  digest runs beside the loop (hashlib lets go of the GIL) instead of in it.
+  whole-body check (``storage.quarantine.BodyVerifier``: the stored CRC-32,
+  or the md5 of an object stored without one) there, so the
+  digest runs beside the loop (hashlib and zlib let go of the GIL) instead of in it.
 * A single piece (a whole body or one range) goes out with ``os.sendfile``
   from the open ``.data`` to the client socket: the kernel moves the bytes
   and no Python object holds them. When the body must be checked, the thread
@@ -42,7 +43,7 @@ from storage.quarantine import BodyVerifier
 log = logging.getLogger(__name__)
 
 # Bytes per thread hop when sending a body: large enough that the hop, the
-# md5 call and the sendfile call are paid rarely, small enough that a body
+# checksum call and the sendfile call are paid rarely, small enough that a body
 # found corrupt is cut after little was read for nothing.
 BODY_CHUNK = 1024 * 1024
 # Smaller pieces are read and written: below this, one hop and one write
@@ -184,7 +185,7 @@ class BodySender:
             for index, (offset, length) in enumerate(pieces):
                 buffer = await checks.take(offset, length)
                 following = pieces[index + 1] if index + 1 < len(pieces) else None
-                # The md5 of the next chunk runs beside this chunk's sendfile;
+                # The check of the next chunk runs beside this chunk's sendfile;
                 # for the first chunk only once sendfile took it, since a
                 # refused one sends on by reads, which feed the check in order.
                 if following is not None and index > 0:
@@ -210,7 +211,7 @@ class BodySender:
 
 
 class _BufferPool:
-    """``BODY_CHUNK`` buffers lent to the md5 checks and given back: a new
+    """``BODY_CHUNK`` buffers lent to the whole-body checks and given back: a new
     1 MiB ``bytearray`` per GET costs its zero-fill and a page fault per
     4 KiB, more than the read into it. Used from the loop thread only (a
     buffer is written by one device thread while it is lent)."""
@@ -234,7 +235,7 @@ _POOL = _BufferPool(keep=16)
 class _Prefetch:
     """The whole-body check of the next chunk, run in the device's thread
     while the loop sends this one: two pooled buffers, used in turn, so a
-    large GET's md5 and its sendfile overlap instead of taking turns."""
+    large GET's check and its sendfile overlap instead of taking turns."""
 
     def __init__(self, run: Run, fd: int, verifier: BodyVerifier | None) -> None:
         self.run = run

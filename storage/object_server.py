@@ -300,11 +300,7 @@ class ObjectServer:
             await response.write_eof()
             return
         assert state.fd is not None
-        meta = state.metadata
-        verifier = whole_body_verifier(
-            request.method, meta.etag if meta else None, meta.content_length if meta else None, parts,
-            meta.crc32 if meta else None,
-        )
+        verifier = whole_body_verifier(request.method, state.metadata, parts)
         run = functools.partial(self.ctx.io.run, device)
         sender = BodySender(request, response, run, state.fd, verifier, self.conf.client_timeout,
                             use_sendfile=self.conf.sendfile and len(parts) == 1 and not parts[0][2]
@@ -421,7 +417,7 @@ class ObjectServer:
     ) -> list[PendingUpdate]:
         """The expirer queue rows of a write that sets, moves or removes
         ``X-Delete-At`` (``expirer_task_updates``): sent, or queued in
-        async_pending, like any container update. None for the common
+        async_pending, like any container update. Nothing for the common
         write that neither has nor had a delete-at."""
         old = before.metadata.delete_at if before.exists and before.metadata is not None else None
         return expirer_task_updates(request.headers, path, timestamp, old, delete_at, policy)

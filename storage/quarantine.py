@@ -23,6 +23,7 @@ from pathlib import Path
 from martlet.digest import BodyDigest
 from storage.diskfile import invalidate_suffix
 from storage.layout import DeviceLayout
+from storage.metadata import ObjectMetadata
 
 log = logging.getLogger(__name__)
 
@@ -79,16 +80,15 @@ class BodyVerifier(BodyDigest):
 
 
 def whole_body_verifier(
-    method: str, etag: str | None, length: int | None, parts: Sequence[tuple[int, int, bytes | None]],
-    crc32: int | None = None,
+    method: str, meta: ObjectMetadata | None, parts: Sequence[tuple[int, int, bytes | None]]
 ) -> BodyVerifier | None:
-    """A verifier when a GET sends the whole body in one part, else None
-    (a range cannot be checked against a checksum of the whole). It checks
-    the stored CRC-32 when there is one (objects written before it was
-    stored have only their md5)."""
-    if method != "GET" or etag is None or length is None or len(parts) != 1:
+    """A verifier when a GET sends the whole body of ``meta``'s .data in one
+    part, else None (a range cannot be checked against a checksum of the
+    whole). It checks the stored CRC-32 when there is one (objects written
+    before it was stored have only their md5)."""
+    if method != "GET" or meta is None or meta.etag is None or meta.content_length is None or len(parts) != 1:
         return None
     start, end, prefix = parts[0]
-    if start != 0 or end != length or prefix:
+    if start != 0 or end != meta.content_length or prefix:
         return None
-    return BodyVerifier(etag, length, crc32)
+    return BodyVerifier(meta.etag, meta.content_length, meta.crc32)

@@ -61,6 +61,9 @@ OVERRIDE_CONTENT_TYPE = "X-Backend-Container-Update-Override-Content-Type"
 # as a backend header of its manifest PUT (s3api's ``s3_etag=<etag>``, which
 # S3 listings show), appended after ``slo_etag``; never sent on as such.
 ROW_ETAG_PARAMS = "X-Backend-Container-Row-Etag-Params"
+# ...and kept with the manifest, for the row of a link made to it later
+# (object versioning's link to a version, restored or new).
+ROW_PARAMS_SYSMETA = "X-Object-Sysmeta-Container-Row-Etag-Params"
 
 
 async def bounded_gather(limit: int, jobs: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
@@ -213,6 +216,7 @@ async def store_manifest(ctx: Context, path: SwiftPath, headers: dict[str, str],
     extra = headers.pop(ROW_ETAG_PARAMS, "")
     if extra:
         headers[OVERRIDE_ETAG] += f"; {extra}"
+        headers[ROW_PARAMS_SYSMETA] = extra  # kept: a link to this manifest lists them too
     written = await put_object(ctx.state, path, headers, _one_chunk(stored), len(stored))
     if written.status != 201 or written.etag is None:
         return Stored(written.status, written=written)

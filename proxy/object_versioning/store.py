@@ -27,7 +27,7 @@ from proxy.object_versioning.names import (
 )
 from proxy.pipeline import Answer
 from proxy.replicas import new_timestamp, put_object, put_response, read_entity, relay_chunks
-from proxy.large_objects.writer import ROW_ETAG_PARAMS
+from proxy.large_objects.writer import ROW_PARAMS_SYSMETA
 from proxy.symlink.links import ETAG_SYSMETA, OVERRIDE_ETAG_SYSMETA, TARGET_SYSMETA, Link, link_headers, validated_by
 from proxy.versioned_writes.rules import copy_headers
 
@@ -140,8 +140,8 @@ async def put_link(ctx: Context, obj: SwiftPath, version: SwiftPath, headers: Ma
     sent = {k: v for k, v in object_headers(ctx.request.headers, _now()).items() if k.lower() not in _NOT_FOR_LINK}
     link = Link(obj.account, version.container, version.obj, link_etag, size, own_account=False, counted=False)
     sent.update(link_headers(link, content_type, slo_etag))
-    extra = ctx.backend_headers.get(ROW_ETAG_PARAMS)
-    if extra:  # the write's own listing parameters (S3's multipart ETag) are the link's row's too
+    extra = headers.get(ROW_PARAMS_SYSMETA)
+    if extra:  # the version's own listing parameters (S3's multipart ETag) are the link's row's too
         sent[OVERRIDE_ETAG_SYSMETA] += "; " + extra
     timestamp = new_timestamp()
     sent.update({SYSMETA_SYMLINK: "true", "X-Timestamp": timestamp, "Content-Length": "0"})

@@ -68,6 +68,14 @@ class Reader:
         del self.buffer[:count]
         return data
 
+    async def chunk_header(self, pattern: re.Pattern[bytes]) -> tuple[int, re.Match[bytes]]:
+        """The next chunk's size line, matched by ``pattern`` (its first
+        group the hex size): ``(size, match)``."""
+        match = pattern.match(await self.line())
+        if match is None:
+            raise S3Error("InvalidRequest", "Malformed aws-chunked chunk header")
+        return int(match.group(1), 16), match
+
     async def chunk_data(self, size: int) -> bytes:
         """The ``size`` bytes of a chunk and the CRLF that ends them: the
         framing both kinds of aws-chunked body share."""
@@ -83,25 +91,36 @@ async def decode(chunks: AsyncIterator[bytes], key: bytes, amz_date: str, scope:
                  decoded_length: int) -> AsyncIterator[bytes]:
     """The data of an aws-chunked body, each chunk's signature checked
     (``SignatureDoesNotMatch``), one chunk held back until the end."""
-    reader = Reader(chunks)
-    previous = seed
-    held: bytes | None = None
-    total = 0
+    async for data in hold_last(_signed_frames(Reader(chunks), key, amz_date, scope, seed), decoded_length):
+        yield data
+
+
+async def _signed_frames(reader: Reader, key: bytes, amz_date: str, scope: str,
+                         previous: str) -> AsyncIterator[bytes]:
+    """Each chunk's data, its signature (chained from ``previous``) checked;
+    the zero-size chunk, signed too, ends them."""
     while True:
-        match = _HEADER.match(await reader.line())
-        if match is None:
-            raise S3Error("InvalidRequest", "Malformed aws-chunked chunk header")
-        size = int(match.group(1), 16)
+        size, match = await reader.chunk_header(_HEADER)
         data = await reader.chunk_data(size)
         expected = chunk_signature(key, amz_date, scope, previous, data)
         if not hmac.compare_digest(expected, match.group(2).decode("ascii")):
             raise S3Error("SignatureDoesNotMatch", "A chunk's signature does not match")
         previous = expected
-        total += size
+        if size == 0:
+            return
+        yield data
+
+
+async def hold_last(frames: AsyncIterator[bytes], decoded_length: int) -> AsyncIterator[bytes]:
+    """``frames``' data one chunk behind, so that the last reaches the object
+    servers only once ``frames`` ended with its own checks passed and the
+    total is ``x-amz-decoded-content-length``: a bad body stores nothing."""
+    held: bytes | None = None
+    total = 0
+    async for data in frames:
+        total += len(data)
         if total > decoded_length:
             raise S3Error("InvalidRequest", "The body is longer than x-amz-decoded-content-length")
-        if size == 0:
-            break
         if held is not None:
             yield held
         held = data

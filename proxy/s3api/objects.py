@@ -21,10 +21,11 @@ from urllib.parse import parse_qsl, quote, unquote
 from aiohttp import web
 from multidict import CIMultiDict
 
+from martlet.config import is_true
 from martlet.errors import ClientDisconnect, MartletError
 from martlet.swift_path import SwiftPath
 from proxy.object_stream import ObjectStream
-from proxy.pipeline import Answer, ResponseHook, on_response, share_hooks, swift_raw_path
+from proxy.pipeline import Answer, ResponseHook, on_response, swift_raw_path
 from proxy.replicas import read_entity
 from proxy.state import ProxyState
 from proxy.s3api import chunked, sigv4, trailer, versioning
@@ -32,7 +33,7 @@ from proxy.s3api.acl import acl_document
 from proxy.s3api.call import S3Call, empty, xml_response
 from proxy.object_versioning.names import DELETE_MARKER, SYSMETA_SYMLINK, version_object
 from proxy.s3api.errors import S3Error
-from proxy.symlink.links import TARGET_SYSMETA
+from proxy.symlink.links import link_of
 from proxy.s3api.multipart_rules import S3_ETAG_SYSMETA
 from proxy.s3api.payload import verified
 from proxy.s3api.xml_doc import document
@@ -174,7 +175,6 @@ async def read_object(call: S3Call) -> Answer:
     # Final, after what features further in add (object versioning's
     # version id, a link's Content-Location); before the clone, which then
     # shares the request's hooks.
-    share_hooks(call.ctx)
     on_response(call.ctx, _to_s3(call.ctx.state, stored, s3_etag), final=True)
     request = call.ctx.request.clone(rel_url=swift_raw_path(path) + query, headers=headers)
     failed: Mapping[str, str] = {}
@@ -232,7 +232,7 @@ def _to_s3(state: ProxyState, path: SwiftPath, known_etag: str | None = None) ->
     async def hook(response: web.StreamResponse) -> None:
         if response.status >= 400:
             return  # an S3 error document, already S3's
-        multipart = response.headers.get("X-Static-Large-Object", "").lower() == "true"
+        multipart = is_true(response.headers.get("X-Static-Large-Object"))
         shown = s3_headers(response.headers)
         response.headers.clear()
         response.headers.extend(shown)
@@ -259,11 +259,10 @@ async def manifest_sysmeta(state: ProxyState, path: SwiftPath) -> Mapping[str, s
     if answer.response.status >= 300:
         return {}
     headers = answer.response.headers
-    if headers.get(SYSMETA_SYMLINK, "").lower() == "true" and path.container is not None:
+    link = link_of(headers, path.account) if is_true(headers.get(SYSMETA_SYMLINK)) else None
+    if link is not None and link.container and link.obj:
         # The current version of a versioned object: a link to the version.
-        container, _, obj = unquote(headers.get(TARGET_SYSMETA, "")).partition("/")
-        if container and obj:
-            return await manifest_sysmeta(state, SwiftPath(path.account, container, obj))
+        return await manifest_sysmeta(state, link.path)
     return headers
 
 

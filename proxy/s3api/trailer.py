@@ -17,10 +17,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import zlib
 from collections.abc import AsyncIterator, Callable
+from typing import Protocol
 
-from proxy.s3api.chunked import Reader
+from martlet.digest import Crc32
+from proxy.s3api.chunked import Reader, hold_last
 from proxy.s3api.errors import S3Error
 
 UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
@@ -28,33 +29,17 @@ _SIZE = re.compile(rb"^([0-9a-fA-F]{1,16})(;.*)?$")
 MAX_TRAILER_LINES = 8
 
 
-class _Crc32:
-    def __init__(self) -> None:
-        self.value = 0
+class Checksum(Protocol):
+    def update(self, data: bytes, /) -> None: ...
 
-    def update(self, data: bytes) -> None:
-        self.value = zlib.crc32(data, self.value)
-
-    def digest(self) -> bytes:
-        return self.value.to_bytes(4, "big")
-
-
-class _Hashlib:
-    def __init__(self, name: str) -> None:
-        self.hash = hashlib.new(name)
-
-    def update(self, data: bytes) -> None:
-        self.hash.update(data)
-
-    def digest(self) -> bytes:
-        return self.hash.digest()
+    def digest(self) -> bytes: ...
 
 
 # x-amz-trailer value -> a fresh checksum of that kind.
-CHECKSUMS: dict[str, Callable[[], _Crc32 | _Hashlib]] = {
-    "x-amz-checksum-crc32": _Crc32,
-    "x-amz-checksum-sha1": lambda: _Hashlib("sha1"),
-    "x-amz-checksum-sha256": lambda: _Hashlib("sha256"),
+CHECKSUMS: dict[str, Callable[[], Checksum]] = {
+    "x-amz-checksum-crc32": Crc32,
+    "x-amz-checksum-sha1": hashlib.sha1,
+    "x-amz-checksum-sha256": hashlib.sha256,
 }
 
 
@@ -72,35 +57,23 @@ async def decode(chunks: AsyncIterator[bytes], trailer: str, decoded_length: int
     """The data of an unsigned aws-chunked body, its trailing checksum
     ``trailer`` checked (``BadDigest``); the checksum, once it held, is
     put in ``checked`` (name -> base64 value) for the answer."""
-    reader = Reader(chunks)
+    async for data in hold_last(_frames(Reader(chunks), trailer, checked), decoded_length):
+        yield data
+
+
+async def _frames(reader: Reader, trailer: str, checked: dict[str, str]) -> AsyncIterator[bytes]:
+    """Each chunk's data; at the end the trailer's checksum is checked."""
     checksum = CHECKSUMS[trailer]()
-    held: bytes | None = None
-    total = 0
-    while True:
-        match = _SIZE.match(await reader.line())
-        if match is None:
-            raise S3Error("InvalidRequest", "Malformed aws-chunked chunk header")
-        size = int(match.group(1), 16)
-        if size == 0:  # the trailer follows, not a CRLF
-            break
+    while size := (await reader.chunk_header(_SIZE))[0]:  # size 0: the trailer follows, not a CRLF
         data = await reader.chunk_data(size)
-        total += size
-        if total > decoded_length:
-            raise S3Error("InvalidRequest", "The body is longer than x-amz-decoded-content-length")
         checksum.update(data)
-        if held is not None:
-            yield held
-        held = data
+        yield data
     sent = await _trailer_value(reader, trailer)
-    if total != decoded_length:
-        raise S3Error("IncompleteBody", "The body is shorter than x-amz-decoded-content-length", status=400)
     computed = base64.b64encode(checksum.digest()).decode("ascii")
     if sent != computed:
         algorithm = trailer.rsplit("-", 1)[-1].upper()
         raise S3Error("BadDigest", f"The {algorithm} you specified did not match the calculated checksum.")
     checked[trailer] = computed
-    if held is not None:
-        yield held
 
 
 async def _trailer_value(reader: Reader, trailer: str) -> str:

@@ -26,7 +26,8 @@ from aiohttp import web
 from martlet.body import no_body
 from martlet.errors import BadRequest, ClientDisconnect, MartletError
 from martlet.timestamp import Timestamp
-from proxy.object_versioning.names import DELETE_MARKER, NULL, SYSMETA_ENABLED, is_true
+from martlet.config import is_true
+from proxy.object_versioning.names import DELETE_MARKER, NULL, SYSMETA_ENABLED
 from proxy.pipeline import subrequest
 from proxy.s3api.call import S3Call, empty, xml_response
 from proxy.s3api.errors import S3Error

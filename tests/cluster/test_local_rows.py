@@ -5,15 +5,13 @@ one that fails is queued in ``async_pending`` exactly as a failed request's."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
-from aiohttp import web
-
 from martlet.backend import backend_path
 from storage.async_pending import iter_pending
-from storage.server import create_app
-from tests.cluster.conftest import StorageDaemon, make_devices, make_storage_config, unused_port_address
+from tests.cluster.conftest import StorageDaemon, make_devices, start_storage_daemon, unused_port_address
 from tests.cluster.test_container_server import call, ts
 
 pytestmark = pytest.mark.cluster
@@ -23,14 +21,7 @@ async def start_named_as(devices_root: Path, own_port: int) -> StorageDaemon:
     """A daemon whose configuration says it is ``127.0.0.1:own_port`` while
     it listens on another port: an update for ``own_port`` can only reach
     its container server in process, never over HTTP (nothing listens there)."""
-    config = make_storage_config(devices_root, bind_port=own_port)
-    runner = web.AppRunner(create_app(config), access_log=None, shutdown_timeout=2.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    assert site._server is not None
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-    return StorageDaemon(config, runner, port)
+    return await start_storage_daemon(devices_root, bind_port=own_port)
 
 
 def object_headers(own_port: int, container_device: str) -> dict[str, str]:
@@ -66,7 +57,8 @@ async def test_row_for_own_host_is_applied_in_process(tmp_path: Path, backend) -
         await node.stop()
 
 
-async def test_local_row_that_fails_is_queued(tmp_path: Path, backend) -> None:
+async def test_local_row_that_fails_is_queued(tmp_path: Path, backend, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     own_port = int(unused_port_address().rpartition(":")[2])
     node = await start_named_as(make_devices(tmp_path / "node", ("sda",)), own_port)
     try:
@@ -76,5 +68,8 @@ async def test_local_row_that_fails_is_queued(tmp_path: Path, backend) -> None:
         assert status == 201  # the object is stored; its row waits for the updater
         [(_path, record)] = list(iter_pending(node.device_path("sda")))
         assert record.method == "PUT" and record.obj == "o" and record.ip_port == ("127.0.0.1", own_port)
+        # Queued by the in-process path, not by an HTTP attempt refused for want of a listener.
+        messages = [r.getMessage() for r in caplog.records]
+        assert "local update failed" in messages and "update failed" not in messages
     finally:
         await node.stop()

@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from storage.diskfile import object_location
-from storage.metadata import ObjectMetadata, read_metadata, write_metadata
+from storage.diskfile import object_location, read_file_metadata
+from storage.metadata import ObjectMetadata, write_metadata
 from storage.object_body import BODY_CHUNK, SENDFILE_MIN
 from tests.cluster.conftest import TEST_HASH, StorageDaemon, make_devices, start_storage_daemon
 from tests.cluster.object_helpers import call, opath, put_object
@@ -124,11 +124,7 @@ async def test_refused_sendfile_falls_back_to_reads(storage_daemon: StorageDaemo
 def _stored(daemon: StorageDaemon) -> tuple[Path, ObjectMetadata]:
     loc = object_location(daemon.device_path("sda"), 3, "AUTH_a", "c", "o", TEST_HASH)
     (data_file,) = [loc.hash_dir / n for n in os.listdir(loc.hash_dir)]
-    fd = os.open(data_file, os.O_RDONLY)
-    try:
-        return data_file, read_metadata(fd)
-    finally:
-        os.close(fd)
+    return data_file, read_file_metadata(data_file)
 
 
 def _restore_metadata(data_file: Path, meta: ObjectMetadata) -> None:

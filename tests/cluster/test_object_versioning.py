@@ -149,6 +149,11 @@ def test_copies_make_versions(cluster: RunningCluster) -> None:
     assert back.status_code == 201 and back.headers["X-Copied-From"] == "copied/o"
     assert call(cluster, "GET", "copied/o").content == b"first"
     assert len(versions(cluster, "copied")) == 3
+    # The null version of an object whose current one is a version: none, as a GET of it says.
+    assert call(cluster, "GET", "copied/o?version-id=null").status_code == 404
+    null = call(cluster, "PUT", "source/n?version-id=null", headers={"X-Copy-From": "copied/o"})
+    assert null.status_code == 404
+    assert call(cluster, "GET", "source/n").status_code == 404
 
 
 def test_a_post_updates_the_current_version_which_never_expires(cluster: RunningCluster) -> None:

@@ -156,6 +156,11 @@ def test_versioned_multipart_upload(s3: Any) -> None:
     assert entry["ETag"] == done["ETag"] and entry["Size"] == MIB5 + 4
     latest = s3.list_object_versions(Bucket="vmpu")["Versions"][0]
     assert (latest["VersionId"], latest["ETag"], latest["IsLatest"]) == (done["VersionId"], done["ETag"], True)
+    # Restored as the current version (a newer one deleted), it lists with its S3 ETag still.
+    newer = s3.put_object(Bucket="vmpu", Key="big", Body=b"newer")
+    s3.delete_object(Bucket="vmpu", Key="big", VersionId=newer["VersionId"])
+    [entry] = s3.list_objects(Bucket="vmpu")["Contents"]
+    assert entry["ETag"] == done["ETag"] and entry["Size"] == MIB5 + 4
 
 
 def test_bad_versioning_input(s3: Any, cluster: RunningCluster) -> None:

@@ -90,17 +90,27 @@ def test_token_tampering_is_refused():
     assert verify_token("s3cret", token + "x", now=1.0) is None
 
 
-def test_a_remembered_token_still_expires_and_is_bounded():
+def test_a_remembered_token_still_expires_and_is_bounded(monkeypatch: pytest.MonkeyPatch):
     # Verified tokens are remembered (no HMAC per request): the expiry is
     # still checked on every use, and the memory never grows past its bound.
+    monkeypatch.setattr(auth, "_verified", {})
+    checks: list[str] = []
+    real_check = auth._check_token
+
+    def counting(secret: str, token: str) -> object:
+        checks.append(token)
+        return real_check(secret, token)
+
+    monkeypatch.setattr(auth, "_check_token", counting)
     user = parse_users(RAW)["test:tester"]
     token = make_token("s3cret", user, now=1000.0, token_life=1000)
     assert verify_token("s3cret", token, now=1000.0) is not None
     assert verify_token("s3cret", token, now=1999.0) is not None
     assert verify_token("s3cret", token, now=2000.0) is None
+    assert checks == [token]  # the signature was checked once, then remembered
     assert verify_token("other", token, now=1000.0) is None  # remembered per secret
     assert verify_token("s3cret", token + "x", now=1000.0) is None
     for i in range(auth.VERIFIED_MAX + 10):
         verify_token("s3cret", make_token("s3cret", user, now=float(i), token_life=5000), now=1.0)
-    assert len(auth._verified) <= auth.VERIFIED_MAX
+    assert 0 < len(auth._verified) <= auth.VERIFIED_MAX
     assert verify_token("s3cret", token, now=1000.0) is not None

@@ -23,9 +23,9 @@ def test_sent_crc_only_for_a_whole_body_a_replica_checks():
 def test_sent_crc_is_the_crc32_of_the_pieces_in_order():
     import zlib
 
-    from proxy.object_stream import SentCrc
+    from martlet.digest import Crc32
 
-    crc = SentCrc()
+    crc = Crc32()
     for piece in (b"ab", b"", b"cde"):
         crc.update(piece)
     assert crc.crc == zlib.crc32(b"abcde")

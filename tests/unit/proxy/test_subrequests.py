@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from aiohttp.test_utils import make_mocked_request
 from martlet.errors import ClientDisconnect, NotFound
 from martlet.swift_path import SwiftPath
 from proxy.context import Context
-from proxy.pipeline import Answer, on_response, run_response_hooks, share_hooks, status_of, subrequest
+from proxy.pipeline import Answer, on_response, run_response_hooks, status_of, subrequest
 
 
 def context(headers: dict[str, str] | None = None) -> Context:
@@ -29,8 +30,8 @@ def test_a_subrequest_keeps_who_is_asking_and_nothing_else() -> None:
     assert sub.identity is parent.identity and sub.body is None
 
 
-async def test_hooks_run_on_the_request_they_were_registered_for() -> None:
-    parent = context()
+def recorder() -> tuple[list[str], Callable[[str], Any]]:
+    """A list, and a maker of answer hooks that append their name to it."""
     seen: list[str] = []
 
     def hook(name: str) -> Any:
@@ -38,6 +39,12 @@ async def test_hooks_run_on_the_request_they_were_registered_for() -> None:
             seen.append(name)
         return note
 
+    return seen, hook
+
+
+async def test_hooks_run_on_the_request_they_were_registered_for() -> None:
+    parent = context()
+    seen, hook = recorder()
     on_response(parent, hook("parent"))
     sub = subrequest(parent, "DELETE", SwiftPath("AUTH_a", "c"))
     on_response(sub, hook("sub"))
@@ -49,14 +56,7 @@ async def test_hooks_run_on_the_request_they_were_registered_for() -> None:
 
 async def test_last_and_final_hooks_run_after_the_others_and_clones_share_them() -> None:
     parent = context()
-    seen: list[str] = []
-
-    def hook(name: str) -> Any:
-        async def note(_response: web.StreamResponse) -> None:
-            seen.append(name)
-        return note
-
-    share_hooks(parent)
+    seen, hook = recorder()
     on_response(parent, hook("final"), final=True)
     clone = Context(parent.state, parent.request.clone(), parent.path, None)
     on_response(clone, hook("last"), last=True)
