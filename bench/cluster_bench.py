@@ -8,6 +8,14 @@ ops/s, MB/s, p50 and p99 latency per phase, the server CPU per operation
 (user and system time of the cluster's processes, server_cpu.py: by default
 the `martlet dev` serving the auth URL's port; --server-pids names others),
 the proxy's peak RSS and the cluster's summed peak RSS (VmHWM, from /proc).
+
+With ``--settle S``, the cluster is left alone for S seconds after each
+write phase (PUT, DELETE), and what it spent then above its idle rate
+(measured over S seconds before the first phase) is the phase's "after"
+column: the replication, updates and auditing its writes set off. Without
+it, that work lands in whichever phase runs next; give S above the
+replicator's interval (10 s in `martlet dev`) so the pass the writes dirty
+falls in the wait.
 """
 
 from __future__ import annotations
@@ -20,12 +28,13 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import aiohttp
 from phase_table import Result, add_load_arguments, table
-from server_cpu import cluster_roots, proxy_peak_rss, sample
+from server_cpu import CpuSample, cluster_roots, proxy_peak_rss, sample
 
 KIB, MIB = 1024, 1024 * 1024
 
@@ -41,22 +50,47 @@ async def authenticate(session: aiohttp.ClientSession, url: str, user: str, key:
 SERVER_ROOTS: list[int] = []
 
 
-async def measured(name: str, count: int, moved: int, work: Callable[[], Awaitable[list[float]]]) -> Result:
+@dataclass
+class Settling:
+    """``--settle``: how long to wait after a write phase, and the cluster's
+    CPU over as long a wait before the first phase (set by main)."""
+
+    seconds: float = 0.0
+    idle: CpuSample | None = None
+
+
+SETTLING = Settling()
+
+
+async def idle_cpu(seconds: float) -> CpuSample:
+    before = sample(SERVER_ROOTS)
+    await asyncio.sleep(seconds)
+    return sample(SERVER_ROOTS).minus(before)
+
+
+async def measured(name: str, count: int, moved: int, work: Callable[[], Awaitable[list[float]]],
+                   writes: bool = False) -> Result:
     """Run ``work`` (which returns its operations' latencies) as one phase,
-    timed and charged the cluster's CPU."""
+    timed and charged the cluster's CPU; a phase that ``writes`` is then
+    given the settling wait (``Settling``) and charged what it cost."""
     before = sample(SERVER_ROOTS) if SERVER_ROOTS else None
     started = time.perf_counter()
     latencies = await work()
     elapsed = time.perf_counter() - started
-    cpu = None
+    cpu = after = None
     if before is not None:
-        spent = sample(SERVER_ROOTS).minus(before)
+        ended = sample(SERVER_ROOTS)
+        spent = ended.minus(before)
         cpu = (spent.user, spent.system)
-    return Result(name, count, elapsed, moved, latencies, cpu)
+        if writes and SETTLING.idle is not None:
+            await asyncio.sleep(SETTLING.seconds)
+            background = sample(SERVER_ROOTS).minus(ended).minus(SETTLING.idle)
+            after = (background.user, background.system)
+    return Result(name, count, elapsed, moved, latencies, cpu, after)
 
 
 async def run_phase(name: str, count: int, concurrency: int, size: int,
-                    one: Callable[[int], Awaitable[None]]) -> Result:
+                    one: Callable[[int], Awaitable[None]], writes: bool = False) -> Result:
     """Run ``one(i)`` for i in range(count) with ``concurrency`` workers."""
 
     async def work() -> list[float]:
@@ -72,7 +106,7 @@ async def run_phase(name: str, count: int, concurrency: int, size: int,
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return latencies
 
-    return await measured(name, count, size * count, work)
+    return await measured(name, count, size * count, work, writes)
 
 
 async def timed_once(coroutine: Awaitable[None]) -> list[float]:
@@ -127,7 +161,7 @@ async def verb_phases(prefix: str, size: int, count: int, concurrency: int, put:
     results = []
     for verb, one, moved in (("PUT", put, size), ("GET", get, size), ("HEAD", head, 0), ("DELETE", delete, 0)):
         name = f"{prefix}{verb} {size_label(size)} x{count}/c{concurrency}"
-        results.append(await run_phase(name, count, concurrency, moved, one))
+        results.append(await run_phase(name, count, concurrency, moved, one, writes=verb in ("PUT", "DELETE")))
     return results
 
 
@@ -162,10 +196,10 @@ async def large_object(session: aiohttp.ClientSession, base: str, token: str, si
 
     label = f"{size // MIB} MiB x1"
     return [
-        await measured(f"PUT {label}", 1, size, lambda: timed_once(put())),
+        await measured(f"PUT {label}", 1, size, lambda: timed_once(put()), writes=True),
         await measured(f"GET {label}", 1, size, lambda: timed_once(get())),
         await measured(f"HEAD {label}", 1, 0, lambda: timed_once(other("HEAD", 200))),
-        await measured(f"DELETE {label}", 1, 0, lambda: timed_once(other("DELETE", 204))),
+        await measured(f"DELETE {label}", 1, 0, lambda: timed_once(other("DELETE", 204)), writes=True),
     ]
 
 
@@ -190,6 +224,11 @@ async def main(args: argparse.Namespace) -> None:
         container = f"{storage_url}/bench-{uuid.uuid4().hex[:8]}"
         async with session.put(container, headers={"X-Auth-Token": token}) as answer:
             await expect(answer, 201, 202)
+        if args.settle > 0 and SERVER_ROOTS:
+            SETTLING.seconds = args.settle
+            SETTLING.idle = await idle_cpu(args.settle)
+            print(f"idle: {1000 * (SETTLING.idle.user + SETTLING.idle.system) / args.settle:.1f} ms/s of server CPU "
+                  f"over {args.settle:g} s; each write phase is followed by a {args.settle:g} s wait")
         results = []
         if "small" in args.sizes:
             results += await small_objects(session, container, token, 4 * KIB, args.small_count, args.small_concurrency)
@@ -212,6 +251,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--user", default="test:tester")
     parser.add_argument("--key", default="testing")
     parser.add_argument("--large-mib", type=int, default=256)
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="seconds to leave the cluster alone after each write phase, its CPU then "
+                             "(above the idle rate) charged to that phase (default 0: no wait)")
     parser.add_argument("--sizes", default="small,medium,large",
                         help="which phases to run: small (4 KiB), medium (1 MiB), large")
     add_load_arguments(parser)

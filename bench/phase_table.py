@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 HEADER = f"{'phase':<26} {'ops':>6} {'ops/s':>9} {'MB/s':>9} {'p50 ms':>9} {'p99 ms':>9}"
 CPU_HEADER = f" {'cpu ms/op':>10} {'user':>7} {'sys':>7}"
+AFTER_HEADER = f" {'after ms/op':>12}"
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class Result:
     latencies: list[float]  # seconds, one per operation
     # server CPU seconds (user, system) the phase cost, when measured
     cpu: tuple[float, float] | None = None
+    # server CPU seconds (user, system) spent after the phase, above the idle
+    # rate, while the cluster settled (replicating what a write phase wrote)
+    after: tuple[float, float] | None = None
 
     def row(self) -> str:
         lat = sorted(self.latencies)
@@ -35,12 +39,15 @@ class Result:
         if self.cpu is not None:
             user, system = (1000 * seconds / self.ops for seconds in self.cpu)
             row += f" {user + system:>10.2f} {user:>7.2f} {system:>7.2f}"
+        if self.after is not None:
+            row += f" {1000 * sum(self.after) / self.ops:>12.2f}"
         return row
 
 
 def table(results: Iterable[Result]) -> str:
     results = list(results)
     header = HEADER + (CPU_HEADER if any(r.cpu is not None for r in results) else "")
+    header += AFTER_HEADER if any(r.after is not None for r in results) else ""
     return "\n".join([header, *(result.row() for result in results)])
 
 
