@@ -19,10 +19,11 @@ On-disk contract:
   the writer; ``synchronous=FULL`` so an acknowledged update survives a power
   cut. Every write is one ``BEGIN IMMEDIATE`` transaction, taken up front so
   that two writers never deadlock upgrading a read lock.
-- A connection lives for one operation inside the calling thread and is then
-  closed. Connections are never cached or shared between threads (sqlite3's
-  ``check_same_thread`` stays on), which is what makes the per-device thread
-  pool safe; opening a SQLite file costs tens of microseconds.
+- A connection is used by one thread only (sqlite3's ``check_same_thread``
+  stays on), which is what makes the per-device thread pool safe. Each
+  thread keeps its last few connections open between operations, each used
+  again only while its path still names the file it opened
+  (``storage.db.connections``, which says why and what that changes).
 - Metadata is one JSON map ``{key: [value, timestamp]}``; merging keeps the
   newer timestamp per key, so replicas can merge in any order. An empty value
   is a deletion that remembers its timestamp (it is hidden from clients).
@@ -49,6 +50,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import stat
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -59,6 +61,7 @@ from martlet.fileutil import fsync_created, fsync_dir, make_dirs
 from martlet.hashing import HashSection, hash_path
 from martlet.limits import check_meta_totals
 from martlet.timestamp import Timestamp
+from storage.db.connections import thread_connections
 from storage.layout import DeviceLayout
 from storage.listing import Entry, ListingParams, Record, RowQuery, build_listing
 
@@ -162,21 +165,31 @@ class DatabaseBroker:
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection for this thread and this operation only."""
-        if not self.exists():
-            raise NotFound(f"{self.kind} not found")
+        """This thread's connection to the file, for one operation: kept for
+        the next one if the operation ends cleanly, else closed."""
+        key = str(self.path)
+        kept = thread_connections()
         try:
-            conn = self._open(self.path)
+            found = os.stat(key)
+        except OSError:
+            found = None
+        if found is None or not stat.S_ISREG(found.st_mode):
+            kept.forget(key)
+            raise NotFound(f"{self.kind} not found")
+        identity = (found.st_dev, found.st_ino)
+        try:
+            conn = kept.take(key, identity) or self._open(self.path)
         except sqlite3.OperationalError as exc:  # e.g. the device went away
             raise DeviceUnavailable(f"cannot open {self.kind} database: {exc}") from None
         try:
-            key = str(self.path)
             if key not in self._current:
                 self._upgrade(conn)
                 self._current.add(key)
             yield conn
-        finally:
+        except BaseException:
             conn.close()
+            raise
+        kept.keep(key, identity, conn)
 
     def _upgrade(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
