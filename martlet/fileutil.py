@@ -79,9 +79,13 @@ def make_dirs_durable(path: Path, fsync: bool = True) -> list[Path]:
 
 
 def make_temp(tmp_dir: Path, prefix: str = "tmp") -> tuple[int, Path]:
-    """A new temporary file under ``tmp_dir`` (created if needed)."""
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=prefix)
+    """A new temporary file under ``tmp_dir`` (created if needed: only
+    then, as it is there on every write but the first)."""
+    try:
+        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=prefix)
+    except FileNotFoundError:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=prefix)
     return fd, Path(name)
 
 

@@ -226,8 +226,12 @@ def would_count(location: ObjectLocation, filename: str) -> bool:
 def partition_lock(part_dir: Path) -> Iterator[None]:
     """Exclusive ``flock`` on ``<part>/.lock``: holds across threads and
     worker processes alike."""
-    part_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(part_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    lock_path = part_dir / LOCK_FILE
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except FileNotFoundError:  # a new partition: made only then, as it is rare
+        part_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -240,8 +244,11 @@ def invalidate_suffix(part_dir: Path, suffix: str) -> None:
     is cheap and safe under concurrency, so a write never rewrites
     ``hashes.msgpack``."""
     with partition_lock(part_dir):
-        with open(part_dir / INVALID_FILE, "a", encoding="ascii") as handle:
-            handle.write(suffix + "\n")
+        fd = os.open(part_dir / INVALID_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{suffix}\n".encode("ascii"))
+        finally:
+            os.close(fd)
 
 
 @dataclass(frozen=True)

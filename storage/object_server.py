@@ -17,7 +17,8 @@ import asyncio
 import functools
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -84,6 +85,32 @@ log = logging.getLogger(__name__)
 # What reading a request body raises when the client goes away mid-body.
 _BODY_ERRORS = (ConnectionResetError, RequestPayloadError, aiohttp.ClientPayloadError, HttpProcessingError)
 
+Written = TypeVar("Written")
+
+
+def _log_corrupt(location: ObjectLocation, exc: CorruptObject) -> None:
+    log.warning("corrupt object", extra={"hash_dir": str(location.hash_dir), "error": exc.reason})
+
+
+def _state_for_write(location: ObjectLocation) -> ObjectState:
+    """Blocking: the object's state with no descriptor kept; a corrupt
+    object counts as absent (a write replaces it)."""
+    try:
+        state = open_object(location)
+    except CorruptObject as exc:
+        _log_corrupt(location, exc)
+        return ObjectState()
+    state.close()
+    return state
+
+
+def _checked_write(location: ObjectLocation, check: Callable[[ObjectState], None],
+                   write: Callable[[], Written]) -> tuple[ObjectState, Written]:
+    """Blocking: ``write()`` once ``check`` has passed the current state."""
+    state = _state_for_write(location)
+    check(state)
+    return state, write()
+
 
 class ObjectServer:
     """The ``object`` entity of the storage daemon (see ``storage.server``)."""
@@ -112,16 +139,19 @@ class ObjectServer:
 
     async def _state(self, path: EntityPath, location: ObjectLocation, *, keep_fd: bool = False) -> ObjectState:
         """The object's state; a corrupt object counts as absent for writes."""
-        try:
-            state = await self.ctx.io.run(path.device, open_object, location)
-        except CorruptObject as exc:
-            log.warning("corrupt object", extra={"hash_dir": str(location.hash_dir), "error": exc.reason})
-            if keep_fd:
-                raise
-            return ObjectState()
         if not keep_fd:
-            state.close()
-        return state
+            return await self.ctx.io.run(path.device, _state_for_write, location)
+        try:
+            return await self.ctx.io.run(path.device, open_object, location)
+        except CorruptObject as exc:
+            _log_corrupt(location, exc)
+            raise
+
+    async def _write_if(self, path: EntityPath, location: ObjectLocation, check: Callable[[ObjectState], None],
+                        write: Callable[[], Written]) -> tuple[ObjectState, Written]:
+        """``write()`` if ``check(state)`` (which raises to refuse) lets it:
+        the state read, the check and the write in one thread hop."""
+        return await self.ctx.io.run(path.device, _checked_write, location, check, write)
 
     @staticmethod
     def _not_found(state: ObjectState) -> NotFound:
@@ -150,11 +180,14 @@ class ObjectServer:
             raise BadRequest("only If-None-Match: * is supported on PUT")
         policy = request_policy(request.headers, self.ctx.policies)
         location = self.ctx.object_location(path, policy)
-        state = await self._state(path, location)
-        if state.durable is not None and state.durable >= timestamp:
-            raise self._conflict(state.durable)
-        if if_none_match is not None and state.exists and state.metadata is not None and not is_expired(state.metadata):
-            raise PreconditionFailed("object exists", headers={"X-Backend-Timestamp": str(state.durable)})
+
+        def check(state: ObjectState) -> None:
+            if state.durable is not None and state.durable >= timestamp:
+                raise self._conflict(state.durable)
+            if if_none_match is not None and state.exists and state.metadata is not None \
+                    and not is_expired(state.metadata):
+                raise PreconditionFailed("object exists", headers={"X-Backend-Timestamp": str(state.durable)})
+
         name = object_name(path.names.account, path.names.container, path.names.obj)
 
         def describe(writer: DiskFileWriter) -> ObjectMetadata:
@@ -176,11 +209,15 @@ class ObjectServer:
 
         writer = DiskFileWriter(location, fsync=self.conf.fsync)
         if expected_length is not None and expected_length <= self.conf.disk_chunk_size:
-            # A small body is read first and written in one thread hop, not
-            # one per step (open, write, commit, clean up).
+            # A small body is read first, then checked against what is
+            # stored and written in one thread hop, not one per step (state,
+            # open, write, commit, clean up).
             body = await read_exactly(request, self.conf.client_timeout, expected_length)
-            metadata = await self.ctx.io.run(path.device, writer.store, body, describe, DATA)
+            state, metadata = await self._write_if(path, location, check,
+                                                   functools.partial(writer.store, body, describe, DATA))
         else:
+            state = await self._state(path, location)
+            check(state)
             await self.ctx.io.run(path.device, writer.open)
             try:
                 await self._receive_body(request, path.device, writer)
@@ -326,16 +363,19 @@ class ObjectServer:
         container_targets(request.headers)  # 400 before anything is written
         policy = request_policy(request.headers, self.ctx.policies)
         location = self.ctx.object_location(path, policy)
-        state = await self._state(path, location)
-        if if_delete_at is not None:
-            # First: an expirer's DELETE of an object overwritten since is
-            # a 412 (the task is done), not a 409.
-            self._check_if_delete_at(state, if_delete_at)
-        if state.durable is not None and state.durable >= timestamp:
-            raise self._conflict(state.durable)
-        existed = state.exists and state.metadata is not None and not is_expired(state.metadata)
+
+        def check(state: ObjectState) -> None:
+            if if_delete_at is not None:
+                # First: an expirer's DELETE of an object overwritten since
+                # is a 412 (the task is done), not a 409.
+                self._check_if_delete_at(state, if_delete_at)
+            if state.durable is not None and state.durable >= timestamp:
+                raise self._conflict(state.durable)
+
         metadata = ObjectMetadata(name=object_name(path.names.account, path.names.container, path.names.obj), timestamp=timestamp)
-        await self.ctx.io.run(path.device, write_marker, location, metadata, TOMBSTONE, self.conf.fsync)
+        state, _ = await self._write_if(path, location, check,
+                                        functools.partial(write_marker, location, metadata, TOMBSTONE, self.conf.fsync))
+        existed = state.exists and state.metadata is not None and not is_expired(state.metadata)
         await self._update_containers(request, path, "DELETE", timestamp, metadata, policy)
         if not existed:
             raise self._not_found(ObjectState(tombstone_timestamp=timestamp))
