@@ -29,7 +29,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlparse
 
 import aiohttp
@@ -224,7 +223,10 @@ async def main(args: argparse.Namespace) -> None:
         container = f"{storage_url}/bench-{uuid.uuid4().hex[:8]}"
         async with session.put(container, headers={"X-Auth-Token": token}) as answer:
             await expect(answer, 201, 202)
-        if args.settle > 0 and SERVER_ROOTS:
+        if args.settle > 0 and not SERVER_ROOTS:
+            sys.exit("--settle needs the server's CPU: no martlet proxy on this machine serves the port "
+                     "(give --server-pids)")
+        if args.settle > 0:
             SETTLING.seconds = args.settle
             SETTLING.idle = await idle_cpu(args.settle)
             print(f"idle: {1000 * (SETTLING.idle.user + SETTLING.idle.system) / args.settle:.1f} ms/s of server CPU "

@@ -51,7 +51,7 @@ from martlet.expiring import HIDDEN_ACCOUNT, Task
 from martlet.netaddr import host_port
 from martlet.policies import POLICY_INDEX_HEADER
 from martlet.timestamp import Timestamp
-from replicator.auditor import RateLimiter
+from martlet.ratelimit import RateLimiter
 from replicator.config import ring_address
 from replicator.daemon import repeat_passes
 from replicator.stats import write_stats

@@ -45,11 +45,11 @@ class BodyDigest:
         self.crc32 = crc32
         self.remaining = length
         self._md5 = hashlib.md5(usedforsecurity=False) if crc32 is None else None
-        self._crc = 0
+        self._crc = Crc32()
 
     def check(self, chunk: bytes | memoryview) -> str | None:
         if self._md5 is None:
-            self._crc = zlib.crc32(chunk, self._crc)
+            self._crc.update(chunk)
         else:
             self._md5.update(chunk)
         self.remaining -= len(chunk)
@@ -61,5 +61,5 @@ class BodyDigest:
 
     def _matches(self) -> bool:
         if self._md5 is None:
-            return self._crc == self.crc32
+            return self._crc.crc == self.crc32
         return self._md5.hexdigest() == self.etag

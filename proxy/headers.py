@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from martlet.config import is_true
 from martlet.http import header_text
 from proxy.constraints import check_metadata, guess_content_type, resolve_delete_at
 
@@ -88,7 +89,7 @@ def object_headers(headers: Mapping[str, str], now: float) -> dict[str, str]:
 def content_type_of(headers: Mapping[str, str], obj: str) -> str:
     """An object PUT's Content-Type: the client's, or guessed from the
     name when it sent none or asked with ``X-Detect-Content-Type``."""
-    detect = headers.get("X-Detect-Content-Type", "").lower() in ("true", "1", "yes")
+    detect = is_true(headers.get("X-Detect-Content-Type"))
     return guess_content_type(obj, headers.get("Content-Type"), detect)
 
 

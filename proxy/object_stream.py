@@ -47,10 +47,6 @@ from ring import Device, Ring
 
 log = logging.getLogger(__name__)
 
-# A body at least this large gets the status line and headers in a send of
-# their own (see ``ObjectStream.send``).
-SEPARATE_HEADERS_MIN = 64 * 1024
-
 _MD5_HEX = re.compile(r"^[0-9a-f]{32}$")
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 
@@ -165,11 +161,6 @@ class ObjectStream:
             if request.method == "HEAD":
                 await out.write_eof()
                 return out
-            if out.content_length is None or out.content_length >= SEPARATE_HEADERS_MIN:
-                # The status line and headers alone: else aiohttp joins them
-                # with the first chunk, a copy of that chunk (cheaper than a
-                # second send only for a small body).
-                await out.write(b"")
             while True:
                 try:
                     if skip:

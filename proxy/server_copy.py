@@ -26,8 +26,9 @@ from urllib.parse import quote
 import aiohttp
 from aiohttp import web
 
+from martlet.config import is_true
 from martlet.errors import (
-    BadRequest, EntityTooLarge, MartletError, PreconditionFailed, RangeNotSatisfiable, ServiceUnavailable,
+    BadRequest, EntityTooLarge, MartletError, PreconditionFailed, RangeNotSatisfiable,
 )
 from martlet.swift_path import SwiftPath
 from proxy import large_objects, symlink
@@ -216,7 +217,7 @@ def _copied_link(ctx: Context, source_headers: Mapping[str, str], source: SwiftP
 def _inherit(ctx: Context, source: Mapping[str, str], headers: dict[str, str], dest_obj: str) -> dict[str, str]:
     """The copy's headers: the source's metadata and content headers (unless
     ``X-Fresh-Metadata``) under the client's own."""
-    fresh = ctx.request.headers.get("X-Fresh-Metadata", "").lower() in ("true", "1", "yes")
+    fresh = is_true(ctx.request.headers.get("X-Fresh-Metadata"))
     if not fresh:
         inherited = user_metadata(source, "object")
         inherited.update({h: source[h] for h in _COPIED if h in source})

@@ -21,13 +21,13 @@ import asyncio
 import logging
 import os
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from martlet.digest import BodyDigest
 from martlet.hashing import HashSection, hash_path
+from martlet.ratelimit import RateLimiter
 from replicator.config import AuditorSection
 from replicator.daemon import PassDaemon
 from replicator.stats import PassStats
@@ -39,41 +39,6 @@ from storage.metadata import CorruptObject, ObjectMetadata, read_metadata
 from storage.quarantine import quarantine_hash_dir
 
 log = logging.getLogger(__name__)
-
-
-class RateLimiter:
-    """At most ``rate`` units per second on average, shared by threads.
-
-    ``wait(n)`` returns at once while the budget allows and otherwise sleeps
-    until it does; the clock and sleep are injectable for tests.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.rate = rate
-        self.clock = clock
-        self.sleep = sleep
-        self._allowed_at = clock()
-        self._lock = threading.Lock()
-
-    def reserve(self, amount: float) -> float:
-        """Take ``amount`` from the budget; the seconds to wait before using it."""
-        if self.rate <= 0:
-            return 0.0
-        with self._lock:
-            now = self.clock()
-            start = max(self._allowed_at, now)
-            self._allowed_at = start + amount / self.rate
-            return start - now
-
-    def wait(self, amount: float) -> None:
-        delay = self.reserve(amount)
-        if delay > 0:
-            self.sleep(delay)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,10 @@ class DevicePool:
 
     def __init__(self, threads: int, name: str) -> None:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        # Taken by submit and shutdown: a job queued behind the threads'
+        # stop markers would never run, and its caller would wait forever.
+        self._lock = threading.Lock()
+        self._closed = False
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True) for i in range(threads)
         ]
@@ -83,13 +87,18 @@ class DevicePool:
     def submit(self, fn: Callable[[], R]) -> asyncio.Future[R]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        self._queue.put((loop, future, contextvars.copy_context(), fn))
+        with self._lock:
+            if self._closed:
+                raise DeviceUnavailable("daemon is shutting down")
+            self._queue.put((loop, future, contextvars.copy_context(), fn))
         return future
 
     def shutdown(self) -> None:
-        """Let the queued work finish, then stop every thread."""
-        for _ in self._threads:
-            self._queue.put(None)
+        """Refuse new work, let the queued work finish, then stop every thread."""
+        with self._lock:
+            self._closed = True
+            for _ in self._threads:
+                self._queue.put(None)
         for thread in self._threads:
             thread.join()
 

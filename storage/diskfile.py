@@ -48,16 +48,15 @@ files with their original timestamps through the same code.
 from __future__ import annotations
 
 import fcntl
-import functools
 import hashlib
 import logging
 import os
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from martlet.digest import Crc32
 from martlet.fileutil import fsync_created, fsync_dir, make_dirs, make_temp, raise_if_full, unlink_quietly
 from martlet.hashing import HashSection, entity_path, hash_path
 from martlet.timestamp import Timestamp
@@ -90,25 +89,23 @@ class ObjectLocation:
     partition: int
     hash: str
     policy: int = 0  # storage policy: objects-N/ and tmp-N/ for N > 0
+    # Made once with the location: a request asks for these several times,
+    # and each ``Path`` join costs microseconds. (Not ``cached_property``:
+    # on Python 3.11 it takes one lock shared by every instance.)
+    part_dir: Path = field(init=False, repr=False, compare=False)
+    hash_dir: Path = field(init=False, repr=False, compare=False)
+    tmp_dir: Path = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        layout = DeviceLayout.at(self.device_path)
+        part_dir = layout.object_partition(self.partition, self.policy)
+        object.__setattr__(self, "part_dir", part_dir)
+        object.__setattr__(self, "hash_dir", part_dir / self.suffix / self.hash)
+        object.__setattr__(self, "tmp_dir", layout.tmp(self.policy))
 
     @property
     def suffix(self) -> str:
         return self.hash[-3:]
-
-    # Cached: a request asks for these several times, and each ``Path``
-    # join costs microseconds (the dataclass stays frozen: cached_property
-    # writes the instance dict directly).
-    @functools.cached_property
-    def part_dir(self) -> Path:
-        return DeviceLayout.at(self.device_path).object_partition(self.partition, self.policy)
-
-    @functools.cached_property
-    def hash_dir(self) -> Path:
-        return self.part_dir / self.suffix / self.hash
-
-    @functools.cached_property
-    def tmp_dir(self) -> Path:
-        return DeviceLayout.at(self.device_path).tmp(self.policy)
 
 
 def object_location(
@@ -391,7 +388,7 @@ class DiskFileWriter:
         self.tmp_path: Path | None = None
         self.bytes_written = 0
         self._md5 = hashlib.md5(usedforsecurity=False)
-        self._crc = 0
+        self._crc = Crc32()  # stored beside the md5, for cheap checks on read
 
     def open(self) -> None:
         try:
@@ -404,11 +401,6 @@ class DiskFileWriter:
     def etag(self) -> str:
         return self._md5.hexdigest()
 
-    @property
-    def crc32(self) -> int:
-        """CRC-32 of the body written so far (stored for cheap checks on read)."""
-        return self._crc
-
     def write(self, data: bytes) -> None:
         self.write_chunks([data])
 
@@ -418,7 +410,7 @@ class DiskFileWriter:
         assert self.fd is not None, "open() first"
         for chunk in chunks:
             self._md5.update(chunk)
-            self._crc = zlib.crc32(chunk, self._crc)
+            self._crc.update(chunk)
         pending = [memoryview(chunk) for chunk in chunks if chunk]
         total = sum(len(view) for view in pending)
         try:
@@ -431,9 +423,13 @@ class DiskFileWriter:
         self.bytes_written += total
 
     def commit(self, metadata: ObjectMetadata, ext: str) -> Path:
-        """Store ``metadata``, make it durable and rename to ``<timestamp><ext>``."""
+        """Store ``metadata``, make it durable and rename to ``<timestamp><ext>``.
+        A ``.data`` stores the CRC-32 of the bytes written here, whatever
+        ``metadata`` says (a replicated object's is this daemon's own)."""
         assert self.fd is not None and self.tmp_path is not None, "open() first"
         target = self.location.hash_dir / f"{metadata.timestamp.internal}{ext}"
+        if ext == DATA:
+            metadata = replace(metadata, crc32=self._crc.crc)
         try:
             write_metadata(self.fd, metadata, self.bytes_written)
             if self.fsync:

@@ -175,7 +175,6 @@ class BodySender:
 
     async def _sendfile(self, start: int, end: int) -> int:
         """Send what ``sendfile`` can; returns the offset the fallback goes on from."""
-        await self.response.write(b"")  # the status line and headers, alone
         out_fd = socket_fd(self.request)
         if out_fd is None:
             return start

@@ -92,6 +92,11 @@ def _log_corrupt(location: ObjectLocation, exc: CorruptObject) -> None:
     log.warning("corrupt object", extra={"hash_dir": str(location.hash_dir), "error": exc.reason})
 
 
+def _is_live(state: ObjectState) -> bool:
+    """An object is there to read or overwrite: stored and not expired."""
+    return state.exists and state.metadata is not None and not is_expired(state.metadata)
+
+
 def _state_for_write(location: ObjectLocation) -> ObjectState:
     """Blocking: the object's state with no descriptor kept; a corrupt
     object counts as absent (a write replaces it)."""
@@ -184,8 +189,7 @@ class ObjectServer:
         def check(state: ObjectState) -> None:
             if state.durable is not None and state.durable >= timestamp:
                 raise self._conflict(state.durable)
-            if if_none_match is not None and state.exists and state.metadata is not None \
-                    and not is_expired(state.metadata):
+            if if_none_match is not None and _is_live(state):
                 raise PreconditionFailed("object exists", headers={"X-Backend-Timestamp": str(state.durable)})
 
         name = object_name(path.names.account, path.names.container, path.names.obj)
@@ -200,7 +204,6 @@ class ObjectServer:
                 timestamp=timestamp,
                 etag=writer.etag,
                 content_length=writer.bytes_written,
-                crc32=writer.crc32,
                 content_type=request.headers.get("Content-Type") or DEFAULT_CONTENT_TYPE,
                 delete_at=delete_at,
                 user_meta=user_meta_from(request.headers),
@@ -216,9 +219,7 @@ class ObjectServer:
             state, metadata = await self._write_if(path, location, check,
                                                    functools.partial(writer.store, body, describe, DATA))
         else:
-            state = await self._state(path, location)
-            check(state)
-            await self.ctx.io.run(path.device, writer.open)
+            state, _ = await self._write_if(path, location, check, writer.open)
             try:
                 await self._receive_body(request, path.device, writer)
                 if expected_length is not None and writer.bytes_written != expected_length:
@@ -375,7 +376,7 @@ class ObjectServer:
         metadata = ObjectMetadata(name=object_name(path.names.account, path.names.container, path.names.obj), timestamp=timestamp)
         state, _ = await self._write_if(path, location, check,
                                         functools.partial(write_marker, location, metadata, TOMBSTONE, self.conf.fsync))
-        existed = state.exists and state.metadata is not None and not is_expired(state.metadata)
+        existed = _is_live(state)
         await self._update_containers(request, path, "DELETE", timestamp, metadata, policy)
         if not existed:
             raise self._not_found(ObjectState(tombstone_timestamp=timestamp))
@@ -400,8 +401,9 @@ class ObjectServer:
         task_targets(request.headers)
         location = self.ctx.object_location(path, request_policy(request.headers, self.ctx.policies))
         state = await self._state(path, location)
-        if not state.exists or state.metadata is None or is_expired(state.metadata):
+        if not _is_live(state):
             raise self._not_found(state)
+        assert state.metadata is not None
         newest = state.newest
         if newest is not None and newest >= timestamp:
             raise self._conflict(newest)

@@ -26,7 +26,6 @@ Both name their storage policy as object requests do
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 from aiohttp import web
 
@@ -141,9 +140,9 @@ class ObjectReplication:
             await self._receive(request, path.device, writer, meta.content_length or 0)
             if writer.etag != meta.etag:
                 raise Unprocessable("replicated body does not match its ETag")
-            # The CRC-32 is this daemon's own, of the bytes it wrote (an
-            # object from before CRC-32s were stored gets one here).
-            await self.ctx.io.run(path.device, writer.commit, replace(meta, crc32=writer.crc32), DATA)
+            # The CRC-32 stored is this daemon's own, of the bytes it wrote
+            # (an object from before CRC-32s were stored gets one here).
+            await self.ctx.io.run(path.device, writer.commit, meta, DATA)
         finally:
             await self.ctx.io.run(path.device, writer.abort)
         return web.Response(status=201, headers={"ETag": writer.etag})

@@ -29,6 +29,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from martlet.body import read_limited
+from martlet.config import is_true
 from martlet.content_type import split_swift_bytes, with_swift_bytes
 from martlet.errors import BadRequest, EntityTooLarge, MartletError, NotFound, Unprocessable
 from martlet.swift_path import SwiftPath
@@ -38,7 +39,7 @@ from proxy.context import Context
 from proxy.headers import content_type_of, object_headers
 from proxy.large_objects.dlo import parse_dlo_manifest
 from proxy.large_objects.fetch import (
-    SLO_DEPTH, SLO_ETAG, SLO_SIZE, SegmentError, head_segment, is_slo, is_true, read_body, read_object,
+    SLO_DEPTH, SLO_ETAG, SLO_SIZE, SegmentError, head_segment, is_slo, read_body, read_object,
 )
 from proxy.large_objects.manifest import (
     Segment, SegmentHead, SegmentRequest, check_segment, data_segment, normalize_etag, parse_put_manifest,

@@ -25,7 +25,8 @@ from proxy.constraints import ACCOUNT_LISTING_LIMIT, listing_limit, listing_para
 from proxy.context import Context
 from proxy.fanout import NODE_ERRORS
 from proxy.headers import backend_response_headers
-from proxy.object_versioning.names import is_true, primary_of, versions_container
+from martlet.config import is_true
+from proxy.object_versioning.names import primary_of, versions_container
 from proxy.pipeline import Answer, Handler
 from proxy.replicas import read_entity, wants_newest
 

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from martlet.accept import TEXT_FORMATS, best_match
-from martlet.config import parse_bool
+from martlet.config import is_true, parse_bool
 from martlet.errors import BadRequest, Conflict, MartletError, NotAcceptable, NotFound
 from martlet.policies import POLICY_DEFAULT_HEADER, POLICY_INDEX_HEADER, POLICY_NAME_HEADER
 from martlet.swift_path import SwiftPath
@@ -35,7 +35,7 @@ from proxy.context import Context
 from proxy.headers import backend_response_headers
 from proxy.object_versioning.listing import merge, show_links, versions_query
 from proxy.object_versioning.names import (
-    CLIENT_ENABLED, NEVER, SYSMETA_CONTAINER, SYSMETA_ENABLED, Versioning, is_true, versioning_of, versions_container,
+    CLIENT_ENABLED, NEVER, SYSMETA_CONTAINER, SYSMETA_ENABLED, Versioning, versioning_of, versions_container,
 )
 from proxy.pipeline import Answer, Handler, on_response
 from proxy.replicas import new_timestamp, raise_for_missing, read_entity, write_entity

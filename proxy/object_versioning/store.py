@@ -14,6 +14,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from martlet.body import no_body
+from martlet.config import is_true
 from martlet.content_type import split_swift_bytes
 from martlet.errors import EntityTooLarge, Forbidden, MartletError, PreconditionFailed, ServiceUnavailable
 from martlet.swift_path import SwiftPath
@@ -23,7 +24,7 @@ from proxy.context import Context
 from proxy.headers import object_headers
 from proxy.object_stream import ObjectStream
 from proxy.object_versioning.names import (
-    NULL, SYSMETA_SYMLINK, Versioning, is_true, parse_version_object, target_in, version_id, version_object,
+    NULL, SYSMETA_SYMLINK, Versioning, parse_version_object, target_in, version_id, version_object,
 )
 from proxy.pipeline import Answer
 from proxy.replicas import new_timestamp, put_object, put_response, read_entity, relay_chunks

@@ -87,12 +87,11 @@ class Reader:
         return data
 
 
-async def decode(chunks: AsyncIterator[bytes], key: bytes, amz_date: str, scope: str, seed: str,
-                 decoded_length: int) -> AsyncIterator[bytes]:
+def decode(chunks: AsyncIterator[bytes], key: bytes, amz_date: str, scope: str, seed: str,
+           decoded_length: int) -> AsyncIterator[bytes]:
     """The data of an aws-chunked body, each chunk's signature checked
     (``SignatureDoesNotMatch``), one chunk held back until the end."""
-    async for data in hold_last(_signed_frames(Reader(chunks), key, amz_date, scope, seed), decoded_length):
-        yield data
+    return hold_last(_signed_frames(Reader(chunks), key, amz_date, scope, seed), decoded_length)
 
 
 async def _signed_frames(reader: Reader, key: bytes, amz_date: str, scope: str,

@@ -52,13 +52,12 @@ def checksum_name(trailer: str | None) -> str:
     return name
 
 
-async def decode(chunks: AsyncIterator[bytes], trailer: str, decoded_length: int,
-                 checked: dict[str, str]) -> AsyncIterator[bytes]:
+def decode(chunks: AsyncIterator[bytes], trailer: str, decoded_length: int,
+           checked: dict[str, str]) -> AsyncIterator[bytes]:
     """The data of an unsigned aws-chunked body, its trailing checksum
     ``trailer`` checked (``BadDigest``); the checksum, once it held, is
     put in ``checked`` (name -> base64 value) for the answer."""
-    async for data in hold_last(_frames(Reader(chunks), trailer, checked), decoded_length):
-        yield data
+    return hold_last(_frames(Reader(chunks), trailer, checked), decoded_length)
 
 
 async def _frames(reader: Reader, trailer: str, checked: dict[str, str]) -> AsyncIterator[bytes]:

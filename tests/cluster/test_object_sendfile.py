@@ -38,13 +38,15 @@ async def daemon(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 @pytest.fixture
 def sendfile_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the bytes asked of each real ``os.sendfile`` call (a spy: it still sends)."""
+    """The bytes each real ``os.sendfile`` call sent (a spy: it still sends;
+    a call that would block raises and records nothing)."""
     calls: list[int] = []
     real: Callable[..., int] = os.sendfile
 
     def counting(out_fd: int, in_fd: int, offset: Any, count: int) -> int:
-        calls.append(count)
-        return real(out_fd, in_fd, offset, count)
+        sent = real(out_fd, in_fd, offset, count)
+        calls.append(sent)
+        return sent
 
     monkeypatch.setattr(os, "sendfile", counting)
     return calls
@@ -55,6 +57,7 @@ async def test_whole_body_and_ranges(daemon: StorageDaemon, backend: aiohttp.Cli
     assert (await put_object(backend, daemon, opath(), BODY))[0] == 201
     status, headers, data = await call(backend, daemon, "GET", opath())
     assert status == 200 and data == BODY and headers["ETag"] == hashlib.md5(BODY).hexdigest()
+    assert sum(sendfile_calls) == (len(BODY) if daemon.config.storage.sendfile else 0)
     # A range across chunk boundaries, a suffix, one inside the first chunk.
     for first, last in ((BODY_CHUNK - 10, 2 * BODY_CHUNK + 10), (len(BODY) - 100, len(BODY) - 1), (5, 9)):
         status, headers, data = await call(backend, daemon, "GET", opath(), {"Range": f"bytes={first}-{last}"})
@@ -110,15 +113,20 @@ async def test_refused_sendfile_falls_back_to_reads(storage_daemon: StorageDaemo
     """A socket the kernel will not sendfile to (injected: EINVAL, as for an
     unsupported socket type) still gets every byte, checked or ranged."""
 
+    refused: list[int] = []
+
     def refuse(*_args: Any) -> int:
+        refused.append(1)
         raise OSError(22, "Invalid argument")
 
     assert (await put_object(backend, storage_daemon, opath(), BODY))[0] == 201
     monkeypatch.setattr(os, "sendfile", refuse)
     status, _, data = await call(backend, storage_daemon, "GET", opath())
     assert status == 200 and data == BODY
+    assert len(refused) == 1  # sendfile was tried, refused, and not tried again
     status, _, data = await call(backend, storage_daemon, "GET", opath(), {"Range": "bytes=100-"})
     assert status == 206 and data == BODY[100:]
+    assert len(refused) == 2
 
 
 def _stored(daemon: StorageDaemon) -> tuple[Path, ObjectMetadata]:

@@ -5,7 +5,6 @@ off (the one fault not made for real) is botocore's own clock, patched."""
 from __future__ import annotations
 
 import datetime
-import hashlib
 import http.client
 import time
 import urllib.parse

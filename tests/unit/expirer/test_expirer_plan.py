@@ -16,7 +16,7 @@ from expirer.plan import (
     replica_of,
 )
 from martlet.expiring import Task, parse_task, policy_of, task_container, task_content_type, task_name
-from replicator.auditor import RateLimiter
+from martlet.ratelimit import RateLimiter
 
 
 def test_names_sort_by_time_and_round_trip() -> None:

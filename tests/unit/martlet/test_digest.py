@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from martlet.digest import BodyDigest
+from martlet.digest import BodyDigest, Crc32
 
 BODY = bytes(range(256)) * 40
 ETAG = hashlib.md5(BODY).hexdigest()
@@ -37,3 +37,10 @@ def test_with_a_crc32_the_etag_is_not_what_is_checked() -> None:
 @pytest.mark.parametrize("crc32", [None, zlib.crc32(BODY)], ids=["md5", "crc32"])
 def test_a_longer_body_fails(crc32: int | None) -> None:
     assert BodyDigest(ETAG, 10, crc32).check(BODY[:11]) == "body longer than its stated length"
+
+
+def test_crc32_is_that_of_the_pieces_in_order() -> None:
+    crc = Crc32()
+    for piece in (b"ab", b"", b"cde"):
+        crc.update(piece)
+    assert crc.crc == zlib.crc32(b"abcde")

@@ -12,7 +12,8 @@ import pytest
 from martlet.cluster import ClusterConfig
 from martlet.hashing import HashSection
 from martlet.timestamp import Timestamp
-from replicator.auditor import Auditor, RateLimiter, audit_hash_dir
+from martlet.ratelimit import RateLimiter
+from replicator.auditor import Auditor, audit_hash_dir
 from replicator.config import AuditorSection
 from storage.config import StorageConfig, StorageSection
 from storage.diskfile import DATA, META, DiskFileWriter, ObjectLocation, object_location, write_marker
@@ -94,6 +95,8 @@ def test_a_wrong_crc32_is_found(tmp_path: Path) -> None:
     location = _put(tmp_path / "sda", "o", b"hello world")
     fd = os.open(_data_file(location), os.O_RDWR)
     try:
+        # As an object stored before CRC-32s were: only the md5 is checked.
+        write_metadata(fd, replace(read_metadata(fd), crc32=None), 11)
         meta = read_metadata(fd)
         assert meta.crc32 is None  # written without one: only the md5 is checked
         assert audit_hash_dir(location.hash_dir, SETTINGS, 4, UNLIMITED).problem is None

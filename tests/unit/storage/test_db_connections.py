@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,10 @@ def put_row(broker: ContainerBroker, name: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def fresh_thread_connections() -> None:
+def fresh_thread_connections() -> Iterator[None]:
     connections.thread_connections().close_all()
+    yield
+    connections.thread_connections().close_all()  # none outlives its tmp_path
 
 
 def test_a_thread_uses_its_connection_again(tmp_path: Path) -> None:

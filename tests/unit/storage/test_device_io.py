@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from martlet.errors import DeviceUnavailable
-from storage.devices import DeviceIO
+from storage.devices import DeviceIO, DevicePool
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -67,3 +67,34 @@ async def test_many_concurrent_calls_all_answer(tmp_path: Path) -> None:
         assert results == [i * i for i in range(500)]
     finally:
         io.close()
+
+
+async def test_close_waits_for_running_work(tmp_path: Path) -> None:
+    io = DeviceIO(tmp_path, threads_per_device=1)
+    started, release = threading.Event(), threading.Event()
+    done: list[int] = []
+
+    def slow() -> None:
+        started.set()
+        release.wait(10)
+        done.append(1)
+
+    running = asyncio.ensure_future(io.run("sda", slow))
+    assert await asyncio.to_thread(started.wait, 10)
+    closer = threading.Thread(target=io.close)
+    closer.start()
+    closer.join(0.2)
+    assert closer.is_alive() and done == []  # close is still waiting for the job
+    release.set()
+    await asyncio.to_thread(closer.join, 10)
+    assert not closer.is_alive() and done == [1]
+    await running
+
+
+async def test_a_pool_refuses_work_once_shut_down(tmp_path: Path) -> None:
+    """A job queued behind the threads' stop markers would never run: a
+    caller holding the pool from before close gets a 507, not a hang."""
+    pool = DevicePool(1, "dev-sda")
+    pool.shutdown()
+    with pytest.raises(DeviceUnavailable):
+        pool.submit(lambda: 1)
