@@ -37,6 +37,7 @@ import uvloop
 from aiohttp import http_exceptions, http_parser, web, web_protocol
 
 from martlet.errors import UsageError
+from martlet.logs import flush_logs
 
 log = logging.getLogger(__name__)
 
@@ -349,6 +350,7 @@ def run_app(
                 sock = bind_socket(host, port, reuse_port=True)
                 uvloop.run(_serve_forever(factory(), sock, limits, shutdown_timeout))
             finally:
+                flush_logs()  # os._exit skips logging's own flush at exit
                 os._exit(0)
         children.append(pid)
 

@@ -25,6 +25,7 @@ import replicator.cli
 import ring.cli
 import storage.cli
 from martlet.errors import ConfigError, MartletError, RingError, UsageError
+from martlet.logs import flush_logs
 
 import ops.cli
 
@@ -48,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (UsageError, ConfigError, RingError, MartletError) as exc:
+        flush_logs()  # the lines logged so far come before the reason
         print(f"martlet {args.command}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -73,6 +73,16 @@ class RunningCluster:
     def log_text(self, name: str) -> str:
         return (self.processes.log_dir / f"{name}.log").read_text(errors="replace")
 
+    def logged(self, name: str, check: Callable[[str], bool], what: str, timeout: float = 10.0) -> str:
+        """``name``'s log once ``check`` holds of it: daemons write INFO
+        lines in batches (``martlet.logs.BatchingHandler``), up to half a
+        second after the request that logged them."""
+        def text_if_checked() -> str | None:
+            text = self.log_text(name)
+            return text if check(text) else None
+
+        return wait_for(text_if_checked, timeout, what, 0.1)
+
     def close(self) -> None:
         self.processes.stop()
 

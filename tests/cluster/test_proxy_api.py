@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 import pytest
 import requests
 
-from tests.cluster.cluster_harness import RunningCluster, cluster_fixture
+from tests.cluster.cluster_harness import RunningCluster, cluster_fixture, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -220,8 +220,10 @@ def test_trans_ids_everywhere(cluster: RunningCluster, box: str) -> None:
         assert answer.headers["X-Openstack-Request-Id"] == answer.headers["X-Trans-Id"]
     put = call(cluster, "PUT", "box/traced", data=b"trace me")
     trans_id = put.headers["X-Trans-Id"]
-    logs = [cluster.log_text(f"storage{i + 1}") for i in range(4)] + [cluster.log_text("proxy")]
-    assert sum(trans_id in text for text in logs) >= 3  # the proxy and at least two replicas
+    # the proxy and at least two replicas
+    cluster.logged("proxy", lambda text: trans_id in text, "the proxy's line")
+    wait_for(lambda: sum(trans_id in cluster.log_text(f"storage{i + 1}") for i in range(4)) >= 2, 10,
+             "two replicas' lines", 0.1)
 
 
 def test_info_and_healthcheck(cluster: RunningCluster) -> None:

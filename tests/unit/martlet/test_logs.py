@@ -1,0 +1,140 @@
+"""BatchingHandler: lines kept and written in batches, in order, never lost."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from martlet.logs import BatchingHandler, StructuredFormatter
+
+HOUR = 3600.0  # an interval no test waits for: only what the test does flushes
+
+
+class CountingStream(io.StringIO):
+    """A stream that counts its writes (each one a system call on a file)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+    def messages(self) -> list[str]:
+        return [json.loads(line)["msg"] for line in self.getvalue().splitlines()]
+
+
+@pytest.fixture
+def logger() -> Iterator[logging.Logger]:
+    log = logging.getLogger(f"test.batching.{os.urandom(4).hex()}")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    yield log
+    log.handlers.clear()
+
+
+def attach(log: logging.Logger, **options: float) -> tuple[BatchingHandler, CountingStream]:
+    stream = CountingStream()
+    handler = BatchingHandler(stream, **options)  # type: ignore[arg-type]
+    handler.setFormatter(StructuredFormatter())
+    log.addHandler(handler)
+    return handler, stream
+
+
+def test_info_lines_wait_and_go_out_in_one_write(logger: logging.Logger) -> None:
+    handler, stream = attach(logger, interval=HOUR)
+    for n in range(5):
+        logger.info(f"line {n}")
+    assert stream.getvalue() == ""
+    handler.flush()
+    assert stream.messages() == [f"line {n}" for n in range(5)]
+    assert stream.writes == 1
+
+
+def test_a_warning_writes_everything_before_it_in_order(logger: logging.Logger) -> None:
+    _, stream = attach(logger, interval=HOUR)
+    logger.info("first")
+    logger.info("second")
+    logger.warning("trouble")
+    assert stream.messages() == ["first", "second", "trouble"]
+    logger.info("after")
+    assert stream.messages() == ["first", "second", "trouble"]
+
+
+def test_lines_past_max_bytes_are_written_at_once(logger: logging.Logger) -> None:
+    _, stream = attach(logger, interval=HOUR, max_bytes=1000)
+    sent = 0
+    while stream.getvalue() == "":
+        logger.info("x" * 100)
+        sent += 1
+        assert sent < 20, "never written"
+    assert len(stream.getvalue()) >= 1000
+    assert len(stream.messages()) == sent
+
+
+def test_lines_are_written_after_the_interval_without_more_logging(logger: logging.Logger) -> None:
+    _, stream = attach(logger, interval=0.05)
+    logger.info("alone")
+    deadline = time.monotonic() + 30
+    while stream.getvalue() == "" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert stream.messages() == ["alone"]
+    # The flusher goes on serving later lines.
+    logger.info("later")
+    while len(stream.messages()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert stream.messages() == ["alone", "later"]
+
+
+def test_lines_from_many_threads_are_all_written_once(logger: logging.Logger) -> None:
+    handler, stream = attach(logger, interval=HOUR, max_bytes=4096)
+
+    def log_some(thread: int) -> None:
+        for n in range(200):
+            logger.info(f"{thread}-{n}")
+
+    threads = [threading.Thread(target=log_some, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    handler.flush()
+    messages = stream.messages()
+    assert sorted(messages) == sorted(f"{t}-{n}" for t in range(4) for n in range(200))
+    for t in range(4):
+        assert [m for m in messages if m.startswith(f"{t}-")] == [f"{t}-{n}" for n in range(200)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_fork_writes_the_waiting_lines_once_and_the_child_still_flushes(tmp_path) -> None:
+    out = tmp_path / "log"
+    with open(out, "w", buffering=1) as stream:
+        log = logging.getLogger(f"test.batching.fork.{os.urandom(4).hex()}")
+        log.propagate = False
+        log.setLevel(logging.INFO)
+        handler = BatchingHandler(stream, interval=0.05)
+        handler.setFormatter(StructuredFormatter())
+        log.addHandler(handler)
+        log.info("before fork")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                log.info("in child")
+                deadline = time.monotonic() + 30
+                while "in child" not in out.read_text() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        handler.flush()
+        log.handlers.clear()
+    messages = [json.loads(line)["msg"] for line in out.read_text().splitlines()]
+    assert messages == ["before fork", "in child"]
