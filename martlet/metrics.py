@@ -58,16 +58,29 @@ class HttpMetrics:
             ["method"], namespace=namespace, registry=self.registry,
         )
         self.refresh_hooks: list[RefreshHook] = []
+        # Each series' child, looked up once: ``labels()`` builds the label
+        # tuple and takes the metric's lock on every call. Bounded like the
+        # series themselves (known methods, three-digit statuses).
+        self._by_status: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        self._by_method: dict[str, tuple[Counter, Counter]] = {}
 
     def observe(self, method: str, status: int, seconds: float, bytes_in: int, bytes_out: int) -> None:
         label = method if method in KNOWN_METHODS else "other"
-        code = str(status)
-        self.requests.labels(label, code).inc()
-        self.latency.labels(label, code).observe(seconds)
-        if bytes_in:
-            self.bytes_in.labels(label).inc(bytes_in)
-        if bytes_out:
-            self.bytes_out.labels(label).inc(bytes_out)
+        answered = self._by_status.get((label, status))
+        if answered is None:
+            code = str(status)
+            answered = self._by_status[(label, status)] = (self.requests.labels(label, code),
+                                                           self.latency.labels(label, code))
+        answered[0].inc()
+        answered[1].observe(seconds)
+        if bytes_in or bytes_out:
+            moved = self._by_method.get(label)
+            if moved is None:
+                moved = self._by_method[label] = (self.bytes_in.labels(label), self.bytes_out.labels(label))
+            if bytes_in:
+                moved[0].inc(bytes_in)
+            if bytes_out:
+                moved[1].inc(bytes_out)
 
     def add_collector(self, collector: Collector) -> None:
         self.registry.register(collector)
