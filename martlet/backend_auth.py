@@ -48,7 +48,7 @@ from aiohttp.typedefs import Middleware
 
 from martlet.cluster import ClusterConfig
 from martlet.errors import ConfigError, Unauthorized
-from martlet.http import Handler
+from martlet.http import REPLICATE_HEADER, Handler, verb_of
 
 SIGNATURE_HEADER = "X-Backend-Signature"
 VERSION = "v1"
@@ -120,7 +120,9 @@ def signing_middleware(key: BackendKey, clock: Clock = time.time) -> ClientMiddl
     """An aiohttp client middleware signing every request of its session."""
 
     async def sign(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
-        request.headers[SIGNATURE_HEADER] = key.sign(request.method, request.url.raw_path_qs, clock())
+        # The verb signed is the one the receiver acts on (``verb_of``).
+        method = "REPLICATE" if REPLICATE_HEADER in request.headers else request.method
+        request.headers[SIGNATURE_HEADER] = key.sign(method, request.url.raw_path_qs, clock())
         return await handler(request)
 
     return sign
@@ -136,7 +138,7 @@ def checking_middleware(
     async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not (request.method in ("GET", "HEAD") and request.path in open_paths):
             target = request.rel_url.raw_path_qs
-            key.check(request.method, target, request.headers.get(SIGNATURE_HEADER), clock())
+            key.check(verb_of(request), target, request.headers.get(SIGNATURE_HEADER), clock())
         return await handler(request)
 
     return check

@@ -28,6 +28,19 @@ access_log = logging.getLogger("martlet.access")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 TRANS_ID_HEADER = "X-Trans-Id"
+# Replication's suffix-hash request travels as a POST naming its verb here:
+# Swift's REPLICATE method is outside llhttp's list, and the storage daemon
+# parses with llhttp (``martlet.serve.BACKEND_ONLY``). Its signature, access
+# line and metrics say REPLICATE (``verb_of``).
+REPLICATE_HEADER = "X-Backend-Replicate"
+
+
+def verb_of(request: web.Request) -> str:
+    """The request's method, or ``REPLICATE`` for replication's POST."""
+    method = request.method
+    if method == "POST" and REPLICATE_HEADER in request.headers:
+        return "REPLICATE"
+    return method
 # What Swift's own answers (errors, bodiless successes it builds) carry.
 ANSWER_CONTENT_TYPE = "text/html; charset=UTF-8"
 
@@ -108,7 +121,7 @@ def _log_access(request: web.Request, exchange: Exchange) -> None:
     access_log.info(
         "request",
         extra={
-            "method": request.method,
+            "method": verb_of(request),
             "path": request.rel_url.raw_path,
             "status": exchange.status,
             "bytes_out": exchange.bytes_out,

@@ -21,7 +21,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.registry import Collector
 
-from martlet.http import EXCHANGE_OBSERVERS, Exchange
+from martlet.http import EXCHANGE_OBSERVERS, Exchange, verb_of
 
 RefreshHook = Callable[[], Awaitable[None]]
 
@@ -109,7 +109,7 @@ def make_observer(metrics: HttpMetrics) -> Callable[[web.Request, Exchange], Non
 
     def observe(request: web.Request, exchange: Exchange) -> None:
         if request.path != "/metrics":  # scrapes would drown the figures
-            metrics.observe(request.method, exchange.status, exchange.seconds, _bytes_read(request),
+            metrics.observe(verb_of(request), exchange.status, exchange.seconds, _bytes_read(request),
                             exchange.bytes_out)
 
     return observe

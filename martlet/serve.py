@@ -62,29 +62,41 @@ _PARSER_EXTRA_LINES = 2
 _ACCEPT_RETRY_DELAY = 0.1
 
 
-def use_python_request_parser() -> None:
-    """Parse requests with aiohttp's pure-Python parser in this process.
+# Set on an app that only the cluster's own daemons talk to (every request
+# signed, every path quoted by ``martlet.backend``): its connections are
+# parsed by aiohttp's C parser (llhttp) instead of ``_SwiftRequestParser``.
+BACKEND_ONLY: web.AppKey[bool] = web.AppKey("backend_only", bool)
+
+
+def _swift_parser(protocol: web.RequestHandler, loop: asyncio.AbstractEventLoop,
+                  options: HandlerOptions) -> _SwiftRequestParser:
+    """The request parser of a connection from Swift's clients.
 
     aiohttp's C parser (llhttp) refuses, before any handler runs, what Swift
-    serves: methods outside its fixed list (``REPLICATE`` between daemons;
-    ``LICK`` must reach the proxy to be a 405), raw UTF-8 in the request
-    line (Swift clients send object names unquoted), and a PUT without a
-    length whose body follows anyway (a 411, not the 400 llhttp gives the
-    body bytes). The Python parser accepts any RFC 9110 token as a method
-    and keeps the raw path (non-UTF-8 bytes as surrogate escapes, which
-    ``martlet.http.raw_path_bytes`` undoes). It costs about 20 us more per
-    request (bench/cluster_bench.py measures it). The parser is chosen per
-    process, for every server in it.
+    serves: methods outside its fixed list (``LICK`` must reach the proxy to
+    be a 405), raw UTF-8 in the request line (Swift clients send object
+    names unquoted), and a PUT without a length whose body follows anyway (a
+    411, not the 400 llhttp gives the body bytes). The Python parser accepts
+    any RFC 9110 token as a method and keeps the raw path (non-UTF-8 bytes
+    as surrogate escapes, which ``martlet.http.raw_path_bytes`` undoes). It
+    costs more per request: in the storage daemon, which only the cluster's
+    daemons talk to (``BACKEND_ONLY``), it was the largest single part of
+    the event loop's time (about a sixth, by cProfile), so that app keeps
+    llhttp.
 
-    It also parses one request of a connection at a time, as eventlet
-    does, instead of up to 32 ahead: bytes that follow a request are parsed
-    only once that request is under way, so when they are not a request
-    (the body of a PUT sent without a length) the request still gets its
-    answer (411) before the 400 for them, instead of losing it with them.
+    It also parses one request of a connection at a time (a message queue
+    of one), as eventlet does, instead of up to 32 ahead: bytes that follow
+    a request are parsed only once that request is under way, so when they
+    are not a request (the body of a PUT sent without a length) the request
+    still gets its answer (411) before the 400 for them, instead of losing
+    it with them.
     """
-    # Assigning to a class name is what mypy refuses; it is the point here.
-    web_protocol.HttpRequestParser = _SwiftRequestParser  # type: ignore[misc]
-    web_protocol.MAX_MSG_QUEUE_SIZE = 1
+    return _SwiftRequestParser(
+        protocol, loop, web_protocol.DEFAULT_CHUNK_SIZE,
+        max_line_size=options["max_line_size"], max_field_size=options["max_field_size"],
+        max_headers=options["max_headers"], payload_exception=web_protocol.RequestPayloadError,
+        auto_decompress=False, max_msg_queue_size=1,
+    )
 
 
 _CONNECT = b"CONNECT "
@@ -206,13 +218,20 @@ class _Connection(web.RequestHandler):
 
     __slots__ = ("_release",)
 
-    def __init__(self, manager: web.Server, release: Callable[[], None], options: HandlerOptions) -> None:
+    def __init__(self, manager: web.Server, release: Callable[[], None], options: HandlerOptions,
+                 swift_parser: bool = True) -> None:
         # access_log=None: martlet.http logs each request itself (aiohttp
         # accepts None, though its hints say Logger).
+        loop = asyncio.get_running_loop()
         super().__init__(
-            manager, loop=asyncio.get_running_loop(), access_log=None,  # type: ignore[arg-type]
+            manager, loop=loop, access_log=None,  # type: ignore[arg-type]
             auto_decompress=False, **options,
         )
+        if swift_parser:
+            # aiohttp made its C parser; nothing has been fed to it yet.
+            self._parser = _swift_parser(self, loop, options)
+            self._max_msg_queue_size = 1
+            self._msg_queue_resume_size = 0
         self._release: Callable[[], None] | None = release
 
     def log_exception(self, *args: object, **kw: object) -> None:
@@ -275,6 +294,8 @@ class ClientSite(web.BaseSite):
         server = self._runner.server
         assert server is not None  # the runner is set up before its sites start
         options = handler_options(self._limits)
+        runner = self._runner
+        swift_parser = not (isinstance(runner, web.AppRunner) and runner.app.get(BACKEND_ONLY, False))
         while True:
             await self._slots.acquire()
             try:
@@ -290,7 +311,7 @@ class ClientSite(web.BaseSite):
             try:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 await loop.connect_accepted_socket(
-                    lambda: _Connection(server, self._slots.release, options), conn
+                    lambda: _Connection(server, self._slots.release, options, swift_parser), conn
                 )
             except OSError:
                 # The client left before the connection was set up; a
@@ -303,7 +324,6 @@ async def start_serving(app: web.Application, sock: socket.socket, limits: Clien
                         shutdown_timeout: float = 10.0) -> web.AppRunner:
     """Set ``app`` up and serve it on ``sock`` within ``limits``; stop it
     with ``runner.cleanup()``."""
-    use_python_request_parser()
     runner = web.AppRunner(app, **runner_options(shutdown_timeout), **handler_options(limits))
     await runner.setup()
     await ClientSite(runner, sock, limits).start()

@@ -30,8 +30,8 @@ from aiohttp import web
 
 from martlet.backend_auth import checking_middleware
 from martlet.errors import MethodNotAllowed
-from martlet.http import STANDARD_MIDDLEWARES
-from martlet.serve import SupervisorReport, use_python_request_parser
+from martlet.http import STANDARD_MIDDLEWARES, verb_of
+from martlet.serve import BACKEND_ONLY, SupervisorReport
 from storage.account_server import AccountServer
 from storage.config import StorageConfig
 from storage.container_server import ContainerServer
@@ -81,7 +81,7 @@ async def _dispatch(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT_KEY]
     backend_type = request.headers.get(BACKEND_TYPE_HEADER)
     raw_path = request.rel_url.raw_path
-    if request.method == "REPLICATE":
+    if verb_of(request) == "REPLICATE":
         rpath = parse_replicate_path(raw_path)
         kind = (backend_type or "object").strip().lower()
         await ctx.io.check(rpath.device)
@@ -111,13 +111,13 @@ async def _healthcheck(_request: web.Request) -> web.Response:
 def create_app(config: StorageConfig, node_report: SupervisorReport | None = None) -> web.Application:
     """The storage daemon: build it here, run it with ``martlet.serve.run_app``
     (or under ``martlet node``, whose ``node_report`` /recon then carries)."""
-    use_python_request_parser()  # REPLICATE is not a method llhttp knows
     ctx = StorageContext(config)
     # The signature check runs inside the error middleware (its 401 is
     # logged and answered like any error) and before any handler.
     middlewares = [*STANDARD_MIDDLEWARES, checking_middleware(ctx.backend_key, OPEN_PATHS)]
     app = web.Application(middlewares=middlewares, client_max_size=16 * 1024 * 1024)
     app[CONTEXT_KEY] = ctx
+    app[BACKEND_ONLY] = True  # parsed by llhttp: only signed cluster daemons call it
     app[SERVERS_KEY] = servers = {kind: factory(ctx) for kind, factory in entity_factories().items()}
     # An object server's row update for a container replica of this same
     # node is applied in process (``ContainerServer.local_row``), not sent

@@ -11,6 +11,7 @@ import aiohttp
 from multidict import CIMultiDict
 
 from martlet.backend import backend_path
+from martlet.http import REPLICATE_HEADER
 from martlet.timestamp import Timestamp
 
 _clock = count(1)
@@ -38,7 +39,10 @@ async def call(
     headers: Mapping[str, str] | None = None,
     data: Any = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    async with session.request(method, daemon.url(path), headers=dict(headers or {}), data=data) as resp:
+    sent = dict(headers or {})
+    if method == "REPLICATE":  # as martlet.backend sends it
+        method, sent[REPLICATE_HEADER] = "POST", "true"
+    async with session.request(method, daemon.url(path), headers=sent, data=data) as resp:
         return resp.status, CIMultiDict(resp.headers), await resp.read()  # type: ignore[return-value]
 
 

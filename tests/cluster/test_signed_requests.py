@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from martlet.backend_auth import CLOCK_SKEW, SIGNATURE_HEADER, SIGNATURE_TTL, BackendKey
+from martlet.http import REPLICATE_HEADER
 from tests.cluster.conftest import TEST_KEY, StorageDaemon
 from tests.cluster.object_helpers import call, opath, put_object, ts
 
@@ -26,6 +27,8 @@ async def raw(daemon: StorageDaemon, method: str, target: str, signature: str | 
     sent = dict(headers)
     if signature is not None:
         sent[SIGNATURE_HEADER] = signature
+    if method == "REPLICATE":  # as martlet.backend sends it
+        method, sent[REPLICATE_HEADER] = "POST", "true"
     async with aiohttp.ClientSession() as plain:  # no signing middleware
         async with plain.request(method, daemon.url(target), headers=sent, data=b"x" if method == "PUT" else None) as r:
             return r.status, await r.text()
@@ -43,6 +46,17 @@ async def test_unsigned_requests_are_refused_before_anything_is_written(storage_
         assert status == 401, method
         if method != "HEAD":
             assert "not signed" in text
+    assert nothing_written(storage_daemon)
+
+
+async def test_a_replicate_is_signed_as_one(storage_daemon: StorageDaemon, backend: aiohttp.ClientSession) -> None:
+    """Replication's POST is signed as REPLICATE: the signature of a plain
+    POST of the same path does not make it one, nor the reverse."""
+    now = time.time()
+    assert (await raw(storage_daemon, "REPLICATE", "/sda/3", TEST_KEY.sign("POST", "/sda/3", now)))[0] == 401
+    assert (await raw(storage_daemon, "POST", opath(), TEST_KEY.sign("REPLICATE", opath(), now),
+                      **{"X-Timestamp": ts()}))[0] == 401
+    assert (await call(backend, storage_daemon, "REPLICATE", "/sda/3"))[0] == 200  # signed by the session
     assert nothing_written(storage_daemon)
 
 
