@@ -216,6 +216,9 @@ async def main(args: argparse.Namespace) -> None:
         SERVER_ROOTS[:] = [int(pid) for pid in args.server_pids.split(",")]
     else:
         SERVER_ROOTS[:] = cluster_roots(port)
+    if args.settle > 0 and not SERVER_ROOTS:
+        sys.exit("--settle needs the server's CPU: no martlet proxy on this machine serves the port "
+                 "(give --server-pids)")
     if not SERVER_ROOTS:
         print("server CPU not measured: no martlet proxy on this machine serves the port (give --server-pids)")
     async with client_session() as session:
@@ -223,9 +226,6 @@ async def main(args: argparse.Namespace) -> None:
         container = f"{storage_url}/bench-{uuid.uuid4().hex[:8]}"
         async with session.put(container, headers={"X-Auth-Token": token}) as answer:
             await expect(answer, 201, 202)
-        if args.settle > 0 and not SERVER_ROOTS:
-            sys.exit("--settle needs the server's CPU: no martlet proxy on this machine serves the port "
-                     "(give --server-pids)")
         if args.settle > 0:
             SETTLING.seconds = args.settle
             SETTLING.idle = await idle_cpu(args.settle)

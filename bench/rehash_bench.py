@@ -23,10 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from storage.config import StorageSection  # noqa: E402
 from storage.diskfile import invalidate_suffix  # noqa: E402
 from storage.partition_hashes import SUFFIX_RE, get_hashes, hash_suffix  # noqa: E402
 
-RECLAIM_AGE = 7 * 86400.0
+RECLAIM_AGE = float(StorageSection().reclaim_age)  # the daemon's default
 
 
 def suffixes(part: Path) -> list[str]:

@@ -19,7 +19,7 @@ import aiohttp
 from yarl import URL
 
 from martlet.backend_auth import BackendKey, signing_middleware
-from martlet.http import REPLICATE_HEADER, TRANS_ID_HEADER
+from martlet.http import TRANS_ID_HEADER, on_wire
 from martlet.logs import trans_id_var
 from martlet.netaddr import host_port
 from martlet.reserved import ALLOW_RESERVED_HEADER
@@ -96,12 +96,10 @@ async def backend_request(
     timeout: aiohttp.ClientTimeout | None = None,
 ) -> aiohttp.ClientResponse:
     """Send one backend request; the caller reads and releases the response.
-    ``REPLICATE`` goes as a POST with ``REPLICATE_HEADER``."""
+    ``REPLICATE`` goes as a POST (``martlet.http.on_wire``)."""
     kwargs: dict[str, Any] = {}
     sent = backend_headers(headers)
-    if method == "REPLICATE":
-        method = "POST"
-        sent[REPLICATE_HEADER] = "true"
+    method = on_wire(method, sent)
     if "%00" in path:  # a reserved name: only a proxy feature can have built this path
         sent[ALLOW_RESERVED_HEADER] = "true"
     if timeout is not None:

@@ -48,7 +48,7 @@ from aiohttp.typedefs import Middleware
 
 from martlet.cluster import ClusterConfig
 from martlet.errors import ConfigError, Unauthorized
-from martlet.http import REPLICATE_HEADER, Handler, verb_of
+from martlet.http import Handler, verb, verb_of
 
 SIGNATURE_HEADER = "X-Backend-Signature"
 VERSION = "v1"
@@ -121,7 +121,7 @@ def signing_middleware(key: BackendKey, clock: Clock = time.time) -> ClientMiddl
 
     async def sign(request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         # The verb signed is the one the receiver acts on (``verb_of``).
-        method = "REPLICATE" if REPLICATE_HEADER in request.headers else request.method
+        method = verb(request.method, request.headers)
         request.headers[SIGNATURE_HEADER] = key.sign(method, request.url.raw_path_qs, clock())
         return await handler(request)
 

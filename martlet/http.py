@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
@@ -30,17 +30,40 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TRANS_ID_HEADER = "X-Trans-Id"
 # Replication's suffix-hash request travels as a POST naming its verb here:
 # Swift's REPLICATE method is outside llhttp's list, and the storage daemon
-# parses with llhttp (``martlet.serve.BACKEND_ONLY``). Its signature, access
-# line and metrics say REPLICATE (``verb_of``).
+# parses with llhttp (``BACKEND_ONLY``). Its signature, access line and
+# metrics say REPLICATE (``verb_of``).
 REPLICATE_HEADER = "X-Backend-Replicate"
+# Set on an app that only the cluster's own daemons talk to (every request
+# signed, every path quoted by ``martlet.backend``): its connections are
+# parsed by llhttp (``martlet.serve``), and only there does a POST with
+# ``REPLICATE_HEADER`` mean REPLICATE.
+BACKEND_ONLY: web.AppKey[bool] = web.AppKey("backend_only", bool)
+
+
+def on_wire(method: str, headers: dict[str, str]) -> str:
+    """The method to send for ``method``: a REPLICATE goes as a POST with
+    ``REPLICATE_HEADER`` added to ``headers``."""
+    if method != "REPLICATE":
+        return method
+    headers[REPLICATE_HEADER] = "true"
+    return "POST"
+
+
+def verb(method: str, headers: Mapping[str, str]) -> str:
+    """What a request with ``method`` and ``headers`` asks (``on_wire`` undone)."""
+    if method == "POST" and REPLICATE_HEADER in headers:
+        return "REPLICATE"
+    return method
 
 
 def verb_of(request: web.Request) -> str:
-    """The request's method, or ``REPLICATE`` for replication's POST."""
-    method = request.method
-    if method == "POST" and REPLICATE_HEADER in request.headers:
-        return "REPLICATE"
-    return method
+    """``verb`` of a request to a ``BACKEND_ONLY`` app; any other app (the
+    proxy) takes the method as it came."""
+    if request.app.get(BACKEND_ONLY, False):
+        return verb(request.method, request.headers)
+    return request.method
+
+
 # What Swift's own answers (errors, bodiless successes it builds) carry.
 ANSWER_CONTENT_TYPE = "text/html; charset=UTF-8"
 

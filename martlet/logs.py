@@ -65,7 +65,7 @@ class BatchingHandler(logging.StreamHandler):
 
     Every request's access line was a ``write`` of its own: about an eighth
     of a storage daemon's event-loop time under small PUTs. Lines are kept
-    until ``max_bytes`` of them wait, a line of ``flush_level`` or worse
+    until ``max_chars`` characters of them wait, a line of ``flush_level`` or worse
     comes (it and everything before it are written at once, in order), or
     ``interval`` seconds have passed since the first one waiting: a
     flusher thread, started with the first line, writes them then. At exit
@@ -73,11 +73,11 @@ class BatchingHandler(logging.StreamHandler):
     ``interval`` seconds of INFO lines, never a warning or error.
     """
 
-    def __init__(self, stream: TextIO, interval: float = 0.5, max_bytes: int = 65536,
+    def __init__(self, stream: TextIO, interval: float = 0.5, max_chars: int = 65536,
                  flush_level: int = logging.WARNING) -> None:
         super().__init__(stream)
         self.interval = interval
-        self.max_bytes = max_bytes
+        self.max_chars = max_chars
         self.flush_level = flush_level
         self._pending: list[str] = []
         self._size = 0
@@ -95,7 +95,7 @@ class BatchingHandler(logging.StreamHandler):
             return
         self._pending.append(line)
         self._size += len(line)
-        if record.levelno >= self.flush_level or self._size >= self.max_bytes:
+        if record.levelno >= self.flush_level or self._size >= self.max_chars:
             self._write_pending(record)
         elif len(self._pending) == 1:
             self._start_timer()
@@ -103,6 +103,11 @@ class BatchingHandler(logging.StreamHandler):
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
             self._write_pending(None)
+
+    def close(self) -> None:
+        # A handler replaced (``setup_logging`` again) writes what it holds.
+        self.flush()
+        super().close()
 
     def _write_pending(self, record: logging.LogRecord | None) -> None:
         if not self._pending:

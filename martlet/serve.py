@@ -37,6 +37,7 @@ import uvloop
 from aiohttp import http_exceptions, http_parser, web, web_protocol
 
 from martlet.errors import UsageError
+from martlet.http import BACKEND_ONLY
 from martlet.logs import flush_logs
 
 log = logging.getLogger(__name__)
@@ -60,12 +61,6 @@ _PARSER_EXTRA_LINES = 2
 # After a failed accept (out of file descriptors, say), wait this long
 # before the next, rather than spin.
 _ACCEPT_RETRY_DELAY = 0.1
-
-
-# Set on an app that only the cluster's own daemons talk to (every request
-# signed, every path quoted by ``martlet.backend``): its connections are
-# parsed by aiohttp's C parser (llhttp) instead of ``_SwiftRequestParser``.
-BACKEND_ONLY: web.AppKey[bool] = web.AppKey("backend_only", bool)
 
 
 def _swift_parser(protocol: web.RequestHandler, loop: asyncio.AbstractEventLoop,
@@ -263,12 +258,13 @@ class ClientSite(web.BaseSite):
     limit in the kernel's listen backlog, unanswered but not refused.
     """
 
-    __slots__ = ("_sock", "_limits", "_slots", "_accepting")
+    __slots__ = ("_sock", "_limits", "_slots", "_accepting", "_swift_parser")
 
     def __init__(self, runner: web.AppRunner, sock: socket.socket, limits: ClientLimits) -> None:
         super().__init__(runner)
         self._sock = sock
         self._limits = limits
+        self._swift_parser = not runner.app.get(BACKEND_ONLY, False)
         self._slots = asyncio.Semaphore(limits.max_clients)
         self._accepting: asyncio.Task[None] | None = None
 
@@ -294,8 +290,7 @@ class ClientSite(web.BaseSite):
         server = self._runner.server
         assert server is not None  # the runner is set up before its sites start
         options = handler_options(self._limits)
-        runner = self._runner
-        swift_parser = not (isinstance(runner, web.AppRunner) and runner.app.get(BACKEND_ONLY, False))
+        swift_parser = self._swift_parser
         while True:
             await self._slots.acquire()
             try:

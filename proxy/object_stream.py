@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import re
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -103,15 +102,15 @@ def sent_crc(method: str, status: int, headers: Mapping[str, str], length: int |
 async def skip_prefix(response: aiohttp.ClientResponse, length: int, expected_crc: int, chunk_size: int) -> None:
     """Read the first ``length`` bytes of ``response`` (not to be sent
     again); raise ``PrefixMismatch`` unless their crc32 is ``expected_crc``."""
-    crc = 0
+    check = Crc32()
     left = length
     while left > 0:
         chunk = await response.content.read(min(chunk_size, left))
         if not chunk:
             raise PrefixMismatch("replica's body ended before the sent prefix")
-        crc = zlib.crc32(chunk, crc)
+        check.update(chunk)
         left -= len(chunk)
-    if crc != expected_crc:
+    if check.crc != expected_crc:
         raise PrefixMismatch("replica's copy of the sent bytes differs")
 
 

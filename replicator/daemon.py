@@ -23,6 +23,7 @@ from replicator.config import ring_address
 from replicator.stats import PassStats, Progress, write_stats
 from ring import Device, Ring
 from storage.config import StorageConfig
+from storage.db.connections import close_thread_connections
 from storage.devices import DeviceIO
 from storage.layout import stats_file
 
@@ -134,7 +135,7 @@ class ReplicatorDaemon(PassDaemon):
         self.only_devices = set(devices)
         # Peers refuse unsigned requests: no cluster secret, no daemon (ConfigError).
         self.backend_key = backend_key(storage.cluster)
-        self.io = DeviceIO(storage.devices_root, section.concurrency)
+        self.io = DeviceIO(storage.devices_root, section.concurrency, close_thread_connections)
 
     def ring_address(self) -> tuple[str, int]:
         """How this node's devices are named in the ring: ip and port."""

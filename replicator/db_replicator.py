@@ -53,6 +53,7 @@ from replicator.stats import PassStats
 from ring import Device, Ring, load_ring
 from storage.config import StorageConfig
 from storage.db import DatabaseBroker
+from storage.db.connections import thread_connections
 from storage.db_sync import make_broker, read_info, rows_since
 from storage.layout import NAME_HASH_RE, DeviceLayout
 from storage.replication_protocol import (
@@ -120,6 +121,7 @@ def remove_db(broker: DatabaseBroker, max_row: int) -> bool:
     arrived meanwhile."""
     if read_info(broker).max_row != max_row:
         return False
+    thread_connections().forget(str(broker.path))  # read_info kept it open
     for suffix in ("", "-wal", "-shm"):
         unlink_quietly(Path(f"{broker.path}{suffix}"))
     for folder in (broker.path.parent, broker.path.parent.parent, broker.path.parent.parent.parent):

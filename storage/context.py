@@ -23,6 +23,7 @@ from martlet.hashing import HashSection
 from martlet.policies import StoragePolicies
 from storage.async_pending import PendingUpdate
 from storage.config import StorageConfig
+from storage.db.connections import close_thread_connections
 from storage.devices import DeviceIO
 from storage.diskfile import ObjectLocation, object_location
 from storage.layout import DeviceLayout
@@ -45,7 +46,7 @@ class StorageContext:
         self.hash_settings: HashSection = config.cluster.hash
         self.policies: StoragePolicies = config.cluster.policies
         self.fsync = config.storage.fsync
-        self.io = DeviceIO(self.devices_root, config.storage.threads_per_device)
+        self.io = DeviceIO(self.devices_root, config.storage.threads_per_device, close_thread_connections)
         self._session: aiohttp.ClientSession | None = None
         # This node's own container server's in-process row update
         # (``ContainerServer.local_row``), set by the composition root;

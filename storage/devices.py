@@ -32,6 +32,9 @@ R = TypeVar("R")
 CHECK_FRESH = 1.0
 # Only directories that exist are remembered; this bounds them all the same.
 MAX_REMEMBERED_DEVICES = 1024
+# Seconds a device thread waits for work before it runs its pool's
+# ``on_idle`` (closing the SQLite connections it keeps).
+IDLE_SECONDS = 30.0
 
 
 def device_dir(devices_root: Path, device: str) -> Path:
@@ -72,7 +75,11 @@ class DevicePool:
     lets queued work finish.
     """
 
-    def __init__(self, threads: int, name: str) -> None:
+    def __init__(self, threads: int, name: str, on_idle: Callable[[], None] | None = None) -> None:
+        # Run by a thread given no work for IDLE_SECONDS, and by each thread
+        # as it ends: what it holds for the next job (kept connections)
+        # goes, so a quiet or failed device keeps no files open.
+        self._on_idle = on_idle
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         # Taken by submit and shutdown: a job queued behind the threads'
         # stop markers would never run, and its caller would wait forever.
@@ -103,7 +110,14 @@ class DevicePool:
             thread.join()
 
     def _work(self) -> None:
-        while (job := self._queue.get()) is not None:
+        while True:
+            try:
+                job = self._queue.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                self._idle()
+                continue
+            if job is None:
+                break
             loop, future, context, fn = job
             try:
                 result = context.run(fn)
@@ -112,6 +126,11 @@ class DevicePool:
             else:
                 _settle(loop, future, _set_result, result)
             del job, future, fn  # drop references before blocking on the queue again
+        self._idle()
+
+    def _idle(self) -> None:
+        if self._on_idle is not None:
+            self._on_idle()
 
 
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", contextvars.Context, Callable[[], Any]]
@@ -143,9 +162,11 @@ class DeviceIO:
     the daemon grow threads without bound.
     """
 
-    def __init__(self, devices_root: Path, threads_per_device: int = 4) -> None:
+    def __init__(self, devices_root: Path, threads_per_device: int = 4,
+                 on_idle: Callable[[], None] | None = None) -> None:
         self.devices_root = devices_root
         self.threads_per_device = threads_per_device
+        self._on_idle = on_idle  # each pool's (``DevicePool``)
         self._pools: dict[str, DevicePool] = {}
         self._lock = threading.Lock()
         self._checker = ThreadPoolExecutor(max_workers=2, thread_name_prefix="devcheck")
@@ -161,7 +182,7 @@ class DeviceIO:
                 raise DeviceUnavailable("daemon is shutting down")
             pool = self._pools.get(device)
             if pool is None:
-                pool = DevicePool(self.threads_per_device, f"dev-{device}")
+                pool = DevicePool(self.threads_per_device, f"dev-{device}", self._on_idle)
                 self._pools[device] = pool
             return pool
 

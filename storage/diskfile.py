@@ -428,8 +428,7 @@ class DiskFileWriter:
         ``metadata`` says (a replicated object's is this daemon's own)."""
         assert self.fd is not None and self.tmp_path is not None, "open() first"
         target = self.location.hash_dir / f"{metadata.timestamp.internal}{ext}"
-        if ext == DATA:
-            metadata = replace(metadata, crc32=self._crc.crc)
+        metadata = self.stamped(metadata, ext)
         try:
             write_metadata(self.fd, metadata, self.bytes_written)
             if self.fsync:
@@ -448,6 +447,11 @@ class DiskFileWriter:
         invalidate_suffix(self.location.part_dir, self.location.suffix)
         return target
 
+    def stamped(self, metadata: ObjectMetadata, ext: str) -> ObjectMetadata:
+        """``metadata`` as ``commit`` stores it: a ``.data``'s with the CRC-32
+        of the bytes this writer wrote."""
+        return replace(metadata, crc32=self._crc.crc) if ext == DATA else metadata
+
     def store(self, body: bytes, describe: Callable[[DiskFileWriter], ObjectMetadata], ext: str) -> ObjectMetadata:
         """``open``, ``write`` and ``commit`` a whole small body in one call
         (one thread hop); ``describe`` gives the metadata once the body is
@@ -457,7 +461,7 @@ class DiskFileWriter:
             self.write(body)
             metadata = describe(self)
             self.commit(metadata, ext)
-            return metadata
+            return self.stamped(metadata, ext)
         finally:
             self.abort()
 

@@ -18,6 +18,8 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
@@ -106,7 +108,7 @@ def _state_for_write(location: ObjectLocation) -> ObjectState:
         _log_corrupt(location, exc)
         return ObjectState()
     state.close()
-    return state
+    return replace(state, fd=None)  # closed: its number may be another file's by now
 
 
 def _checked_write(location: ObjectLocation, check: Callable[[ObjectState], None],
@@ -142,10 +144,8 @@ class ObjectServer:
 
     # -- shared steps ------------------------------------------------------
 
-    async def _state(self, path: EntityPath, location: ObjectLocation, *, keep_fd: bool = False) -> ObjectState:
-        """The object's state; a corrupt object counts as absent for writes."""
-        if not keep_fd:
-            return await self.ctx.io.run(path.device, _state_for_write, location)
+    async def _open_state(self, path: EntityPath, location: ObjectLocation) -> ObjectState:
+        """The object's state for a read, its .data kept open (``close()`` it)."""
         try:
             return await self.ctx.io.run(path.device, open_object, location)
         except CorruptObject as exc:
@@ -265,7 +265,7 @@ class ObjectServer:
 
     async def get(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         location = self.ctx.object_location(path, request_policy(request.headers, self.ctx.policies))
-        state = await self._state(path, location, keep_fd=True)
+        state = await self._open_state(path, location)
         try:
             return await self._serve(request, path, state)
         except BodyMismatch as exc:
@@ -280,10 +280,11 @@ class ObjectServer:
     async def _serve(self, request: web.Request, path: EntityPath, state: ObjectState) -> web.StreamResponse:
         conditions = parse_conditions(request.headers)
         meta = state.metadata
-        if meta is None or not state.exists or is_expired(meta):
+        if not _is_live(state):
             if conditions.if_match is not None:
                 raise PreconditionFailed()
             raise self._not_found(state)
+        assert meta is not None
         headers = object_headers(state)
         last_modified = last_modified_seconds(meta.timestamp.seconds)
         verdict = evaluate(conditions, meta.etag, last_modified, request.method)
@@ -400,27 +401,36 @@ class ObjectServer:
         container_targets(request.headers)  # 400 before anything is written
         task_targets(request.headers)
         location = self.ctx.object_location(path, request_policy(request.headers, self.ctx.policies))
-        state = await self._state(path, location)
-        if not _is_live(state):
-            raise self._not_found(state)
-        assert state.metadata is not None
-        newest = state.newest
-        if newest is not None and newest >= timestamp:
-            raise self._conflict(newest)
-        # A POST without a Content-Type keeps the one in force (an earlier
-        # POST's, which a .meta holds until the next one replaces it).
-        content_type = request.headers.get("Content-Type") or None
-        if content_type is None and state.meta_timestamp is not None:
-            content_type = state.metadata.content_type
-        metadata = ObjectMetadata(
-            name=object_name(path.names.account, path.names.container, path.names.obj),
-            timestamp=timestamp,
-            content_type=content_type,
-            delete_at=delete_at,
-            user_meta=user_meta_from(request.headers),
-            sys_meta=sys_meta_from(request.headers, put=False),
-        )
-        await self.ctx.io.run(path.device, write_marker, location, metadata, META, self.conf.fsync)
+        name = object_name(path.names.account, path.names.container, path.names.obj)
+        decided: list[ObjectMetadata] = []  # by check, from the state; written by write
+
+        def check(state: ObjectState) -> None:
+            if not _is_live(state):
+                raise self._not_found(state)
+            assert state.metadata is not None
+            newest = state.newest
+            if newest is not None and newest >= timestamp:
+                raise self._conflict(newest)
+            # A POST without a Content-Type keeps the one in force (an earlier
+            # POST's, which a .meta holds until the next one replaces it).
+            content_type = request.headers.get("Content-Type") or None
+            if content_type is None and state.meta_timestamp is not None:
+                content_type = state.metadata.content_type
+            decided.append(ObjectMetadata(
+                name=name,
+                timestamp=timestamp,
+                content_type=content_type,
+                delete_at=delete_at,
+                user_meta=user_meta_from(request.headers),
+                sys_meta=sys_meta_from(request.headers, put=False),
+            ))
+
+        def write() -> Path:
+            return write_marker(location, decided[0], META, self.conf.fsync)
+
+        # The state read, checked and the .meta written in one thread hop.
+        state, _ = await self._write_if(path, location, check, write)
+        content_type = decided[0].content_type
         await self._update_containers_after_post(request, path, location, state, timestamp, content_type)
         await self._send_updates(path, self._expirer_queue(request, path, timestamp, state, delete_at, location.policy))
         return web.Response(status=202)

@@ -30,8 +30,8 @@ from aiohttp import web
 
 from martlet.backend_auth import checking_middleware
 from martlet.errors import MethodNotAllowed
-from martlet.http import STANDARD_MIDDLEWARES, verb_of
-from martlet.serve import BACKEND_ONLY, SupervisorReport
+from martlet.http import BACKEND_ONLY, STANDARD_MIDDLEWARES, verb_of
+from martlet.serve import SupervisorReport
 from storage.account_server import AccountServer
 from storage.config import StorageConfig
 from storage.container_server import ContainerServer

@@ -37,9 +37,9 @@ from proxy.object_versioning.names import (
 )
 from proxy.object_versioning.store import (
     EXPIRY, NO_VERSIONS, answer_status, at, check_owner, copy_current, failure, link_target, put_link,
-    raw_read, version_path, versions_link,
+    raw_read, version_path,
 )
-from proxy.object_versioning.version_ids import handle_version_id
+from proxy.object_versioning.version_ids import check_null, handle_version_id
 from proxy.pipeline import Answer, Handler, on_response
 from proxy.replicas import put_object
 
@@ -114,7 +114,7 @@ async def handle_copy(ctx: Context, next_handler: Handler) -> Answer:
     given = ctx.request.query.get("version-id")
     moved = False
     if given == NULL:
-        await _check_null_source(ctx, source)
+        await check_null(ctx, await versioning_at(ctx, source), source)
     elif given:
         source_versioning = await versioning_at(ctx, source)
         if not source_versioning.ever:
@@ -130,16 +130,6 @@ async def handle_copy(ctx: Context, next_handler: Handler) -> Answer:
     if moved:
         return await server_copy.copy_object(ctx, source, dest)
     return await next_handler(ctx)
-
-
-async def _check_null_source(ctx: Context, source: SwiftPath) -> None:
-    """A copy from ``version-id=null`` reads the object in the primary as
-    a GET of it would: 404 when that is a link to a real version (not the
-    newest version it names)."""
-    if (await versioning_at(ctx, source)).ever:
-        await check_read(ctx, source)
-        if await versions_link(ctx, source) is not None:
-            raise NotFound()
 
 
 async def versioning_at(ctx: Context, obj: SwiftPath) -> Versioning:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from martlet.errors import BadRequest, LengthRequired, MartletError, NotFound
+from martlet.swift_path import SwiftPath
 from proxy.access import check_read, check_write
 from proxy.container_info import container_info
 from proxy.context import Context
@@ -59,13 +60,19 @@ async def _read_version(ctx: Context, versioning: Versioning, given: str, next_h
     return answer
 
 
+async def check_null(ctx: Context, versioning: Versioning, obj: SwiftPath) -> None:
+    """``version-id=null`` of ``obj`` (a GET's, or a COPY's source) is the
+    object in the primary: 404 when that is a link to a real version."""
+    if versioning.ever:
+        await check_read(ctx, obj)
+        if await versions_link(ctx, obj) is not None:
+            raise NotFound()
+
+
 async def _read_null(ctx: Context, versioning: Versioning, next_handler: Handler) -> Answer:
     """``version-id=null``: the object in the primary, unless it is a link
     to a real version."""
-    if versioning.ever:
-        await check_read(ctx, ctx.path)
-        if await versions_link(ctx, ctx.path) is not None:
-            raise NotFound()
+    await check_null(ctx, versioning, ctx.path)
 
     async def mark(response: web.StreamResponse) -> None:
         if response.status < 300:

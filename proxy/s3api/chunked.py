@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from proxy.s3api.errors import S3Error
 from proxy.s3api.sigv4 import EMPTY_SHA256
@@ -110,10 +110,13 @@ async def _signed_frames(reader: Reader, key: bytes, amz_date: str, scope: str,
         yield data
 
 
-async def hold_last(frames: AsyncIterator[bytes], decoded_length: int) -> AsyncIterator[bytes]:
+async def hold_last(frames: AsyncIterator[bytes], decoded_length: int,
+                    finish: Callable[[], None] | None = None) -> AsyncIterator[bytes]:
     """``frames``' data one chunk behind, so that the last reaches the object
-    servers only once ``frames`` ended with its own checks passed and the
-    total is ``x-amz-decoded-content-length``: a bad body stores nothing."""
+    servers only once ``frames`` ended with its own checks passed, the
+    total is ``x-amz-decoded-content-length`` and ``finish`` (a check that
+    comes after the length's, as S3 orders them) passed: a bad body stores
+    nothing."""
     held: bytes | None = None
     total = 0
     async for data in frames:
@@ -125,5 +128,7 @@ async def hold_last(frames: AsyncIterator[bytes], decoded_length: int) -> AsyncI
         held = data
     if total != decoded_length:
         raise S3Error("IncompleteBody", "The body is shorter than x-amz-decoded-content-length", status=400)
+    if finish is not None:
+        finish()
     if held is not None:
         yield held

@@ -56,23 +56,30 @@ def decode(chunks: AsyncIterator[bytes], trailer: str, decoded_length: int,
            checked: dict[str, str]) -> AsyncIterator[bytes]:
     """The data of an unsigned aws-chunked body, its trailing checksum
     ``trailer`` checked (``BadDigest``); the checksum, once it held, is
-    put in ``checked`` (name -> base64 value) for the answer."""
-    return hold_last(_frames(Reader(chunks), trailer, checked), decoded_length)
+    put in ``checked`` (name -> base64 value) for the answer. A body
+    shorter than announced is ``IncompleteBody`` before its checksum is
+    compared."""
+    ends: dict[str, str] = {}  # "sent" and "computed", once the trailer is read
+
+    def verify() -> None:
+        if ends["sent"] != ends["computed"]:
+            algorithm = trailer.rsplit("-", 1)[-1].upper()
+            raise S3Error("BadDigest", f"The {algorithm} you specified did not match the calculated checksum.")
+        checked[trailer] = ends["computed"]
+
+    return hold_last(_frames(Reader(chunks), trailer, ends), decoded_length, verify)
 
 
-async def _frames(reader: Reader, trailer: str, checked: dict[str, str]) -> AsyncIterator[bytes]:
-    """Each chunk's data; at the end the trailer's checksum is checked."""
+async def _frames(reader: Reader, trailer: str, ends: dict[str, str]) -> AsyncIterator[bytes]:
+    """Each chunk's data; at the end the trailer's value and the checksum
+    computed go in ``ends``."""
     checksum = CHECKSUMS[trailer]()
     while size := (await reader.chunk_header(_SIZE))[0]:  # size 0: the trailer follows, not a CRLF
         data = await reader.chunk_data(size)
         checksum.update(data)
         yield data
-    sent = await _trailer_value(reader, trailer)
-    computed = base64.b64encode(checksum.digest()).decode("ascii")
-    if sent != computed:
-        algorithm = trailer.rsplit("-", 1)[-1].upper()
-        raise S3Error("BadDigest", f"The {algorithm} you specified did not match the calculated checksum.")
-    checked[trailer] = computed
+    ends["sent"] = await _trailer_value(reader, trailer)
+    ends["computed"] = base64.b64encode(checksum.digest()).decode("ascii")
 
 
 async def _trailer_value(reader: Reader, trailer: str) -> str:

@@ -16,8 +16,11 @@ path and identified by the (device, inode) of the file they opened:
   connection holds it open, so the comparison is exact;
 * a connection is kept only after an operation that ended cleanly with no
   transaction open; one that raised is closed;
-* at most ``KEPT_PER_THREAD`` per thread, and one unused for
-  ``IDLE_SECONDS`` is closed when its thread next opens a database.
+* at most ``KEPT_PER_THREAD`` per thread; one unused for ``IDLE_SECONDS``
+  is closed when its thread next opens a database, and a device thread
+  given no work for ``storage.devices.IDLE_SECONDS`` closes all it keeps
+  (``close_thread_connections``, the pools' ``on_idle``), so a quiet or
+  failed device holds no descriptors of its files.
 
 Durability does not change: a commit with ``synchronous=FULL`` fsyncs the
 WAL before it returns, as before; what the WAL holds is checkpointed into
@@ -98,6 +101,13 @@ class ThreadConnections:
 
 
 _local = threading.local()
+
+
+def close_thread_connections() -> None:
+    """Close every connection this thread keeps (an idle or ending thread)."""
+    connections = getattr(_local, "connections", None)
+    if connections is not None:
+        connections.close_all()
 
 
 def thread_connections() -> ThreadConnections:

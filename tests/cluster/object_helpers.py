@@ -11,7 +11,7 @@ import aiohttp
 from multidict import CIMultiDict
 
 from martlet.backend import backend_path
-from martlet.http import REPLICATE_HEADER
+from martlet.http import on_wire
 from martlet.timestamp import Timestamp
 
 _clock = count(1)
@@ -40,8 +40,7 @@ async def call(
     data: Any = None,
 ) -> tuple[int, dict[str, str], bytes]:
     sent = dict(headers or {})
-    if method == "REPLICATE":  # as martlet.backend sends it
-        method, sent[REPLICATE_HEADER] = "POST", "true"
+    method = on_wire(method, sent)  # as martlet.backend sends it
     async with session.request(method, daemon.url(path), headers=sent, data=data) as resp:
         return resp.status, CIMultiDict(resp.headers), await resp.read()  # type: ignore[return-value]
 

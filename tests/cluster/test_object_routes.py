@@ -71,6 +71,11 @@ async def test_timestamps_decide(storage_daemon: StorageDaemon, backend: aiohttp
     assert status == 409
     status, headers, _ = await call(backend, storage_daemon, "DELETE", opath(), {"X-Timestamp": older})
     assert status == 409
+    # A body past one disk chunk takes the streaming path: refused before a temp file is opened.
+    large = b"o" * (storage_daemon.config.storage.disk_chunk_size + 1)
+    status, headers, _ = await call(backend, storage_daemon, "PUT", opath(), {"X-Timestamp": older}, large)
+    assert status == 409 and headers["X-Backend-Timestamp"] == newer
+    assert os.listdir(storage_daemon.device_path("sda") / "tmp") == []
     _, _, got = await call(backend, storage_daemon, "GET", opath())
     assert got == b"new"
 
@@ -86,6 +91,9 @@ async def test_missing_or_bad_timestamp_is_400(storage_daemon: StorageDaemon, ba
 async def test_if_none_match_star(storage_daemon: StorageDaemon, backend: aiohttp.ClientSession) -> None:
     assert (await put_object(backend, storage_daemon, opath(), b"1", If_None_Match="*"))[0] == 201
     assert (await put_object(backend, storage_daemon, opath(), b"2", If_None_Match="*"))[0] == 412
+    large = b"2" * (storage_daemon.config.storage.disk_chunk_size + 1)
+    assert (await put_object(backend, storage_daemon, opath(), large, If_None_Match="*"))[0] == 412
+    assert os.listdir(storage_daemon.device_path("sda") / "tmp") == []
     assert (await put_object(backend, storage_daemon, opath(), b"2", If_None_Match="abc"))[0] == 400
 
 

@@ -88,6 +88,10 @@ def test_null_version_and_disabled(cluster: RunningCluster) -> None:
     assert call(cluster, "POST", "later", headers={"X-Versions-Enabled": "false"}).status_code == 204
     assert call(cluster, "PUT", "later/o", data=b"unversioned").status_code == 201
     assert call(cluster, "GET", "later/o?version-id=null").content == b"unversioned"
+    # and a copy from it takes that null version
+    assert call(cluster, "PUT", "nulls").status_code == 201
+    assert call(cluster, "PUT", "nulls/o?version-id=null", headers={"X-Copy-From": "later/o"}).status_code == 201
+    assert call(cluster, "GET", "nulls/o").content == b"unversioned"
     # a versioned container goes only once its versions have
     assert call(cluster, "DELETE", "later/o").status_code == 204
     assert call(cluster, "DELETE", "later").status_code == 409

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from martlet.backend_auth import CLOCK_SKEW, SIGNATURE_HEADER, SIGNATURE_TTL, BackendKey
-from martlet.http import REPLICATE_HEADER
+from martlet.http import on_wire
 from tests.cluster.conftest import TEST_KEY, StorageDaemon
 from tests.cluster.object_helpers import call, opath, put_object, ts
 
@@ -27,8 +27,7 @@ async def raw(daemon: StorageDaemon, method: str, target: str, signature: str | 
     sent = dict(headers)
     if signature is not None:
         sent[SIGNATURE_HEADER] = signature
-    if method == "REPLICATE":  # as martlet.backend sends it
-        method, sent[REPLICATE_HEADER] = "POST", "true"
+    method = on_wire(method, sent)  # as martlet.backend sends it
     async with aiohttp.ClientSession() as plain:  # no signing middleware
         async with plain.request(method, daemon.url(target), headers=sent, data=b"x" if method == "PUT" else None) as r:
             return r.status, await r.text()

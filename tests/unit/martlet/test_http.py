@@ -6,11 +6,12 @@ import logging
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from martlet.backend import backend_path, backend_request, make_session
 from martlet.backend_auth import BackendKey
 from martlet.errors import Conflict, NotFound
-from martlet.http import STANDARD_MIDDLEWARES
+from martlet.http import BACKEND_ONLY, REPLICATE_HEADER, STANDARD_MIDDLEWARES, on_wire, verb_of
 from martlet.logs import StructuredFormatter, trans_id_var
 
 KEY = BackendKey.from_secret("test")
@@ -161,3 +162,16 @@ def test_raw_path_bytes_and_header_text() -> None:
     assert header_text("plain") == "plain"
     assert header_text("caf\u00e9") == "caf\u00e9"
     assert header_text("caf\udcc3") == "caf\ufffd"
+
+
+def test_a_replicate_goes_as_a_post_and_only_a_backend_app_reads_it_back() -> None:
+    headers: dict[str, str] = {}
+    assert on_wire("REPLICATE", headers) == "POST" and headers == {REPLICATE_HEADER: "true"}
+    assert on_wire("PUT", {}) == "PUT"
+    backend, edge = web.Application(), web.Application()
+    backend[BACKEND_ONLY] = True
+    assert verb_of(make_mocked_request("POST", "/sda/3", headers=headers, app=backend)) == "REPLICATE"
+    assert verb_of(make_mocked_request("GET", "/sda/3", headers=headers, app=backend)) == "GET"
+    assert verb_of(make_mocked_request("POST", "/sda/3", app=backend)) == "POST"
+    # A client's POST to the proxy is a POST, whatever headers it sends.
+    assert verb_of(make_mocked_request("POST", "/v1/a/c/o", headers=headers, app=edge)) == "POST"

@@ -69,8 +69,8 @@ def test_a_warning_writes_everything_before_it_in_order(logger: logging.Logger) 
     assert stream.messages() == ["first", "second", "trouble"]
 
 
-def test_lines_past_max_bytes_are_written_at_once(logger: logging.Logger) -> None:
-    _, stream = attach(logger, interval=HOUR, max_bytes=1000)
+def test_lines_past_max_chars_are_written_at_once(logger: logging.Logger) -> None:
+    _, stream = attach(logger, interval=HOUR, max_chars=1000)
     sent = 0
     while stream.getvalue() == "":
         logger.info("x" * 100)
@@ -95,7 +95,7 @@ def test_lines_are_written_after_the_interval_without_more_logging(logger: loggi
 
 
 def test_lines_from_many_threads_are_all_written_once(logger: logging.Logger) -> None:
-    handler, stream = attach(logger, interval=HOUR, max_bytes=4096)
+    handler, stream = attach(logger, interval=HOUR, max_chars=4096)
 
     def log_some(thread: int) -> None:
         for n in range(200):
@@ -138,3 +138,30 @@ def test_a_fork_writes_the_waiting_lines_once_and_the_child_still_flushes(tmp_pa
         log.handlers.clear()
     messages = [json.loads(line)["msg"] for line in out.read_text().splitlines()]
     assert messages == ["before fork", "in child"]
+
+
+def test_a_handler_closed_writes_what_it_holds(logger: logging.Logger) -> None:
+    handler, stream = attach(logger, interval=HOUR)
+    logger.info("held")
+    handler.close()
+    assert stream.messages() == ["held"]
+
+
+def test_flush_logs_writes_what_the_root_handlers_hold(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``os._exit`` (a forked worker) and the CLI's usage error call first."""
+    from martlet.logs import flush_logs
+
+    stream = CountingStream()
+    handler = BatchingHandler(stream, interval=HOUR)  # type: ignore[arg-type]
+    handler.setFormatter(StructuredFormatter())
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [handler])
+    level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        logging.getLogger("test.batching.root").info("held for the exit")
+        assert stream.getvalue() == ""
+        flush_logs()
+    finally:
+        root.setLevel(level)
+    assert stream.messages() == ["held for the exit"]

@@ -12,8 +12,9 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from aiohttp import web
+from aiohttp import http_parser, web
 
+from martlet.http import BACKEND_ONLY
 from martlet.serve import ClientLimits, bind_socket, start_serving
 
 WAIT = 10.0  # upper bound for anything the server must do
@@ -25,15 +26,17 @@ async def echo(request: web.Request) -> web.Response:
     return web.Response(body=text.encode("utf-8", "surrogateescape"))
 
 
-Serve = Callable[[ClientLimits], Awaitable[int]]
+Serve = Callable[..., Awaitable[int]]
 
 
 @pytest.fixture
 async def serve() -> AsyncIterator[Serve]:
     runners: list[web.AppRunner] = []
 
-    async def start(limits: ClientLimits) -> int:
+    async def start(limits: ClientLimits, backend_only: bool = False) -> int:
         app = web.Application()
+        if backend_only:
+            app[BACKEND_ONLY] = True
         app.router.add_route("*", "/{tail:.*}", echo)
         sock = bind_socket("127.0.0.1", 0, reuse_port=False)
         runners.append(await start_serving(app, sock, limits, shutdown_timeout=1.0))
@@ -66,6 +69,17 @@ async def test_unknown_methods_and_raw_utf8_reach_the_app(serve: Serve) -> None:
     assert status(answer) == 200
     # the raw path keeps the undecodable byte as a surrogate escape
     assert answer.endswith("LICK /v1/a/\u2603/\udcff 2".encode("utf-8", "surrogateescape"))
+
+
+@pytest.mark.skipif(http_parser.HttpRequestParserC is None, reason="aiohttp built without its C parser")
+async def test_a_backend_only_app_is_parsed_by_llhttp(serve: Serve) -> None:
+    """The storage daemon's app (BACKEND_ONLY) keeps aiohttp's C parser,
+    which refuses what the Swift parser takes: a method outside its list,
+    raw UTF-8 in the request line."""
+    port = await serve(ClientLimits(), backend_only=True)
+    assert status(await exchange(port, b"GET /sda/3/a HTTP/1.1\r\nHost: x\r\n")) == 200
+    assert status(await exchange(port, b"REPLICATE /sda/3 HTTP/1.1\r\nHost: x\r\n")) == 400
+    assert status(await exchange(port, b"LICK /v1/a/\xe2\x98\x83 HTTP/1.1\r\nHost: x\r\n")) == 400
 
 
 async def test_header_line_size_limit(serve: Serve) -> None:

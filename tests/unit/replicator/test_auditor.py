@@ -95,6 +95,7 @@ def test_a_wrong_crc32_is_found(tmp_path: Path) -> None:
     location = _put(tmp_path / "sda", "o", b"hello world")
     fd = os.open(_data_file(location), os.O_RDWR)
     try:
+        assert read_metadata(fd).crc32 == zlib.crc32(b"hello world")  # stamped by DiskFileWriter.commit
         # As an object stored before CRC-32s were: only the md5 is checked.
         write_metadata(fd, replace(read_metadata(fd), crc32=None), 11)
         meta = read_metadata(fd)

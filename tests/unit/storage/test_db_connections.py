@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -130,6 +131,12 @@ def test_the_least_recently_used_beyond_the_bound_is_closed(tmp_path: Path) -> N
             used.append(conn)
     assert is_closed(used[0])
     assert not any(is_closed(conn) for conn in used[1:])
+    # Used again, the oldest opened is the most recent: the next one past the bound closes used[2].
+    with brokers[1].connect() as again:
+        assert again is used[1]
+    with brokers[0].connect():
+        pass
+    assert is_closed(used[2]) and not is_closed(used[1])
 
 
 def test_an_idle_connection_is_closed_at_the_next_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,3 +147,45 @@ def test_an_idle_connection_is_closed_at_the_next_open(tmp_path: Path, monkeypat
     with second.connect():
         pass
     assert is_closed(idle)
+
+
+def test_removing_a_database_closes_its_kept_connection(tmp_path: Path) -> None:
+    broker = new_container(tmp_path)
+    with broker.connect() as kept:
+        pass
+    assert remove_db(broker, read_info(broker).max_row)
+    assert is_closed(kept)  # no descriptor left on the unlinked files
+
+
+def test_a_device_thread_given_no_work_closes_what_it_keeps(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import time
+
+    from storage import devices
+
+    monkeypatch.setattr(devices, "IDLE_SECONDS", 0.05)
+    broker = new_container(tmp_path)
+    pool = devices.DevicePool(1, "idle", connections.close_thread_connections)  # as StorageContext's
+
+    def use() -> None:
+        with broker.connect():
+            pass
+
+    def held() -> bool:
+        """Whether this process still has the database file open (the
+        connection belongs to the pool's thread: it cannot be asked here)."""
+        fd_dir = Path("/proc/self/fd")
+        return any(os.path.realpath(fd_dir / fd) == str(broker.path.resolve()) for fd in os.listdir(fd_dir))
+
+    async def run_once() -> None:
+        await pool.submit(use)
+
+    try:
+        asyncio.run(run_once())
+        deadline = time.monotonic() + 10  # bounded: the thread wakes every 0.05 s
+        while held() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not held()
+    finally:
+        pool.shutdown()

@@ -100,6 +100,12 @@ async def test_unsigned_trailer_checksums() -> None:
                                           "x-amz-checksum-crc32", len(data), {}):
             seen.append(chunk)
     assert wrong.value.code == "BadDigest" and sum(map(len, seen)) == 70000  # the last part held back
+    # A body cut short, its trailer made over the whole data: the length is judged first.
+    with pytest.raises(S3Error) as short:
+        async for _ in trailer.decode(_pieces(_trailed(parts[:1], b"x-amz-checksum-crc32:" + crc), 999),
+                                      "x-amz-checksum-crc32", len(data), {}):
+            pass
+    assert short.value.code == "IncompleteBody"
     for bad in ("x-amz-checksum-crc32c", "", None):
         with pytest.raises(S3Error) as unsupported:
             trailer.checksum_name(bad)
