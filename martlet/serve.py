@@ -39,6 +39,7 @@ from aiohttp import http_exceptions, http_parser, web, web_protocol
 from martlet.errors import UsageError
 from martlet.http import BACKEND_ONLY
 from martlet.logs import flush_logs
+from martlet.memory import keep_large_buffers
 
 log = logging.getLogger(__name__)
 
@@ -353,6 +354,7 @@ def run_app(
     limits: ClientLimits = ClientLimits(),
 ) -> None:
     """Serve the app built by ``factory`` until a signal says stop."""
+    keep_large_buffers()
     if workers <= 1:
         sock = bind_socket(host, port, reuse_port=False)
         uvloop.run(_serve_forever(factory(), sock, limits, shutdown_timeout))

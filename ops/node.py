@@ -32,6 +32,7 @@ import uvloop
 from martlet.config import load_config
 from martlet.errors import ConfigError
 from martlet.logs import setup_logging
+from martlet.memory import keep_large_buffers
 from martlet.serve import NodeDaemon
 
 from ops.supervisor import DaemonTag, Policy, Supervisor
@@ -88,6 +89,7 @@ def run_node(config_path: str, available: Mapping[str, NodeDaemon]) -> int:
     section = load_config(config_path).section("node", NodeSection)
     daemons = chosen_daemons(config_path, section, available)
     setup_logging(section.log_level, name="node")
+    keep_large_buffers()
     for handler in logging.getLogger().handlers:
         handler.addFilter(DaemonTag())
     supervisor = uvloop.run(supervise(config_path, daemons, section.policy()))
