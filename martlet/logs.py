@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from typing import Any, TextIO
 
 trans_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("trans_id", default="-")
@@ -83,8 +84,8 @@ class BatchingHandler(logging.StreamHandler):
         self._size = 0
         self._due = threading.Event()
         self._flusher: threading.Thread | None = None
-        # A fork copies the lines waiting (written twice) but not the thread.
-        os.register_at_fork(before=self.flush, after_in_child=self._forget_flusher)
+        self._stopped = False
+        _batching_handlers.add(self)
 
     def emit(self, record: logging.LogRecord) -> None:
         # Called with ``self.lock`` held (``Handler.handle``).
@@ -105,8 +106,12 @@ class BatchingHandler(logging.StreamHandler):
             self._write_pending(None)
 
     def close(self) -> None:
-        # A handler replaced (``setup_logging`` again) writes what it holds.
+        # A handler replaced (``setup_logging`` again) writes what it holds,
+        # and its flusher thread ends.
         self.flush()
+        self._stopped = True
+        _batching_handlers.discard(self)
+        self._due.set()
         super().close()
 
     def _write_pending(self, record: logging.LogRecord | None) -> None:
@@ -129,8 +134,10 @@ class BatchingHandler(logging.StreamHandler):
         self._due.set()
 
     def _flush_when_due(self) -> None:
-        while True:
+        while not self._stopped:
             self._due.wait()
+            if self._stopped:
+                return
             time.sleep(self.interval)
             # Cleared before the flush: a line that comes after it sets it again.
             self._due.clear()
@@ -139,6 +146,25 @@ class BatchingHandler(logging.StreamHandler):
     def _forget_flusher(self) -> None:
         self._flusher = None
         self._due = threading.Event()
+
+
+# Every live BatchingHandler, for the one fork hook below (held weakly: a
+# handler replaced by ``setup_logging`` is not kept alive by it).
+_batching_handlers: weakref.WeakSet[BatchingHandler] = weakref.WeakSet()
+
+
+def _flush_before_fork() -> None:
+    for handler in list(_batching_handlers):
+        handler.flush()
+
+
+def _forget_flushers_in_child() -> None:
+    for handler in list(_batching_handlers):
+        handler._forget_flusher()
+
+
+# A fork copies the lines waiting (written twice) but not the flusher thread.
+os.register_at_fork(before=_flush_before_fork, after_in_child=_forget_flushers_in_child)
 
 
 def flush_logs() -> None:

@@ -172,7 +172,6 @@ def handler_options(limits: ClientLimits) -> HandlerOptions:
     }
 
 
-
 def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     """A listening socket; a port that is taken (or an address this host
     does not have) is a UsageError naming it, never a traceback."""

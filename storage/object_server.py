@@ -19,7 +19,6 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TypeVar
 
 import aiohttp
@@ -112,11 +111,11 @@ def _state_for_write(location: ObjectLocation) -> ObjectState:
 
 
 def _checked_write(location: ObjectLocation, check: Callable[[ObjectState], None],
-                   write: Callable[[], Written]) -> tuple[ObjectState, Written]:
-    """Blocking: ``write()`` once ``check`` has passed the current state."""
+                   write: Callable[[ObjectState], Written]) -> tuple[ObjectState, Written]:
+    """Blocking: ``write(state)`` once ``check`` has passed the current state."""
     state = _state_for_write(location)
     check(state)
-    return state, write()
+    return state, write(state)
 
 
 class ObjectServer:
@@ -153,9 +152,9 @@ class ObjectServer:
             raise
 
     async def _write_if(self, path: EntityPath, location: ObjectLocation, check: Callable[[ObjectState], None],
-                        write: Callable[[], Written]) -> tuple[ObjectState, Written]:
-        """``write()`` if ``check(state)`` (which raises to refuse) lets it:
-        the state read, the check and the write in one thread hop."""
+                        write: Callable[[ObjectState], Written]) -> tuple[ObjectState, Written]:
+        """``write(state)`` if ``check(state)`` (which raises to refuse) lets
+        it: the state read, the check and the write in one thread hop."""
         return await self.ctx.io.run(path.device, _checked_write, location, check, write)
 
     @staticmethod
@@ -217,9 +216,9 @@ class ObjectServer:
             # open, write, commit, clean up).
             body = await read_exactly(request, self.conf.client_timeout, expected_length)
             state, metadata = await self._write_if(path, location, check,
-                                                   functools.partial(writer.store, body, describe, DATA))
+                                                   lambda _state: writer.store(body, describe, DATA))
         else:
-            state, _ = await self._write_if(path, location, check, writer.open)
+            state, _ = await self._write_if(path, location, check, lambda _state: writer.open())
             try:
                 await self._receive_body(request, path.device, writer)
                 if expected_length is not None and writer.bytes_written != expected_length:
@@ -376,7 +375,7 @@ class ObjectServer:
 
         metadata = ObjectMetadata(name=object_name(path.names.account, path.names.container, path.names.obj), timestamp=timestamp)
         state, _ = await self._write_if(path, location, check,
-                                        functools.partial(write_marker, location, metadata, TOMBSTONE, self.conf.fsync))
+                                        lambda _state: write_marker(location, metadata, TOMBSTONE, self.conf.fsync))
         existed = _is_live(state)
         await self._update_containers(request, path, "DELETE", timestamp, metadata, policy)
         if not existed:
@@ -402,35 +401,35 @@ class ObjectServer:
         task_targets(request.headers)
         location = self.ctx.object_location(path, request_policy(request.headers, self.ctx.policies))
         name = object_name(path.names.account, path.names.container, path.names.obj)
-        decided: list[ObjectMetadata] = []  # by check, from the state; written by write
 
         def check(state: ObjectState) -> None:
             if not _is_live(state):
                 raise self._not_found(state)
-            assert state.metadata is not None
             newest = state.newest
             if newest is not None and newest >= timestamp:
                 raise self._conflict(newest)
+
+        def write(state: ObjectState) -> ObjectMetadata:
+            assert state.metadata is not None  # check passed: live
             # A POST without a Content-Type keeps the one in force (an earlier
             # POST's, which a .meta holds until the next one replaces it).
             content_type = request.headers.get("Content-Type") or None
             if content_type is None and state.meta_timestamp is not None:
                 content_type = state.metadata.content_type
-            decided.append(ObjectMetadata(
+            metadata = ObjectMetadata(
                 name=name,
                 timestamp=timestamp,
                 content_type=content_type,
                 delete_at=delete_at,
                 user_meta=user_meta_from(request.headers),
                 sys_meta=sys_meta_from(request.headers, put=False),
-            ))
-
-        def write() -> Path:
-            return write_marker(location, decided[0], META, self.conf.fsync)
+            )
+            write_marker(location, metadata, META, self.conf.fsync)
+            return metadata
 
         # The state read, checked and the .meta written in one thread hop.
-        state, _ = await self._write_if(path, location, check, write)
-        content_type = decided[0].content_type
+        state, written = await self._write_if(path, location, check, write)
+        content_type = written.content_type
         await self._update_containers_after_post(request, path, location, state, timestamp, content_type)
         await self._send_updates(path, self._expirer_queue(request, path, timestamp, state, delete_at, location.policy))
         return web.Response(status=202)

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from martlet.accept import TEXT_FORMATS, best_match
+from martlet.config import is_true
 from martlet.reserved import ALLOW_RESERVED_HEADER, get_reserved_name
 from proxy.access import authorize
 from proxy.acl import ACCOUNT_ACL_HEADER, ACCOUNT_ACL_SYSMETA, shown_account_acl
@@ -25,7 +26,6 @@ from proxy.constraints import ACCOUNT_LISTING_LIMIT, listing_limit, listing_para
 from proxy.context import Context
 from proxy.fanout import NODE_ERRORS
 from proxy.headers import backend_response_headers
-from martlet.config import is_true
 from proxy.object_versioning.names import primary_of, versions_container
 from proxy.pipeline import Answer, Handler
 from proxy.replicas import read_entity, wants_newest

@@ -52,8 +52,13 @@ TEST_KEY = BackendKey.from_secret(TEST_SECRET)
 
 def json_log_lines(path: Path) -> list[dict[str, Any]]:
     """The JSON lines of a daemon's log (other lines, such as a crash's, skipped)."""
+    return json_lines(path.read_text(errors="replace"))
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON lines of a log's text (other lines skipped)."""
     lines = []
-    for raw in path.read_text(errors="replace").splitlines():
+    for raw in text.splitlines():
         try:
             lines.append(json.loads(raw))
         except ValueError:

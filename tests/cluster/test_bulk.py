@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from tests.cluster.cluster_harness import RunningCluster, wait_for
+from tests.cluster.conftest import json_lines
 from tests.cluster.feature_helpers import STRANGER, call, exists, feature_cluster
 
 pytestmark = pytest.mark.cluster
@@ -205,11 +206,8 @@ def test_the_swift_cli_deletes_through_bulk_delete(cluster: RunningCluster) -> N
     assert sorted(done.stdout.split()) == sorted([f"o{i:02d}" for i in range(25)] + ["cli"])
     assert not exists(cluster, "cli")
     # one request did it: no object DELETE reached the proxy's access log
-    def access_lines(text: str) -> list[dict]:
-        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-
     def has_bulk_post(text: str) -> bool:
-        return any(e.get("method") == "POST" and e.get("path") == "/v1/AUTH_test" for e in access_lines(text))
+        return any(e.get("method") == "POST" and e.get("path") == "/v1/AUTH_test" for e in json_lines(text))
 
-    lines = access_lines(cluster.logged("proxy", has_bulk_post, "the bulk delete's access line"))
+    lines = json_lines(cluster.logged("proxy", has_bulk_post, "the bulk delete's access line"))
     assert not [e for e in lines if e.get("method") == "DELETE" and e.get("path", "").startswith("/v1/AUTH_test/cli/")]

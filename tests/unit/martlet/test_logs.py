@@ -147,6 +147,19 @@ def test_a_handler_closed_writes_what_it_holds(logger: logging.Logger) -> None:
     assert stream.messages() == ["held"]
 
 
+def test_a_closed_handler_lets_go_of_its_thread_and_its_fork_hook(logger: logging.Logger) -> None:
+    from martlet.logs import _batching_handlers
+
+    handler, _ = attach(logger, interval=0.01)
+    logger.info("starts the flusher")
+    flusher = handler._flusher
+    assert flusher is not None and handler in _batching_handlers
+    handler.close()
+    flusher.join(timeout=30)
+    assert not flusher.is_alive()
+    assert handler not in _batching_handlers
+
+
 def test_flush_logs_writes_what_the_root_handlers_hold(monkeypatch: pytest.MonkeyPatch) -> None:
     """What ``os._exit`` (a forked worker) and the CLI's usage error call first."""
     from martlet.logs import flush_logs
