@@ -13,6 +13,13 @@ class RateLimiter:
 
     ``wait(n)`` returns at once while the budget allows and otherwise sleeps
     until it does; the clock and sleep are injectable for tests.
+
+    ``burst`` (seconds) lets that much work run ahead of the budget before
+    a sleep, which then pays all of it back: the same average rate, in
+    fewer and longer sleeps. A thread woken for one small piece of work
+    finds its caches cold and spends several times the CPU on it that it
+    would back to back (the auditor, at 20 files a second, measured 430 us
+    of CPU per file woken for each and 66 us in a run).
     """
 
     def __init__(
@@ -20,8 +27,10 @@ class RateLimiter:
         rate: float,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        burst: float = 0.0,
     ) -> None:
         self.rate = rate
+        self.burst = burst
         self.clock = clock
         self.sleep = sleep
         self._allowed_at = clock()
@@ -39,5 +48,5 @@ class RateLimiter:
 
     def wait(self, amount: float) -> None:
         delay = self.reserve(amount)
-        if delay > 0:
+        if delay > self.burst:
             self.sleep(delay)

@@ -40,6 +40,10 @@ from storage.quarantine import quarantine_hash_dir
 
 log = logging.getLogger(__name__)
 
+# Work the auditor may do ahead of its limits before it sleeps (RateLimiter):
+# a second's worth of files or bytes in a run, then a sleep as long.
+BURST_SECONDS = 1.0
+
 
 @dataclass(frozen=True)
 class AuditResult:
@@ -133,8 +137,8 @@ class Auditor(PassDaemon):
         super().__init__(storage, section, log, show_progress)
         self.section = section
         self.only_devices = set(devices)
-        self.files = RateLimiter(section.files_per_second)
-        self.bytes = RateLimiter(section.bytes_per_second)
+        self.files = RateLimiter(section.files_per_second, burst=BURST_SECONDS)
+        self.bytes = RateLimiter(section.bytes_per_second, burst=BURST_SECONDS)
         self._stop = threading.Event()
 
     def devices(self) -> list[Path]:

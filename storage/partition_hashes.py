@@ -12,9 +12,11 @@ Computing it lists every hash directory, so it is cached:
 * ``hashes.invalid``: suffixes made dirty by writes, one per line, appended
   by ``storage.diskfile.invalidate_suffix``; REPLICATE folds the lines in.
 
-Both are touched only under ``storage.diskfile.partition_lock``. Hashing
+Both are changed only under ``storage.diskfile.partition_lock``. Hashing
 itself runs without the lock; if a suffix was invalidated meanwhile, its
-fresh hash is dropped and recomputed.
+fresh hash is dropped and recomputed. A clean partition (the common case,
+asked three times a replication pass) is read without the lock at all
+(``_clean_hashes`` says why that is safe).
 
 The object replicator compares what differs with ``list_suffixes`` (the file
 names of every hash directory, after the same cleanup) on both sides, and
@@ -42,7 +44,7 @@ from storage.diskfile import (
     invalidate_suffix,
     partition_lock,
 )
-from storage.layout import NAME_HASH_RE
+from storage.layout import NAME_HASH_RE, DeviceLayout
 
 FORMAT_VERSION = 1
 SUFFIX_RE = re.compile(r"^[0-9a-f]{3}$")
@@ -99,17 +101,59 @@ class _Cached:
 def _read_hashes(part_dir: Path) -> _Cached:
     try:
         with open(part_dir / HASHES_FILE, "rb") as handle:
-            data = msgpack.unpackb(handle.read(), raw=False)
-        hashes = data["hashes"] if data.get("v") == FORMAT_VERSION else None
-        if isinstance(hashes, dict):
-            generation = data.get("gen", 0)
-            return _Cached({str(k): v for k, v in hashes.items() if SUFFIX_RE.match(str(k))},
-                           generation if isinstance(generation, int) else 0)
-    except FileNotFoundError:
-        pass  # never hashed (or lost): every suffix on disk is dirty
-    except Exception:
-        pass  # unreadable: start over and rehash every suffix on disk
+            cached = _decode_hashes(handle.read())
+        if cached is not None:
+            return cached
+    except OSError:
+        pass  # never hashed, lost or unreadable: every suffix on disk is dirty
     return _Cached({name: None for name in _suffixes_on_disk(part_dir)}, -1)
+
+
+def _decode_hashes(payload: bytes) -> _Cached | None:
+    """``hashes.msgpack``'s content; None if unreadable (rehash everything)."""
+    try:
+        data = msgpack.unpackb(payload, raw=False)
+        hashes = data["hashes"] if data.get("v") == FORMAT_VERSION else None
+    except Exception:
+        return None
+    if not isinstance(hashes, dict):
+        return None
+    generation = data.get("gen", 0)
+    return _Cached({str(k): v for k, v in hashes.items() if SUFFIX_RE.match(str(k))},
+                   generation if isinstance(generation, int) else 0)
+
+
+def _clean_hashes(part_dir: Path) -> dict[str, str] | None:
+    """The hashes of a clean partition, read without its lock; None when
+    it may be dirty (or is not there): ask under the lock.
+
+    Clean means ``hashes.invalid`` empty and no dirty entry. The lock only
+    ever changes the two files together by replacing ``hashes.msgpack``
+    (a new inode) before emptying ``hashes.invalid``, and the file we read
+    stays open, so its inode cannot be reused: if the path still names it
+    after ``hashes.invalid`` was seen empty, the two were read as one
+    state. Most partitions are clean most of the time, and every
+    replication pass asks for each of them three times (once per replica).
+    """
+    hashes_path = os.path.join(part_dir, HASHES_FILE)
+    try:
+        with open(hashes_path, "rb") as handle:
+            payload = handle.read()
+            if _invalid_size(part_dir) or os.stat(hashes_path).st_ino != os.fstat(handle.fileno()).st_ino:
+                return None
+    except OSError:
+        return None
+    cached = _decode_hashes(payload)
+    if cached is None or any(h is None for h in cached.hashes.values()):
+        return None
+    return cached.hashes  # type: ignore[return-value]  # no None left
+
+
+def _invalid_size(part_dir: Path) -> int:
+    try:
+        return os.stat(os.path.join(part_dir, INVALID_FILE)).st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _suffixes_on_disk(part_dir: Path) -> list[str]:
@@ -162,9 +206,13 @@ def get_hashes(
     keeps its suffix dirty. If anyone else rewrote the file meanwhile (its
     generation moved), this round's work is dropped and done again.
     """
+    forced = set(recalculate)
+    if not forced:
+        clean = _clean_hashes(part_dir)
+        if clean is not None:
+            return clean
     if not part_dir.is_dir():
         return {}
-    forced = set(recalculate)
     hashes: dict[str, str | None] = {}
     for _ in range(MAX_PASSES):
         with partition_lock(part_dir):
@@ -195,6 +243,14 @@ def get_hashes(
         if not again:
             break
     return {s: h for s, h in hashes.items() if h is not None}
+
+
+def hashes_of_partitions(layout: DeviceLayout, policy: int, parts: Iterable[int], reclaim_age: float | None,
+                         fsync: bool = True) -> dict[int, dict[str, str]]:
+    """Blocking: ``get_hashes`` of every named partition ({} where none), in
+    one call: a batched REPLICATE, and the replicator's own side of a window."""
+    tmp_dir = layout.tmp(policy)
+    return {part: get_hashes(layout.object_partition(part, policy), tmp_dir, (), reclaim_age, fsync) for part in parts}
 
 
 def list_suffixes(part_dir: Path, suffixes: list[str], reclaim_age: float | None) -> PartitionListing:

@@ -35,9 +35,8 @@ from storage.context import EntityHandler, StorageContext
 from storage.diskfile import DATA, DiskFileWriter, object_name, would_count, write_marker
 from storage.metadata import CorruptObject, ObjectMetadata, decode_metadata
 from storage.object_headers import request_policy
-from storage.partition_hashes import get_hashes, list_suffixes, parse_suffixes
+from storage.partition_hashes import get_hashes, hashes_of_partitions, list_suffixes, parse_suffixes
 from storage.paths import EntityPath, ReplicatePath
-from storage.layout import DeviceLayout
 from storage.replication_protocol import (
     MAX_PARTITIONS_PER_REQUEST,
     MSGPACK_TYPE,
@@ -75,7 +74,8 @@ class ObjectReplication:
         answer: object
         if is_partition_batch(request.headers):
             parts = await self._partitions(request)
-            answer = await self.ctx.io.run(path.device, self._hashes_of, layout, policy, parts)
+            answer = await self.ctx.io.run(path.device, hashes_of_partitions, layout, policy, parts, reclaim_age,
+                                           self.ctx.fsync)
         elif is_listing(request.headers):
             suffixes = parse_suffixes(path.rest, required=True)
             answer = await self.ctx.io.run(path.device, list_suffixes, part_dir, suffixes, reclaim_age)
@@ -95,14 +95,6 @@ class ObjectReplication:
             return decode_partitions(await self._read(request, length))
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
-
-    def _hashes_of(self, layout: DeviceLayout, policy: int, parts: list[int]) -> dict[int, dict[str, str]]:
-        """Blocking: every named partition's suffix hashes ({} where none)."""
-        return {
-            part: get_hashes(layout.object_partition(part, policy), layout.tmp(policy), (), self.conf.reclaim_age,
-                             self.ctx.fsync)
-            for part in parts
-        }
 
     async def close(self) -> None:
         await self.inner.close()

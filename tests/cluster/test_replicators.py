@@ -4,9 +4,10 @@ in this process, placed by a real ring file (2 replicas over 3 devices)."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -98,7 +99,8 @@ async def _replicates_answered(backend: aiohttp.ClientSession, daemon: StorageDa
     )
 
 
-async def test_a_pass_over_partitions_in_step_asks_each_peer_once(trio: Trio, backend: aiohttp.ClientSession) -> None:
+async def _in_step_on_both_primaries(trio: Trio, backend: aiohttp.ClientSession) -> set[int]:
+    """Objects PUT to both primaries of node 0's partitions: the partitions."""
     parts: set[int] = set()
     for i in range(16):
         part, primaries, _ = _roles(trio, "c", f"o{i}")
@@ -110,6 +112,11 @@ async def test_a_pass_over_partitions_in_step_asks_each_peer_once(trio: Trio, ba
             path = backend_path("sda", part, "AUTH_a", "c", f"o{i}")
             assert (await call(backend, trio.daemons[index], "PUT", path, put, b"x"))[0] == 201
     assert len(parts) > 1
+    return parts
+
+
+async def test_a_pass_over_partitions_in_step_asks_each_peer_once(trio: Trio, backend: aiohttp.ClientSession) -> None:
+    await _in_step_on_both_primaries(trio, backend)
     before = [await _replicates_answered(backend, d) for d in trio.daemons[1:]]
     stats = await trio.object_replicator(0).run(once=True)
     assert stats is not None and stats.objects_pushed == 0 and stats.failures == 0
@@ -118,6 +125,25 @@ async def test_a_pass_over_partitions_in_step_asks_each_peer_once(trio: Trio, ba
     # (the objects' own PUTs made the peers' hashes dirty: both sides agree
     # after rehashing, so no per-partition request follows)
     assert [a - b for a, b in zip(after, before)] == [1, 1]
+
+
+async def test_partitions_in_step_cost_one_call_to_the_device_threads(
+    trio: Trio, backend: aiohttp.ClientSession
+) -> None:
+    parts = await _in_step_on_both_primaries(trio, backend)
+    replicator = trio.object_replicator(0)
+    calls: list[str] = []
+    run = replicator.io.run
+
+    async def counted(device: str, fn: Callable[..., Any], *args: Any) -> Any:
+        calls.append(fn.__name__)
+        return await run(device, fn, *args)
+
+    replicator.io.run = counted  # type: ignore[method-assign]
+    stats = await replicator.run(once=True)
+    assert stats is not None and stats.partitions_checked == len(parts) and stats.failures == 0
+    # the window's hashes, ours in one call: no partition needed one of its own
+    assert calls == ["hashes_of_partitions"]
 
 
 async def test_object_replicator_goes_on_when_a_peer_is_down(trio: Trio, backend: aiohttp.ClientSession) -> None:

@@ -54,6 +54,19 @@ def test_rate_limiter_counts_amounts_and_idle_time() -> None:
     assert limiter.reserve(1) == 0.0
 
 
+def test_a_burst_runs_ahead_then_sleeps_off_all_of_it() -> None:
+    fake = FakeClock()
+    limiter = RateLimiter(10, clock=fake.clock, sleep=fake.sleep, burst=0.5)
+    for _ in range(100):
+        limiter.wait(1)
+    # Units 0-5 run at once; the seventh is 0.6 s ahead, past the burst, and
+    # sleeps all of it; and so on: few long sleeps, the same average rate.
+    assert fake.slept[:2] == pytest.approx([0.6, 0.6])
+    assert all(s > 0.5 for s in fake.slept)
+    assert len(fake.slept) == 16
+    assert fake.now == pytest.approx(100 + 9.6)
+
+
 def test_zero_rate_means_unlimited() -> None:
     assert RateLimiter(0).reserve(10**9) == 0.0
 

@@ -83,6 +83,43 @@ def test_a_clean_partition_is_not_rewritten(tmp_path: Path) -> None:
     assert stored.read_bytes() != before
 
 
+def test_a_clean_partition_is_read_without_its_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    device = tmp_path / "sda"
+    loc = tombstone(device, "o", "1700000000.00000")
+    first = get_hashes(loc.part_dir, device / "tmp", fsync=False)
+
+    def no_lock(part_dir: Path) -> None:
+        raise AssertionError("a clean partition took its lock")
+
+    monkeypatch.setattr(ph, "partition_lock", no_lock)
+    assert get_hashes(loc.part_dir, device / "tmp", fsync=False) == first
+    (loc.part_dir / "hashes.invalid").write_text(loc.suffix + "\n")  # dirty: under the lock again
+    with pytest.raises(AssertionError, match="took its lock"):
+        get_hashes(loc.part_dir, device / "tmp", fsync=False)
+
+
+def test_hashes_rewritten_while_read_without_the_lock_are_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = tmp_path / "sda"
+    loc = tombstone(device, "o", "1700000000.00000")
+    stale = get_hashes(loc.part_dir, device / "tmp", fsync=False)
+    tombstone(device, "o", "1700000001.00000")  # hashes.invalid names the suffix
+    real_invalid_size = ph._invalid_size
+
+    def rival_rehashes_first(part_dir: Path) -> int:
+        # Between our read of hashes.msgpack and our look at hashes.invalid,
+        # someone rehashes: a new hashes.msgpack, an empty hashes.invalid.
+        monkeypatch.setattr(ph, "_invalid_size", real_invalid_size)
+        get_hashes(loc.part_dir, device / "tmp", fsync=False)
+        return real_invalid_size(part_dir)
+
+    monkeypatch.setattr(ph, "_invalid_size", rival_rehashes_first)
+    assert ph._clean_hashes(loc.part_dir) is None  # what we read is no longer the file
+    fresh = get_hashes(loc.part_dir, device / "tmp", fsync=False)
+    assert fresh != stale and ph._clean_hashes(loc.part_dir) == fresh
+
+
 def _generation(part_dir: Path) -> int:
     return int(msgpack.unpackb((part_dir / "hashes.msgpack").read_bytes())["gen"])
 
