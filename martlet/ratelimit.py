@@ -26,7 +26,7 @@ class RateLimiter:
         self,
         rate: float,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
         burst: float = 0.0,
     ) -> None:
         self.rate = rate

@@ -126,6 +126,10 @@ def _subdirs(path: Path) -> list[Path]:
         return []
 
 
+class _Stopped(Exception):
+    """The daemon was asked to stop while a limiter slept."""
+
+
 class Auditor(PassDaemon):
     name = "auditor"
     progress_name = "auditor"
@@ -137,9 +141,15 @@ class Auditor(PassDaemon):
         super().__init__(storage, section, log, show_progress)
         self.section = section
         self.only_devices = set(devices)
-        self.files = RateLimiter(section.files_per_second, burst=BURST_SECONDS)
-        self.bytes = RateLimiter(section.bytes_per_second, burst=BURST_SECONDS)
         self._stop = threading.Event()
+        self.files = RateLimiter(section.files_per_second, sleep=self._sleep, burst=BURST_SECONDS)
+        self.bytes = RateLimiter(section.bytes_per_second, sleep=self._sleep, burst=BURST_SECONDS)
+
+    def _sleep(self, seconds: float) -> None:
+        """A limiter's sleep (up to about a second), which a stop ends at
+        once, mid-object too."""
+        if self._stop.wait(seconds):
+            raise _Stopped
 
     def devices(self) -> list[Path]:
         root = self.storage.devices_root
@@ -155,6 +165,12 @@ class Auditor(PassDaemon):
 
     def audit_device(self, device_path: Path, stats: PassStats) -> None:
         """Blocking: one device, one hash directory at a time."""
+        try:
+            self._audit_device(device_path, stats)
+        except _Stopped:
+            pass  # the hash directory under way is left for the next pass
+
+    def _audit_device(self, device_path: Path, stats: PassStats) -> None:
         settings = self.storage.cluster.hash
         for hash_dir in iter_hash_dirs(device_path):
             if self._stop.is_set():

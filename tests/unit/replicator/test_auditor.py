@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import zlib
 from dataclasses import replace
@@ -15,6 +16,7 @@ from martlet.timestamp import Timestamp
 from martlet.ratelimit import RateLimiter
 from replicator.auditor import Auditor, audit_hash_dir
 from replicator.config import AuditorSection
+from replicator.stats import PassStats
 from storage.config import StorageConfig, StorageSection
 from storage.diskfile import DATA, META, DiskFileWriter, ObjectLocation, object_location, write_marker
 from storage.metadata import ObjectMetadata, read_metadata, write_metadata
@@ -170,6 +172,27 @@ async def test_pass_quarantines_and_counts(tmp_path: Path) -> None:
     # the suffix is dirty, so the next REPLICATE rehashes it
     assert bad.suffix in (bad.part_dir / "hashes.invalid").read_text().split()
     assert (root / "auditor.json").is_file()
+
+
+async def test_a_stop_ends_a_limiter_sleep_mid_object(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    _put(root / "sda", "big", b"x" * 10000)
+    cluster = ClusterConfig(path="<test>", hash=SETTINGS, ring_dir=tmp_path, secret="s")
+    storage = StorageConfig(StorageSection(devices=str(root), fsync=False), cluster)
+    # One byte a second in 4 KiB chunks: the second chunk waits over an hour.
+    auditor = Auditor(storage, AuditorSection(files_per_second=0, bytes_per_second=1, chunk_size=4096))
+    stats = PassStats()
+    walk = asyncio.create_task(asyncio.to_thread(auditor.audit_device, root / "sda", stats))
+    for _ in range(1000):  # until the second chunk's wait is reserved (a bound, not a timing)
+        if auditor.bytes.reserve(0) > 3600:
+            break
+        await asyncio.sleep(0.01)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(auditor._watch(stop))
+    stop.set()
+    await asyncio.wait_for(walk, timeout=60)  # returns at once; without the stop, in hours
+    await watcher
+    assert (stats.files_checked, stats.bytes_checked, stats.quarantined) == (0, 0, 0)
 
 
 def test_quarantine_skips_a_file_replaced_meanwhile(tmp_path: Path) -> None:
