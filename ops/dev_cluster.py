@@ -46,6 +46,14 @@ BACKGROUND: dict[str, dict[str, str]] = {
 }
 
 
+# Keys of every dev node's [storage] section beyond the ring's. Two threads
+# per device, not the daemon's four: a dev cluster's four nodes share one
+# disk and the machine's cores, and there the extra threads only add GIL
+# hand-offs (A/B on 2 cores, 4 KiB at c=32: 6-10% less server CPU per PUT
+# and DELETE with 2, 1 MiB PUT cheaper too; 1 thread was no better).
+DEV_STORAGE: dict[str, str] = {"threads_per_device": "2"}
+
+
 def node_dir(index: int) -> str:
     """The folder of storage node ``index`` (0-based) in the data dir: its
     devices root."""
@@ -64,7 +72,7 @@ class DevSpec(ClusterLayout):
                       for i, port in enumerate(storage_ports))
         return cls(data_dir, nodes, proxy_ip="127.0.0.1", proxy_port=proxy_port, part_power=part_power,
                    replicas=REPLICAS, min_part_hours=1, fsync=fsync, proxy_options=dict(proxy_options or {}),
-                   node_sections=BACKGROUND)
+                   node_sections={"storage": DEV_STORAGE, **BACKGROUND})
 
     @classmethod
     def on_port(cls, data_dir: Path, proxy_port: int = DEFAULT_PORT) -> DevSpec:

@@ -99,7 +99,8 @@ class ClusterLayout:
     # Extra [proxy] keys (tests shorten timeouts and caches).
     proxy_options: Mapping[str, str] = field(default_factory=dict)
     # Extra sections of every storage<N>.conf (`martlet dev`: short
-    # intervals for the node's background daemons).
+    # intervals for the node's background daemons); a "storage" entry adds
+    # its keys to the [storage] section the layout writes.
     node_sections: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Storage policy names by index; written to a new martlet.conf only.
     policies: tuple[str, ...] = DEFAULT_POLICIES
@@ -166,7 +167,8 @@ def storage_sections(layout: ClusterLayout, node: StorageNode) -> dict[str, dict
         "cluster_conf": "martlet.conf",
         "fsync": "true" if layout.fsync else "false",
     }
-    return {"storage": storage, **{name: dict(keys) for name, keys in layout.node_sections.items()}}
+    sections = {name: dict(keys) for name, keys in layout.node_sections.items()}
+    return {"storage": {**sections.pop("storage", {}), **storage}, **sections}
 
 
 def proxy_sections(layout: ClusterLayout) -> dict[str, dict[str, str]]:

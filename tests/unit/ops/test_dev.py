@@ -15,6 +15,7 @@ from ops.dev_cluster import BACKGROUND, DevSpec, create_cluster, free_ports, loa
 from ops.dev_processes import process_commands
 from ops.main import main
 from proxy.auth import parse_users
+from storage.config import load_storage_config
 
 
 @pytest.fixture
@@ -79,6 +80,8 @@ def test_every_node_runs_the_background_daemons_on_short_intervals(tmp_path: Pat
     for i in range(len(spec.storage_ports)):
         config = load_config(spec.storage_conf(i))
         assert {name: config.raw(name) for name in BACKGROUND} == BACKGROUND
+        # the dev nodes share one disk: two threads per device (DEV_STORAGE)
+        assert load_storage_config(spec.storage_conf(i)).storage.threads_per_device == 2
     # One process per node (its daemons under `martlet node`) and the proxy.
     commands = dict(process_commands(spec))
     assert list(commands) == ["storage1", "storage2", "storage3", "storage4", "proxy"]
