@@ -151,7 +151,6 @@ class ObjectReplicator(ReplicatorDaemon):
         prefetched: PeerHashes = {}
         local: dict[int, dict[str, str]] = {}
         layout = DeviceLayout.of(self.storage.devices_root, dev.device)
-        conf = self.storage.storage
 
         async def one(part: int) -> None:
             try:
@@ -171,13 +170,25 @@ class ObjectReplicator(ReplicatorDaemon):
             # peers' in one request each: a quiet partition then costs no
             # hop of its own (each woke a thread, at several times the CPU).
             mine, theirs = await asyncio.gather(
-                self.io.run(dev.device, hashes_of_partitions, layout, policy,
-                            [p for p in window if p < ring.partition_count], conf.reclaim_age, conf.fsync),
+                self._local_hashes(dev, layout, policy, [p for p in window if p < ring.partition_count]),
                 self._peer_hashes(session, ring, policy, dev, window, peers),
             )
             local.update(mine)
             prefetched.update(theirs)
             await drain(window, self.section.concurrency, one)
+
+    async def _local_hashes(self, dev: Device, layout: DeviceLayout, policy: int,
+                            parts: list[int]) -> dict[int, dict[str, str]]:
+        """Our hashes of the window's partitions in one call; {} if that
+        fails (an unreadable partition, a device gone): each partition is
+        then asked alone, and one that fails is counted, as before."""
+        conf = self.storage.storage
+        try:
+            return await self.io.run(dev.device, hashes_of_partitions, layout, policy, parts, conf.reclaim_age,
+                                     conf.fsync)
+        except Exception as exc:
+            log.warning("window hashes failed", extra={"device": dev.device, "policy": policy, "error": repr(exc)})
+            return {}
 
     @staticmethod
     def _in_step(ring: Ring, dev: Device, part: int, local: dict[str, str] | None, prefetched: PeerHashes) -> bool:

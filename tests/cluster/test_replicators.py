@@ -146,6 +146,18 @@ async def test_partitions_in_step_cost_one_call_to_the_device_threads(
     assert calls == ["hashes_of_partitions"]
 
 
+async def test_a_partition_that_cannot_be_hashed_fails_alone(trio: Trio, backend: aiohttp.ClientSession) -> None:
+    parts = await _in_step_on_both_primaries(trio, backend)
+    bad = min(parts)
+    part_dir = trio.daemons[0].device_path("sda") / "objects" / str(bad)
+    (part_dir / "hashes.msgpack").unlink(missing_ok=True)
+    (part_dir / "hashes.msgpack").mkdir()  # unreadable and unwritable: get_hashes raises
+    stats = await trio.object_replicator(0).run(once=True)
+    assert stats is not None
+    # the window's one call fails; every partition is then asked alone
+    assert (stats.partitions_checked, stats.failures) == (len(parts), 1)
+
+
 async def test_object_replicator_goes_on_when_a_peer_is_down(trio: Trio, backend: aiohttp.ClientSession) -> None:
     part, (first, second), handoff = _roles(trio, "c", "p")
     path = backend_path("sda", part, "AUTH_a", "c", "p")
