@@ -46,7 +46,7 @@ from replicator.object_peer import FAILED, PUSHED, ObjectPeer, PeerState, node_k
 from replicator.plan import Push, plan_partition, suffixes_to_sync
 from replicator.stats import PassStats
 from ring import Device, Ring, load_ring
-from storage.config import StorageConfig
+from storage.config import StorageConfig, StorageSection
 from storage.layout import DeviceLayout
 from storage.partition_hashes import (
     PartitionListing,
@@ -151,6 +151,7 @@ class ObjectReplicator(ReplicatorDaemon):
         prefetched: PeerHashes = {}
         local: dict[int, dict[str, str]] = {}
         layout = DeviceLayout.of(self.storage.devices_root, dev.device)
+        conf = self.storage.storage
 
         async def one(part: int) -> None:
             try:
@@ -164,25 +165,22 @@ class ObjectReplicator(ReplicatorDaemon):
 
         for start in range(0, len(parts), HASHES_WINDOW):
             window = parts[start : start + HASHES_WINDOW]
-            prefetched.clear()
-            local.clear()
+            in_ring = [p for p in window if p < ring.partition_count]  # _partition warns of the others
             # Our side of the window in one hop to the device's threads, the
             # peers' in one request each: a quiet partition then costs no
             # hop of its own (each woke a thread, at several times the CPU).
-            mine, theirs = await asyncio.gather(
-                self._local_hashes(dev, layout, policy, [p for p in window if p < ring.partition_count]),
-                self._peer_hashes(session, ring, policy, dev, window, peers),
+            # What a side did not answer is asked for alone (``_partition``).
+            local, prefetched = await asyncio.gather(
+                self._local_hashes(dev, layout, policy, in_ring, conf),
+                self._peer_hashes(session, ring, policy, dev, in_ring, peers),
             )
-            local.update(mine)
-            prefetched.update(theirs)
             await drain(window, self.section.concurrency, one)
 
-    async def _local_hashes(self, dev: Device, layout: DeviceLayout, policy: int,
-                            parts: list[int]) -> dict[int, dict[str, str]]:
-        """Our hashes of the window's partitions in one call; {} if that
-        fails (an unreadable partition, a device gone): each partition is
-        then asked alone, and one that fails is counted, as before."""
-        conf = self.storage.storage
+    async def _local_hashes(self, dev: Device, layout: DeviceLayout, policy: int, parts: list[int],
+                            conf: StorageSection) -> dict[int, dict[str, str]]:
+        """Our hashes of the window's partitions in one call; {} if the call
+        itself fails (the device gone): each partition is then asked alone,
+        and one that fails is counted, as before."""
         try:
             return await self.io.run(dev.device, hashes_of_partitions, layout, policy, parts, conf.reclaim_age,
                                      conf.fsync)
@@ -194,9 +192,9 @@ class ObjectReplicator(ReplicatorDaemon):
     def _in_step(ring: Ring, dev: Device, part: int, local: dict[str, str] | None, prefetched: PeerHashes) -> bool:
         """Did the window's hashes find a primary partition the same on
         every other primary? Then it has nothing to push. (Anything else -
-        a handoff, a peer that did not answer, a difference - is looked at
-        afresh by ``_partition``.)"""
-        if local is None or part >= ring.partition_count:
+        a handoff, a partition outside the ring or not answered, a
+        difference - is looked at afresh by ``_partition``.)"""
+        if local is None:
             return False
         nodes = ring.get_part_nodes(part)
         if not any(n.id == dev.id for n in nodes):
@@ -212,13 +210,11 @@ class ObjectReplicator(ReplicatorDaemon):
         self, session: aiohttp.ClientSession, ring: Ring, policy: int, dev: Device, window: list[int],
         peers: PeerState,
     ) -> PeerHashes:
-        """Every peer's hashes of the window's partitions, one request per
+        """Every peer's hashes of the window's partitions (all in the ring), one request per
         peer device. What a peer did not answer is missing: its partitions
         then ask it one by one (a peer of an older martlet, say)."""
         asks: dict[int, tuple[Device, list[int]]] = {}
         for part in window:
-            if part >= ring.partition_count:
-                continue
             for node in ring.get_part_nodes(part):
                 if node.id != dev.id:
                     asks.setdefault(node.id, (node, []))[1].append(part)

@@ -26,6 +26,7 @@ empties a partition it handed off with ``remove_reverted``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Iterable
@@ -45,6 +46,8 @@ from storage.diskfile import (
     partition_lock,
 )
 from storage.layout import NAME_HASH_RE, DeviceLayout
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 SUFFIX_RE = re.compile(r"^[0-9a-f]{3}$")
@@ -248,9 +251,19 @@ def get_hashes(
 def hashes_of_partitions(layout: DeviceLayout, policy: int, parts: Iterable[int], reclaim_age: float | None,
                          fsync: bool = True) -> dict[int, dict[str, str]]:
     """Blocking: ``get_hashes`` of every named partition ({} where none), in
-    one call: a batched REPLICATE, and the replicator's own side of a window."""
+    one call: a batched REPLICATE, and the replicator's own side of a window.
+
+    A partition that cannot be hashed is left out (and logged), not the
+    whole answer lost: its asker then asks for it alone, and the error is
+    that partition's own."""
     tmp_dir = layout.tmp(policy)
-    return {part: get_hashes(layout.object_partition(part, policy), tmp_dir, (), reclaim_age, fsync) for part in parts}
+    answer: dict[int, dict[str, str]] = {}
+    for part in parts:
+        try:
+            answer[part] = get_hashes(layout.object_partition(part, policy), tmp_dir, (), reclaim_age, fsync)
+        except Exception as exc:
+            log.warning("partition not hashed", extra={"partition": part, "policy": policy, "error": repr(exc)})
+    return answer
 
 
 def list_suffixes(part_dir: Path, suffixes: list[str], reclaim_age: float | None) -> PartitionListing:

@@ -9,6 +9,7 @@ from martlet.errors import BadRequest
 from martlet.timestamp import Timestamp
 from storage import diskfile as df
 from storage import partition_hashes as ph
+from storage.layout import DeviceLayout
 from storage.metadata import ObjectMetadata
 from storage.partition_hashes import get_hashes, parse_suffixes
 
@@ -118,6 +119,18 @@ def test_hashes_rewritten_while_read_without_the_lock_are_not_trusted(
     assert ph._clean_hashes(loc.part_dir) is None  # what we read is no longer the file
     fresh = get_hashes(loc.part_dir, device / "tmp", fsync=False)
     assert fresh != stale and ph._clean_hashes(loc.part_dir) == fresh
+
+
+def test_a_partition_that_cannot_be_hashed_is_left_out_of_a_batch(tmp_path: Path) -> None:
+    device = tmp_path / "sda"
+    good = tombstone(device, "o", "1700000000.00000")
+    bad = df.object_location(device, good.partition + 1, "a", "c", "p")
+    df.write_marker(bad, ObjectMetadata(name="/a/c/p", timestamp=Timestamp.parse("1700000000.00000")),
+                    df.TOMBSTONE, fsync=False)
+    (bad.part_dir / "hashes.msgpack").mkdir()  # unreadable and unwritable: get_hashes raises
+    layout = DeviceLayout(device)
+    answer = ph.hashes_of_partitions(layout, 0, [good.partition, bad.partition, 9], None, fsync=False)
+    assert answer == {good.partition: get_hashes(good.part_dir, device / "tmp", fsync=False), 9: {}}
 
 
 def _generation(part_dir: Path) -> int:
