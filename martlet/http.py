@@ -20,7 +20,7 @@ from urllib.parse import unquote_to_bytes
 from aiohttp import web
 
 from martlet.errors import MartletError
-from martlet.logs import new_trans_id, trans_id_var
+from martlet.logs import log_fields, new_trans_id, trans_id_var
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("martlet.access")
@@ -141,9 +141,11 @@ EXCHANGE_OBSERVERS: web.AppKey[list[ExchangeObserver]] = web.AppKey("exchange_ob
 
 
 def _log_access(request: web.Request, exchange: Exchange) -> None:
-    access_log.info(
+    log_fields(
+        access_log,
+        logging.INFO,
         "request",
-        extra={
+        {
             "method": verb_of(request),
             "path": request.rel_url.raw_path,
             "status": exchange.status,

@@ -35,7 +35,7 @@ from martlet.logs import setup_logging
 from martlet.memory import keep_large_buffers
 from martlet.serve import NodeDaemon
 
-from ops.supervisor import DaemonTag, Policy, Supervisor
+from ops.supervisor import Policy, Supervisor, daemon_tag
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def run_node(config_path: str, available: Mapping[str, NodeDaemon]) -> int:
     setup_logging(section.log_level, name="node")
     keep_large_buffers()
     for handler in logging.getLogger().handlers:
-        handler.addFilter(DaemonTag())
+        handler.addFilter(daemon_tag())
     supervisor = uvloop.run(supervise(config_path, daemons, section.policy()))
     left = supervisor.alive
     if left:

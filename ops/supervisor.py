@@ -28,7 +28,7 @@ read, port bound), then run until its stop event is set. The supervisor
   last error) that the storage daemon serves on /recon and that
   ``martlet healthcheck`` reads.
 
-Log lines carry the child's name as ``daemon`` (``DaemonTag``).
+Log lines carry the child's name as ``daemon`` (``daemon_tag``).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from typing import Any
 import uvloop
 
 from martlet.errors import ConfigError, MartletError, RingError, UsageError
+from martlet.logs import ContextTag
 from martlet.serve import DaemonMain, NodeDaemon
 
 log = logging.getLogger(__name__)
@@ -56,14 +57,10 @@ CANCEL_GRACE = 2.0  # seconds a cancelled child gets before the node gives up on
 DAEMON: contextvars.ContextVar[str] = contextvars.ContextVar("daemon", default="node")
 
 
-class DaemonTag(logging.Filter):
-    """Adds ``daemon`` (the child a line comes from, ``node`` for the
-    supervisor) to every record that does not name one itself."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "daemon"):
-            record.daemon = DAEMON.get()
-        return True
+def daemon_tag() -> ContextTag:
+    """The filter that adds ``daemon`` (the child a line comes from, ``node``
+    for the supervisor) to every record that does not name one itself."""
+    return ContextTag("daemon", DAEMON)
 
 
 @dataclass(frozen=True)

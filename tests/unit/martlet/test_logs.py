@@ -1,7 +1,9 @@
-"""BatchingHandler: lines kept and written in batches, in order, never lost."""
+"""BatchingHandler: lines kept and written in batches, in order, never lost;
+log_fields: the access line's direct route writes what the ordinary one would."""
 
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import logging
@@ -12,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from martlet.logs import BatchingHandler, StructuredFormatter
+from martlet.logs import BatchingHandler, ContextTag, StructuredFormatter, log_fields
 
 HOUR = 3600.0  # an interval no test waits for: only what the test does flushes
 
@@ -178,3 +180,81 @@ def test_flush_logs_writes_what_the_root_handlers_hold(monkeypatch: pytest.Monke
     finally:
         root.setLevel(level)
     assert stream.messages() == ["held for the exit"]
+
+
+DAEMON: contextvars.ContextVar[str] = contextvars.ContextVar("test_daemon", default="node")
+FIELDS = {"method": "HEAD", "path": "/d1/7/a/c/caf\u00e9", "status": 200, "bytes_out": 0, "duration_ms": 0.25}
+
+
+def without_time(stream: CountingStream) -> list[list[tuple[str, object]]]:
+    """Each line's keys and values in order, its time left out."""
+    return [[(k, v) for k, v in json.loads(line).items() if k != "time"] for line in stream.getvalue().splitlines()]
+
+
+def only_direct(logger: logging.Logger, handler: BatchingHandler, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``handler`` alone on ``logger`` (pytest's own capture handlers would
+    send every line the ordinary way), and a record made is a failure."""
+
+    def no_record(*args: object, **kwargs: object) -> logging.LogRecord:
+        raise AssertionError("the ordinary route was taken")
+
+    monkeypatch.setattr(logger, "handlers", [handler])
+    monkeypatch.setattr(logger, "makeRecord", no_record)
+
+
+def test_a_line_of_fields_reads_as_the_formatter_would_write_it(logger: logging.Logger,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    handler, stream = attach(logger, interval=HOUR)
+    handler.addFilter(ContextTag("daemon", DAEMON))
+    DAEMON.set("storage")
+    logger.info("request", extra=FIELDS)
+    only_direct(logger, handler, monkeypatch)
+    log_fields(logger, logging.INFO, "request", FIELDS)
+    handler.flush()
+    ordinary, direct = without_time(stream)
+    assert direct == ordinary
+    assert [k for k, _ in direct] == ["level", "logger", "msg", "trans_id", *FIELDS, "daemon"]
+    assert dict(direct)["daemon"] == "storage"
+
+
+def test_a_direct_line_waits_for_the_flusher_as_others_do(logger: logging.Logger,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    handler, stream = attach(logger, interval=0.01)
+    only_direct(logger, handler, monkeypatch)
+    log_fields(logger, logging.INFO, "request", FIELDS)
+    deadline = time.monotonic() + 10
+    while not stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.messages() == ["request"]
+    assert stream.writes == 1
+
+
+def test_any_other_handler_gets_its_record(logger: logging.Logger) -> None:
+    handler, stream = attach(logger, interval=HOUR)
+    seen: list[logging.LogRecord] = []
+
+    class Collecting(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    logger.addHandler(Collecting())
+    log_fields(logger, logging.INFO, "request", FIELDS)
+    handler.flush()
+    assert [(r.getMessage(), getattr(r, "path")) for r in seen] == [("request", FIELDS["path"])]
+    assert stream.messages() == ["request"]
+
+
+def test_a_level_keeps_the_line_from_a_handler_and_a_logger(logger: logging.Logger,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    quiet, quiet_stream = attach(logger, interval=HOUR)
+    quiet.setLevel(logging.WARNING)
+    loud, loud_stream = attach(logger, interval=HOUR)
+    only_direct(logger, quiet, monkeypatch)
+    logger.handlers.append(loud)
+    log_fields(logger, logging.INFO, "request", FIELDS)
+    logger.setLevel(logging.WARNING)
+    log_fields(logger, logging.INFO, "not at this level", FIELDS)
+    quiet.flush()
+    loud.flush()
+    assert quiet_stream.getvalue() == ""
+    assert loud_stream.messages() == ["request"]
