@@ -282,6 +282,12 @@ class ObjectState:
         if self.fd is not None:
             os.close(self.fd)
 
+    def closed(self) -> ObjectState:
+        """This state, its descriptor closed and forgotten (the number may
+        be another file's by now)."""
+        self.close()
+        return replace(self, fd=None)
+
 
 def apply_meta(base: ObjectMetadata, update: ObjectMetadata) -> ObjectMetadata:
     """Pure: a .meta's metadata over the .data's.

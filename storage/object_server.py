@@ -18,7 +18,6 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import TypeVar
 
 import aiohttp
@@ -77,7 +76,7 @@ from storage.object_headers import (
     user_meta_from,
 )
 from storage.context import StorageContext
-from storage.object_body import BODY_CHUNK, SENDFILE_MIN, BodySender, Truncated
+from storage.object_body import BODY_CHUNK, SENDFILE_MIN, BodySender, OpenedRead, Truncated, open_for_read
 from storage.paths import EntityPath
 from storage.quarantine import BodyMismatch, quarantine_hash_dir, whole_body_verifier
 
@@ -106,8 +105,7 @@ def _state_for_write(location: ObjectLocation) -> ObjectState:
     except CorruptObject as exc:
         _log_corrupt(location, exc)
         return ObjectState()
-    state.close()
-    return replace(state, fd=None)  # closed: its number may be another file's by now
+    return state.closed()
 
 
 def _checked_write(location: ObjectLocation, check: Callable[[ObjectState], None],
@@ -143,10 +141,12 @@ class ObjectServer:
 
     # -- shared steps ------------------------------------------------------
 
-    async def _open_state(self, path: EntityPath, location: ObjectLocation) -> ObjectState:
-        """The object's state for a read, its .data kept open (``close()`` it)."""
+    async def _open_for_read(self, request: web.Request, path: EntityPath, location: ObjectLocation) -> OpenedRead:
+        """The object's state for a read (``close()`` it), and its body when
+        a GET wants the whole of a small one (``open_for_read``)."""
+        whole_up_to = SENDFILE_MIN if "Range" not in request.headers else -1
         try:
-            return await self.ctx.io.run(path.device, open_object, location)
+            return await self.ctx.io.run(path.device, open_for_read, location, request.method, whole_up_to)
         except CorruptObject as exc:
             _log_corrupt(location, exc)
             raise
@@ -264,9 +264,10 @@ class ObjectServer:
 
     async def get(self, request: web.Request, path: EntityPath) -> web.StreamResponse:
         location = self.ctx.object_location(path, request_policy(request.headers, self.ctx.policies))
-        state = await self._open_state(path, location)
+        opened = await self._open_for_read(request, path, location)
+        state = opened.state
         try:
-            return await self._serve(request, path, state)
+            return await self._serve(request, path, opened)
         except BodyMismatch as exc:
             # Bytes no longer match the ETag: move the object aside (replication
             # restores it) and cut the connection before the last chunk.
@@ -276,7 +277,8 @@ class ObjectServer:
         finally:
             state.close()
 
-    async def _serve(self, request: web.Request, path: EntityPath, state: ObjectState) -> web.StreamResponse:
+    async def _serve(self, request: web.Request, path: EntityPath, opened: OpenedRead) -> web.StreamResponse:
+        state = opened.state
         conditions = parse_conditions(request.headers)
         meta = state.metadata
         if not _is_live(state):
@@ -302,6 +304,9 @@ class ObjectServer:
         response = web.StreamResponse(status=200 if byte_ranges is None else 206, headers=headers)
         if byte_ranges is None:
             response.content_length = total
+            if opened.body is not None or opened.body_error is not None:
+                await self._send_read(request, response, opened)
+                return response
             await self._stream(request, response, path.device, state, [(0, total, None)])
         elif len(byte_ranges) == 1:
             only = byte_ranges[0]
@@ -321,6 +326,18 @@ class ObjectServer:
                 parts.append((byte_range.start, byte_range.end + 1, prefix))
             await self._stream(request, response, path.device, state, parts, http_ranges.closing_delimiter(boundary))
         return response
+
+    @staticmethod
+    async def _send_read(request: web.Request, response: web.StreamResponse, opened: OpenedRead) -> None:
+        """A whole body read with the state: sent as ``_stream`` would send
+        it, a read that failed failing where that read would have."""
+        await response.prepare(request)
+        if opened.body_error is not None:
+            if isinstance(opened.body_error, Truncated):
+                log.error("object shorter than its metadata", extra={"path": request.path})
+            raise opened.body_error
+        assert opened.body is not None
+        await response.write_eof(opened.body)
 
     async def _stream(
         self,

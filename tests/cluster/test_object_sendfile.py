@@ -1,6 +1,7 @@
 """Object bodies out of a real storage daemon: the sendfile path and its
 fallback send the same bytes, whole or ranged, and both cut a corrupt
-multi-chunk body before its last chunk (storage.object_body)."""
+multi-chunk body before its last chunk; a small body comes with the
+object's state in one thread hop, checked all the same (storage.object_body)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 from storage.diskfile import object_location, read_file_metadata
 from storage.metadata import ObjectMetadata, write_metadata
 from storage.object_body import BODY_CHUNK, SENDFILE_MIN
+from storage.server import CONTEXT_KEY
 from tests.cluster.conftest import TEST_HASH, StorageDaemon, make_devices, start_storage_daemon
 from tests.cluster.object_helpers import call, opath, put_object
 
@@ -174,3 +176,56 @@ async def test_an_object_without_a_crc32_is_checked_by_its_md5(daemon: StorageDa
         handle.seek(len(BODY) - 5)
         handle.write(bytes([BODY[-5] ^ 0xFF]))
     assert await _get_is_cut(daemon, backend)
+
+
+SMALL = os.urandom(SENDFILE_MIN - 1)
+
+
+async def test_a_small_get_and_a_head_each_cost_one_call_to_the_device_threads(
+        storage_daemon: StorageDaemon, backend: aiohttp.ClientSession) -> None:
+    """The state, the body of a small object and the close come in one hop
+    (``open_for_read``), not one for each."""
+    assert (await put_object(backend, storage_daemon, opath(), SMALL))[0] == 201
+    io = storage_daemon.runner.app[CONTEXT_KEY].io
+    calls: list[str] = []
+    run = io.run
+
+    async def counted(device: str, fn: Callable[..., Any], *args: Any) -> Any:
+        calls.append(fn.__name__)
+        return await run(device, fn, *args)
+
+    io.run = counted  # type: ignore[method-assign]
+    status, headers, data = await call(backend, storage_daemon, "GET", opath())
+    assert status == 200 and data == SMALL and headers["Content-Length"] == str(len(SMALL))
+    status, headers, data = await call(backend, storage_daemon, "HEAD", opath())
+    assert status == 200 and data == b"" and headers["Content-Length"] == str(len(SMALL))
+    assert calls == ["open_for_read", "open_for_read"]
+    status, _, data = await call(backend, storage_daemon, "GET", opath(), {"Range": "bytes=1-2"})
+    assert status == 206 and data == SMALL[1:3]  # a range is read on from the descriptor kept
+    assert calls == ["open_for_read", "open_for_read", "open_for_read", "read_checked"]
+
+
+@pytest.mark.parametrize("damage", ["flipped", "truncated"])
+async def test_a_small_body_read_with_its_state_is_still_checked(
+        storage_daemon: StorageDaemon, backend: aiohttp.ClientSession, damage: str) -> None:
+    """A small body that fails its check (or is short) is cut after the
+    status, as the chunk read after it was; a corrupt one is quarantined."""
+    assert (await put_object(backend, storage_daemon, opath(), SMALL))[0] == 201
+    data_file, _ = _stored(storage_daemon)
+    with open(data_file, "r+b") as handle:
+        if damage == "flipped":
+            handle.seek(10)
+            handle.write(bytes([SMALL[10] ^ 0xFF]))
+        else:
+            handle.truncate(len(SMALL) - 1)
+    received = bytearray()
+    with pytest.raises(aiohttp.ClientPayloadError):
+        async with backend.get(storage_daemon.url(opath())) as response:
+            assert response.status == 200
+            async for piece in response.content.iter_any():
+                received += piece
+    assert received == b""
+    if damage == "flipped":
+        assert (await call(backend, storage_daemon, "GET", opath()))[0] == 404  # quarantined
+    else:
+        assert data_file.exists()  # short, not rotten: left where it is, as for a large body
