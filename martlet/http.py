@@ -117,7 +117,10 @@ def _header_bytes(request: web.Request, response: web.StreamResponse) -> int:
 
 def _body_bytes(request: web.Request, response: web.StreamResponse) -> int:
     """Body bytes sent: aiohttp's ``body_length`` of a streamed response
-    counts the status line and headers too, so they are taken off."""
+    counts the status line and headers too, so they are taken off (an
+    answer to HEAD has none to count)."""
+    if request.method == "HEAD":
+        return 0
     if not response.prepared:
         return response.content_length or 0
     if response.body_length == 0:

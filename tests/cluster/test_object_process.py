@@ -28,6 +28,9 @@ def test_martlet_storage_serves_and_logs(tmp_path: Path) -> None:
         answer = requests.get(daemon.url(opath("proc/o")),
                               headers={"X-Trans-Id": "tx-get-1", **signed("GET", opath("proc/o"))}, timeout=10)
         assert answer.status_code == 200 and answer.content == body
+        answer = requests.head(daemon.url(opath("proc/o")),
+                               headers={"X-Trans-Id": "tx-head-1", **signed("HEAD", opath("proc/o"))}, timeout=10)
+        assert answer.status_code == 200 and answer.headers["Content-Length"] == str(len(body))
         for path, status in (("/sda/x/a/c/o", 400), ("/nodev/1/a/c/o", 507)):
             assert requests.get(daemon.url(path), headers=signed("GET", path), timeout=10).status_code == status
         # Unsigned: refused before the path or the device is looked at.
@@ -42,5 +45,6 @@ def test_martlet_storage_serves_and_logs(tmp_path: Path) -> None:
     assert (put_line["method"], put_line["status"], put_line["path"]) == ("PUT", 201, opath("proc/o"))
     assert put_line["bytes_in"] == len(body)
     assert (get_line["method"], get_line["status"], get_line["bytes_out"]) == ("GET", 200, len(body))
+    assert (by_trans["tx-head-1"]["method"], by_trans["tx-head-1"]["bytes_out"]) == ("HEAD", 0)
     assert all(isinstance(line["duration_ms"], float) for line in access)
     assert {line["status"] for line in access} >= {201, 200, 400, 507}
