@@ -92,6 +92,17 @@ async def test_small_bodies_are_read_and_written(storage_daemon: StorageDaemon, 
     assert status == 206 and data == BODY[:SENDFILE_MIN] and sum(sendfile_calls) == SENDFILE_MIN
 
 
+async def _received_before_the_cut(backend: aiohttp.ClientSession, daemon: StorageDaemon) -> bytes:
+    """The body bytes a GET got (status 200) before its connection was cut."""
+    received = bytearray()
+    with pytest.raises(aiohttp.ClientPayloadError):
+        async with backend.get(daemon.url(opath())) as response:
+            assert response.status == 200
+            async for piece in response.content.iter_any():
+                received += piece
+    return bytes(received)
+
+
 async def test_corrupt_body_is_cut_before_its_last_chunk(daemon: StorageDaemon,
                                                          backend: aiohttp.ClientSession) -> None:
     assert (await put_object(backend, daemon, opath(), BODY))[0] == 201
@@ -100,12 +111,7 @@ async def test_corrupt_body_is_cut_before_its_last_chunk(daemon: StorageDaemon,
     with open(data_file, "r+b") as handle:
         handle.seek(10)
         handle.write(bytes([BODY[10] ^ 0xFF]))
-    received = bytearray()
-    with pytest.raises(aiohttp.ClientPayloadError):
-        async with backend.get(daemon.url(opath())) as response:
-            assert response.status == 200
-            async for piece in response.content.iter_any():
-                received += piece
+    received = await _received_before_the_cut(backend, daemon)
     assert len(received) <= len(BODY) - (len(BODY) % BODY_CHUNK)  # the last chunk never went out
     assert (await call(backend, daemon, "GET", opath()))[0] == 404  # quarantined
 
@@ -218,13 +224,7 @@ async def test_a_small_body_read_with_its_state_is_still_checked(
             handle.write(bytes([SMALL[10] ^ 0xFF]))
         else:
             handle.truncate(len(SMALL) - 1)
-    received = bytearray()
-    with pytest.raises(aiohttp.ClientPayloadError):
-        async with backend.get(storage_daemon.url(opath())) as response:
-            assert response.status == 200
-            async for piece in response.content.iter_any():
-                received += piece
-    assert received == b""
+    assert await _received_before_the_cut(backend, storage_daemon) == b""
     if damage == "flipped":
         assert (await call(backend, storage_daemon, "GET", opath()))[0] == 404  # quarantined
     else:
