@@ -144,7 +144,8 @@ class ObjectServer:
     async def _open_for_read(self, request: web.Request, path: EntityPath, location: ObjectLocation) -> OpenedRead:
         """The object's state for a read (``close()`` it), and its body when
         a GET wants the whole of a small one (``open_for_read``)."""
-        whole_up_to = SENDFILE_MIN if "Range" not in request.headers else -1
+        # Below SENDFILE_MIN a body is read and written anyway (``_stream``).
+        whole_up_to = SENDFILE_MIN - 1 if "Range" not in request.headers else -1
         try:
             return await self.ctx.io.run(path.device, open_for_read, location, request.method, whole_up_to)
         except CorruptObject as exc:

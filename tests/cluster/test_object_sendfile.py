@@ -90,6 +90,10 @@ async def test_small_bodies_are_read_and_written(storage_daemon: StorageDaemon, 
     assert sendfile_calls == []
     status, _, data = await call(backend, storage_daemon, "GET", opath(), {"Range": f"bytes=0-{SENDFILE_MIN - 1}"})
     assert status == 206 and data == BODY[:SENDFILE_MIN] and sum(sendfile_calls) == SENDFILE_MIN
+    edge = os.urandom(SENDFILE_MIN)
+    assert (await put_object(backend, storage_daemon, opath("edge"), edge))[0] == 201
+    status, _, data = await call(backend, storage_daemon, "GET", opath("edge"))
+    assert status == 200 and data == edge and sum(sendfile_calls) == 2 * SENDFILE_MIN
 
 
 async def _received_before_the_cut(backend: aiohttp.ClientSession, daemon: StorageDaemon) -> bytes:
