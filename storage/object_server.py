@@ -275,6 +275,9 @@ class ObjectServer:
             bad = f"{state.data_timestamp.internal}.data" if state.data_timestamp else None
             await self.ctx.io.run(path.device, quarantine_hash_dir, location.hash_dir, str(exc), bad)
             raise
+        except Truncated:
+            log.error("object shorter than its metadata", extra={"path": request.path})
+            raise
         finally:
             state.close()
 
@@ -305,15 +308,12 @@ class ObjectServer:
         response = web.StreamResponse(status=200 if byte_ranges is None else 206, headers=headers)
         if byte_ranges is None:
             response.content_length = total
-            if opened.body is not None or opened.body_error is not None:
-                await self._send_read(request, response, opened)
-                return response
-            await self._stream(request, response, path.device, state, [(0, total, None)])
+            await self._stream(request, response, path.device, opened, [(0, total, None)])
         elif len(byte_ranges) == 1:
             only = byte_ranges[0]
             response.headers["Content-Range"] = only.content_range(total)
             response.content_length = only.length
-            await self._stream(request, response, path.device, state, [(only.start, only.end + 1, None)])
+            await self._stream(request, response, path.device, opened, [(only.start, only.end + 1, None)])
         else:
             boundary = uuid.uuid4().hex
             ctype = headers["Content-Type"]
@@ -325,50 +325,42 @@ class ObjectServer:
                     boundary, ctype, byte_range, total
                 )
                 parts.append((byte_range.start, byte_range.end + 1, prefix))
-            await self._stream(request, response, path.device, state, parts, http_ranges.closing_delimiter(boundary))
+            await self._stream(request, response, path.device, opened, parts, http_ranges.closing_delimiter(boundary))
         return response
-
-    @staticmethod
-    async def _send_read(request: web.Request, response: web.StreamResponse, opened: OpenedRead) -> None:
-        """A whole body read with the state: sent as ``_stream`` would send
-        it, a read that failed failing where that read would have."""
-        await response.prepare(request)
-        if opened.body_error is not None:
-            if isinstance(opened.body_error, Truncated):
-                log.error("object shorter than its metadata", extra={"path": request.path})
-            raise opened.body_error
-        assert opened.body is not None
-        await response.write_eof(opened.body)
 
     async def _stream(
         self,
         request: web.Request,
         response: web.StreamResponse,
         device: str,
-        state: ObjectState,
+        opened: OpenedRead,
         parts: Sequence[tuple[int, int, bytes | None]],
         trailer: bytes = b"",
     ) -> None:
         """Send ``[start, end)`` pieces of the .data, each after its prefix
-        (``storage.object_body``: sendfile for a single piece)."""
+        (``storage.object_body``: sendfile for a single piece), or the whole
+        body ``open_for_read`` read with the state (only read when no Range
+        was asked: ``parts`` is then the whole), or raise where that read failed."""
         await response.prepare(request)
         if request.method == "HEAD":
             await response.write_eof()
             return
+        if opened.body_error is not None:
+            raise opened.body_error
+        if opened.body is not None:
+            await response.write_eof(opened.body)
+            return
+        state = opened.state
         assert state.fd is not None
         verifier = whole_body_verifier(request.method, state.metadata, parts)
         run = functools.partial(self.ctx.io.run, device)
         sender = BodySender(request, response, run, state.fd, verifier, self.conf.client_timeout,
                             use_sendfile=self.conf.sendfile and len(parts) == 1 and not parts[0][2]
                             and parts[0][1] - parts[0][0] >= SENDFILE_MIN)
-        try:
-            for start, end, prefix in parts:
-                if prefix:
-                    await response.write(prefix)
-                await sender.send(start, end)
-        except Truncated:
-            log.error("object shorter than its metadata", extra={"path": request.path})
-            raise
+        for start, end, prefix in parts:
+            if prefix:
+                await response.write(prefix)
+            await sender.send(start, end)
         if trailer:
             await response.write(trailer)
         await response.write_eof()

@@ -217,9 +217,11 @@ async def test_a_small_get_and_a_head_each_cost_one_call_to_the_device_threads(
 
 @pytest.mark.parametrize("damage", ["flipped", "truncated"])
 async def test_a_small_body_read_with_its_state_is_still_checked(
-        storage_daemon: StorageDaemon, backend: aiohttp.ClientSession, damage: str) -> None:
+        storage_daemon: StorageDaemon, backend: aiohttp.ClientSession, damage: str,
+        caplog: pytest.LogCaptureFixture) -> None:
     """A small body that fails its check (or is short) is cut after the
-    status, as the chunk read after it was; a corrupt one is quarantined."""
+    status, as the chunk read after it was; a corrupt one is quarantined,
+    a short one logged."""
     assert (await put_object(backend, storage_daemon, opath(), SMALL))[0] == 201
     data_file, _ = _stored(storage_daemon)
     with open(data_file, "r+b") as handle:
@@ -233,3 +235,4 @@ async def test_a_small_body_read_with_its_state_is_still_checked(
         assert (await call(backend, storage_daemon, "GET", opath()))[0] == 404  # quarantined
     else:
         assert data_file.exists()  # short, not rotten: left where it is, as for a large body
+        assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == ["object shorter than its metadata"]
