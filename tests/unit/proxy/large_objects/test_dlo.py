@@ -15,7 +15,9 @@ def test_dlo_manifest_header() -> None:
     assert parse_dlo_manifest("segs/big/file/") == ("segs", "big/file/")
     assert parse_dlo_manifest("my%20segs/a%2Fb") == ("my segs", "a/b")
     assert parse_dlo_manifest("segs/") == ("segs", "")
-    for bad in ("nocontainer", "/prefix", "c" * 257 + "/p"):
+    # A header's bytes that are not UTF-8 arrive as lone surrogates: a 400, not a 500.
+    not_utf8 = b"\x80\xfc/p".decode("utf-8", "surrogateescape")
+    for bad in ("nocontainer", "/prefix", "c" * 257 + "/p", not_utf8, "c/" + not_utf8):
         with pytest.raises(BadRequest):
             parse_dlo_manifest(bad)
 
