@@ -83,6 +83,17 @@ def backend_headers(headers: Mapping[str, str] | None = None) -> dict[str, str]:
     return out
 
 
+def outgoing(method: str, path: str, headers: Mapping[str, str] | None) -> tuple[dict[str, str], str]:
+    """The headers and method a backend request to ``path`` goes out with
+    (before its signature): the transaction id added, ``REPLICATE`` as a
+    POST, and a reserved name allowed."""
+    sent = backend_headers(headers)
+    method = on_wire(method, sent)
+    if "%00" in path:  # a reserved name: only a proxy feature can have built this path
+        sent[ALLOW_RESERVED_HEADER] = "true"
+    return sent, method
+
+
 async def backend_request(
     session: aiohttp.ClientSession,
     ip: str,
@@ -98,10 +109,7 @@ async def backend_request(
     """Send one backend request; the caller reads and releases the response.
     ``REPLICATE`` goes as a POST (``martlet.http.on_wire``)."""
     kwargs: dict[str, Any] = {}
-    sent = backend_headers(headers)
-    method = on_wire(method, sent)
-    if "%00" in path:  # a reserved name: only a proxy feature can have built this path
-        sent[ALLOW_RESERVED_HEADER] = "true"
+    sent, method = outgoing(method, path, headers)
     if timeout is not None:
         kwargs["timeout"] = timeout
     return await session.request(

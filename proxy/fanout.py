@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from martlet.backend import backend_path, backend_request
+from martlet.backend_client import BackendConnectError
 from martlet.errors import ClientDisconnect, EntityTooLarge
 from martlet.swift_path import SwiftPath
 from proxy.error_limiter import BACKEND_AUTH_REFUSED, Tally, Verdict, node_key, verdict
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 NODE_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 # Failing to connect is the node's alone; a failure once the request went
 # out may be the request's doing (proxy.error_limiter).
-CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, BackendConnectError)
 QUEUE_CHUNKS = 4  # chunks buffered per backend connection before backpressure
 # A PUT body of at most this many bytes (by its Content-Length) is read
 # whole before the replicas are asked and sent to each in one write: no
@@ -152,12 +153,8 @@ def node_path(device: str, part: int, path: SwiftPath) -> str:
     return backend_path(device, part, path.account, path.container, path.obj)
 
 
-def reply_of(response: aiohttp.ClientResponse) -> Reply:
-    return Reply(
-        response.status,
-        (response.headers.get("ETag") or "").strip('"') or None,
-        _stamp_of(response),
-    )
+def reply_of(status: int, headers: Mapping[str, str]) -> Reply:
+    return Reply(status, (headers.get("ETag") or "").strip('"') or None, _stamp_in(headers))
 
 
 async def _send_slot(
@@ -184,21 +181,29 @@ async def _send_slot(
             return Reply(503)
         node = picked[0]
         try:
-            response = await backend_request(
-                state.session, node.ip, node.port, method, node_path(node.device, part, path),
-                headers=headers, query=query, data=make_body() if make_body else body,
-            )
-            async with response:
-                await response.read()
+            if make_body is None:  # no body, or a small one: answered whole
+                answer = await state.client.request(
+                    node.ip, node.port, method, node_path(node.device, part, path),
+                    headers=headers, query=query, body=body,
+                )
+                got_status, got_headers = answer.status, answer.headers
+            else:
+                response = await backend_request(
+                    state.session, node.ip, node.port, method, node_path(node.device, part, path),
+                    headers=headers, query=query, data=make_body(),
+                )
+                async with response:
+                    await response.read()
+                got_status, got_headers = response.status, response.headers
         except NODE_ERRORS as exc:
             note_error(state, node, exc, tally)
             if started is not None and started.is_set():
                 return Reply(503)
             continue
-        status = note_status(state, node, response.status, tally)
-        if response.status == 507 and (started is None or not started.is_set()):
+        status = note_status(state, node, got_status, tally)
+        if got_status == 507 and (started is None or not started.is_set()):
             continue
-        return reply_of(response) if status == response.status else Reply(status)
+        return reply_of(got_status, got_headers) if status == got_status else Reply(status)
 
 
 async def write_bodiless(
@@ -361,7 +366,11 @@ class ReadAnswer:
 
 
 def _stamp_of(response: aiohttp.ClientResponse) -> str | None:
-    return response.headers.get("X-Backend-Timestamp") or response.headers.get("X-Timestamp")
+    return _stamp_in(response.headers)
+
+
+def _stamp_in(headers: Mapping[str, str]) -> str | None:
+    return headers.get("X-Backend-Timestamp") or headers.get("X-Timestamp")
 
 
 async def _ask(state: ProxyState, node: Device, method: str, part: int, path: SwiftPath,

@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 import aiohttp
 
 from martlet.backend import BackendTimeouts, make_session
+from martlet.backend_client import WholeAnswerClient
 from martlet.backend_auth import backend_key
 from martlet.errors import ServiceUnavailable
 from martlet.policies import policy_string
@@ -102,14 +103,15 @@ class ProxyState:
         )
         self.backend_key = backend_key(config.cluster)
         self._session: aiohttp.ClientSession | None = None
+        self._client: WholeAnswerClient | None = None
 
     async def start(self) -> None:
         """Open the backend session and load the rings (RingError if one
         cannot be loaded: the proxy does not start without its rings)."""
         settings = self.settings
-        self._session = make_session(
-            self.backend_key, BackendTimeouts(settings.conn_timeout, settings.node_timeout)
-        )
+        timeouts = BackendTimeouts(settings.conn_timeout, settings.node_timeout)
+        self._session = make_session(self.backend_key, timeouts)
+        self._client = WholeAnswerClient(self.backend_key, timeouts)
         try:
             await self.rings.start()
         except BaseException:
@@ -122,12 +124,22 @@ class ProxyState:
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             raise ServiceUnavailable("backend session not running")
         return self._session
+
+    @property
+    def client(self) -> WholeAnswerClient:
+        """For backend requests answered whole (``martlet.backend_client``)."""
+        if self._client is None or self._client.closed:
+            raise ServiceUnavailable("backend client not running")
+        return self._client
 
     def ring(self, kind: str, policy: int = 0) -> Ring:
         """The current ring of ``kind`` (503 while the proxy is not running);

@@ -41,9 +41,9 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 
-import aiohttp
 
-from martlet.backend import BackendTimeouts, make_session
+from martlet.backend import BackendTimeouts
+from martlet.backend_client import WholeAnswerClient
 from martlet.backend_auth import BackendKey
 from martlet.errors import BadRequest
 from martlet.timestamp import Timestamp
@@ -189,7 +189,7 @@ class Updater:
             return []
         return [self.devices_root / n for n in names if (self.devices_root / n).is_dir()]
 
-    async def run_pass(self, session: aiohttp.ClientSession, once: bool = False) -> _Pass:
+    async def run_pass(self, client: WholeAnswerClient, once: bool = False) -> _Pass:
         """Walk every device's async_pending once; ``once`` ignores backoff."""
         started = time.monotonic()
         stats = _Pass()
@@ -205,7 +205,7 @@ class Updater:
                 if not once and retry is not None and retry.next_try > time.monotonic():
                     stats.deferred += 1
                     continue
-                tasks.append(self._deliver(session, gate, path, record, stats))
+                tasks.append(self._deliver(client, gate, path, record, stats))
             await asyncio.gather(*tasks)
         # Forget backoff state of records that are gone (delivered elsewhere).
         self._retries = {p: r for p, r in self._retries.items() if p in seen}
@@ -214,7 +214,7 @@ class Updater:
 
     async def _deliver(
         self,
-        session: aiohttp.ClientSession,
+        client: WholeAnswerClient,
         gate: asyncio.Semaphore,
         path: Path,
         record: PendingUpdate,
@@ -225,7 +225,7 @@ class Updater:
                 stats.deferred += 1
                 return
             stats.sent += 1
-            outcome = await self._send(session, record, stats)
+            outcome = await self._send(client, record, stats)
         if outcome is Outcome.FAILURE:
             stats.failed += 1
             attempts = self._retries.get(path, _Retry(0, 0.0)).attempts + 1
@@ -240,16 +240,13 @@ class Updater:
         await asyncio.to_thread(remove_pending, path, self.fsync)
 
     async def _send(
-        self, session: aiohttp.ClientSession, record: PendingUpdate, stats: _Pass
+        self, client: WholeAnswerClient, record: PendingUpdate, stats: _Pass
     ) -> Outcome:
         try:
-            status, headers = await send_record(session, record)
-        except (aiohttp.ClientConnectionError, OSError) as exc:
-            if not isinstance(exc, (aiohttp.ServerTimeoutError, TimeoutError)):
+            status, headers = await send_record(client, record)
+        except OSError as exc:  # ConnectionError, TimeoutError
+            if not isinstance(exc, TimeoutError):
                 stats.dead_hosts.add(record.host)
-            log.info("update not sent", extra={"host": record.host, "path": record.path, "error": repr(exc)})
-            return Outcome.FAILURE
-        except (aiohttp.ClientError, TimeoutError) as exc:
             log.info("update not sent", extra={"host": record.host, "path": record.path, "error": repr(exc)})
             return Outcome.FAILURE
         outcome = classify(status, headers, record)
@@ -263,15 +260,15 @@ class Updater:
         log.info("updater pass", extra=stats.figures())
         await asyncio.to_thread(write_stats, self.stats_file, self.name, stats)
 
-    def make_session(self) -> aiohttp.ClientSession:
-        return make_session(
+    def make_client(self) -> WholeAnswerClient:
+        return WholeAnswerClient(
             self.key,
             BackendTimeouts(self.section.conn_timeout, self.section.node_timeout),
-            connections_per_host=self.section.concurrency,
+            per_host=self.section.concurrency,
         )
 
     async def run(self, once: bool = False, stop: asyncio.Event | None = None) -> None:
         """One pass (``once``) or passes every ``interval`` until ``stop`` is set."""
-        async with self.make_session() as session:
-            await repeat_passes(lambda: self.run_pass(session, once=once), self.section.interval, once,
+        async with self.make_client() as client:
+            await repeat_passes(lambda: self.run_pass(client, once=once), self.section.interval, once,
                                 stop or asyncio.Event(), log, "updater pass")

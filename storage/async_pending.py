@@ -16,8 +16,9 @@ three hex digits, and timestamp the update's ``X-Timestamp`` (internal form).
 account updates); policy N's records live in ``async_pending-N/``, as in
 Swift. A record without ``policy`` (written before policies) is policy 0.
 Files are written atomically (tmp + fsync + rename), so a reader never sees a
-half record. Replaying a record is ``backend_request(method,
-backend_path(device, partition, account, container, obj), headers)`` to host.
+half record. Replaying a record is a backend request (``WholeAnswerClient``):
+``method`` to ``backend_path(device, partition, account, container, obj)`` on
+host, with ``headers``.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import aiohttp
 import msgpack
 
-from martlet.backend import backend_path, backend_request
+from martlet.backend import backend_path
+from martlet.backend_client import WholeAnswerClient
 from martlet.fileutil import atomic_write, fsync_dir, full_device_is_507, make_dirs_durable
 from martlet.hashing import HashSection, hash_path
 from martlet.timestamp import Timestamp
@@ -191,28 +192,26 @@ def remove_pending(path: Path, fsync: bool = False) -> None:
         fsync_dir(path.parent.parent)
 
 
-async def send_record(session: aiohttp.ClientSession, record: PendingUpdate) -> tuple[int, Mapping[str, str]]:
+async def send_record(client: WholeAnswerClient, record: PendingUpdate) -> tuple[int, Mapping[str, str]]:
     """Send one update as it stands; its status and headers. Connection
     errors and timeouts propagate (the caller decides what they mean)."""
     ip, port = record.ip_port
-    response = await backend_request(session, ip, port, record.method, record.path, headers=record.headers)
-    async with response:
-        await response.read()
-        return response.status, response.headers
+    answer = await client.request(ip, port, record.method, record.path, headers=record.headers)
+    return answer.status, answer.headers
 
 
-async def send_update(session: aiohttp.ClientSession, record: PendingUpdate) -> bool:
+async def send_update(client: WholeAnswerClient, record: PendingUpdate) -> bool:
     """Send one update; True when the server answered 2xx."""
     try:
-        status, _headers = await send_record(session, record)
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        status, _headers = await send_record(client, record)
+    except OSError as exc:
         log.info("update failed", extra={"host": record.host, "path": record.path, "error": repr(exc)})
         return False
     return 200 <= status < 300
 
 
 async def send_or_queue(
-    session: aiohttp.ClientSession,
+    client: WholeAnswerClient,
     record: PendingUpdate,
     device_path: Path,
     io: Runner,
@@ -223,7 +222,7 @@ async def send_or_queue(
     """Send ``record`` (over HTTP, or by ``deliver`` when given: this
     node's own container server in process); on any failure or non-2xx,
     queue it. True if sent."""
-    if await (deliver(record) if deliver is not None else send_update(session, record)):
+    if await (deliver(record) if deliver is not None else send_update(client, record)):
         return True
     path = await io.run(device_path.name, write_pending, device_path, record, settings, fsync)
     log.info("update queued", extra={"file": str(path), "host": record.host})

@@ -87,7 +87,7 @@ class AccountReporter:
         await asyncio.gather(
             *(
                 send_or_queue(
-                    self.ctx.session,
+                    self.ctx.client,
                     record,
                     self._device_path(device),
                     self.ctx.io,
@@ -123,7 +123,7 @@ class AccountReporter:
 
     async def close(self) -> None:
         """Queue armed reports in async_pending; let reports in flight finish
-        (the app closes its servers before the context's session)."""
+        (the app closes its servers before the context's client)."""
         armed, self._armed = self._armed, {}
         for _device, _broker, handle in armed.values():
             handle.cancel()

@@ -13,10 +13,10 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-import aiohttp
 from aiohttp import web
 
-from martlet.backend import BackendTimeouts, make_session
+from martlet.backend import BackendTimeouts
+from martlet.backend_client import WholeAnswerClient
 from martlet.backend_auth import BackendKey, backend_key
 from martlet.errors import ServiceUnavailable
 from martlet.hashing import HashSection
@@ -31,9 +31,9 @@ from storage.paths import EntityPath
 
 
 class StorageContext:
-    """Config, the backend key, the device thread pools and the backend HTTP session.
+    """Config, the backend key, the device thread pools and the backend HTTP client.
 
-    Not a frozen record: the session can only be made inside the running
+    Not a frozen record: the client can only be made inside the running
     loop, so ``start()`` opens it when the app starts and ``close()`` closes
     it, and then the device pools, when the app stops.
     """
@@ -47,7 +47,7 @@ class StorageContext:
         self.policies: StoragePolicies = config.cluster.policies
         self.fsync = config.storage.fsync
         self.io = DeviceIO(self.devices_root, config.storage.threads_per_device, close_thread_connections)
-        self._session: aiohttp.ClientSession | None = None
+        self._client: WholeAnswerClient | None = None
         # This node's own container server's in-process row update
         # (``ContainerServer.local_row``), set by the composition root;
         # None in a daemon without one.
@@ -60,22 +60,22 @@ class StorageContext:
         return record.ip_port == self._own_host
 
     async def start(self) -> None:
-        """Open the pooled backend session (container and account updates)."""
+        """Open the pooled backend client (container and account updates)."""
         timeout = self.config.storage.container_update_timeout
-        self._session = make_session(self.backend_key, BackendTimeouts(conn_timeout=timeout, node_timeout=timeout))
+        self._client = WholeAnswerClient(self.backend_key, BackendTimeouts(conn_timeout=timeout, node_timeout=timeout))
 
     async def close(self) -> None:
-        """Close the session, then wait for the disk work still running."""
-        if self._session is not None:
-            await self._session.close()
+        """Close the client, then wait for the disk work still running."""
+        if self._client is not None:
+            await self._client.close()
         await asyncio.to_thread(self.io.close)
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        """The backend session; 503 outside ``start()`` .. ``close()``."""
-        if self._session is None or self._session.closed:
-            raise ServiceUnavailable("backend session not running")
-        return self._session
+    def client(self) -> WholeAnswerClient:
+        """The backend client; 503 outside ``start()`` .. ``close()``."""
+        if self._client is None or self._client.closed:
+            raise ServiceUnavailable("backend client not running")
+        return self._client
 
     def layout(self, device: str) -> DeviceLayout:
         return DeviceLayout.of(self.devices_root, device)

@@ -491,7 +491,7 @@ class ObjectServer:
         await asyncio.gather(
             *(
                 send_or_queue(
-                    self.ctx.session, record, device_path, self.ctx.io, self.ctx.hash_settings, self.ctx.fsync,
+                    self.ctx.client, record, device_path, self.ctx.io, self.ctx.hash_settings, self.ctx.fsync,
                     deliver=local if local is not None and self.ctx.is_own_host(record) else None,
                 )
                 for record in records

@@ -68,8 +68,8 @@ async def test_a_task_whose_container_server_is_down_is_queued_and_replayed(tmp_
         # Back up: the updater delivers it; the task container is created by it.
         container_node = await start_on_port(container_root, port)
         updater = Updater(object_node.devices_root, fast_section(), TEST_KEY, fsync=False)
-        async with updater.make_session() as session:
-            await updater.run_pass(session, once=True)
+        async with updater.make_client() as client:
+            await updater.run_pass(client, once=True)
         assert updater.metrics.succeeded == 1 and pending(object_node.device_path("sda")) == []
         [row] = await task_listing(backend, container_node, delete_at)
         assert row["name"] == task_name(delete_at, "AUTH_u", "c", "dir/o")

@@ -73,8 +73,8 @@ async def test_object_put_while_container_server_down(tmp_path: Path, backend) -
 
         # A pass while the server is still down keeps the update.
         updater = Updater(object_node.devices_root, fast_section(), TEST_KEY, fsync=False)
-        async with updater.make_session() as session:
-            await updater.run_pass(session, once=True)
+        async with updater.make_client() as client:
+            await updater.run_pass(client, once=True)
         assert updater.metrics.failed == 1 and updater.metrics.succeeded == 0
         assert len(pending(object_node.device_path("sda"))) == 1
 
@@ -153,12 +153,12 @@ async def test_superseded_failed_and_backoff(storage_daemon, backend) -> None:
         write_pending(device, record, TEST_HASH, fsync=False)
 
     updater = Updater(d.devices_root, fast_section(backoff=30.0), TEST_KEY, fsync=False)
-    async with updater.make_session() as session:
-        first = await updater.run_pass(session)
+    async with updater.make_client() as client:
+        first = await updater.run_pass(client)
         assert (first.sent, first.superseded, first.failed) == (2, 1, 1)
         assert pending(device) == [orphan]
         # The failed record now waits out its backoff instead of being resent.
-        second = await updater.run_pass(session)
+        second = await updater.run_pass(client)
         assert (second.sent, second.deferred) == (0, 1)
     snapshot = updater.metrics.snapshot()
     assert snapshot["passes"] == 2 and snapshot["superseded"] == 1 and snapshot["failed"] == 1
@@ -172,8 +172,8 @@ async def test_dead_host_costs_one_attempt_per_pass(tmp_path: Path) -> None:
                                {"X-Backend-Type": "container", "X-Timestamp": ts()})
         write_pending(root / "sda", record, TEST_HASH, fsync=False)
     updater = Updater(root, fast_section(concurrency=1), TEST_KEY, fsync=False)
-    async with updater.make_session() as session:
-        stats = await updater.run_pass(session, once=True)
+    async with updater.make_client() as client:
+        stats = await updater.run_pass(client, once=True)
     assert (stats.sent, stats.failed, stats.deferred) == (1, 1, 2)
     assert len(pending(root / "sda")) == 3
 

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from martlet.backend import BackendTimeouts, make_session
 from martlet.backend_auth import BackendKey
+from martlet.backend_client import WholeAnswerClient
 from martlet.swift_path import SwiftPath
 from proxy.config import ProxySection
 from proxy.error_limiter import ErrorLimiter
@@ -72,6 +73,7 @@ class FakeState:
     """The parts of ``ProxyState`` the fan-out uses."""
 
     session: aiohttp.ClientSession
+    client: WholeAnswerClient
     limiter: ErrorLimiter = field(default_factory=lambda: ErrorLimiter(limit=LIMIT, interval=60.0))
     settings: ProxySection = field(default_factory=ProxySection)
 
@@ -99,8 +101,10 @@ async def nodes() -> AsyncIterator[list[FakeNode]]:
 
 @pytest.fixture
 async def state() -> AsyncIterator[FakeState]:
-    session = make_session(KEY, BackendTimeouts(conn_timeout=0.5, node_timeout=0.3))
-    yield FakeState(session)
+    timeouts = BackendTimeouts(conn_timeout=0.5, node_timeout=0.3)
+    session = make_session(KEY, timeouts)
+    async with WholeAnswerClient(KEY, timeouts) as client:
+        yield FakeState(session, client)
     await session.close()
 
 

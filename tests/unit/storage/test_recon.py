@@ -104,8 +104,8 @@ async def test_an_updater_pass_is_in_the_node_report(tmp_path: Path) -> None:
     record = PendingUpdate(**{**record.__dict__, "host": f"127.0.0.1:{dead_port}"})
     write_pending(tmp_path / "d1", record, HashSection(), fsync=False)
     updater = Updater(tmp_path, UpdaterSection(conn_timeout=0.5, node_timeout=2.0), KEY, fsync=False)
-    async with updater.make_session() as session:
-        await updater.run_pass(session, once=True)
+    async with updater.make_client() as client:
+        await updater.run_pass(client, once=True)
 
     config = StorageConfig(StorageSection(devices=str(tmp_path)), load_cluster_config(None), path="<test>")
     files = stats_files(config)
