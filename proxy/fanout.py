@@ -31,8 +31,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import aiohttp
+from multidict import CIMultiDictProxy
 
 from martlet.backend import backend_path, backend_request
 from martlet.backend_client import BackendConnectError
@@ -353,11 +355,50 @@ async def write_streaming(
     ]
 
 
+class ReadResponse(Protocol):
+    """A read's backend answer as its consumers take it: aiohttp's
+    ``ClientResponse`` (a GET, its body still to stream), or a
+    ``HeadAnswer``."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]: ...
+
+    @property
+    def content(self) -> aiohttp.StreamReader: ...
+
+    async def read(self) -> bytes: ...
+
+    def release(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class HeadAnswer:
+    """A node's whole answer to a HEAD (``martlet.backend_client``): there
+    is no body to stream, so it comes back whole and holds no connection."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    content: aiohttp.StreamReader = aiohttp.EMPTY_PAYLOAD
+    method: str = "HEAD"
+
+    async def read(self) -> bytes:
+        return b""  # what aiohttp reads of an answer to HEAD
+
+    def release(self) -> None:
+        """Nothing to give back: the connection went back to the pool."""
+
+
 @dataclass
 class ReadAnswer:
     """The chosen backend answer of a read, still open, and how it was found."""
 
-    response: aiohttp.ClientResponse | None
+    response: ReadResponse | None
     node: Device | None
     nodes: NodeIter
     statuses: list[int]
@@ -365,7 +406,7 @@ class ReadAnswer:
     primary_404: bool = False  # a primary (not a handoff) said "not found"
 
 
-def _stamp_of(response: aiohttp.ClientResponse) -> str | None:
+def _stamp_of(response: ReadResponse) -> str | None:
     return _stamp_in(response.headers)
 
 
@@ -375,12 +416,18 @@ def _stamp_in(headers: Mapping[str, str]) -> str | None:
 
 async def _ask(state: ProxyState, node: Device, method: str, part: int, path: SwiftPath,
                headers: Mapping[str, str], query: Mapping[str, str] | None,
-               tally: Tally) -> tuple[aiohttp.ClientResponse | None, int]:
+               tally: Tally) -> tuple[ReadResponse | None, int]:
     """One node's answer (None when it could not be reached) and its status
     as the proxy takes it (``note_status``; 503 for no answer)."""
+    response: ReadResponse
     try:
-        response = await backend_request(state.session, node.ip, node.port, method,
-                                         node_path(node.device, part, path), headers=headers, query=query)
+        if method == "HEAD":
+            answer = await state.client.request(node.ip, node.port, method, node_path(node.device, part, path),
+                                                headers=headers, query=query)
+            response = HeadAnswer(answer.status, answer.headers)
+        else:
+            response = await backend_request(state.session, node.ip, node.port, method,
+                                             node_path(node.device, part, path), headers=headers, query=query)
     except NODE_ERRORS as exc:
         note_error(state, node, exc, tally)
         return None, 503
@@ -466,7 +513,7 @@ async def read_newest(state: ProxyState, ring: Ring, part: int, method: str, pat
     statuses: list[int] = []
     tombstone: str | None = None
     primary_404 = False
-    found: list[tuple[int, aiohttp.ClientResponse, Device]] = []
+    found: list[tuple[int, ReadResponse, Device]] = []
     for (node, is_handoff), (response, status) in zip(picked, answers):
         statuses.append(status)
         if response is None:
@@ -479,7 +526,7 @@ async def read_newest(state: ProxyState, ring: Ring, part: int, method: str, pat
             response.release()
             continue
         found.append((len(statuses) - 1, response, node))
-    best: tuple[aiohttp.ClientResponse, Device] | None = None
+    best: tuple[ReadResponse, Device] | None = None
     for index, response, node in found:
         if tombstone is not None and 200 <= response.status < 300 and not is_newer(_stamp_of(response), tombstone):
             statuses[index] = 404  # older than a delete seen elsewhere

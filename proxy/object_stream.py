@@ -39,7 +39,7 @@ from aiohttp import web
 from martlet.body import iter_pieces
 from martlet.digest import Crc32
 from martlet.swift_path import SwiftPath
-from proxy.fanout import NODE_ERRORS, ReadAnswer, note_error, read_first
+from proxy.fanout import NODE_ERRORS, ReadAnswer, ReadResponse, note_error, read_first
 from proxy.headers import backend_response_headers
 from proxy.state import ProxyState
 from ring import Device, Ring
@@ -67,7 +67,7 @@ def resume_range(status: int, headers: Mapping[str, str], sent: int) -> tuple[in
 
 async def _resume(state: ProxyState, answer: ReadAnswer, part: int, path: SwiftPath, ring: Ring,
                   headers: Mapping[str, str], first: int, last: int, etag: str
-                  ) -> tuple[aiohttp.ClientResponse, Device] | None:
+                  ) -> tuple[ReadResponse, Device] | None:
     """Another replica's answer for bytes ``first..last`` of the same object."""
     retry = {k: v for k, v in headers.items() if k.lower() not in ("range", "if-match")}
     retry["Range"] = f"bytes={first}-{last}"
@@ -99,7 +99,7 @@ def sent_crc(method: str, status: int, headers: Mapping[str, str], length: int |
     return Crc32()
 
 
-async def skip_prefix(response: aiohttp.ClientResponse, length: int, expected_crc: int, chunk_size: int) -> None:
+async def skip_prefix(response: ReadResponse, length: int, expected_crc: int, chunk_size: int) -> None:
     """Read the first ``length`` bytes of ``response`` (not to be sent
     again); raise ``PrefixMismatch`` unless their crc32 is ``expected_crc``."""
     check = Crc32()
@@ -130,7 +130,7 @@ class ObjectStream:
     sent: Mapping[str, str]
 
     @property
-    def response(self) -> aiohttp.ClientResponse:
+    def response(self) -> ReadResponse:
         assert self.answer.response is not None  # an ObjectStream is made from a found answer
         return self.answer.response
 

@@ -33,6 +33,7 @@ from proxy.container_info import object_policy
 from proxy.fanout import (
     NODE_ERRORS,
     ReadAnswer,
+    ReadResponse,
     read_first,
     write_bodiless,
     write_streaming,
@@ -223,7 +224,7 @@ def raise_for_missing(answer: ReadAnswer) -> None:
         raise ServiceUnavailable("No replica answered")
 
 
-async def relay(request: web.Request, response: aiohttp.ClientResponse, chunk_size: int,
+async def relay(request: web.Request, response: ReadResponse, chunk_size: int,
                 headers: Mapping[str, str] | None = None) -> web.StreamResponse:
     """Stream one backend answer to the client (listings, account/container
     reads), with ``headers`` instead of the backend's own when given."""
@@ -250,7 +251,7 @@ async def relay(request: web.Request, response: aiohttp.ClientResponse, chunk_si
         response.release()
 
 
-async def relay_chunks(response: aiohttp.ClientResponse, chunk_size: int, what: str) -> AsyncIterator[bytes]:
+async def relay_chunks(response: ReadResponse, chunk_size: int, what: str) -> AsyncIterator[bytes]:
     """A backend answer's body in chunks, to be written elsewhere (a copy's
     source, a version being archived); a replica lost mid-read is a 503
     naming ``what``."""

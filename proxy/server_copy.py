@@ -38,6 +38,7 @@ from proxy.context import Context
 from proxy.headers import READ_HEADERS, backend_response_headers, object_headers, user_metadata
 from proxy.pipeline import Answer, Handler
 from proxy.replicas import new_timestamp, put_object, put_response, raise_for_missing, read_entity, relay_chunks
+from proxy.fanout import ReadResponse
 
 # Headers a copy takes from its source object (unless X-Fresh-Metadata).
 _COPIED = ("Content-Type", "Content-Encoding", "Content-Disposition", "Content-Language", "Cache-Control", "Expires")
@@ -105,7 +106,7 @@ def _other_account(ctx: Context, header: str) -> str:
     return account
 
 
-def _judged(response: aiohttp.ClientResponse) -> web.Response:
+def _judged(response: ReadResponse) -> web.Response:
     """The source's own 304, 412 or 416, answered to the copy (as Swift)."""
     headers = {k: v for k, v in backend_response_headers(response.headers).items() if k.lower() != "content-type"}
     if response.status == 304:
@@ -114,7 +115,7 @@ def _judged(response: aiohttp.ClientResponse) -> web.Response:
     raise reason(headers=headers)
 
 
-async def _read_source(ctx: Context, source: SwiftPath, sent: Mapping[str, str]) -> aiohttp.ClientResponse:
+async def _read_source(ctx: Context, source: SwiftPath, sent: Mapping[str, str]) -> ReadResponse:
     """The newest replica's answer to the source GET (as Swift's copy,
     ``X-Newest``), still open: 404 if there is none. A symlink source is
     its target's content, or with ``?symlink=get`` the link itself."""
@@ -185,7 +186,7 @@ async def _copy(ctx: Context, source: SwiftPath, dest: SwiftPath) -> web.StreamR
         response.release()
 
 
-def _plain_source(ctx: Context, response: aiohttp.ClientResponse) -> large_objects.CopySource:
+def _plain_source(ctx: Context, response: ReadResponse) -> large_objects.CopySource:
     """A plain object (or a manifest copied as itself) as a copy source."""
     length = int(response.headers.get("Content-Length", "0"))
     if length > ctx.state.settings.max_file_size:

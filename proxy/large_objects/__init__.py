@@ -39,6 +39,7 @@ from proxy.large_objects.reader import load_slo, manifest_body_limit, serve_larg
 from proxy.large_objects.writer import check_manifest_headers, delete_slo, put_slo_manifest
 from proxy.object_stream import ObjectStream
 from proxy.pipeline import Answer, Handler
+from proxy.fanout import ReadResponse
 
 __all__ = ["CopySource", "check_manifest_headers", "copy_slo_manifest", "is_dlo", "is_manifest", "is_slo",
            "manifest_behind", "open_large_object", "wrap"]
@@ -93,8 +94,8 @@ async def serve_if_manifest(ctx: Context, stream: ObjectStream) -> web.StreamRes
     return None
 
 
-async def manifest_behind(ctx: Context, path: SwiftPath, response: aiohttp.ClientResponse,
-                          sent: Mapping[str, str]) -> aiohttp.ClientResponse | None:
+async def manifest_behind(ctx: Context, path: SwiftPath, response: ReadResponse,
+                          sent: Mapping[str, str]) -> ReadResponse | None:
     """The (released) HEAD answer of a manifest hiding behind ``response``,
     or None. A backend that was ``sent`` conditions or a Range judged them
     against the manifest object; when that answered 304, 412 or 416, the
@@ -110,7 +111,7 @@ async def manifest_behind(ctx: Context, path: SwiftPath, response: aiohttp.Clien
     return None
 
 
-async def _manifest_get(ctx: Context, path: SwiftPath) -> aiohttp.ClientResponse:
+async def _manifest_get(ctx: Context, path: SwiftPath) -> ReadResponse:
     """A GET answer of the SLO manifest (a HEAD has no body to convert)."""
     answer = await read_object(ctx, path, "GET")
     response = answer.response

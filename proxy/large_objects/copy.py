@@ -31,6 +31,7 @@ from proxy.large_objects.reader import (
     Body, check_conditions, client_headers, load_slo, resolve_large_object, select_bytes, shape_body,
 )
 from proxy.large_objects.writer import store_slo_manifest
+from proxy.fanout import ReadResponse
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ async def _content(ctx: Context, body: Body, where: str) -> AsyncGenerator[bytes
         await chunks.aclose()
 
 
-async def open_large_object(ctx: Context, path: SwiftPath, response: aiohttp.ClientResponse
+async def open_large_object(ctx: Context, path: SwiftPath, response: ReadResponse
                             ) -> CopySource | web.Response:
     """What a GET of the large object whose manifest ``response`` answered
     (consumed here) would send, with the copy request's conditions, Range
@@ -77,7 +78,7 @@ async def open_large_object(ctx: Context, path: SwiftPath, response: aiohttp.Cli
     return CopySource(source, body.length, _content(ctx, body, f"{path.container}/{path.obj}"), None)
 
 
-async def copy_slo_manifest(ctx: Context, source: SwiftPath, dest: SwiftPath, response: aiohttp.ClientResponse,
+async def copy_slo_manifest(ctx: Context, source: SwiftPath, dest: SwiftPath, response: ReadResponse,
                             headers: dict[str, str]) -> web.Response:
     """Store the SLO manifest that ``response`` answered (consumed here) at
     ``dest`` with ``headers``, its segments checked as for a manifest PUT."""

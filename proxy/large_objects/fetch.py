@@ -26,7 +26,7 @@ from martlet.swift_path import SwiftPath
 from martlet.timestamp import Timestamp
 from proxy.access import check_read
 from proxy.context import Context
-from proxy.fanout import NODE_ERRORS, ReadAnswer
+from proxy.fanout import NODE_ERRORS, ReadAnswer, ReadResponse
 from proxy.large_objects.dlo import listing_segments
 from proxy.large_objects.manifest import Segment, SegmentHead, normalize_etag
 from proxy.replicas import read_entity
@@ -89,7 +89,7 @@ async def read_segment(ctx: Context, account: str, name: str, headers: Mapping[s
         raise SegmentError(f"segment {name} answered {exc.http_status}") from None
 
 
-async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+async def read_body(response: ReadResponse, limit: int) -> bytes:
     """The whole body of a small backend answer; SegmentError past ``limit``."""
     data = bytearray()
     try:
@@ -102,7 +102,7 @@ async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
     return bytes(data)
 
 
-def head_of(response: aiohttp.ClientResponse) -> SegmentHead:
+def head_of(response: ReadResponse) -> SegmentHead:
     h = response.headers
     slo = is_slo(h)
     size = int(h.get(SLO_SIZE) or 0) if slo else int(h.get("Content-Length") or 0)
@@ -169,7 +169,7 @@ async def list_dlo_segments(ctx: Context, account: str, container: str, prefix: 
 
 
 async def open_span(ctx: Context, account: str, segment: Segment, first: int, last: int,
-                    etag: str | None) -> aiohttp.ClientResponse:
+                    etag: str | None) -> ReadResponse:
     """A backend answer streaming bytes ``first..last`` of a segment object.
 
     With ``etag`` the read carries ``If-Match``, so a segment replaced since

@@ -33,7 +33,7 @@ from martlet.ranges import (
 from martlet.swift_path import SwiftPath
 from proxy.access import check_read
 from proxy.context import Context
-from proxy.fanout import NODE_ERRORS
+from proxy.fanout import NODE_ERRORS, ReadResponse
 from proxy.headers import backend_response_headers
 from proxy.large_objects.dlo import parse_dlo_manifest
 from proxy.large_objects.fetch import (
@@ -71,7 +71,7 @@ def manifest_body_limit(ctx: Context) -> int:
     return 4 * ctx.state.settings.max_manifest_size
 
 
-async def load_slo(ctx: Context, path: SwiftPath, response: aiohttp.ClientResponse) -> list[Segment]:
+async def load_slo(ctx: Context, path: SwiftPath, response: ReadResponse) -> list[Segment]:
     """The segments of an SLO whose GET answer is ``response`` (read here)."""
     try:
         return parse_stored_manifest(await read_body(response, manifest_body_limit(ctx)))
@@ -82,7 +82,7 @@ async def load_slo(ctx: Context, path: SwiftPath, response: aiohttp.ClientRespon
         response.release()
 
 
-async def resolve_large_object(ctx: Context, path: SwiftPath, response: aiohttp.ClientResponse) -> LargeObject:
+async def resolve_large_object(ctx: Context, path: SwiftPath, response: ReadResponse) -> LargeObject:
     """Segments, ETag and length of the manifest that ``response`` answered.
 
     ``response`` is consumed: its body is the manifest when it is a whole
@@ -264,7 +264,7 @@ def select_bytes(ctx: Context, lo: LargeObject, headers: Mapping[str, str]) -> S
         raise
 
 
-async def serve_large_object(ctx: Context, path: SwiftPath, response: aiohttp.ClientResponse) -> web.StreamResponse:
+async def serve_large_object(ctx: Context, path: SwiftPath, response: ReadResponse) -> web.StreamResponse:
     lo = await resolve_large_object(ctx, path, response)
     headers = client_headers(lo)
     not_modified = check_conditions(ctx, lo, headers)

@@ -31,6 +31,7 @@ from proxy.replicas import new_timestamp, put_object, put_response, read_entity,
 from proxy.large_objects.writer import ROW_PARAMS_SYSMETA
 from proxy.symlink.links import ETAG_SYSMETA, OVERRIDE_ETAG_SYSMETA, TARGET_SYSMETA, Link, link_headers, validated_by
 from proxy.versioned_writes.rules import copy_headers
+from proxy.fanout import ReadResponse
 
 
 NO_VERSIONS = "The versions container does not exist. You may want to re-enable object versioning."
@@ -55,7 +56,7 @@ def answer_status(answer: Answer) -> int:
     return answer.response.status if isinstance(answer, ObjectStream) else answer.status
 
 
-async def raw_read(ctx: Context, path: SwiftPath, method: str) -> aiohttp.ClientResponse | None:
+async def raw_read(ctx: Context, path: SwiftPath, method: str) -> ReadResponse | None:
     """The newest replica's stored object (a link itself, never followed),
     still open; None when there is none; 503 when none answered."""
     answer = await read_entity(ctx.state, path, method, {}, newest=True)

@@ -53,7 +53,7 @@ from proxy.constraints import (
 )
 from proxy.container_info import container_info
 from proxy.context import Context
-from proxy.fanout import NODE_ERRORS
+from proxy.fanout import NODE_ERRORS, ReadResponse
 from proxy.pipeline import Answer, Handler, on_response
 from proxy.replicas import (
     new_timestamp,
@@ -181,7 +181,7 @@ async def _overwrite_allowed(ctx: Context) -> bool:
     return answer.response.status == 200
 
 
-async def _open(ctx: Context, path: SwiftPath) -> aiohttp.ClientResponse | None:
+async def _open(ctx: Context, path: SwiftPath) -> ReadResponse | None:
     """The newest replica's stored object at ``path``, still open; None
     when there is none."""
     answer = await read_entity(ctx.state, path, "GET", {}, newest=True)
@@ -195,7 +195,7 @@ async def _open(ctx: Context, path: SwiftPath) -> aiohttp.ClientResponse | None:
     return answer.response
 
 
-async def _copy(ctx: Context, response: aiohttp.ClientResponse, dest: SwiftPath) -> None:
+async def _copy(ctx: Context, response: ReadResponse, dest: SwiftPath) -> None:
     """Store what ``response`` streams (a stored object) at ``dest``."""
     length = int(response.headers.get("Content-Length") or 0)
     if length > ctx.state.settings.max_file_size:

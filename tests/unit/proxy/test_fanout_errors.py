@@ -23,7 +23,7 @@ from martlet.backend_client import WholeAnswerClient
 from martlet.swift_path import SwiftPath
 from proxy.config import ProxySection
 from proxy.error_limiter import ErrorLimiter
-from proxy.fanout import key_of, read_first, write_bodiless
+from proxy.fanout import HeadAnswer, key_of, read_first, write_bodiless
 from ring import Device
 
 KEY = BackendKey.from_secret("test")
@@ -122,8 +122,8 @@ async def put(state: FakeState, ring: FakeRing) -> list[int]:
     return [r.status for r in replies]
 
 
-async def get(state: FakeState, ring: FakeRing) -> list[int]:
-    answer = await read_first(state, ring, 0, "GET", PATH, {})  # type: ignore[arg-type]
+async def get(state: FakeState, ring: FakeRing, method: str = "GET") -> list[int]:
+    answer = await read_first(state, ring, 0, method, PATH, {})  # type: ignore[arg-type]
     if answer.response is not None:
         answer.response.release()
     return answer.statuses
@@ -212,3 +212,24 @@ async def test_507_limits_at_once(nodes: list[FakeNode], state: FakeState) -> No
     ring = ring_of(nodes)
     await get(state, ring)
     assert limited(state, ring) == [True, False, False]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_a_head_counts_failures_as_a_get_does(nodes: list[FakeNode], state: FakeState, method: str) -> None:
+    # A HEAD goes by the whole-answer client, a GET by aiohttp's: the
+    # limiter must see their failures the same way.
+    nodes[1].status = 503
+    nodes[2].status = 200
+    ring = FakeRing([device(closed_port(), "dead"), *ring_of(nodes).primaries[1:]])
+    for _ in range(LIMIT):
+        assert await get(state, ring, method) == [503, 503, 200]
+    assert limited(state, ring) == [True, True, False]
+
+
+async def test_a_head_answer_comes_back_whole(nodes: list[FakeNode], state: FakeState) -> None:
+    answer = await read_first(state, ring_of(nodes), 0, "HEAD", PATH, {})  # type: ignore[arg-type]
+    response = answer.response
+    assert isinstance(response, HeadAnswer)
+    assert (response.status, response.headers["X-Timestamp"], response.method) == (201, "1700000000.00000", "HEAD")
+    assert await response.read() == b"" and response.content.at_eof()
+    response.release()
