@@ -25,6 +25,13 @@ from martlet.netaddr import host_port
 from martlet.reserved import ALLOW_RESERVED_HEADER
 
 
+# How much of a backend answer's body aiohttp buffers before it stops
+# reading the socket (it pauses at twice this). Its default, 64 KiB, made a
+# large GET pause and resume the backend connection for every read of the
+# socket; this is the proxy's own chunk size.
+READ_BUFSIZE = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class BackendTimeouts:
     conn_timeout: float = 0.5  # seconds to open a connection to a node
@@ -71,6 +78,7 @@ def make_session(
         connector=connector,
         timeout=timeout,
         auto_decompress=False,
+        read_bufsize=READ_BUFSIZE,
         skip_auto_headers=("User-Agent", "Content-Type"),
         middlewares=(signing_middleware(key),),
     )
