@@ -154,7 +154,7 @@ class _Connection(asyncio.Protocol):
         self._parsed: _Parsed | None = None
         self._body = bytearray()
         self._answer: asyncio.Future[Answer] | None = None
-        self._got_bytes = False
+        self.got_bytes = False  # of the current answer: a failure after them is not a stale connection's
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -164,7 +164,7 @@ class _Connection(asyncio.Protocol):
         if self._answer is None or self._answer.done():
             self.close()  # bytes nobody asked for: the connection is not reusable
             return
-        self._got_bytes = True
+        self.got_bytes = True
         self._buffer += data
         try:
             self._advance(eof=False)
@@ -190,14 +190,10 @@ class _Connection(asyncio.Protocol):
         self._method = method
         self._parsed = None
         self._body = bytearray()
-        self._got_bytes = False
+        self.got_bytes = False
         self._answer = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         return self._answer
-
-    @property
-    def got_bytes(self) -> bool:
-        return self._got_bytes
 
     def close(self) -> None:
         self.closed = True

@@ -73,6 +73,16 @@ def raw_path_bytes(raw_path: str) -> bytes:
     return unquote_to_bytes(raw_path.encode("utf-8", "surrogateescape"))
 
 
+def encodable(value: str) -> bool:
+    """Whether ``value`` can be sent as UTF-8: a received header's bytes
+    that were not UTF-8 are kept as lone surrogates, which cannot."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def header_text(value: str) -> str:
     """A received header value fit to store and send: bytes that were not
     UTF-8 become U+FFFD. aiohttp's writer can send only text (its C writer

@@ -156,7 +156,7 @@ def node_path(device: str, part: int, path: SwiftPath) -> str:
 
 
 def reply_of(status: int, headers: Mapping[str, str]) -> Reply:
-    return Reply(status, (headers.get("ETag") or "").strip('"') or None, _stamp_in(headers))
+    return Reply(status, (headers.get("ETag") or "").strip('"') or None, _stamp_of(headers))
 
 
 async def _send_slot(
@@ -406,11 +406,7 @@ class ReadAnswer:
     primary_404: bool = False  # a primary (not a handoff) said "not found"
 
 
-def _stamp_of(response: ReadResponse) -> str | None:
-    return _stamp_in(response.headers)
-
-
-def _stamp_in(headers: Mapping[str, str]) -> str | None:
+def _stamp_of(headers: Mapping[str, str]) -> str | None:
     return headers.get("X-Backend-Timestamp") or headers.get("X-Timestamp")
 
 
@@ -478,7 +474,7 @@ async def _read_first(
         statuses.append(status)
         if response is None:
             continue
-        stamp = _stamp_of(response)
+        stamp = _stamp_of(response.headers)
         if status == 404 or status >= 500:
             if status == 404:
                 primary_404 = primary_404 or not is_handoff
@@ -521,17 +517,18 @@ async def read_newest(state: ProxyState, ring: Ring, part: int, method: str, pat
         if status == 404 or status >= 500:
             if status == 404:
                 primary_404 = primary_404 or not is_handoff
-                if is_newer(_stamp_of(response), tombstone):
-                    tombstone = _stamp_of(response)
+                if is_newer(_stamp_of(response.headers), tombstone):
+                    tombstone = _stamp_of(response.headers)
             response.release()
             continue
         found.append((len(statuses) - 1, response, node))
     best: tuple[ReadResponse, Device] | None = None
     for index, response, node in found:
-        if tombstone is not None and 200 <= response.status < 300 and not is_newer(_stamp_of(response), tombstone):
+        stamp = _stamp_of(response.headers)
+        if tombstone is not None and 200 <= response.status < 300 and not is_newer(stamp, tombstone):
             statuses[index] = 404  # older than a delete seen elsewhere
             response.release()
-        elif best is None or is_newer(_stamp_of(response), _stamp_of(best[0])):
+        elif best is None or is_newer(stamp, _stamp_of(best[0].headers)):
             if best is not None:
                 best[0].release()
             best = (response, node)

@@ -37,6 +37,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from martlet.errors import ClientDisconnect, MartletError, RequestTimeout
+from martlet.http import encodable
 from martlet.swift_path import SwiftPath
 from proxy.context import Context
 from proxy.object_stream import ObjectStream
@@ -124,7 +125,7 @@ def subrequest(ctx: Context, method: str, path: SwiftPath, headers: Mapping[str,
         if name in ctx.request.headers:
             kept[name] = ctx.request.headers[name]
     kept.update(headers or {})
-    kept = CIMultiDict((k, v) for k, v in kept.items() if _encodable(v))
+    kept = CIMultiDict((k, v) for k, v in kept.items() if encodable(v))
     raw = swift_raw_path(path) + (f"?{query}" if query else "")
     request = ctx.request.clone(method=method, rel_url=raw, headers=kept)
     request[_HOOKS] = []  # the clone's state is a copy of the client's
@@ -145,13 +146,3 @@ async def status_of(handler: Handler, sub: Context) -> int:
     if isinstance(answer, ObjectStream):
         answer.close()  # a read: its body is nobody's business here
     return answer.status if isinstance(answer, web.StreamResponse) else answer.response.status
-
-
-def _encodable(value: str) -> bool:
-    """Can the value go on a request line (a client's header may hold bytes
-    that are no UTF-8, kept as surrogates)?"""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -41,7 +41,6 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 
-
 from martlet.backend import BackendTimeouts
 from martlet.backend_client import WholeAnswerClient
 from martlet.backend_auth import BackendKey

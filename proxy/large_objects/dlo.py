@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from martlet.errors import BadRequest
+from martlet.http import encodable
 from proxy.constraints import MAX_CONTAINER_NAME_LENGTH
 from proxy.large_objects.manifest import Segment, normalize_etag
 
@@ -23,21 +24,13 @@ FORMAT_ERROR = "X-Object-Manifest must be in the format container/prefix"
 def parse_dlo_manifest(value: str) -> tuple[str, str]:
     """(container, prefix) of an ``X-Object-Manifest`` value; 400 if malformed."""
     container, sep, prefix = unquote(value.strip()).partition("/")
-    if not _is_text(container) or not _is_text(prefix):  # raw bytes that are not UTF-8
+    if not encodable(container) or not encodable(prefix):  # raw bytes that are not UTF-8
         raise BadRequest(FORMAT_ERROR)
     if not sep or not container or len(container.encode("utf-8")) > MAX_CONTAINER_NAME_LENGTH:
         raise BadRequest(FORMAT_ERROR)
     if "\x00" in container or "\x00" in prefix:
         raise BadRequest(FORMAT_ERROR)
     return container, prefix
-
-
-def _is_text(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def listing_segments(container: str, rows: Iterable[Mapping[str, Any]]) -> list[Segment]:

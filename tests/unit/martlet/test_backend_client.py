@@ -120,7 +120,7 @@ class SignedNode:
     remembers what it was sent and over which connections."""
 
     status: int = 201
-    delay: float = 0.0
+    gate: asyncio.Event | None = None  # when set up, each request waits for it before answering
     peers: set[tuple[str, int]] = field(default_factory=set)
     seen: list[web.Request] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
@@ -136,8 +136,8 @@ class SignedNode:
             self.peers.add(request.transport.get_extra_info("peername"))  # type: ignore[union-attr]
             self.seen.append(request)
             self.bodies.append(await request.read())
-            if self.delay:
-                await asyncio.sleep(self.delay)
+            if self.gate is not None:
+                await self.gate.wait()
             headers = {"X-Timestamp": "1700000000.00000", "Etag": "e1"}
             if self.chunked:
                 response = web.StreamResponse(status=self.status, headers=headers)
@@ -203,11 +203,23 @@ async def test_connections_are_kept_and_reused(node: SignedNode, client: WholeAn
     assert len(node.peers) == 1
 
 
+async def until(condition: Callable[[], object], tries: int = 500) -> None:
+    """Wait (at most ``tries`` short sleeps) until ``condition()`` holds."""
+    for _ in range(tries):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition was never reached")
+
+
 async def test_at_most_per_host_requests_run_at_once(node: SignedNode) -> None:
-    node.delay = 0.05
+    node.gate = asyncio.Event()
     async with WholeAnswerClient(KEY, FAST, per_host=2) as limited:
-        answers = await asyncio.gather(*(limited.request("127.0.0.1", node.port, "DELETE", f"/d1/3/a/c/o{i}")
-                                         for i in range(6)))
+        sent = asyncio.gather(*(limited.request("127.0.0.1", node.port, "DELETE", f"/d1/3/a/c/o{i}")
+                                for i in range(6)))
+        await until(lambda: node.running >= 2)  # held there: without the bound, all six would be
+        node.gate.set()
+        answers = await sent
     assert [a.status for a in answers] == [201] * 6
     assert node.most_running == 2 and len(node.peers) == 2
 
@@ -222,24 +234,23 @@ async def test_a_chunked_answer_is_joined(node: SignedNode, client: WholeAnswerC
 
 async def test_a_silent_node_times_out_and_its_connection_is_dropped(node: SignedNode,
                                                                      client: WholeAnswerClient) -> None:
-    node.delay = 1.0
+    node.gate = asyncio.Event()  # no answer until the client has given up
     with pytest.raises(TimeoutError):
         await client.request("127.0.0.1", node.port, "DELETE", "/d1/3/a/c/o", timeout=0.1)
-    node.delay = 0.0
+    node.gate.set()
     # The late answer of the first request must not be taken for the next one's.
     assert (await client.request("127.0.0.1", node.port, "DELETE", "/d1/3/a/c/o2")).status == 201
     assert len(node.peers) == 2
 
 
 async def test_a_cancelled_request_drops_its_connection(node: SignedNode, client: WholeAnswerClient) -> None:
-    node.delay = 0.3
+    node.gate = asyncio.Event()
     task = asyncio.ensure_future(client.request("127.0.0.1", node.port, "DELETE", "/d1/3/a/c/o"))
-    while not node.seen:
-        await asyncio.sleep(0.01)
+    await until(lambda: node.seen)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    node.delay = 0.0
+    node.gate.set()  # its answer now goes out on a connection the client dropped
     assert (await client.request("127.0.0.1", node.port, "DELETE", "/d1/3/a/c/o2")).status == 201
     assert len(node.peers) == 2
 
@@ -257,6 +268,17 @@ async def test_an_unreachable_node_is_a_connect_error(client: WholeAnswerClient)
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]
 # Starts a server running a script per connection: its port, and its connections so far.
 StartRaw = Callable[[Script], Awaitable[tuple[int, list[int]]]]
+
+
+def replying(wire: bytes) -> Script:
+    """A script answering a connection's request with ``wire``, then closing."""
+
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _n: int) -> None:
+        await _read_request(reader)
+        writer.write(wire)
+        await writer.drain()
+
+    return reply
 
 
 async def _read_request(reader: asyncio.StreamReader) -> bytes:
@@ -311,12 +333,7 @@ async def test_a_keepalive_connection_closed_by_the_server_is_retried_once_afres
 async def test_a_connection_cut_inside_an_answer_is_not_retried(
     raw: StartRaw, client: WholeAnswerClient
 ) -> None:
-    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _n: int) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 10\r\n\r\nabc")
-        await writer.drain()
-
-    port, connections = await raw(cut)
+    port, connections = await raw(replying(b"HTTP/1.1 201 Created\r\nContent-Length: 10\r\n\r\nabc"))
     with pytest.raises(ConnectionError):
         await client.request("127.0.0.1", port, "PUT", "/d1/3/a/c/o", body=b"x")
     assert len(connections) == 1
@@ -325,12 +342,8 @@ async def test_a_connection_cut_inside_an_answer_is_not_retried(
 async def test_interim_answers_are_skipped_and_a_body_may_run_to_the_close(
     raw: StartRaw, client: WholeAnswerClient
 ) -> None:
-    async def old_style(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _n: int) -> None:
-        await _read_request(reader)
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-A: b\r\n\r\nuntil the end")
-        await writer.drain()
-
-    port, connections = await raw(old_style)
+    port, connections = await raw(replying(b"HTTP/1.1 100 Continue\r\n\r\n"
+                                           b"HTTP/1.1 200 OK\r\nX-A: b\r\n\r\nuntil the end"))
     for _ in range(2):
         answer = await client.request("127.0.0.1", port, "POST", "/d1/3/a/c/o")
         assert (answer.status, answer.headers["X-A"], answer.body) == (200, "b", b"until the end")
