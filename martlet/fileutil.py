@@ -66,6 +66,8 @@ def make_dirs(path: Path) -> list[Path]:
 def fsync_created(created: list[Path]) -> None:
     """Make the entries of newly created folders durable: fsync the parent
     of each (a folder's own contents are its writer's to fsync)."""
+    if not created:
+        return  # the common case, on every write: no sorting of nothing
     for parent in sorted({folder.parent for folder in created}, key=lambda p: len(p.parts), reverse=True):
         fsync_dir(parent)
 

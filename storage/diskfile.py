@@ -201,7 +201,8 @@ def cleanup_ondisk_files(
             files = replace(files, tombstone=None)
     for name in doomed:
         unlink_quietly(hash_dir / name)
-    files = replace(files, obsolete=())
+    if files.obsolete:
+        files = replace(files, obsolete=())
     if not files.kept and not any(parse_filename(n) is None for n in list_hash_dir(hash_dir)):
         try:
             os.rmdir(hash_dir)

@@ -47,6 +47,7 @@ On-disk contract:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sqlite3
@@ -76,6 +77,7 @@ NAME_BATCH = 500
 Metadata = dict[str, tuple[str, str]]  # key -> (value, timestamp)
 
 
+@functools.lru_cache(maxsize=4096)  # bounded: names come from requests
 def db_path(
     devices_root: Path,
     device: str,
@@ -86,7 +88,9 @@ def db_path(
     *,
     hash_settings: HashSection,
 ) -> Path:
-    """Where the database of an account (or container) lives on a device."""
+    """Where the database of an account (or container) lives on a device.
+    Remembered: every row update of a container asks again, and the hash
+    and the joins were most of a row update's own CPU in a storage node."""
     return db_file(devices_root, device, kind, partition, hash_path(account, container, settings=hash_settings))
 
 
@@ -150,7 +154,7 @@ class DatabaseBroker:
     _current: ClassVar[set[str]] = set()
 
     def __init__(self, path: Path, *, fsync: bool = True) -> None:
-        self.path = Path(path)
+        self.path = path if isinstance(path, Path) else Path(path)
         self.fsync = fsync
 
     # -- connections ------------------------------------------------------
