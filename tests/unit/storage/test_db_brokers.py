@@ -41,6 +41,24 @@ def test_db_path_layout(tmp_path: Path) -> None:
     assert acct.parts[-5] == "accounts" and acct.name == hash_path("a", settings=settings) + ".db"
 
 
+def test_db_path_answers_each_argument_apart(tmp_path: Path) -> None:
+    """db_path is remembered: a repeated ask is the same answer, and no
+    argument (the cluster's hash settings included) is left out of the key."""
+    first = db_path(tmp_path, "sda", "container", 7, "a", "c", hash_settings=HashSection("", "s"))
+    assert db_path(tmp_path, "sda", "container", 7, "a", "c", hash_settings=HashSection("", "s")) == first
+    others = [
+        db_path(tmp_path / "x", "sda", "container", 7, "a", "c", hash_settings=HashSection("", "s")),
+        db_path(tmp_path, "sdb", "container", 7, "a", "c", hash_settings=HashSection("", "s")),
+        db_path(tmp_path, "sda", "account", 7, "a", "c", hash_settings=HashSection("", "s")),
+        db_path(tmp_path, "sda", "container", 8, "a", "c", hash_settings=HashSection("", "s")),
+        db_path(tmp_path, "sda", "container", 7, "b", "c", hash_settings=HashSection("", "s")),
+        db_path(tmp_path, "sda", "container", 7, "a", "d", hash_settings=HashSection("", "s")),
+        db_path(tmp_path, "sda", "container", 7, "a", "c", hash_settings=HashSection("p", "s")),
+        db_path(tmp_path, "sda", "container", 7, "a", "c", hash_settings=HashSection("", "t")),
+    ]
+    assert len({first, *others}) == 1 + len(others)
+
+
 def test_create_is_atomic_and_wal(tmp_path: Path) -> None:
     broker = new_container(tmp_path)
     # Nothing is left behind in tmp/, and the file is complete and in WAL mode.
