@@ -15,7 +15,8 @@ What it does not do, by design: redirects, compression, cookies, proxies,
 ``Expect: 100-continue``. Interim 1xx answers are skipped. An answer framed
 by neither ``Content-Length`` nor chunking is read until the server closes.
 
-Timeouts: connecting may take ``conn_timeout``; the whole answer must then
+Timeouts: connecting may take ``conn_timeout`` (a node named by host name
+is looked up once and its addresses kept: ``martlet.resolver``); the whole answer must then
 arrive within ``node_timeout`` of the request going out (aiohttp measures
 each read instead; for answers of a few hundred bytes the two agree).
 A request that fails on a reused connection before any byte of its answer
@@ -40,6 +41,7 @@ from martlet.backend import BackendTimeouts, backend_url, outgoing
 from martlet.backend_auth import SIGNATURE_HEADER, BackendKey, Clock
 from martlet.http import verb
 from martlet.netaddr import host_port
+from martlet.resolver import Resolver
 
 # What aiohttp refuses in a header name or value (a header injection).
 _FORBIDDEN_HEADER_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -268,6 +270,7 @@ class WholeAnswerClient:
         self._idle: defaultdict[tuple[str, int], deque[_Connection]] = defaultdict(deque)
         self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
         self._open: set[_Connection] = set()
+        self._resolver = Resolver()
         self.closed = False
 
     async def request(self, ip: str, port: int, method: str, path: str, *,
@@ -315,10 +318,11 @@ class WholeAnswerClient:
         return None
 
     async def _connect(self, ip: str, port: int) -> _Connection:
-        loop = asyncio.get_running_loop()
+        """A new connection to the node ``ip`` names (an address, or a name
+        resolved by ``Resolver``), its addresses tried in order."""
         try:
             async with asyncio.timeout(self._timeouts.conn_timeout):
-                _transport, conn = await loop.create_connection(_Connection, ip, port)
+                conn = await self._connect_any(await self._resolver.addresses(ip, port), port)
         except TimeoutError:
             raise BackendConnectError(f"no connection to {host_port(ip, port)} within "
                                       f"{self._timeouts.conn_timeout} s") from None
@@ -326,6 +330,16 @@ class WholeAnswerClient:
             raise BackendConnectError(f"cannot connect to {host_port(ip, port)}: {exc}") from exc
         self._open.add(conn)
         return conn
+
+    @staticmethod
+    async def _connect_any(addresses: tuple[str, ...], port: int) -> _Connection:
+        loop = asyncio.get_running_loop()
+        for address in addresses[:-1]:
+            try:
+                return (await loop.create_connection(_Connection, address, port))[1]
+            except OSError:
+                continue  # the next address; the last one's error is the caller's
+        return (await loop.create_connection(_Connection, addresses[-1], port))[1]
 
     async def _exchange(self, conn: _Connection, node: tuple[str, int], request: bytes, method: str,
                         timeout: float | None) -> Answer:
@@ -359,6 +373,7 @@ class WholeAnswerClient:
     async def close(self) -> None:
         """Close every connection; requests still running fail."""
         self.closed = True
+        self._resolver.close()
         for conn in list(self._open):
             self._discard(conn)
         self._idle.clear()

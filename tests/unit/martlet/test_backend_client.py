@@ -192,6 +192,15 @@ async def test_an_unsigned_or_wrongly_signed_request_is_refused(node: SignedNode
     assert answer.status == 401 and node.seen == []
 
 
+async def test_a_node_named_by_host_name_is_reached(node: SignedNode, client: WholeAnswerClient) -> None:
+    """As the compose cluster's rings name nodes (``storageN``): the name is
+    resolved (martlet.resolver) and its addresses tried in order, so
+    "localhost" reaches the node on 127.0.0.1 even where it means ::1 first.
+    The Host header keeps the name."""
+    answer = await client.request("localhost", node.port, "DELETE", "/d1/3/a/c/o")
+    assert answer.status == 201 and node.seen[0].headers["Host"] == f"localhost:{node.port}"
+
+
 async def test_a_replicate_goes_as_a_post(node: SignedNode, client: WholeAnswerClient) -> None:
     answer = await client.request("127.0.0.1", node.port, "REPLICATE", "/d1/3")
     assert answer.status == 201 and node.seen[0].method == "POST"
