@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -106,12 +107,28 @@ async def test_a_caller_giving_up_leaves_the_lookup_for_the_others() -> None:
     assert dns.asked["storage4"] == 1
 
 
-async def test_a_stale_answer_is_given_at_once_and_refreshed_behind() -> None:
+async def resolved_once(host: str, address: str) -> tuple[Clock, GatedDns, Resolver]:
+    """A resolver (ttl 10 s, on a clock the test moves) that has looked
+    ``host`` up once and found ``address``."""
     clock = Clock()
-    dns = GatedDns({"storage1": ("172.18.0.2",)})
+    dns = GatedDns({host: (address,)})
     resolver = Resolver(ttl=10.0, lookup=dns, clock=clock)
-    dns.gate("storage1").set()
-    await resolver.addresses("storage1", 6200)
+    dns.gate(host).set()
+    assert await resolver.addresses(host, 6200) == (address,)
+    return clock, dns, resolver
+
+
+async def until(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Wait (at most 100 short sleeps) until ``condition()`` holds."""
+    for _ in range(100):
+        if await condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition was never reached")
+
+
+async def test_a_stale_answer_is_given_at_once_and_refreshed_behind() -> None:
+    clock, dns, resolver = await resolved_once("storage1", "172.18.0.2")
     clock.now += 5
     await resolver.addresses("storage1", 6200)
     assert dns.asked["storage1"] == 1  # still fresh
@@ -123,28 +140,24 @@ async def test_a_stale_answer_is_given_at_once_and_refreshed_behind() -> None:
     assert await asyncio.wait_for(resolver.addresses("storage1", 6200), 0.5) == ("172.18.0.2",)
     assert dns.asked["storage1"] == 2
     dns.gate("storage1").set()
-    for _ in range(100):
-        if await resolver.addresses("storage1", 6200) == ("172.18.0.9",):
-            break
-        await asyncio.sleep(0.01)
-    assert await resolver.addresses("storage1", 6200) == ("172.18.0.9",)
+
+    async def refreshed() -> bool:
+        return await resolver.addresses("storage1", 6200) == ("172.18.0.9",)
+
+    await until(refreshed)
 
 
 async def test_a_failed_refresh_keeps_the_addresses(caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock()
-    dns = GatedDns({"storage2": ("172.18.0.3",)})
-    resolver = Resolver(ttl=10.0, lookup=dns, clock=clock)
-    dns.gate("storage2").set()
-    await resolver.addresses("storage2", 6200)
+    clock, dns, resolver = await resolved_once("storage2", "172.18.0.3")
     clock.now += 11
     dns.fail.add("storage2")
+
+    async def logged() -> bool:
+        return "not resolved again" in caplog.text
+
     with caplog.at_level("INFO", logger="martlet.resolver"):
         assert await resolver.addresses("storage2", 6200) == ("172.18.0.3",)
-        for _ in range(100):
-            if "not resolved again" in caplog.text:
-                break
-            await asyncio.sleep(0.01)
-    assert "not resolved again" in caplog.text
+        await until(logged)
     assert await resolver.addresses("storage2", 6200) == ("172.18.0.3",)
 
 
