@@ -10,12 +10,14 @@ names the same way the storage daemon unquotes them.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from martlet.backend_auth import BackendKey, signing_middleware
@@ -23,6 +25,7 @@ from martlet.http import TRANS_ID_HEADER, on_wire
 from martlet.logs import trans_id_var
 from martlet.netaddr import host_port
 from martlet.reserved import ALLOW_RESERVED_HEADER
+from martlet.resolver import Resolver
 
 
 # How much of a backend answer's body aiohttp buffers before it stops
@@ -61,13 +64,42 @@ def backend_url(ip: str, port: int, path: str, query: Mapping[str, str] | None =
     return url.with_query(dict(query)) if query else url
 
 
+class KeptNames(AbstractResolver):
+    """aiohttp's resolver interface over ``martlet.resolver.Resolver``: the
+    session finds node names as the whole-answer client does (looked up
+    once, kept, refreshed behind), where aiohttp's own cache either looks a
+    name up again on a request's path when its entry expires or, with no
+    expiry, keeps a node's old address after its container came back with
+    a new one."""
+
+    def __init__(self, names: Resolver | None = None) -> None:
+        self._names = names or Resolver()
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        return [
+            {"hostname": host, "host": address, "port": port,
+             "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
+             "proto": 0, "flags": socket.AI_NUMERICHOST}
+            for address in await self._names.addresses(host, port)
+        ]
+
+    async def close(self) -> None:
+        self._names.close()
+
+
 def make_session(
-    key: BackendKey, timeouts: BackendTimeouts = BackendTimeouts(), connections_per_host: int = 64
+    key: BackendKey, timeouts: BackendTimeouts = BackendTimeouts(), connections_per_host: int = 64,
+    names: Resolver | None = None,
 ) -> aiohttp.ClientSession:
-    """A pooled session signing every request with ``key``; call from inside
-    the running loop, close on shutdown."""
+    """A pooled session signing every request with ``key``, finding node
+    names by ``names`` (default: a ``Resolver`` of its own); call from
+    inside the running loop, close on shutdown."""
+    # The connector does not close a resolver it was given: KeptNames holds
+    # no connection, and its lookups under way end with the loop.
     connector = aiohttp.TCPConnector(
-        limit=0, limit_per_host=connections_per_host, keepalive_timeout=30, ttl_dns_cache=None
+        limit=0, limit_per_host=connections_per_host, keepalive_timeout=30,
+        resolver=KeptNames(names), use_dns_cache=False,
     )
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=timeouts.conn_timeout, sock_read=timeouts.node_timeout

@@ -3,6 +3,7 @@ middlewares (the session's signer, a server's checker) over real HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from martlet.cluster import ClusterConfig
 from martlet.errors import ConfigError
 from martlet.hashing import HashSection
 from martlet.http import STANDARD_MIDDLEWARES
+from martlet.resolver import Resolver
 
 KEY = BackendKey.from_secret("cluster secret")
 NOW = 1_700_000_000.0
@@ -174,3 +176,35 @@ async def test_open_paths_need_no_signature_for_reads_only(server: int) -> None:
             assert resp.status == 401
         async with plain.get(f"http://127.0.0.1:{server}/healthcheck/x") as resp:
             assert resp.status == 401
+
+
+async def test_a_session_follows_a_node_whose_address_changed(server: int) -> None:
+    """A node's container came back with a new address: the session finds
+    it once the name's answer is stale (martlet.resolver), where aiohttp's
+    cache, with no expiry, kept the old one for the process's life. The
+    DNS is the test's (a name's new address cannot be made for real)."""
+    answers = {"node-a": ("127.0.0.3",)}  # nothing listens there: refused
+    clock = [1000.0]
+
+    async def dns(host: str, port: int) -> tuple[str, ...]:
+        return answers[host]
+
+    names = Resolver(ttl=10.0, lookup=dns, clock=lambda: clock[0])
+    path = backend_path("d1", 7, "AUTH_a", "c", "o")
+    async with make_session(KEY, names=names) as session:
+        with pytest.raises(aiohttp.ClientConnectorError):
+            await backend_request(session, "node-a", server, "GET", path)
+        answers["node-a"] = ("127.0.0.1",)
+        clock[0] += 11
+        for _ in range(100):  # the stale answer is served once more while it refreshes
+            try:
+                resp = await backend_request(session, "node-a", server, "GET", path)
+            except aiohttp.ClientConnectorError:
+                await asyncio.sleep(0.01)
+                continue
+            async with resp:
+                assert resp.status == 200
+                assert resp.url.host == "node-a"
+            break
+        else:
+            raise AssertionError("the session never reached the node's new address")
