@@ -25,7 +25,7 @@ from martlet.http import TRANS_ID_HEADER, on_wire
 from martlet.logs import trans_id_var
 from martlet.netaddr import host_port
 from martlet.reserved import ALLOW_RESERVED_HEADER
-from martlet.resolver import Resolver
+from martlet.resolver import NAMES, Resolver
 
 
 # How much of a backend answer's body aiohttp buffers before it stops
@@ -72,8 +72,8 @@ class KeptNames(AbstractResolver):
     expiry, keeps a node's old address after its container came back with
     a new one."""
 
-    def __init__(self, names: Resolver | None = None) -> None:
-        self._names = names or Resolver()
+    def __init__(self, names: Resolver = NAMES) -> None:
+        self._names = names
 
     async def resolve(self, host: str, port: int = 0,
                       family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
@@ -85,18 +85,16 @@ class KeptNames(AbstractResolver):
         ]
 
     async def close(self) -> None:
-        self._names.close()
+        """Nothing to release: the names are the process's."""
 
 
 def make_session(
     key: BackendKey, timeouts: BackendTimeouts = BackendTimeouts(), connections_per_host: int = 64,
-    names: Resolver | None = None,
+    names: Resolver = NAMES,
 ) -> aiohttp.ClientSession:
     """A pooled session signing every request with ``key``, finding node
-    names by ``names`` (default: a ``Resolver`` of its own); call from
+    names by ``names`` (the process's, as every backend client); call from
     inside the running loop, close on shutdown."""
-    # The connector does not close a resolver it was given: KeptNames holds
-    # no connection, and its lookups under way end with the loop.
     connector = aiohttp.TCPConnector(
         limit=0, limit_per_host=connections_per_host, keepalive_timeout=30,
         resolver=KeptNames(names), use_dns_cache=False,

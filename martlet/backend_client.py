@@ -41,7 +41,7 @@ from martlet.backend import BackendTimeouts, backend_url, outgoing
 from martlet.backend_auth import SIGNATURE_HEADER, BackendKey, Clock
 from martlet.http import verb
 from martlet.netaddr import host_port
-from martlet.resolver import Resolver
+from martlet.resolver import NAMES, Resolver
 
 # What aiohttp refuses in a header name or value (a header injection).
 _FORBIDDEN_HEADER_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -261,7 +261,8 @@ class WholeAnswerClient:
     connections (at most ``per_host`` open to one ``ip:port``; more wait)."""
 
     def __init__(self, key: BackendKey, timeouts: BackendTimeouts = BackendTimeouts(),
-                 per_host: int = 64, keepalive: float = 30.0, clock: Clock = time.time) -> None:
+                 per_host: int = 64, keepalive: float = 30.0, clock: Clock = time.time,
+                 names: Resolver = NAMES) -> None:
         self._key = key
         self._timeouts = timeouts
         self._per_host = per_host
@@ -270,7 +271,7 @@ class WholeAnswerClient:
         self._idle: defaultdict[tuple[str, int], deque[_Connection]] = defaultdict(deque)
         self._slots: dict[tuple[str, int], asyncio.Semaphore] = {}
         self._open: set[_Connection] = set()
-        self._resolver = Resolver()
+        self._names = names
         self.closed = False
 
     async def request(self, ip: str, port: int, method: str, path: str, *,
@@ -319,10 +320,10 @@ class WholeAnswerClient:
 
     async def _connect(self, ip: str, port: int) -> _Connection:
         """A new connection to the node ``ip`` names (an address, or a name
-        resolved by ``Resolver``), its addresses tried in order."""
+        the process's ``Resolver`` knows), its addresses tried in order."""
         try:
             async with asyncio.timeout(self._timeouts.conn_timeout):
-                conn = await self._connect_any(await self._resolver.addresses(ip, port), port)
+                conn = await self._connect_any(await self._names.addresses(ip, port), port)
         except TimeoutError:
             raise BackendConnectError(f"no connection to {host_port(ip, port)} within "
                                       f"{self._timeouts.conn_timeout} s") from None
@@ -373,7 +374,6 @@ class WholeAnswerClient:
     async def close(self) -> None:
         """Close every connection; requests still running fail."""
         self.closed = True
-        self._resolver.close()
         for conn in list(self._open):
             self._discard(conn)
         self._idle.clear()

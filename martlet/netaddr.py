@@ -7,6 +7,8 @@ goes through here.
 
 from __future__ import annotations
 
+import ipaddress
+
 
 def bracket_host(ip: str) -> str:
     """``ip`` as the host part of a URL: an IPv6 address in brackets."""
@@ -16,3 +18,12 @@ def bracket_host(ip: str) -> str:
 def host_port(ip: str, port: int) -> str:
     """``ip:port``, an IPv6 address in brackets."""
     return f"{bracket_host(ip)}:{port}"
+
+
+def is_ip_literal(host: str) -> bool:
+    """Whether ``host`` is an IPv4 or IPv6 address (no brackets), not a name."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

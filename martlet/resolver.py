@@ -1,57 +1,56 @@
-"""Node names resolved once and kept, never looked up on a request's path
-again while the name is known.
+"""Node names resolved once per process and kept, never looked up on a
+request's path again while the name is known.
 
 Rings may name nodes by host name (the compose cluster's ``storageN``,
-resolved by Docker's DNS). A lookup runs on a small shared thread pool
-(uvloop's libuv pool has four threads), and the lookup of a name that is
-gone (a stopped container) can block one of them for seconds before it
-fails. Looked up on every new connection, a node that is down thus starved
-the lookups of nodes that are up: their connects timed out and their
-container rows were queued instead of written (the compose test's
-"storage2 down" step found it).
+resolved by Docker's DNS). The lookup of a name that is gone (a stopped
+container on the compose cluster's internal network) blocks for 10 s
+before it fails. Looked up on every new connection, on uvloop's pool of
+four threads, a node that was down starved the lookups of nodes that were
+up: their connects timed out and their container rows were queued instead
+of written (the compose test's "storage2 down" step found it).
 
-So, per name and port:
+So, per name and port, for the whole process (every client and session of
+every daemon thread's loop asks the same ``NAMES``):
 - an IP literal is never looked up;
 - the addresses found are kept; after ``ttl`` seconds the next ask still
   gets them at once and starts one lookup in the background, whose failure
   keeps them (a node whose DNS entry went away is then found down by its
   connect, as before);
-- callers asking for a name not known yet share one lookup, which a
+- everyone asking for a name not known yet shares one lookup, which a
   caller's own timeout does not cancel: a name that does not answer ties up
-  one thread, however many requests wait for it.
+  one thread, however many requests, clients and loops wait for it;
+- lookups run on threads of their own (``LOOKUP_THREADS``), so no other
+  blocking work queued on a loop's executor delays them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import concurrent.futures
 import logging
 import socket
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from martlet.netaddr import is_ip_literal
 
 log = logging.getLogger(__name__)
 
-Lookup = Callable[[str, int], Awaitable[tuple[str, ...]]]
+Lookup = Callable[[str, int], tuple[str, ...]]
+LOOKUP_THREADS = 8
+DEFAULT_TTL = 10.0
 
 
-async def getaddrinfo_lookup(host: str, port: int) -> tuple[str, ...]:
-    """The addresses of ``host`` for a TCP connection, in the resolver's
-    order, each once. OSError when there are none."""
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+def getaddrinfo_lookup(host: str, port: int) -> tuple[str, ...]:
+    """Blocking: the addresses of ``host`` for a TCP connection, in the
+    system resolver's order, each once. OSError when there are none."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise OSError(f"{host} has no address")
     return addresses
-
-
-def is_ip_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -61,15 +60,19 @@ class _Known:
 
 
 class Resolver:
-    """Addresses of node names, kept per (name, port); see the module."""
+    """Addresses of node names, kept per (name, port); see the module.
+    Thread-safe: the daemons of a node process run loops in threads of
+    their own."""
 
-    def __init__(self, ttl: float = 10.0, lookup: Lookup = getaddrinfo_lookup,
+    def __init__(self, ttl: float = DEFAULT_TTL, lookup: Lookup = getaddrinfo_lookup,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl = ttl
         self._lookup = lookup
         self._clock = clock
         self._known: dict[tuple[str, int], _Known] = {}
-        self._running: dict[tuple[str, int], asyncio.Task[tuple[str, ...]]] = {}
+        self._running: dict[tuple[str, int], concurrent.futures.Future[tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="resolver")
 
     async def addresses(self, host: str, port: int) -> tuple[str, ...]:
         """Where to connect for ``host:port``; raises the lookup's OSError
@@ -82,39 +85,32 @@ class Resolver:
             if self._clock() >= known.fresh_until:
                 self._start(key)  # in the background: this ask is answered now
             return known.addresses
-        return await asyncio.shield(self._start(key))
+        return await asyncio.shield(asyncio.wrap_future(self._start(key)))
 
-    def _start(self, key: tuple[str, int]) -> asyncio.Task[tuple[str, ...]]:
+    def _start(self, key: tuple[str, int]) -> concurrent.futures.Future[tuple[str, ...]]:
         """The lookup of ``key`` under way, or a new one."""
-        task = self._running.get(key)
-        if task is None:
-            task = asyncio.get_running_loop().create_task(self._look_up(key))
-            task.add_done_callback(_retrieve)
-            self._running[key] = task
-        return task
+        with self._lock:
+            running = self._running.get(key)
+            if running is None:
+                running = self._running[key] = self._pool.submit(self._look_up, key)
+            return running
 
-    async def _look_up(self, key: tuple[str, int]) -> tuple[str, ...]:
+    def _look_up(self, key: tuple[str, int]) -> tuple[str, ...]:
+        """On a lookup thread: look ``key`` up, and keep what was found."""
         try:
-            addresses = await self._lookup(*key)
+            addresses = self._lookup(*key)
         except OSError as exc:
             if key in self._known:
                 log.info("node name not resolved again; its addresses are kept",
                          extra={"host": key[0], "error": repr(exc)})
             raise
+        else:
+            self._known[key] = _Known(addresses, self._clock() + self._ttl)
+            return addresses
         finally:
-            self._running.pop(key, None)
-        self._known[key] = _Known(addresses, self._clock() + self._ttl)
-        return addresses
-
-    def close(self) -> None:
-        """Cancel the lookups under way."""
-        for task in list(self._running.values()):
-            task.cancel()
-        self._running.clear()
+            with self._lock:
+                self._running.pop(key, None)
 
 
-def _retrieve(task: asyncio.Task[tuple[str, ...]]) -> None:
-    """A background lookup's failure, or one every waiter gave up on, is
-    known (logged above or raised to the waiters), not an unretrieved one."""
-    if not task.cancelled():
-        task.exception()
+# The process's resolver: every WholeAnswerClient and backend session asks it.
+NAMES = Resolver()

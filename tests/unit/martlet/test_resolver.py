@@ -2,36 +2,43 @@
 
 The real lookup (getaddrinfo) serves "localhost"; a DNS that hangs on a
 stopped node's name or fails cannot be made for real here, so those tests
-give the resolver a lookup that does, gated by events the test opens.
+give the resolver a lookup that does, gated by events the test opens (on
+the resolver's lookup threads; a gate never opened gives up after 5 s).
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import pytest
 
-from martlet.resolver import Resolver, getaddrinfo_lookup, is_ip_literal
+from martlet.netaddr import is_ip_literal
+from martlet.resolver import LOOKUP_THREADS, Resolver, getaddrinfo_lookup
 
 
 class GatedDns:
-    """A lookup that answers only when the test opens the gate of a name,
-    counting the lookups it was asked for."""
+    """A blocking lookup that answers only when the test opens the gate of
+    a name, counting the lookups it was asked for."""
 
     def __init__(self, answers: dict[str, tuple[str, ...]]) -> None:
         self.answers = answers
         self.asked: Counter[str] = Counter()
-        self.gates: dict[str, asyncio.Event] = {}
+        self.gates: dict[str, threading.Event] = {}
         self.fail: set[str] = set()
+        self._lock = threading.Lock()
 
-    def gate(self, host: str) -> asyncio.Event:
-        return self.gates.setdefault(host, asyncio.Event())
+    def gate(self, host: str) -> threading.Event:
+        with self._lock:
+            return self.gates.setdefault(host, threading.Event())
 
-    async def __call__(self, host: str, port: int) -> tuple[str, ...]:
-        self.asked[host] += 1
-        await self.gate(host).wait()
+    def __call__(self, host: str, port: int) -> tuple[str, ...]:
+        with self._lock:
+            self.asked[host] += 1
+        if not self.gate(host).wait(5):
+            raise OSError(f"the test never opened {host}'s gate")
         if host in self.fail:
             raise OSError(f"Temporary failure in name resolution: {host}")
         return self.answers[host]
@@ -63,7 +70,7 @@ async def test_the_real_lookup_finds_localhost() -> None:
     assert addresses and all(is_ip_literal(a) for a in addresses)
     assert set(addresses) <= {"127.0.0.1", "::1"}
     with pytest.raises(OSError):
-        await getaddrinfo_lookup("no-such-node.invalid", 6200)
+        getaddrinfo_lookup("no-such-node.invalid", 6200)
 
 
 async def test_callers_share_one_lookup_and_the_answer_is_kept() -> None:
@@ -85,7 +92,7 @@ async def test_a_name_that_hangs_does_not_hold_up_a_known_one() -> None:
     dns.gate("storage3").set()
     await resolver.addresses("storage3", 6200)
     hanging = [asyncio.create_task(resolver.addresses("storage2", 6200)) for _ in range(20)]
-    await asyncio.sleep(0)
+    await until(lambda: dns.asked["storage2"] > 0)
     assert await asyncio.wait_for(resolver.addresses("storage3", 6200), 0.5) == ("172.18.0.4",)
     assert dns.asked["storage2"] == 1  # twenty callers, one lookup tying up one thread
     dns.fail.add("storage2")
@@ -96,15 +103,23 @@ async def test_a_name_that_hangs_does_not_hold_up_a_known_one() -> None:
 
 
 async def test_a_caller_giving_up_leaves_the_lookup_for_the_others() -> None:
-    dns = GatedDns({"storage4": ("172.18.0.5",)})
+    """Even a lookup still queued (every lookup thread busy with names that
+    hang) is not cancelled by the caller that gave up on it."""
+    busy = {f"gone{i}": ("172.18.1.1",) for i in range(LOOKUP_THREADS)}
+    dns = GatedDns({"storage4": ("172.18.0.5",), **busy})
     resolver = Resolver(lookup=dns)
+    hanging = [asyncio.create_task(resolver.addresses(name, 6200)) for name in busy]
+    await until(lambda: sum(dns.asked.values()) == LOOKUP_THREADS)
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(resolver.addresses("storage4", 6200), 0.01)
     patient = asyncio.create_task(resolver.addresses("storage4", 6200))
     await asyncio.sleep(0)
+    for name in busy:
+        dns.gate(name).set()
     dns.gate("storage4").set()
     assert await patient == ("172.18.0.5",)
     assert dns.asked["storage4"] == 1
+    await asyncio.gather(*hanging)
 
 
 async def resolved_once(host: str, address: str) -> tuple[Clock, GatedDns, Resolver]:
@@ -118,10 +133,14 @@ async def resolved_once(host: str, address: str) -> tuple[Clock, GatedDns, Resol
     return clock, dns, resolver
 
 
-async def until(condition: Callable[[], Awaitable[bool]]) -> None:
-    """Wait (at most 100 short sleeps) until ``condition()`` holds."""
-    for _ in range(100):
-        if await condition():
+async def until(condition: Callable[[], object]) -> None:
+    """Wait (at most 200 short sleeps) until ``condition()`` (a value, or a
+    coroutine giving one) holds."""
+    for _ in range(200):
+        held = condition()
+        if asyncio.iscoroutine(held):
+            held = await held
+        if held:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the condition was never reached")
@@ -138,6 +157,7 @@ async def test_a_stale_answer_is_given_at_once_and_refreshed_behind() -> None:
     dns.gate("storage1").clear()
     dns.answers["storage1"] = ("172.18.0.9",)
     assert await asyncio.wait_for(resolver.addresses("storage1", 6200), 0.5) == ("172.18.0.2",)
+    await until(lambda: dns.asked["storage1"] > 1)
     assert dns.asked["storage1"] == 2
     dns.gate("storage1").set()
 
@@ -152,12 +172,9 @@ async def test_a_failed_refresh_keeps_the_addresses(caplog: pytest.LogCaptureFix
     clock.now += 11
     dns.fail.add("storage2")
 
-    async def logged() -> bool:
-        return "not resolved again" in caplog.text
-
     with caplog.at_level("INFO", logger="martlet.resolver"):
         assert await resolver.addresses("storage2", 6200) == ("172.18.0.3",)
-        await until(logged)
+        await until(lambda: "not resolved again" in caplog.text)
     assert await resolver.addresses("storage2", 6200) == ("172.18.0.3",)
 
 
@@ -170,3 +187,33 @@ async def test_a_name_never_resolved_fails_each_caller_and_is_asked_again_later(
         with pytest.raises(OSError):
             await resolver.addresses("storage9", 6200)
     assert dns.asked["storage9"] == 2  # a failure is not kept: the next connect asks again
+
+
+def test_every_loop_of_a_process_shares_one_lookup() -> None:
+    """A node process runs its daemons' loops in threads of their own, and
+    every client of every loop asks the process's resolver: a stopped
+    node's name still ties up one lookup thread, not one per daemon."""
+    dns = GatedDns({"storage2": ("172.18.0.3",)})
+    resolver = Resolver(lookup=dns)
+    found: list[tuple[str, ...]] = []
+    asking = threading.Semaphore(0)
+
+    async def ask() -> tuple[str, ...]:
+        task = asyncio.create_task(resolver.addresses("storage2", 6200))
+        await asyncio.sleep(0)  # the ask has reached its wait for the lookup
+        asking.release()
+        return await task
+
+    def daemon() -> None:
+        found.append(asyncio.run(ask()))
+
+    threads = [threading.Thread(target=daemon) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for _ in threads:
+        assert asking.acquire(timeout=5)  # all four loops wait before the DNS answers
+    dns.gate("storage2").set()
+    for thread in threads:
+        thread.join(5)
+    assert found == [("172.18.0.3",)] * 4
+    assert dns.asked["storage2"] == 1
