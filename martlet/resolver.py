@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import socket
 import threading
 import time
@@ -70,6 +71,11 @@ class Resolver:
         self._lookup = lookup
         self._clock = clock
         self._known: dict[tuple[str, int], _Known] = {}
+        self._fresh_threads()
+
+    def _fresh_threads(self) -> None:
+        """No lookup under way, and a pool whose threads are this process's
+        (a forked child inherits the parent's pool without its threads)."""
         self._running: dict[tuple[str, int], concurrent.futures.Future[tuple[str, ...]]] = {}
         self._lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="resolver")
@@ -114,3 +120,4 @@ class Resolver:
 
 # The process's resolver: every WholeAnswerClient and backend session asks it.
 NAMES = Resolver()
+os.register_at_fork(after_in_child=NAMES._fresh_threads)  # serve.run_app forks workers

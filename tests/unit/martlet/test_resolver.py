@@ -9,6 +9,7 @@ the resolver's lookup threads; a gate never opened gives up after 5 s).
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from collections.abc import Callable
 import pytest
 
 from martlet.netaddr import is_ip_literal
-from martlet.resolver import LOOKUP_THREADS, Resolver, getaddrinfo_lookup
+from martlet.resolver import LOOKUP_THREADS, NAMES, Resolver, getaddrinfo_lookup
 
 
 class GatedDns:
@@ -217,3 +218,27 @@ def test_every_loop_of_a_process_shares_one_lookup() -> None:
         thread.join(5)
     assert found == [("172.18.0.3",)] * 4
     assert dns.asked["storage2"] == 1
+
+
+def test_a_forked_worker_looks_names_up_with_threads_of_its_own() -> None:
+    """``serve.run_app`` forks its workers; a child inherits the process's
+    resolver with a pool whose threads stayed in the parent, and a lookup
+    queued there would wait for ever."""
+    asyncio.run(NAMES.addresses("localhost", 6201))  # the parent's pool now has a thread
+    pid = os.fork()
+    if pid == 0:
+        try:
+            found = asyncio.run(asyncio.wait_for(NAMES.addresses("localhost", 6202), 5))
+            os._exit(0 if found else 1)
+        except BaseException:
+            os._exit(2)
+    for _ in range(1000):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        threading.Event().wait(0.01)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        raise AssertionError("the forked child never resolved a name")
+    assert os.waitstatus_to_exitcode(status) == 0
