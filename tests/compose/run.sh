@@ -79,4 +79,21 @@ log "project $COMPOSE_PROJECT_NAME, proxy on 127.0.0.1:$MARTLET_PORT, in $WORK"
 tar -C "$ROOT" --exclude=./.git --exclude=./.venv --exclude=./.dev-cluster --exclude=./.conformance \
     --exclude=./.env --exclude=./docker-compose.override.yml --exclude='__pycache__' -cf - . | tar -C "$WORK" -xf -
 cd "$WORK"
+
+# The image is built before the scenario, whose `up --build` then finds every
+# layer in the build cache. An engine whose build cache names a layer that its
+# image store no longer holds fails any cached build with "failed to solve:
+# layer does not exist" (CI's engine did, every step CACHED); that is the
+# engine's state, not the checkout's, so the image is built once more without
+# the cache, which leaves the cache whole for the scenario's builds.
+build_image() {
+    local out
+    if out=$(docker compose build 2>&1); then return 0; fi
+    printf '%s\n' "$out" | tail -25
+    grep -q 'layer does not exist' <<<"$out" || return 1
+    log "the engine's build cache names a layer it no longer has: building again with --no-cache"
+    docker compose build --no-cache
+}
+log "building the image"
+build_image
 PATH="$ROOT/.venv/bin:$PATH" "$PY" "$ROOT/tests/compose/scenario.py"
