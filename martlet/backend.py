@@ -81,7 +81,7 @@ class KeptNames(AbstractResolver):
             {"hostname": host, "host": address, "port": port,
              "family": socket.AF_INET6 if ":" in address else socket.AF_INET,
              "proto": 0, "flags": socket.AI_NUMERICHOST}
-            for address in await self._names.addresses(host, port)
+            for address in await self._names.addresses(host)
         ]
 
     async def close(self) -> None:

@@ -323,7 +323,7 @@ class WholeAnswerClient:
         the process's ``Resolver`` knows), its addresses tried in order."""
         try:
             async with asyncio.timeout(self._timeouts.conn_timeout):
-                conn = await self._connect_any(await self._names.addresses(ip, port), port)
+                conn = await self._connect_any(await self._names.addresses(ip), port)
         except TimeoutError:
             raise BackendConnectError(f"no connection to {host_port(ip, port)} within "
                                       f"{self._timeouts.conn_timeout} s") from None

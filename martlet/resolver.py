@@ -9,7 +9,7 @@ four threads, a node that was down starved the lookups of nodes that were
 up: their connects timed out and their container rows were queued instead
 of written (the compose test's "storage2 down" step found it).
 
-So, per name and port, for the whole process (every client and session of
+So, per name, for the whole process (every client and session of
 every daemon thread's loop asks the same ``NAMES``):
 - an IP literal is never looked up;
 - the addresses found are kept; after ``ttl`` seconds the next ask still
@@ -39,15 +39,15 @@ from martlet.netaddr import is_ip_literal
 
 log = logging.getLogger(__name__)
 
-Lookup = Callable[[str, int], tuple[str, ...]]
+Lookup = Callable[[str], tuple[str, ...]]
 LOOKUP_THREADS = 8
 DEFAULT_TTL = 10.0
 
 
-def getaddrinfo_lookup(host: str, port: int) -> tuple[str, ...]:
+def getaddrinfo_lookup(host: str) -> tuple[str, ...]:
     """Blocking: the addresses of ``host`` for a TCP connection, in the
     system resolver's order, each once. OSError when there are none."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise OSError(f"{host} has no address")
@@ -61,7 +61,8 @@ class _Known:
 
 
 class Resolver:
-    """Addresses of node names, kept per (name, port); see the module.
+    """Addresses of node names, kept per name (a node's ports all share its
+    addresses); see the module.
     Thread-safe: the daemons of a node process run loops in threads of
     their own."""
 
@@ -70,52 +71,51 @@ class Resolver:
         self._ttl = ttl
         self._lookup = lookup
         self._clock = clock
-        self._known: dict[tuple[str, int], _Known] = {}
+        self._known: dict[str, _Known] = {}
         self._fresh_threads()
 
     def _fresh_threads(self) -> None:
         """No lookup under way, and a pool whose threads are this process's
         (a forked child inherits the parent's pool without its threads)."""
-        self._running: dict[tuple[str, int], concurrent.futures.Future[tuple[str, ...]]] = {}
+        self._running: dict[str, concurrent.futures.Future[tuple[str, ...]]] = {}
         self._lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="resolver")
 
-    async def addresses(self, host: str, port: int) -> tuple[str, ...]:
-        """Where to connect for ``host:port``; raises the lookup's OSError
+    async def addresses(self, host: str) -> tuple[str, ...]:
+        """Where to connect to reach ``host``; raises the lookup's OSError
         for a name never resolved that cannot be."""
         if is_ip_literal(host):
             return (host,)
-        key = (host, port)
-        known = self._known.get(key)
+        known = self._known.get(host)
         if known is not None:
             if self._clock() >= known.fresh_until:
-                self._start(key)  # in the background: this ask is answered now
+                self._start(host)  # in the background: this ask is answered now
             return known.addresses
-        return await asyncio.shield(asyncio.wrap_future(self._start(key)))
+        return await asyncio.shield(asyncio.wrap_future(self._start(host)))
 
-    def _start(self, key: tuple[str, int]) -> concurrent.futures.Future[tuple[str, ...]]:
-        """The lookup of ``key`` under way, or a new one."""
+    def _start(self, host: str) -> concurrent.futures.Future[tuple[str, ...]]:
+        """The lookup of ``host`` under way, or a new one."""
         with self._lock:
-            running = self._running.get(key)
+            running = self._running.get(host)
             if running is None:
-                running = self._running[key] = self._pool.submit(self._look_up, key)
+                running = self._running[host] = self._pool.submit(self._look_up, host)
             return running
 
-    def _look_up(self, key: tuple[str, int]) -> tuple[str, ...]:
-        """On a lookup thread: look ``key`` up, and keep what was found."""
+    def _look_up(self, host: str) -> tuple[str, ...]:
+        """On a lookup thread: look ``host`` up, and keep what was found."""
         try:
-            addresses = self._lookup(*key)
+            addresses = self._lookup(host)
         except OSError as exc:
-            if key in self._known:
+            if host in self._known:
                 log.info("node name not resolved again; its addresses are kept",
-                         extra={"host": key[0], "error": repr(exc)})
+                         extra={"host": host, "error": repr(exc)})
             raise
         else:
-            self._known[key] = _Known(addresses, self._clock() + self._ttl)
+            self._known[host] = _Known(addresses, self._clock() + self._ttl)
             return addresses
         finally:
             with self._lock:
-                self._running.pop(key, None)
+                self._running.pop(host, None)
 
 
 # The process's resolver: every WholeAnswerClient and backend session asks it.

@@ -24,6 +24,7 @@ from martlet.backend_client import (
 )
 from martlet.http import BACKEND_ONLY, STANDARD_MIDDLEWARES, TRANS_ID_HEADER
 from martlet.logs import trans_id_var
+from tests.waiting import until
 
 KEY = BackendKey.from_secret("cluster secret")
 FAST = BackendTimeouts(conn_timeout=1.0, node_timeout=0.5)
@@ -210,15 +211,6 @@ async def test_connections_are_kept_and_reused(node: SignedNode, client: WholeAn
     for _ in range(5):
         assert (await client.request("127.0.0.1", node.port, "DELETE", "/d1/3/a/c/o")).status == 201
     assert len(node.peers) == 1
-
-
-async def until(condition: Callable[[], object], tries: int = 500) -> None:
-    """Wait (at most ``tries`` short sleeps) until ``condition()`` holds."""
-    for _ in range(tries):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition was never reached")
 
 
 async def test_at_most_per_host_requests_run_at_once(node: SignedNode) -> None:

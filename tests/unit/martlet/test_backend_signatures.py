@@ -186,7 +186,7 @@ async def test_a_session_follows_a_node_whose_address_changed(server: int) -> No
     answers = {"node-a": ("127.0.0.3",)}  # nothing listens there: refused
     clock = [1000.0]
 
-    def dns(host: str, port: int) -> tuple[str, ...]:
+    def dns(host: str) -> tuple[str, ...]:
         return answers[host]
 
     names = Resolver(ttl=10.0, lookup=dns, clock=lambda: clock[0])

@@ -12,12 +12,13 @@ import asyncio
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable
 
 import pytest
 
+from martlet.backend import KeptNames
 from martlet.netaddr import is_ip_literal
 from martlet.resolver import LOOKUP_THREADS, NAMES, Resolver, getaddrinfo_lookup
+from tests.waiting import until
 
 
 class GatedDns:
@@ -35,7 +36,7 @@ class GatedDns:
         with self._lock:
             return self.gates.setdefault(host, threading.Event())
 
-    def __call__(self, host: str, port: int) -> tuple[str, ...]:
+    def __call__(self, host: str) -> tuple[str, ...]:
         with self._lock:
             self.asked[host] += 1
         if not self.gate(host).wait(5):
@@ -61,27 +62,27 @@ def test_ip_literals_are_known_as_such() -> None:
 async def test_an_address_is_never_looked_up() -> None:
     dns = GatedDns({})
     resolver = Resolver(lookup=dns)
-    assert await resolver.addresses("10.0.0.7", 6200) == ("10.0.0.7",)
-    assert await resolver.addresses("::1", 6200) == ("::1",)
+    assert await resolver.addresses("10.0.0.7") == ("10.0.0.7",)
+    assert await resolver.addresses("::1") == ("::1",)
     assert dns.asked == Counter()
 
 
 async def test_the_real_lookup_finds_localhost() -> None:
-    addresses = await Resolver().addresses("localhost", 6200)
+    addresses = await Resolver().addresses("localhost")
     assert addresses and all(is_ip_literal(a) for a in addresses)
     assert set(addresses) <= {"127.0.0.1", "::1"}
     with pytest.raises(OSError):
-        getaddrinfo_lookup("no-such-node.invalid", 6200)
+        getaddrinfo_lookup("no-such-node.invalid")
 
 
 async def test_callers_share_one_lookup_and_the_answer_is_kept() -> None:
     dns = GatedDns({"storage3": ("172.18.0.4",)})
     resolver = Resolver(lookup=dns)
-    waiting = [asyncio.create_task(resolver.addresses("storage3", 6200)) for _ in range(8)]
+    waiting = [asyncio.create_task(resolver.addresses("storage3")) for _ in range(8)]
     await asyncio.sleep(0)
     dns.gate("storage3").set()
     assert await asyncio.gather(*waiting) == [("172.18.0.4",)] * 8
-    assert await resolver.addresses("storage3", 6200) == ("172.18.0.4",)
+    assert await resolver.addresses("storage3") == ("172.18.0.4",)
     assert dns.asked["storage3"] == 1
 
 
@@ -91,10 +92,10 @@ async def test_a_name_that_hangs_does_not_hold_up_a_known_one() -> None:
     dns = GatedDns({"storage2": ("172.18.0.3",), "storage3": ("172.18.0.4",)})
     resolver = Resolver(lookup=dns)
     dns.gate("storage3").set()
-    await resolver.addresses("storage3", 6200)
-    hanging = [asyncio.create_task(resolver.addresses("storage2", 6200)) for _ in range(20)]
+    await resolver.addresses("storage3")
+    hanging = [asyncio.create_task(resolver.addresses("storage2")) for _ in range(20)]
     await until(lambda: dns.asked["storage2"] > 0)
-    assert await asyncio.wait_for(resolver.addresses("storage3", 6200), 0.5) == ("172.18.0.4",)
+    assert await asyncio.wait_for(resolver.addresses("storage3"), 0.5) == ("172.18.0.4",)
     assert dns.asked["storage2"] == 1  # twenty callers, one lookup tying up one thread
     dns.fail.add("storage2")
     dns.gate("storage2").set()
@@ -109,11 +110,11 @@ async def test_a_caller_giving_up_leaves_the_lookup_for_the_others() -> None:
     busy = {f"gone{i}": ("172.18.1.1",) for i in range(LOOKUP_THREADS)}
     dns = GatedDns({"storage4": ("172.18.0.5",), **busy})
     resolver = Resolver(lookup=dns)
-    hanging = [asyncio.create_task(resolver.addresses(name, 6200)) for name in busy]
+    hanging = [asyncio.create_task(resolver.addresses(name)) for name in busy]
     await until(lambda: sum(dns.asked.values()) == LOOKUP_THREADS)
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(resolver.addresses("storage4", 6200), 0.01)
-    patient = asyncio.create_task(resolver.addresses("storage4", 6200))
+        await asyncio.wait_for(resolver.addresses("storage4"), 0.01)
+    patient = asyncio.create_task(resolver.addresses("storage4"))
     await asyncio.sleep(0)
     for name in busy:
         dns.gate(name).set()
@@ -130,40 +131,27 @@ async def resolved_once(host: str, address: str) -> tuple[Clock, GatedDns, Resol
     dns = GatedDns({host: (address,)})
     resolver = Resolver(ttl=10.0, lookup=dns, clock=clock)
     dns.gate(host).set()
-    assert await resolver.addresses(host, 6200) == (address,)
+    assert await resolver.addresses(host) == (address,)
     return clock, dns, resolver
-
-
-async def until(condition: Callable[[], object]) -> None:
-    """Wait (at most 200 short sleeps) until ``condition()`` (a value, or a
-    coroutine giving one) holds."""
-    for _ in range(200):
-        held = condition()
-        if asyncio.iscoroutine(held):
-            held = await held
-        if held:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition was never reached")
 
 
 async def test_a_stale_answer_is_given_at_once_and_refreshed_behind() -> None:
     clock, dns, resolver = await resolved_once("storage1", "172.18.0.2")
     clock.now += 5
-    await resolver.addresses("storage1", 6200)
+    await resolver.addresses("storage1")
     assert dns.asked["storage1"] == 1  # still fresh
     # Stale, and the DNS now slow and then naming a new address: the ask
     # is answered at once with the old one, and the next with the new.
     clock.now += 6
     dns.gate("storage1").clear()
     dns.answers["storage1"] = ("172.18.0.9",)
-    assert await asyncio.wait_for(resolver.addresses("storage1", 6200), 0.5) == ("172.18.0.2",)
+    assert await asyncio.wait_for(resolver.addresses("storage1"), 0.5) == ("172.18.0.2",)
     await until(lambda: dns.asked["storage1"] > 1)
     assert dns.asked["storage1"] == 2
     dns.gate("storage1").set()
 
     async def refreshed() -> bool:
-        return await resolver.addresses("storage1", 6200) == ("172.18.0.9",)
+        return await resolver.addresses("storage1") == ("172.18.0.9",)
 
     await until(refreshed)
 
@@ -174,9 +162,9 @@ async def test_a_failed_refresh_keeps_the_addresses(caplog: pytest.LogCaptureFix
     dns.fail.add("storage2")
 
     with caplog.at_level("INFO", logger="martlet.resolver"):
-        assert await resolver.addresses("storage2", 6200) == ("172.18.0.3",)
+        assert await resolver.addresses("storage2") == ("172.18.0.3",)
         await until(lambda: "not resolved again" in caplog.text)
-    assert await resolver.addresses("storage2", 6200) == ("172.18.0.3",)
+    assert await resolver.addresses("storage2") == ("172.18.0.3",)
 
 
 async def test_a_name_never_resolved_fails_each_caller_and_is_asked_again_later() -> None:
@@ -186,7 +174,7 @@ async def test_a_name_never_resolved_fails_each_caller_and_is_asked_again_later(
     resolver = Resolver(lookup=dns)
     for _ in range(2):
         with pytest.raises(OSError):
-            await resolver.addresses("storage9", 6200)
+            await resolver.addresses("storage9")
     assert dns.asked["storage9"] == 2  # a failure is not kept: the next connect asks again
 
 
@@ -200,7 +188,7 @@ def test_every_loop_of_a_process_shares_one_lookup() -> None:
     asking = threading.Semaphore(0)
 
     async def ask() -> tuple[str, ...]:
-        task = asyncio.create_task(resolver.addresses("storage2", 6200))
+        task = asyncio.create_task(resolver.addresses("storage2"))
         await asyncio.sleep(0)  # the ask has reached its wait for the lookup
         asking.release()
         return await task
@@ -224,11 +212,12 @@ def test_a_forked_worker_looks_names_up_with_threads_of_its_own() -> None:
     """``serve.run_app`` forks its workers; a child inherits the process's
     resolver with a pool whose threads stayed in the parent, and a lookup
     queued there would wait for ever."""
-    asyncio.run(NAMES.addresses("localhost", 6201))  # the parent's pool now has a thread
+    asyncio.run(NAMES.addresses("localhost"))  # the parent's pool now has a thread
     pid = os.fork()
     if pid == 0:
         try:
-            found = asyncio.run(asyncio.wait_for(NAMES.addresses("localhost", 6202), 5))
+            NAMES._known.pop("localhost", None)  # so the child's ask is a lookup, not a kept answer
+            found = asyncio.run(asyncio.wait_for(NAMES.addresses("localhost"), 5))
             os._exit(0 if found else 1)
         except BaseException:
             os._exit(2)
@@ -242,3 +231,15 @@ def test_a_forked_worker_looks_names_up_with_threads_of_its_own() -> None:
         os.waitpid(pid, 0)
         raise AssertionError("the forked child never resolved a name")
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+async def test_a_nodes_ports_share_one_lookup() -> None:
+    """Rings may give one node a port per kind (object, container, account):
+    its addresses are the name's, found once for all of them."""
+    dns = GatedDns({"storage1": ("172.18.0.2",)})
+    dns.gate("storage1").set()
+    names = KeptNames(Resolver(lookup=dns))
+    for port in (6200, 6201, 6202):
+        [result] = await names.resolve("storage1", port)
+        assert (result["host"], result["port"]) == ("172.18.0.2", port)
+    assert dns.asked["storage1"] == 1

@@ -8,13 +8,13 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import pytest
 
 from martlet.errors import ConfigError, UsageError
 from martlet.serve import DaemonMain, NodeDaemon
 from ops.supervisor import ChildState, Policy, Supervisor, after_failure, restart_delay
+from tests.waiting import until
 
 FAST = Policy(backoff=0.05, max_backoff=0.4, stop_timeout=0.5)
 
@@ -61,14 +61,6 @@ class Daemon:
             await stop.wait()
 
         return run
-
-
-async def until(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-    return value
 
 
 def states(supervisor: Supervisor) -> dict[str, str]:
