@@ -517,8 +517,9 @@ async def read_newest(state: ProxyState, ring: Ring, part: int, method: str, pat
         if status == 404 or status >= 500:
             if status == 404:
                 primary_404 = primary_404 or not is_handoff
-                if is_newer(_stamp_of(response.headers), tombstone):
-                    tombstone = _stamp_of(response.headers)
+                stamp = _stamp_of(response.headers)
+                if is_newer(stamp, tombstone):
+                    tombstone = stamp
             response.release()
             continue
         found.append((len(statuses) - 1, response, node))
